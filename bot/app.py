@@ -1,0 +1,176 @@
+"""create_app(settings) -> the aiohttp Application that runs everything.
+
+cleanup_ctx, in order: the database (schema upgrade and first-start directory import on the
+embedded default), the shared HTTP client session, then the runtime: inbox writer, channels,
+dispatcher (the inbox worker) and sender. `unionbot serve` serves it over HTTP; `unionbot
+chat` runs the same app without a listening socket, with the terminal as its channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import suppress
+from dataclasses import dataclass, field
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import text
+
+from bot.channels.base import Channel
+from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel
+from bot.channels.terminal import TerminalChannel
+from bot.config import ConfigError, Settings
+from bot.dispatch import Dispatcher
+from bot.inbox import InboxWriter
+from bot.outbox import Sender
+from bot.services import Services
+from bot.services.i18n import Catalogs
+from storage import db, unions
+from storage.directory import load as load_directory
+from storage.inbox import NewUpdate
+
+log = logging.getLogger(__name__)
+
+# Telegram updates are a few kilobytes; anything near this is not one.
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@dataclass(slots=True)
+class Runtime:
+    """The running parts, for routes, the terminal and tests."""
+
+    services: Services
+    inbox: InboxWriter
+    dispatcher: Dispatcher
+    sender: Sender
+    channels: Mapping[str, Channel]
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def submit(self, update: NewUpdate) -> None:
+        """Store one update and wait until it is processed and its replies are sent."""
+        await self.inbox.store([update])
+        await self.settle()
+
+    async def settle(self) -> None:
+        """Wait until the inbox is processed and the outbox is sent."""
+        await self.dispatcher.wait_idle()
+        await self.sender.wait_idle()
+
+
+SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", db.Database)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+RUNTIME = web.AppKey("runtime", Runtime)
+TELEGRAM = web.AppKey("telegram", TelegramChannel)
+TERMINAL = web.AppKey("terminal", TerminalChannel)
+
+
+def create_app(settings: Settings, *, terminal: TerminalChannel | None = None) -> web.Application:
+    """The whole system as one aiohttp app; `terminal` replaces messengers for `chat`."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app[SETTINGS] = settings
+    if terminal is not None:
+        app[TERMINAL] = terminal
+    app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(http_ctx)
+    app.cleanup_ctx.append(runtime_ctx)
+    app.router.add_get("/healthz", healthz)
+    if settings.telegram_token and settings.telegram_webhook_mode and terminal is None:
+        app.router.add_post(WEBHOOK_PATH, telegram_webhook)
+    return app
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    database = db.Database.open(settings.database_url)
+    try:
+        if settings.auto_upgrade:
+            await db.upgrade(database.engine)
+        elif not await db.is_current(database.engine):
+            raise ConfigError("the database schema is not current: run `unionbot db upgrade`")
+        await seed_directory(database, settings)
+        app[DATABASE] = database
+        yield
+    finally:
+        await database.close()
+
+
+async def seed_directory(database: db.Database, settings: Settings) -> None:
+    """On first start of the embedded default, import the sample directory."""
+    if settings.seed_directory is None:
+        return
+    async with database.writing(), database.sessions() as session:
+        if await unions.count(session):
+            return
+        report = await unions.import_directory(session, load_directory(settings.seed_directory))
+        await session.commit()
+    log.info("imported the sample directory (%d entries)", report.total)
+
+
+async def http_ctx(app: web.Application) -> AsyncIterator[None]:
+    connector = aiohttp.TCPConnector(limit=100)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        app[HTTP] = session
+        yield
+
+
+async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    database = app[DATABASE]
+    services = Services(settings=settings, catalogs=Catalogs(settings.content_dir / "locales"))
+    channels: dict[str, Channel] = {}
+    sender = Sender(database, services, channels)
+    dispatcher = Dispatcher(database, services, channels, on_outgoing=sender.submit)
+    writer = InboxWriter(database, services, on_stored=dispatcher.wake)
+    runtime = Runtime(services, writer, dispatcher, sender, channels)
+    telegram: TelegramChannel | None = None
+    terminal = app.get(TERMINAL)
+    if terminal is not None:
+        channels[terminal.name] = terminal
+    elif settings.telegram_token:
+        telegram = TelegramChannel(settings, app[HTTP], writer)
+        channels[telegram.name] = telegram
+        app[TELEGRAM] = telegram
+    app[RUNTIME] = runtime
+
+    runtime.tasks = [
+        asyncio.create_task(writer.run(), name="inbox-writer"),
+        asyncio.create_task(dispatcher.run(), name="inbox-worker"),
+        asyncio.create_task(sender.run_flusher(), name="outbox-flusher"),
+        asyncio.create_task(sender.run_scanner(), name="outbox-scanner"),
+    ]
+    try:
+        if telegram is not None:
+            await telegram.start()
+        yield
+    finally:
+        if telegram is not None:
+            await telegram.stop_receiving()
+        # Let what was stored be processed and sent before stopping, within a grace period.
+        with suppress(TimeoutError):
+            await asyncio.wait_for(runtime.settle(), timeout=10)
+        for task in runtime.tasks:
+            task.cancel()
+        for task in runtime.tasks:
+            with suppress(asyncio.CancelledError):
+                await task
+        await dispatcher.close()
+        await sender.close()
+        if telegram is not None:
+            await telegram.stop()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the database answers."""
+    try:
+        async with request.app[DATABASE].engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception:
+        return web.json_response({"ok": False, "database": "unreachable"}, status=503)
+    return web.json_response({"ok": True})
+
+
+async def telegram_webhook(request: web.Request) -> web.StreamResponse:
+    return await request.app[TELEGRAM].handle_webhook(request)

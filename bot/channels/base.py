@@ -1,0 +1,62 @@
+"""What every channel (Telegram, Zalo, terminal, web chat) provides to the dispatcher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from handlers.types import Incoming
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One outbox row, ready to send: text and rows of (label, payload) buttons."""
+
+    id: int
+    channel: str
+    chat_id: str
+    text: str
+    buttons: tuple[tuple[tuple[str, str], ...], ...] = ()
+
+
+class SendError(Exception):
+    """A send failed. `permanent` ones (blocked bot, unknown chat) are not retried;
+    `retry_after` is how long the messenger asked us to wait, if it said."""
+
+    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None):
+        super().__init__(reason)
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class Channel(Protocol):
+    name: str
+
+    def to_incoming(self, payload: dict[str, Any]) -> Incoming | None:
+        """Turn a stored update into an Incoming; None for updates the bot ignores."""
+        ...
+
+    async def send(self, delivery: Delivery) -> None:
+        """Send one message in the channel's format; raise SendError on failure."""
+        ...
+
+    async def acknowledge(self, msg: Incoming) -> None:
+        """Tell the messenger a button press was handled (best effort)."""
+        ...
+
+
+def split_text(text: str, limit: int = 4096) -> list[str]:
+    """Split text into chunks of at most `limit` characters, at paragraph or line breaks
+    where possible, so a long reply still arrives whole."""
+    chunks: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = max(rest.rfind("\n\n", 0, limit), rest.rfind("\n", 0, limit))
+        if cut <= 0:
+            cut = rest.rfind(" ", 0, limit)
+        if cut <= 0:
+            cut = limit
+        chunks.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    chunks.append(rest)
+    return chunks

@@ -1,0 +1,260 @@
+"""Telegram: the only file that knows the Bot API's wire format.
+
+python-telegram-bot's Application holds the bot; PTB parses every update and makes every Bot
+API call. Its Updater is not used, because it acknowledges too early: its polling advances
+the offset and its webhook server answers before handlers run. Instead:
+- the webhook is our aiohttp route, answering 200 only once the update is in the inbox;
+- long polling is our getUpdates loop, advancing the offset only after the inbox commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import secrets
+from contextlib import suppress
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import Application
+
+from bot.channels.base import Delivery, SendError, split_text
+from bot.channels.telegram_request import AiohttpRequest
+from bot.config import Settings
+from bot.inbox import InboxWriter
+from bot.logs import describe
+from handlers.types import Attachment, Incoming
+from storage.inbox import NewUpdate
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+POLL_TIMEOUT_SECONDS = 30
+ATTACHMENT_KINDS = (
+    "photo", "document", "voice", "audio", "video", "video_note", "animation", "sticker",
+    "location", "contact",
+)  # fmt: skip
+
+
+def file_base_url(api_base: str) -> str:
+    """https://api.telegram.org/bot -> https://api.telegram.org/file/bot (same for fakes)."""
+    head, sep, _tail = api_base.rstrip("/").rpartition("/bot")
+    return f"{head}/file/bot" if sep else api_base.rstrip("/") + "/file/bot"
+
+
+class TelegramChannel:
+    name = "telegram"
+
+    def __init__(self, settings: Settings, http: aiohttp.ClientSession, inbox: InboxWriter):
+        if not settings.telegram_token:
+            raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+        self.settings = settings
+        self.inbox = inbox
+        self.webhook_secret = settings.telegram_webhook_secret or secrets.token_urlsafe(32)
+        self.application = (
+            Application.builder()
+            .token(settings.telegram_token)
+            .base_url(settings.telegram_api_base)
+            .base_file_url(file_base_url(settings.telegram_api_base))
+            .request(AiohttpRequest(http))
+            .get_updates_request(AiohttpRequest(http))
+            .updater(None)
+            .build()
+        )
+        self._poller: asyncio.Task[None] | None = None
+
+    @property
+    def bot(self) -> Any:
+        return self.application.bot
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Check the token (getMe), then set the webhook or start long polling."""
+        await self.application.initialize()
+        await self.application.start()
+        if self.settings.telegram_webhook_mode:
+            url = f"{self.settings.public_url}{WEBHOOK_PATH}"
+            await self.bot.set_webhook(
+                url=url, secret_token=self.webhook_secret, allowed_updates=ALLOWED_UPDATES
+            )
+            if not self.settings.telegram_webhook_secret:
+                log.info("TELEGRAM_WEBHOOK_SECRET unset: a random secret was set for this run")
+            log.info("Telegram webhook at %s", url)
+        else:
+            await self.bot.delete_webhook(drop_pending_updates=False)
+            self._poller = asyncio.create_task(self.poll(), name="telegram-polling")
+            log.info("Telegram long polling started")
+
+    async def stop_receiving(self) -> None:
+        """Stop long polling (webhook requests stop with the web server)."""
+        if self._poller is not None:
+            self._poller.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+
+    async def stop(self) -> None:
+        await self.stop_receiving()
+        with suppress(Exception):
+            await self.application.stop()
+        await self.application.shutdown()
+
+    # -- receiving ------------------------------------------------------------------------
+
+    async def handle_webhook(self, request: web.Request) -> web.Response:
+        """POST /telegram/webhook: 403 on a wrong secret, 400 on a malformed body, 200 once
+        the update is stored."""
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.webhook_secret.encode()):
+            return web.json_response({"ok": False, "error": "forbidden"}, status=403)
+        try:
+            body = await request.read()
+            data = json.loads(body)
+        except web.HTTPRequestEntityTooLarge:
+            raise
+        except (ValueError, UnicodeDecodeError):
+            return web.json_response({"ok": False, "error": "body is not JSON"}, status=400)
+        if not _is_update(data):
+            return web.json_response({"ok": False, "error": "not a Telegram update"}, status=400)
+        try:
+            Update.de_json(data, self.bot)
+        except Exception:
+            return web.json_response({"ok": False, "error": "malformed update"}, status=400)
+        try:
+            await self.inbox.store([NewUpdate(self.name, str(data["update_id"]), data)])
+        except Exception:
+            # Not stored: Telegram retries on a non-2xx answer.
+            return web.json_response({"ok": False, "error": "try again"}, status=503)
+        return web.json_response({"ok": True})
+
+    async def poll(self) -> None:
+        """Long polling: getUpdates, store, commit, and only then advance the offset."""
+        offset: int | None = None
+        pause = 1.0
+        while True:
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=POLL_TIMEOUT_SECONDS, allowed_updates=ALLOWED_UPDATES
+                )
+                if updates:
+                    await self.inbox.store(
+                        [NewUpdate(self.name, str(u.update_id), u.to_dict()) for u in updates]
+                    )
+                    offset = updates[-1].update_id + 1
+                pause = 1.0
+            except asyncio.CancelledError:
+                raise
+            except InvalidToken:
+                log.error("Telegram rejected the bot token; polling stopped")
+                return
+            except Conflict:
+                log.warning("another getUpdates or a webhook is active for this bot; waiting")
+                await asyncio.sleep(5)
+            except Exception as exc:
+                log.warning("polling failed, retrying in %.0f s: %s", pause, describe(exc))
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 30.0)
+
+    def to_incoming(self, payload: dict[str, Any]) -> Incoming | None:
+        """Private-chat messages and button presses; everything else is ignored."""
+        try:
+            update = Update.de_json(payload, self.bot)
+        except Exception:
+            log.warning("skipped a malformed Telegram update")
+            return None
+        external_id = str(update.update_id)
+        query = update.callback_query
+        if query is not None:
+            message = query.message
+            if message is None or query.data is None or message.chat.type != "private":
+                return _ignored(payload)
+            return Incoming(
+                channel=self.name,
+                user_id=str(query.from_user.id),
+                chat_id=str(message.chat.id),
+                payload=query.data,
+                locale=query.from_user.language_code,
+                external_id=external_id,
+                ack=query.id,
+            )
+        msg = update.message
+        if msg is None or msg.chat.type != "private" or msg.from_user is None:
+            # Edited messages, channel posts, the bot added to a group, group chatter.
+            return _ignored(payload)
+        if msg.from_user.is_bot:
+            return _ignored(payload)
+        attachments = tuple(
+            Attachment(kind) for kind in ATTACHMENT_KINDS if getattr(msg, kind, None)
+        )
+        return Incoming(
+            channel=self.name,
+            user_id=str(msg.from_user.id),
+            chat_id=str(msg.chat.id),
+            text=msg.text,
+            attachments=attachments,
+            locale=msg.from_user.language_code,
+            external_id=external_id,
+        )
+
+    # -- sending --------------------------------------------------------------------------
+
+    async def send(self, delivery: Delivery) -> None:
+        markup = (
+            InlineKeyboardMarkup(
+                [
+                    [InlineKeyboardButton(label, callback_data=payload) for label, payload in row]
+                    for row in delivery.buttons
+                ]
+            )
+            if delivery.buttons
+            else None
+        )
+        chunks = split_text(delivery.text)
+        try:
+            for i, chunk in enumerate(chunks):
+                await self.bot.send_message(
+                    chat_id=int(delivery.chat_id),
+                    text=chunk,
+                    reply_markup=markup if i == len(chunks) - 1 else None,
+                )
+        except RetryAfter as exc:
+            raise SendError("rate limited", retry_after=_seconds(exc.retry_after)) from exc
+        except (Forbidden, BadRequest) as exc:
+            raise SendError(type(exc).__name__, permanent=True) from exc
+        except TelegramError as exc:
+            raise SendError(type(exc).__name__) from exc
+
+    async def acknowledge(self, msg: Incoming) -> None:
+        if msg.ack:
+            await self.bot.answer_callback_query(msg.ack)
+
+
+def _is_update(data: object) -> bool:
+    if not isinstance(data, dict):
+        return False
+    update_id = data.get("update_id")
+    return isinstance(update_id, int) and not isinstance(update_id, bool) and update_id >= 0
+
+
+def _ignored(payload: dict[str, Any]) -> None:
+    kind = next((key for key in payload if key != "update_id"), "empty")
+    log.info("ignored a Telegram update of kind %s", kind[:40])
+
+
+def _seconds(value: Any) -> float:
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)

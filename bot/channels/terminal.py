@@ -1,0 +1,95 @@
+"""The terminal: talk to the bot as a worker (`unionbot chat`).
+
+Lines typed go through the same inbox, dispatcher and outbox as Telegram. Buttons are shown
+as numbered lines; typing the number presses the button.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TextIO
+
+from bot.channels.base import Delivery
+from handlers.types import Incoming
+from storage.inbox import NewUpdate
+
+PROMPT = "> "
+
+
+class TerminalChannel:
+    name = "terminal"
+
+    def __init__(self, user: str, out: TextIO | None = None) -> None:
+        self.user = user
+        self.out = out or sys.stdout
+        self._choices: dict[str, str] = {}
+        self._run = uuid.uuid4().hex[:12]
+        self._counter = itertools.count(1)
+
+    def update_for(self, line: str) -> NewUpdate:
+        """The inbox row for a typed line: a button press if it is a shown number."""
+        line = line.rstrip("\r\n")
+        payload: dict[str, Any] = {"user": self.user}
+        if line.strip() in self._choices:
+            payload["button"] = self._choices[line.strip()]
+        else:
+            payload["text"] = line
+        return NewUpdate(self.name, f"{self._run}-{next(self._counter)}", payload)
+
+    def to_incoming(self, payload: dict[str, Any]) -> Incoming | None:
+        user = payload.get("user")
+        if not isinstance(user, str):
+            return None
+        text, button = payload.get("text"), payload.get("button")
+        return Incoming(
+            channel=self.name,
+            user_id=user,
+            chat_id=user,
+            text=text if isinstance(text, str) else None,
+            payload=button if isinstance(button, str) else None,
+        )
+
+    async def send(self, delivery: Delivery) -> None:
+        lines = ["", delivery.text]
+        self._choices = {}
+        number = 1
+        for row in delivery.buttons:
+            for label, payload in row:
+                self._choices[str(number)] = payload
+                lines.append(f"  {number}. {label}")
+                number += 1
+        self.out.write("\n".join(lines) + "\n")
+        self.out.flush()
+
+    async def acknowledge(self, msg: Incoming) -> None:
+        """Nothing to acknowledge in a terminal."""
+
+
+async def converse(
+    channel: TerminalChannel,
+    submit: Callable[[NewUpdate], Awaitable[None]],
+    banner: str,
+    read_line: Callable[[], Awaitable[str]] | None = None,
+) -> None:
+    """Read lines until end of input (Ctrl-D) or /quit; `submit` stores one and waits until
+    the replies are shown."""
+    read = read_line or _stdin_line
+    channel.out.write(banner + "\n")
+    while True:
+        channel.out.write(PROMPT)
+        channel.out.flush()
+        line = await read()
+        if not line or line.strip() in {"/quit", "/exit"}:
+            channel.out.write("\n")
+            return
+        if not line.strip():
+            continue
+        await submit(channel.update_for(line))
+
+
+async def _stdin_line() -> str:
+    return await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)

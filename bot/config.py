@@ -1,0 +1,103 @@
+"""Settings: everything the process reads from its environment, in one frozen dataclass.
+
+Nothing else reads os.environ. Defaults need no configuration: SQLite in ./data, Vietnamese,
+the web server on 127.0.0.1:8080, no messenger tokens (only the terminal channel).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTENT_DIR = ROOT / "content"
+DEFAULT_DATA_DIR = Path.cwd() / "data"
+TELEGRAM_DEFAULT_API_BASE = "https://api.telegram.org/bot"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str
+    content_dir: Path = CONTENT_DIR
+    default_language: str = "vi"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    telegram_token: str | None = None
+    telegram_api_base: str = TELEGRAM_DEFAULT_API_BASE
+    public_url: str | None = None
+    telegram_webhook_secret: str | None = None
+    # The directory imported on first start when the database has no unions (embedded default).
+    seed_directory: Path | None = CONTENT_DIR / "directory" / "sample.yaml"
+    # Upgrade the schema on start; on by default for SQLite (the embedded default).
+    auto_upgrade: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], *, cwd: Path | None = None) -> Settings:
+        """Read settings from an environment mapping (and a .env file in cwd, env winning)."""
+        base = Path(cwd) if cwd else Path.cwd()
+        merged = {**read_dotenv(base / ".env"), **env}
+        url = merged.get("DATABASE_URL") or f"sqlite+aiosqlite:///{base / 'data' / 'unionbot.db'}"
+        if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ConfigError(
+                "DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+            )
+        try:
+            port = int(merged.get("HTTP_PORT", "8080"))
+        except ValueError as exc:
+            raise ConfigError("HTTP_PORT must be a number") from exc
+        public_url = (merged.get("PUBLIC_URL") or "").rstrip("/") or None
+        is_sqlite = url.startswith("sqlite")
+        return cls(
+            database_url=url,
+            content_dir=Path(merged.get("UNIONBOT_CONTENT_DIR") or CONTENT_DIR),
+            http_host=merged.get("HTTP_HOST", "127.0.0.1"),
+            http_port=port,
+            telegram_token=merged.get("TELEGRAM_BOT_TOKEN") or None,
+            telegram_api_base=merged.get("TELEGRAM_API_BASE") or TELEGRAM_DEFAULT_API_BASE,
+            public_url=public_url,
+            telegram_webhook_secret=merged.get("TELEGRAM_WEBHOOK_SECRET") or None,
+            seed_directory=(CONTENT_DIR / "directory" / "sample.yaml") if is_sqlite else None,
+            auto_upgrade=_flag(merged.get("UNIONBOT_AUTO_UPGRADE"), default=is_sqlite),
+        )
+
+    def with_(self, **changes: object) -> Settings:
+        """A copy with some fields changed (tests and the CLI use it)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def telegram_webhook_mode(self) -> bool:
+        return self.public_url is not None
+
+
+def _flag(value: str | None, *, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Parse a minimal .env file: KEY=VALUE lines, # comments, optional quotes."""
+    if not path.is_file():
+        return {}
+    values: dict[str, str] = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def default_settings() -> Settings:
+    """Settings from the real process environment; only the CLI calls this."""
+    return Settings.from_env(os.environ)

@@ -1,0 +1,180 @@
+"""The sender: delivers committed outbox rows through their channels and marks them sent.
+
+Rows arrive from the dispatcher right after its commit (submit) and from a periodic scan of
+the outbox table, which finds what a crash left unsent and what is due for a retry. Messages
+to one chat go out in the order they were written; different chats go out concurrently.
+A row stays "in flight" until its sent mark is committed, so the scan never sends it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from datetime import timedelta
+
+from bot.channels.base import Channel, Delivery, SendError
+from bot.logs import describe
+from bot.services import Services
+from storage import outbox
+from storage.db import Database
+from storage.models import OutboxItem
+
+log = logging.getLogger(__name__)
+
+SCAN_SECONDS = 1.0
+MAX_CONCURRENT_SENDS = 64
+
+
+def to_delivery(row: OutboxItem) -> Delivery:
+    return Delivery(
+        id=row.id,
+        channel=row.channel,
+        chat_id=row.chat_id,
+        text=row.text,
+        buttons=tuple(tuple((label, payload) for label, payload in r) for r in row.buttons or ()),
+    )
+
+
+class Sender:
+    def __init__(
+        self, database: Database, services: Services, channels: Mapping[str, Channel]
+    ) -> None:
+        self.db = database
+        self.services = services
+        self.channels = channels
+        self._inflight: set[int] = set()
+        self._tails: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sent: list[int] = []
+        self._flush_wake = asyncio.Event()
+        self._scanning = False
+        self._finished_during_scan: set[int] = set()
+        self._limit = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def submit(self, rows: Sequence[OutboxItem | Delivery]) -> None:
+        """Queue committed rows for sending, in order per chat."""
+        for row in rows:
+            delivery = row if isinstance(row, Delivery) else to_delivery(row)
+            if delivery.id in self._inflight or delivery.channel not in self.channels:
+                continue
+            self._inflight.add(delivery.id)
+            self._idle.clear()
+            key = (delivery.channel, delivery.chat_id)
+            task = asyncio.create_task(self._send_after(self._tails.get(key), delivery))
+            self._tails[key] = task
+            self._tasks.add(task)
+            task.add_done_callback(lambda t, key=key: self._done(t, key))
+
+    def _done(self, task: asyncio.Task[None], key: tuple[str, str]) -> None:
+        self._tasks.discard(task)
+        if self._tails.get(key) is task:
+            del self._tails[key]
+        self._check_idle()
+
+    def _check_idle(self) -> None:
+        if not self._inflight and not self._tasks:
+            self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Return once everything submitted so far is sent (or given up) and marked."""
+        await self._idle.wait()
+
+    async def _send_after(self, previous: asyncio.Task[None] | None, delivery: Delivery) -> None:
+        if previous is not None:
+            with suppress(BaseException):
+                await asyncio.shield(previous)
+        async with self._limit:
+            try:
+                await self.channels[delivery.channel].send(delivery)
+            except SendError as exc:
+                await self._failed(delivery, str(exc), exc.permanent, exc.retry_after)
+                return
+            except Exception as exc:
+                await self._failed(delivery, describe(exc), False, None)
+                return
+        self._sent.append(delivery.id)
+        self._flush_wake.set()
+
+    async def _failed(
+        self, delivery: Delivery, reason: str, permanent: bool, retry_after: float | None
+    ) -> None:
+        now = self.services.clock()
+        try:
+            async with self.db.writing(), self.db.sessions() as session:
+                gave_up = await outbox.record_failure(
+                    session, delivery.id, reason, now, permanent=permanent
+                )
+                if retry_after is not None and not gave_up:
+                    row = await session.get(OutboxItem, delivery.id)
+                    if row is not None:
+                        row.next_attempt_at = now + timedelta(seconds=retry_after)
+                await session.commit()
+            log.warning(
+                "send %d on %s failed%s: %s",
+                delivery.id,
+                delivery.channel,
+                " for good" if gave_up else ", will retry",
+                reason,
+            )
+        except Exception as exc:
+            log.error("could not record a failed send: %s", describe(exc))
+        self._release([delivery.id])
+
+    def _release(self, ids: Sequence[int]) -> None:
+        self._inflight.difference_update(ids)
+        if self._scanning:
+            self._finished_during_scan.update(ids)
+        self._check_idle()
+
+    async def flush(self) -> None:
+        """Commit the sent marks collected so far, in one statement."""
+        if not self._sent:
+            return
+        ids, self._sent = self._sent, []
+        try:
+            async with self.db.writing(), self.db.sessions() as session:
+                await outbox.mark_sent(session, ids, self.services.clock())
+                await session.commit()
+        except Exception as exc:
+            # Unmarked rows are sent again by a later scan: a repeat, never a loss.
+            log.error("could not mark %d messages sent: %s", len(ids), describe(exc))
+        self._release(ids)
+
+    async def scan(self) -> int:
+        """Submit unsent rows that are due (after a crash, or for a retry)."""
+        self._scanning = True
+        self._finished_during_scan = set()
+        try:
+            async with self.db.sessions() as session:
+                rows = await outbox.due(session, list(self.channels), self.services.clock())
+                deliveries = [to_delivery(r) for r in rows]
+        finally:
+            self._scanning = False
+        skip = self._inflight | self._finished_during_scan
+        fresh = [d for d in deliveries if d.id not in skip]
+        self.submit(fresh)
+        return len(fresh)
+
+    async def run_flusher(self) -> None:
+        while True:
+            await self._flush_wake.wait()
+            self._flush_wake.clear()
+            await self.flush()
+
+    async def run_scanner(self) -> None:
+        while True:
+            try:
+                await self.scan()
+            except Exception as exc:
+                log.error("outbox scan failed: %s", describe(exc))
+            await asyncio.sleep(SCAN_SECONDS)
+
+    async def close(self, grace: float = 10.0) -> None:
+        """Let sends in flight finish, then mark them."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+        await self.flush()

@@ -1,0 +1,144 @@
+"""Leaving a message for an officer: it becomes a `question` case in the root federation's
+queue. Used for free text the bot cannot answer and for menu items whose own flows are not
+built yet."""
+
+from __future__ import annotations
+
+from bot.services.i18n import N_, _
+from handlers import menu
+from handlers.types import Button, Context, Incoming, Outgoing, StaleButton
+from storage import cases, unions
+
+# Menu items that lead here for now, with the feature name the worker tapped.
+TOPICS = {
+    "faq": N_("Questions"),
+    "join": N_("Join the union"),
+    "report": N_("Report a problem"),
+    "support": N_("Hardship support"),
+    "other": N_("Other"),
+}
+CANCEL_WORDS = {"huy", "huỷ", "hủy", "cancel", "thoi", "thôi"}
+
+
+async def _root_name(ctx: Context) -> str:
+    root = await unions.root(ctx.session)
+    return root.name if root else _("the union")
+
+
+async def offer(ctx: Context, msg: Incoming) -> list[Outgoing]:
+    """q:offer:<topic>: this part is not ready; offer to leave a message instead."""
+    topic = (msg.payload or "").removeprefix("q:offer:")
+    if topic not in TOPICS:
+        raise StaleButton(msg.payload)
+    text = _(
+        "“{feature}” is not ready in this chat yet. You can leave a message instead: "
+        "an officer of {union} will read it and answer you here."
+    ).format(feature=_(TOPICS[topic]), union=await _root_name(ctx))
+    buttons = ((Button(_("Leave a message"), f"q:write:{topic}"),), (menu.back_to_menu(),))
+    return [ctx.reply(text, buttons)]
+
+
+async def write(ctx: Context, msg: Incoming) -> list[Outgoing]:
+    """q:write:<topic>: the next text the person sends becomes the message."""
+    topic = (msg.payload or "").removeprefix("q:write:")
+    if topic not in TOPICS:
+        raise StaleButton(msg.payload)
+    ctx.state["flow"] = "question"
+    ctx.state["topic"] = topic
+    return [
+        ctx.reply(
+            _(
+                "Write your message in one text: what you need, and where you work if it "
+                "matters. You do not need to give your name or phone number. "
+                "Send /cancel to stop."
+            )
+        )
+    ]
+
+
+async def on_text(ctx: Context, msg: Incoming) -> list[Outgoing]:
+    """Text while writing a message: open the case."""
+    text = (msg.text or "").strip()
+    if text.lower() in CANCEL_WORDS:
+        return await cancel(ctx, msg)
+    topic = ctx.state.get("topic", "other")
+    return await _submit(ctx, text, topic if topic in TOPICS else "other")
+
+
+async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
+    """q:* buttons."""
+    payload = msg.payload or ""
+    if payload.startswith("q:offer:"):
+        return await offer(ctx, msg)
+    if payload.startswith("q:write:"):
+        return await write(ctx, msg)
+    if payload == "q:send":
+        draft = ctx.state.get("draft")
+        if not isinstance(draft, str) or not draft.strip():
+            raise StaleButton(payload)
+        return await _submit(ctx, draft, "other")
+    raise StaleButton(payload)
+
+
+async def fallback(ctx: Context, msg: Incoming) -> list[Outgoing]:
+    """Free text outside any flow. The bot cannot answer questions yet (the knowledge base
+    comes next), so it keeps the text as a draft and offers to pass it to an officer; a
+    first-time person is greeted with the menu first."""
+    ctx.state["draft"] = (msg.text or "").strip()
+    send = (Button(_("Send it to an officer"), "q:send"),)
+    if ctx.first_contact:
+        return [ctx.reply(menu.greeting(), (*menu.main_menu(), send))]
+    return [
+        ctx.reply(
+            _(
+                "I cannot answer typed questions yet. Shall I pass your message to a union "
+                "officer? They will answer you here."
+            ),
+            (send, (menu.back_to_menu(),)),
+        )
+    ]
+
+
+async def cancel(ctx: Context, msg: Incoming) -> list[Outgoing]:
+    """/cancel, /huy: drop what is in progress."""
+    had_something = bool(ctx.state)
+    ctx.state.clear()
+    text = _("Cancelled.") if had_something else _("There is nothing to cancel.")
+    return [ctx.reply(text + " " + _("What do you need? Choose one below."), menu.main_menu())]
+
+
+async def _submit(ctx: Context, text: str, topic: str) -> list[Outgoing]:
+    root = await unions.root(ctx.session)
+    if root is None:
+        # The directory was never imported: keep the draft so nothing is lost.
+        ctx.state["draft"] = text
+        ctx.state.pop("flow", None)
+        return [
+            ctx.reply(
+                _(
+                    "Sorry, the union's queue is not set up yet, so I could not pass on your "
+                    "message. I have kept it; please try again later."
+                ),
+                ((Button(_("Send it to an officer"), "q:send"),),),
+            )
+        ]
+    case = await cases.open(
+        ctx.session,
+        kind="question",
+        category=topic,
+        union_id=root.id,
+        person_id=ctx.person.id,
+        text=text,
+        now=ctx.now,
+    )
+    ctx.state.clear()
+    return [
+        ctx.reply(
+            _(
+                "Your message has been sent. Request code: {code}.\n"
+                "An officer of {union} will read it and answer you here. You can check it "
+                "under “My requests”."
+            ).format(code=case.code, union=root.name),
+            (menu.main_menu()),
+        )
+    ]

@@ -1,0 +1,109 @@
+"""The contract between channels, the dispatcher and handlers.
+
+Channels turn their wire format into Incoming and send Outgoing; handlers take a Context and
+an Incoming and return Outgoing replies, sending nothing themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import Services
+from storage.models import Person
+
+# Telegram's limits, which the other channels are held to as well.
+MAX_TEXT = 4096
+MAX_PAYLOAD_BYTES = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A choice shown as a button; `payload` comes back in Incoming.payload when pressed."""
+
+    label: str
+    payload: str
+
+    def __post_init__(self) -> None:
+        if len(self.payload.encode()) > MAX_PAYLOAD_BYTES:
+            raise ValueError(f"button payload over {MAX_PAYLOAD_BYTES} bytes: {self.payload!r}")
+
+
+Keyboard = tuple[tuple[Button, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """Something other than text that came with a message (photo, voice, sticker, file)."""
+
+    kind: str
+    reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One thing a person did: typed text, pressed a button, or sent something else."""
+
+    channel: str
+    user_id: str
+    chat_id: str
+    text: str | None = None
+    payload: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    locale: str | None = None
+    external_id: str = ""
+    # The channel's handle for acknowledging a button press (Telegram's callback query id).
+    ack: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """Where an Outgoing goes: a chat on a channel, and the person behind it if known."""
+
+    channel: str
+    chat_id: str
+    person_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    to: Address
+    text: str
+    buttons: Keyboard = ()
+
+
+@dataclass(slots=True)
+class Context:
+    """What a handler may use: one unit of work, the person, their state, the services."""
+
+    session: AsyncSession
+    person: Person
+    state: dict[str, Any]
+    services: Services
+    now: datetime
+    address: Address
+    # True when this message created the person: the first thing they ever sent.
+    first_contact: bool = False
+
+    def reply(self, text: str, buttons: Sequence[Sequence[Button]] = ()) -> Outgoing:
+        """A message back to the chat this message came from."""
+        return Outgoing(self.address, text, tuple(tuple(row) for row in buttons))
+
+    def set_language(self, language: str) -> None:
+        """Remember the person's language and speak it from this reply on."""
+        self.person.language = language
+        self.services.catalogs.switch(language)
+
+
+Handler = Callable[[Context, Incoming], Awaitable[list[Outgoing]]]
+
+
+class StaleButton(Exception):
+    """A button payload that is malformed, forged, or no longer valid for this person.
+
+    Raised before any change is made; the dispatcher answers with a polite refusal.
+    """

@@ -1,0 +1,91 @@
+"""Cases: requests in a union's queue, with readable public codes and a message thread."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import audit
+from storage.dialect import insert
+from storage.models import Case, CaseCounter, CaseMessage
+
+# Code prefixes read out on the phone: KN-2026-000123 is the 123rd grievance of 2026.
+PREFIXES = {"grievance": "KN", "membership": "GN", "support": "HT", "question": "HD"}
+OPEN_STATUSES = ("new", "assigned", "waiting_worker")
+# The year in a code is the year in Vietnam: a case at 01:00 on 1 January local time is new-year.
+LOCAL_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+async def next_code(session: AsyncSession, kind: str, year: int) -> str:
+    """The next public code for this kind and year; atomic on both backends."""
+    prefix = PREFIXES[kind]
+    stmt = insert(session, CaseCounter).values(prefix=prefix, year=year, last=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["prefix", "year"], set_={"last": CaseCounter.last + 1}
+    ).returning(CaseCounter.last)
+    number = (await session.execute(stmt)).scalar_one()
+    return f"{prefix}-{year}-{number:06d}"
+
+
+async def open(
+    session: AsyncSession,
+    *,
+    kind: str,
+    union_id: int,
+    person_id: int | None,
+    text: str,
+    now: datetime,
+    anonymous: bool = False,
+    category: str | None = None,
+    due_at: datetime | None = None,
+) -> Case:
+    """Open a case in a union's queue with the worker's first message."""
+    case = Case(
+        code=await next_code(session, kind, now.astimezone(LOCAL_TIME).year),
+        kind=kind,
+        category=category,
+        status="new",
+        union_id=union_id,
+        person_id=person_id,
+        anonymous=anonymous,
+        escalated=False,
+        due_at=due_at,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(case)
+    await session.flush()
+    session.add(CaseMessage(case_id=case.id, author="worker", text=text, created_at=now))
+    audit.record(
+        session,
+        actor="worker",
+        action="case.opened",
+        case_id=case.id,
+        now=now,
+        detail={"kind": kind},
+    )
+    return case
+
+
+async def for_person(session: AsyncSession, person_id: int, limit: int = 10) -> Sequence[Case]:
+    """The person's most recent cases, newest first."""
+    return (
+        await session.scalars(
+            select(Case)
+            .where(Case.person_id == person_id)
+            .order_by(Case.created_at.desc(), Case.id.desc())
+            .limit(limit)
+        )
+    ).all()
+
+
+async def thread(session: AsyncSession, case_id: int) -> Sequence[CaseMessage]:
+    return (
+        await session.scalars(
+            select(CaseMessage).where(CaseMessage.case_id == case_id).order_by(CaseMessage.id)
+        )
+    ).all()

@@ -1,0 +1,140 @@
+"""Engine, sessions and schema upgrades.
+
+SQLite runs in WAL mode with a busy timeout so the web server (writing the inbox) and the
+inbox worker (processing it) do not block each other. Migrations run through Alembic with
+the script location set here, so no alembic.ini is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@dataclass(slots=True)
+class Database:
+    """The engine, its session factory, and the in-process write gate.
+
+    SQLite allows one writer at a time; when several connections of one process compete,
+    SQLite's busy handler sleeps in steps of up to 100 ms. `writing()` queues this process's
+    write transactions on an asyncio lock instead, so they never collide inside SQLite.
+    PostgreSQL needs no gate.
+    """
+
+    engine: AsyncEngine
+    sessions: Sessions
+    _gate: asyncio.Lock | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, url: str, **kwargs: Any) -> Database:
+        engine = create_engine(url, **kwargs)
+        gate = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        return cls(engine, create_sessions(engine), gate)
+
+    def writing(self) -> AbstractAsyncContextManager[object]:
+        """Hold around a write transaction (a no-op on PostgreSQL)."""
+        return self._gate if self._gate is not None else nullcontext()
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine; on SQLite the file's folder is created and WAL is switched on.
+
+    Statement parameters are never put into error messages: they hold what workers wrote.
+    """
+    kwargs.setdefault("hide_parameters", True)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, **kwargs)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    # NORMAL is durable across application crashes in WAL mode; only an OS crash or power
+    # loss can lose the last transactions.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_sessions(engine: AsyncEngine) -> Sessions:
+    """The session factory: one AsyncSession per incoming message or web request."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    # Alembic's config is an .ini parser: '%' must be doubled.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Upgrade the schema to `revision`, on the engine's own connection."""
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+
+    def run(connection: Connection) -> None:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    async with engine.begin() as connection:
+        await connection.run_sync(run)
+
+
+async def is_current(engine: AsyncEngine) -> bool:
+    """True when the database is at the newest migration."""
+    script = ScriptDirectory.from_config(alembic_config(str(engine.url)))
+
+    def current(connection: Connection) -> set[str]:
+        return set(MigrationContext.configure(connection).get_current_heads())
+
+    async with engine.connect() as connection:
+        heads = await connection.run_sync(current)
+    return heads == set(script.get_heads())
+
+
+def run_upgrade(url: str) -> None:
+    """Blocking wrapper for the command line."""
+
+    async def go() -> None:
+        engine = create_engine(url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())

@@ -1,0 +1,270 @@
+"""Typed SQLAlchemy 2 models: singular classes, plural tables.
+
+Timestamps are always timezone-aware UTC in Python (UTCDateTime), whatever the database
+stores. JSON columns are JSONB on PostgreSQL. Every table here has a migration in
+storage/migrations; tests/storage/test_migrations.py fails on drift.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; elsewhere ids are 64-bit.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+CASE_KINDS = ("membership", "grievance", "support", "question")
+CASE_STATUSES = ("new", "assigned", "waiting_worker", "resolved", "closed")
+UNION_LEVELS = ("federation", "cluster", "grassroots")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite drops the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _check_in(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
+    listed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=name)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: Json}
+
+
+class Union(Base):
+    """A union in the federation tree: the root federation, ward clusters, grassroots unions."""
+
+    __tablename__ = "unions"
+    __table_args__ = (_check_in("level", UNION_LEVELS, "level"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    level: Mapped[str] = mapped_column(String(20))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("unions.id"))
+    # The ward FK is added after the wards table exists (wards point back at unions).
+    ward_id: Mapped[int | None] = mapped_column(
+        ForeignKey("wards.id", use_alter=True, name="fk_unions_ward_id_wards")
+    )
+
+
+class Ward(Base):
+    """A ward (phường/xã) after the 2025 merger; aliases hold the old ward names it absorbed."""
+
+    __tablename__ = "wards"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    aliases: Mapped[list[str]] = mapped_column(Json, default=list)
+    organizing_union_id: Mapped[int] = mapped_column(ForeignKey("unions.id"))
+
+
+class Workplace(Base):
+    """An enterprise or employer in the directory, with its grassroots union if it has one."""
+
+    __tablename__ = "workplaces"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), unique=True)
+    aliases: Mapped[list[str]] = mapped_column(Json, default=list)
+    tax_code: Mapped[str | None] = mapped_column(String(20), unique=True)
+    ward_id: Mapped[int] = mapped_column(ForeignKey("wards.id"))
+    union_id: Mapped[int | None] = mapped_column(ForeignKey("unions.id"))
+    workers: Mapped[int | None] = mapped_column(Integer)
+
+
+class Person(Base):
+    """Someone who wrote to the bot on one channel. No name is kept; the phone only encrypted."""
+
+    __tablename__ = "people"
+    __table_args__ = (UniqueConstraint("channel", "channel_user_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    channel_user_id: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8), default="vi")
+    consent_at: Mapped[datetime | None]
+    phone_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class Conversation(Base):
+    """Where a person is in the dialogue (active form, drafts); one row per person."""
+
+    __tablename__ = "conversations"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime]
+
+
+class InboxItem(Base):
+    """One update as the channel delivered it, stored before it is acknowledged.
+
+    Unique on (channel, external_id) so a redelivery is a no-op. Once processed, the payload
+    is cleared: only what deduplication needs is kept.
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        Index("ix_inbox_pending", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any] | None]
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(200))
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+
+
+class OutboxItem(Base):
+    """A message to send, written in the same transaction as the effects that caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    channel: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    buttons: Mapped[list[list[list[str]]]] = mapped_column(Json, default=list)
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    failed: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+
+
+class Officer(Base):
+    """A union officer: belongs to a union; role officer or admin."""
+
+    __tablename__ = "officers"
+    __table_args__ = (_check_in("role", ("officer", "admin"), "role"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    union_id: Mapped[int] = mapped_column(ForeignKey("unions.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(10), default="officer")
+    login: Mapped[str | None] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    telegram_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class CaseCounter(Base):
+    """The last number handed out per code prefix and year (KN-2026-000042)."""
+
+    __tablename__ = "case_counters"
+
+    prefix: Mapped[str] = mapped_column(String(4), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class Case(Base):
+    """A request in a union's queue: membership interest, grievance, support or question."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        _check_in("kind", CASE_KINDS, "kind"),
+        _check_in("status", CASE_STATUSES, "status"),
+        Index("ix_cases_queue", "union_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    category: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    union_id: Mapped[int] = mapped_column(ForeignKey("unions.id"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    due_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class CaseMessage(Base):
+    """One entry in a case's thread: from the worker, an officer, the system, or a note."""
+
+    __tablename__ = "case_messages"
+    __table_args__ = (_check_in("author", ("worker", "officer", "system", "note"), "author"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    author: Mapped[str] = mapped_column(String(10))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Who did what to which case, and when. Never holds message text or identities."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(20))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    action: Mapped[str] = mapped_column(String(40))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,65 @@
+"""The outbox: replies written with the effects that caused them, sent after the commit.
+
+A send that fails is retried with backoff; a crash between sending and marking can repeat
+a send, never lose one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import OutboxItem
+
+MAX_ATTEMPTS = 8
+
+
+def backoff(attempts: int) -> timedelta:
+    """2, 4, 8 … seconds, at most ten minutes."""
+    return timedelta(seconds=min(2**attempts, 600))
+
+
+async def due(
+    session: AsyncSession,
+    channels: Sequence[str],
+    now: datetime,
+    limit: int = 200,
+    exclude: Sequence[int] = (),
+) -> Sequence[OutboxItem]:
+    """Unsent messages whose time has come, oldest first."""
+    stmt = (
+        select(OutboxItem)
+        .where(
+            OutboxItem.sent_at.is_(None),
+            OutboxItem.failed.is_(False),
+            OutboxItem.channel.in_(channels),
+            or_(OutboxItem.next_attempt_at.is_(None), OutboxItem.next_attempt_at <= now),
+        )
+        .order_by(OutboxItem.id)
+        .limit(limit)
+    )
+    if exclude:
+        stmt = stmt.where(OutboxItem.id.not_in(exclude))
+    return (await session.scalars(stmt)).all()
+
+
+async def mark_sent(session: AsyncSession, ids: Sequence[int], now: datetime) -> None:
+    if ids:
+        await session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids)).values(sent_at=now))
+
+
+async def record_failure(
+    session: AsyncSession, item_id: int, error: str, now: datetime, *, permanent: bool
+) -> bool:
+    """Count a failed send and schedule the retry. Returns True when given up."""
+    item = await session.get(OutboxItem, item_id)
+    if item is None:
+        return True
+    item.attempts += 1
+    item.last_error = error[:200]
+    item.failed = permanent or item.attempts >= MAX_ATTEMPTS
+    item.next_attempt_at = now + backoff(item.attempts)
+    return item.failed

@@ -1,0 +1,31 @@
+"""People who write to the bot, one row per channel identity. No names are stored."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Person
+
+
+async def find(session: AsyncSession, channel: str, channel_user_id: str) -> Person | None:
+    return await session.scalar(
+        select(Person).where(Person.channel == channel, Person.channel_user_id == channel_user_id)
+    )
+
+
+async def create(
+    session: AsyncSession, channel: str, channel_user_id: str, language: str, now: datetime
+) -> Person:
+    person = Person(
+        channel=channel,
+        channel_user_id=channel_user_id,
+        language=language,
+        blocked=False,
+        created_at=now,
+    )
+    session.add(person)
+    await session.flush()
+    return person

@@ -1,0 +1,123 @@
+"""Unions, wards and workplaces in the database: the directory import and lookups.
+
+The import is idempotent: unions match by code, wards by name, workplaces by tax code (else
+name), and are updated in place, so cases that point at them keep working. Entries that
+disappear from the file are kept (cases may point at them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.directory import Directory
+from storage.models import Union, Ward, Workplace
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    created: int
+    updated: int
+    unchanged: int
+
+    @property
+    def total(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.created = self.updated = self.unchanged = 0
+
+    def apply(self, row: object, values: dict[str, object], is_new: bool) -> None:
+        changed = False
+        for key, value in values.items():
+            if getattr(row, key, None) != value:
+                setattr(row, key, value)
+                changed = True
+        if is_new:
+            self.created += 1
+        elif changed:
+            self.updated += 1
+        else:
+            self.unchanged += 1
+
+    def report(self) -> ImportReport:
+        return ImportReport(self.created, self.updated, self.unchanged)
+
+
+async def import_directory(session: AsyncSession, directory: Directory) -> ImportReport:
+    """Create or update every union, ward and workplace of a validated directory.
+
+    The caller commits; on any error it rolls back and nothing is imported.
+    """
+    tally = _Tally()
+    unions = {u.code: u for u in (await session.scalars(select(Union))).all()}
+    for entry in directory.unions:
+        row = unions.get(entry.code)
+        is_new = row is None
+        if row is None:
+            row = unions[entry.code] = Union(code=entry.code)
+            session.add(row)
+        tally.apply(row, {"name": entry.name, "level": entry.level}, is_new)
+    await session.flush()
+
+    wards = {w.name: w for w in (await session.scalars(select(Ward))).all()}
+    for ward_entry in directory.wards:
+        ward = wards.get(ward_entry.name)
+        is_new = ward is None
+        if ward is None:
+            ward = wards[ward_entry.name] = Ward(name=ward_entry.name)
+            session.add(ward)
+        values = {
+            "aliases": list(ward_entry.aliases),
+            "organizing_union_id": unions[ward_entry.organizing_union].id,
+        }
+        tally.apply(ward, values, is_new)
+    await session.flush()
+
+    # Parents and wards of unions are set once every row has an id; these count as part of
+    # the union rows already tallied, so they change the row without a second count.
+    for entry in directory.unions:
+        row = unions[entry.code]
+        row.parent_id = unions[entry.parent].id if entry.parent else None
+        row.ward_id = wards[entry.ward].id if entry.ward else None
+
+    places = (await session.scalars(select(Workplace))).all()
+    by_tax = {p.tax_code: p for p in places if p.tax_code}
+    by_name = {p.name: p for p in places}
+    for place_entry in directory.workplaces:
+        place = (by_tax.get(place_entry.tax_code) if place_entry.tax_code else None) or by_name.get(
+            place_entry.name
+        )
+        is_new = place is None
+        if place is None:
+            place = Workplace(name=place_entry.name)
+            session.add(place)
+        values = {
+            "name": place_entry.name,
+            "aliases": list(place_entry.aliases),
+            "tax_code": place_entry.tax_code,
+            "ward_id": wards[place_entry.ward].id,
+            "union_id": unions[place_entry.union].id if place_entry.union else None,
+            "workers": place_entry.workers,
+        }
+        tally.apply(place, values, is_new)
+    await session.flush()
+    return tally.report()
+
+
+async def count(session: AsyncSession) -> int:
+    """How many unions the directory holds (0 means it was never imported)."""
+    return int(await session.scalar(select(func.count()).select_from(Union)) or 0)
+
+
+async def root(session: AsyncSession) -> Union | None:
+    """The root federation: the one union without a parent."""
+    return await session.scalar(select(Union).where(Union.parent_id.is_(None)).limit(1))
+
+
+async def by_code(session: AsyncSession, code: str) -> Union | None:
+    return await session.scalar(select(Union).where(Union.code == code))

@@ -1,0 +1,177 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL), settings, the fake Telegram API.
+
+Every test that takes `db_url` runs twice: on a fresh SQLite file and on a fresh PostgreSQL
+database. Both are copies of a template migrated once per session, so a test starts from the
+head schema in milliseconds. PostgreSQL comes from UNIONBOT_TEST_PG_URL; where it cannot be
+reached the PostgreSQL variants are skipped with the reason, except under CI=true (fail).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.config import Settings
+from storage import db
+
+PG_URL = os.environ.get(
+    "UNIONBOT_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+SAMPLE_DIRECTORY = Path(__file__).resolve().parents[1] / "content" / "directory" / "sample.yaml"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def _asyncpg_dsn(url: str, database: str | None = None) -> str:
+    parsed = make_url(url)
+    if database is not None:
+        parsed = parsed.set(database=database)
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class PgTemplates:
+    """Creates one migrated template database per session and cheap copies of it per test."""
+
+    def __init__(self) -> None:
+        self.template: str | None = None
+        self.error: str | None = None
+        self.created: list[str] = []
+
+    async def _admin(self) -> asyncpg.Connection:
+        return await asyncpg.connect(_asyncpg_dsn(PG_URL), timeout=5)
+
+    async def new_database(self) -> str:
+        if self.template is None and self.error is None:
+            await self._make_template()
+        if self.error is not None:
+            raise RuntimeError(self.error)
+        name = f"unionbot_test_{uuid.uuid4().hex[:12]}"
+        conn = await self._admin()
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        finally:
+            await conn.close()
+        return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+    async def _make_template(self) -> None:
+        name = f"unionbot_tmpl_{uuid.uuid4().hex[:12]}"
+        try:
+            conn = await self._admin()
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            self.error = f"PostgreSQL not reachable at {PG_URL}: {exc!r}"
+            return
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        self.created.append(name)
+        engine = db.create_engine(make_url(PG_URL).set(database=name).render_as_string(False))
+        try:
+            await db.upgrade(engine)
+        finally:
+            await engine.dispose()
+        self.template = name
+
+    async def drop(self, url: str) -> None:
+        conn = await self._admin()
+        try:
+            await conn.execute(
+                f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'
+            )
+        finally:
+            await conn.close()
+
+    async def drop_templates(self) -> None:
+        if not self.created:
+            return
+        conn = await self._admin()
+        try:
+            for name in self.created:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_templates() -> Iterator[PgTemplates]:
+    templates = PgTemplates()
+    yield templates
+    if templates.created:
+        asyncio.run(templates.drop_templates())
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    url = f"sqlite+aiosqlite:///{path}"
+
+    async def make() -> None:
+        engine = db.create_engine(url)
+        try:
+            await db.upgrade(engine)
+            async with engine.connect() as conn:
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(make())
+    return path
+
+
+def unavailable(reason: str) -> None:
+    """Skip for lack of a service, or fail under CI where nothing may be skipped."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: PostgreSQL must be up; .ci/run starts it)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db_url(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    sqlite_template: Path,
+    pg_templates: PgTemplates,
+) -> AsyncIterator[str]:
+    """The URL of a fresh database at the head schema, on each backend in turn."""
+    if request.param == "sqlite":
+        path = tmp_path / "unionbot.db"
+        shutil.copyfile(sqlite_template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    try:
+        url = await pg_templates.new_database()
+    except RuntimeError as exc:
+        unavailable(str(exc))
+    try:
+        yield url
+    finally:
+        await pg_templates.drop(url)
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = db.create_engine(db_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> db.Sessions:
+    return db.create_sessions(engine)
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    """Settings for an app on the test database, with the sample directory as seed."""
+    return Settings.from_env({"DATABASE_URL": db_url}, cwd=tmp_path).with_(
+        auto_upgrade=False, seed_directory=SAMPLE_DIRECTORY
+    )
