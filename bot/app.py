@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 # Telegram updates are a few kilobytes; anything near this is not one.
 MAX_BODY_BYTES = 1024 * 1024
+# On shutdown, how long to let stored updates finish and replies go out.
+SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 @dataclass(slots=True)
@@ -150,7 +152,7 @@ async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
             await telegram.stop_receiving()
         # Let what was stored be processed and sent before stopping, within a grace period.
         with suppress(TimeoutError):
-            await asyncio.wait_for(runtime.settle(), timeout=10)
+            await asyncio.wait_for(runtime.settle(), timeout=SHUTDOWN_GRACE_SECONDS)
         for task in runtime.tasks:
             task.cancel()
         for task in runtime.tasks:

@@ -84,9 +84,7 @@ class PgTemplates:
     async def drop(self, url: str) -> None:
         conn = await self._admin()
         try:
-            await conn.execute(
-                f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'
-            )
+            await conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
         finally:
             await conn.close()
 
@@ -175,3 +173,81 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings.from_env({"DATABASE_URL": db_url}, cwd=tmp_path).with_(
         auto_upgrade=False, seed_directory=SAMPLE_DIRECTORY
     )
+
+
+# -- the running bot against the fake Telegram API ---------------------------------------
+
+import socket  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+from aiohttp import web  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+
+from bot.app import RUNTIME, Runtime, create_app  # noqa: E402
+from tests.fakes.telegram_api import FakeTelegram  # noqa: E402
+
+WEBHOOK_SECRET = "test-secret_0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningBot:
+    app: web.Application
+    runner: web.AppRunner
+    url: str
+    stopped: bool = False
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.app[RUNTIME]
+
+    async def stop(self) -> None:
+        if not self.stopped:
+            self.stopped = True
+            await self.runner.cleanup()
+
+
+@pytest.fixture
+async def fake_telegram() -> AsyncIterator[FakeTelegram]:
+    fake = FakeTelegram()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def start_bot(settings: Settings, fake_telegram: FakeTelegram) -> AsyncIterator[object]:
+    """start_bot(webhook=True, **settings changes) -> RunningBot, stopped after the test."""
+    running: list[RunningBot] = []
+
+    async def start(*, webhook: bool = True, **changes: object) -> RunningBot:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        bot_settings = settings.with_(
+            telegram_token=fake_telegram.token,
+            telegram_api_base=fake_telegram.api_base,
+            public_url=url if webhook else None,
+            telegram_webhook_secret=WEBHOOK_SECRET if webhook else None,
+            **changes,
+        )
+        app = create_app(bot_settings)
+        runner = web.AppRunner(app, handle_signals=False)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        bot = RunningBot(app, runner, url)
+        running.append(bot)
+        return bot
+
+    yield start
+    for bot in running:
+        await bot.stop()
+
+
+async def count(sessions: db.Sessions, model: type, *where: object) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+HANDLED_KINDS = {"message", "callback_query"}
 POLL_TIMEOUT_SECONDS = 30
 ATTACHMENT_KINDS = (
     "photo", "document", "voice", "audio", "video", "video_note", "animation", "sticker",
@@ -131,10 +132,13 @@ class TelegramChannel:
             return web.json_response({"ok": False, "error": "body is not JSON"}, status=400)
         if not _is_update(data):
             return web.json_response({"ok": False, "error": "not a Telegram update"}, status=400)
-        try:
-            Update.de_json(data, self.bot)
-        except Exception:
-            return web.json_response({"ok": False, "error": "malformed update"}, status=400)
+        if HANDLED_KINDS & data.keys():
+            # What the bot acts on must parse; other kinds are stored only to be ignored, so
+            # a kind newer than this python-telegram-bot is not refused (Telegram would retry).
+            try:
+                Update.de_json(data, self.bot)
+            except Exception:
+                return web.json_response({"ok": False, "error": "malformed update"}, status=400)
         try:
             await self.inbox.store([NewUpdate(self.name, str(data["update_id"]), data)])
         except Exception:

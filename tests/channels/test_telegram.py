@@ -1,0 +1,315 @@
+"""The real python-telegram-bot Application against the fake Bot API, on both databases."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from sqlalchemy import select
+
+from bot.app import RUNTIME
+from storage.models import Case, InboxItem, OutboxItem, Person, Union
+from tests.conftest import WEBHOOK_SECRET, count
+
+MENU_PAYLOADS = [
+    ["q:offer:faq", "q:offer:join"],
+    ["q:offer:report", "q:offer:support"],
+    ["status:list", "lang:choose"],
+]
+MENU_LABELS = [
+    ["Hỏi đáp", "Gia nhập công đoàn"],
+    ["Gửi phản ánh", "Hỗ trợ khó khăn"],
+    ["Theo dõi hồ sơ", "Ngôn ngữ / Language"],
+]
+
+
+def keyboard(message: dict) -> list[list[tuple[str, str]]]:
+    rows = message["reply_markup"]["inline_keyboard"]
+    return [[(b["text"], b["callback_data"]) for b in row] for row in rows]
+
+
+def labels(message: dict) -> list[list[str]]:
+    return [[label for label, _ in row] for row in keyboard(message)]
+
+
+async def test_webhook_start_greets_in_vietnamese_with_the_menu(start_bot, fake_telegram):
+    bot = await start_bot()
+    hook = fake_telegram.calls_to("setWebhook")[0]
+    assert hook["url"] == f"{bot.url}/telegram/webhook"
+    assert hook["secret_token"] == WEBHOOK_SECRET
+
+    status, _ = await fake_telegram.deliver(fake_telegram.text_update(501, "/start"))
+    assert status == 200
+    await fake_telegram.wait_for("sendMessage")
+
+    [reply] = fake_telegram.sent(501)
+    assert reply["text"].startswith("Xin chào! Mình là trợ lý tự động của Công đoàn")
+    assert [[p for _, p in row] for row in keyboard(reply)] == MENU_PAYLOADS
+    assert labels(reply) == MENU_LABELS
+
+
+async def test_menu_button_is_acknowledged_and_answered(start_bot, fake_telegram):
+    await start_bot()
+    await fake_telegram.deliver(fake_telegram.text_update(502, "/start"))
+    await fake_telegram.wait_for("sendMessage", 1)
+    press = fake_telegram.button_update(502, "lang:choose")
+    await fake_telegram.deliver(press)
+    await fake_telegram.wait_for("sendMessage", 2)
+    await fake_telegram.wait_for("answerCallbackQuery", 1)
+
+    assert (
+        fake_telegram.calls_to("answerCallbackQuery")[0]["callback_query_id"]
+        == (press["callback_query"]["id"])
+    )
+    reply = fake_telegram.sent(502)[-1]
+    assert labels(reply) == [["Tiếng Việt", "English"]]
+
+
+async def test_a_person_leaves_a_message_that_becomes_a_case_in_the_root_queue(
+    start_bot, fake_telegram, sessions
+):
+    bot = await start_bot()
+    for update in (
+        fake_telegram.text_update(503, "/start"),
+        fake_telegram.button_update(503, "q:offer:join"),
+        fake_telegram.button_update(503, "q:write:join"),
+        fake_telegram.text_update(503, "Em muon vao cong doan, cty em chua co cong doan"),
+    ):
+        await fake_telegram.deliver(update)
+        await bot.runtime.settle()
+
+    replies = fake_telegram.sent(503)
+    assert "đang được xây dựng" in replies[1]["text"]
+    assert replies[2]["text"].startswith("Bạn hãy viết lời nhắn")
+    async with sessions() as session:
+        case = (await session.scalars(select(Case))).one()
+        root = await session.get(Union, case.union_id)
+    assert re.fullmatch(r"HD-\d{4}-000001", case.code)
+    assert f"Mã hồ sơ: {case.code}." in replies[3]["text"]
+    assert (case.kind, case.category, case.status) == ("question", "join", "new")
+    assert root.code == "FED-ROOT"
+
+
+async def test_wrong_or_missing_secret_gets_403_and_is_not_stored(
+    start_bot, fake_telegram, sessions
+):
+    await start_bot()
+    update = fake_telegram.text_update(504, "/start")
+    assert (await fake_telegram.deliver(update, secret="wrong"))[0] == 403
+    assert (await fake_telegram.deliver(update, secret=""))[0] == 403
+    assert await count(sessions, InboxItem) == 0
+    assert fake_telegram.sent() == []
+
+
+async def test_malformed_bodies_are_refused_and_change_nothing(start_bot, fake_telegram, sessions):
+    bot = await start_bot()
+    bodies: list[bytes | str] = [
+        b"not json",
+        b"\xff\xfe\x00",
+        "[]",
+        "{}",
+        json.dumps({"update_id": "12"}),
+        json.dumps({"update_id": -1}),
+        json.dumps({"update_id": True}),
+        json.dumps({"update_id": 5, "message": "text instead of an object"}),
+        json.dumps({"update_id": 6, "message": {"chat": 1}}),
+    ]
+    for body in bodies:
+        status, _ = await fake_telegram.deliver(body)
+        assert status == 400, body
+    huge = json.dumps({"update_id": 7, "message": {"text": "x" * (2 * 1024 * 1024)}})
+    assert (await fake_telegram.deliver(huge))[0] == 413
+    await bot.runtime.settle()
+    assert await count(sessions, InboxItem) == 0
+    assert await count(sessions, Person) == 0
+
+
+async def test_a_redelivered_update_is_processed_once(start_bot, fake_telegram, sessions):
+    bot = await start_bot()
+    update = fake_telegram.text_update(505, "/start")
+    for _ in range(3):
+        assert (await fake_telegram.deliver(update))[0] == 200
+    await bot.runtime.settle()
+    assert len(fake_telegram.sent(505)) == 1
+    assert await count(sessions, InboxItem) == 1
+
+
+async def test_processed_inbox_rows_keep_no_text_or_names(start_bot, fake_telegram, sessions):
+    bot = await start_bot()
+    await fake_telegram.deliver(fake_telegram.text_update(506, "Tên tôi là Lan, sđt 0912345678"))
+    await bot.runtime.settle()
+    async with sessions() as session:
+        row = (await session.scalars(select(InboxItem))).one()
+    assert row.status == "done"
+    assert row.payload is None
+
+
+async def test_unknown_update_kinds_are_ignored_and_the_worker_carries_on(
+    start_bot, fake_telegram, sessions
+):
+    bot = await start_bot()
+    fake = fake_telegram
+    edited = {
+        "update_id": fake.next_update_id(),
+        "edited_message": fake.text_update(507, "x")["message"] | {"edit_date": 1},
+    }
+    channel_post = {
+        "update_id": fake.next_update_id(),
+        "channel_post": {
+            "message_id": 1,
+            "date": 1,
+            "chat": {"id": -1001, "type": "channel", "title": "Kênh"},
+            "text": "tin",
+        },
+    }
+    added_to_group = {
+        "update_id": fake.next_update_id(),
+        "my_chat_member": {
+            "chat": {"id": -100200, "type": "group", "title": "Tổ sản xuất"},
+            "from": {"id": 507, "is_bot": False, "first_name": "Lan"},
+            "date": 1,
+            "old_chat_member": {
+                "user": {"id": 7000000001, "is_bot": True, "first_name": "B"},
+                "status": "left",
+            },
+            "new_chat_member": {
+                "user": {"id": 7000000001, "is_bot": True, "first_name": "B"},
+                "status": "member",
+            },
+        },
+    }
+    group_text = fake.text_update(507, "/start", chat_type="group", chat_id=-100200)
+    poll = {
+        "update_id": fake.next_update_id(),
+        "poll": {
+            "id": "p1",
+            "question": "?",
+            "options": [],
+            "total_voter_count": 0,
+            "is_closed": False,
+            "is_anonymous": True,
+            "type": "regular",
+            "allows_multiple_answers": False,
+        },
+    }
+    for update in (edited, channel_post, added_to_group, group_text, poll):
+        assert (await fake.deliver(update))[0] == 200, update
+    sticker = fake.message_update(
+        507,
+        {
+            "sticker": {
+                "file_id": "s1",
+                "file_unique_id": "u1",
+                "type": "regular",
+                "width": 1,
+                "height": 1,
+                "is_animated": False,
+                "is_video": False,
+            }
+        },
+    )
+    await fake.deliver(sticker)
+    await fake.deliver(fake.text_update(507, "/start"))
+    await bot.runtime.settle()
+
+    replies = fake.sent()
+    assert [str(r["chat_id"]) for r in replies] == ["507", "507"]
+    assert "chỉ đọc được tin nhắn chữ" in replies[0]["text"]
+    assert replies[1]["text"].startswith("Xin chào")
+    assert await count(sessions, InboxItem, InboxItem.status == "ignored") == 5
+    assert await count(sessions, InboxItem, InboxItem.status == "pending") == 0
+
+
+async def test_text_over_4096_characters_is_refused_and_changes_nothing(
+    start_bot, fake_telegram, sessions
+):
+    bot = await start_bot()
+    await fake_telegram.deliver(fake_telegram.text_update(508, "a" * 4097))
+    await bot.runtime.settle()
+    [reply] = fake_telegram.sent(508)
+    assert "dài quá" in reply["text"]
+    assert await count(sessions, Person) == 0
+
+
+async def test_forged_and_stale_buttons_are_refused_and_change_nothing(
+    start_bot, fake_telegram, sessions
+):
+    bot = await start_bot()
+    fake = fake_telegram
+    # A button press from someone the bot never wrote to is forged.
+    await fake.deliver(fake.button_update(509, "q:send"))
+    await bot.runtime.settle()
+    assert await count(sessions, Person) == 0
+    await fake.deliver(fake.text_update(509, "/start"))
+    for data in ("q:send", "q:write:../../etc", "menu:nope", "zz:1", "lang:fr", "x" * 64, ""):
+        await fake.deliver(fake.button_update(509, data))
+    await bot.runtime.settle()
+    first, greeting, *refusals = fake.sent(509)
+    assert "Nút này không còn dùng được" in first["text"]
+    assert greeting["text"].startswith("Xin chào")
+    assert len(refusals) == 7
+    assert all("Nút này không còn dùng được" in r["text"] for r in refusals)
+    assert await count(sessions, Case) == 0
+
+
+async def test_long_polling_advances_the_offset_only_after_the_inbox_commit(
+    start_bot, fake_telegram, sessions, monkeypatch
+):
+    import storage.inbox
+
+    real_store = storage.inbox.store
+    failures = {"left": 1}
+
+    async def flaky_store(session, updates, now):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise ConnectionError("database went away")
+        return await real_store(session, updates, now)
+
+    monkeypatch.setattr("bot.inbox.inbox.store", flaky_store)
+    monkeypatch.setattr("bot.channels.telegram.POLL_TIMEOUT_SECONDS", 1)
+    update = fake_telegram.text_update(510, "/start")
+    fake_telegram.feed(update)
+    bot = await start_bot(webhook=False)
+    assert fake_telegram.calls_to("deleteWebhook")
+    await fake_telegram.wait_for("sendMessage", 1)
+    await bot.runtime.settle()
+
+    offsets = fake_telegram.get_updates_offsets
+    # The failed store left the offset where it was: the update was fetched again.
+    assert offsets[:2] == [None, None]
+    assert update["update_id"] + 1 in offsets
+    assert len(fake_telegram.sent(510)) == 1
+    assert await count(sessions, InboxItem) == 1
+
+
+async def test_a_failed_send_is_retried_and_a_blocked_chat_is_given_up(
+    start_bot, fake_telegram, sessions, monkeypatch
+):
+    monkeypatch.setattr("bot.outbox.SCAN_SECONDS", 0.05)
+    monkeypatch.setattr(
+        "storage.outbox.backoff", lambda attempts: __import__("datetime").timedelta(0)
+    )
+    bot = await start_bot()
+    fake_telegram.fail_next("sendMessage", 502, "Bad Gateway")
+    await fake_telegram.deliver(fake_telegram.text_update(511, "/start"))
+    await fake_telegram.wait_for("sendMessage", 2)
+    await bot.runtime.settle()
+    assert await count(sessions, OutboxItem, OutboxItem.sent_at.is_not(None)) == 1
+
+    fake_telegram.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    await fake_telegram.deliver(fake_telegram.text_update(511, "/menu"))
+    await fake_telegram.wait_for("sendMessage", 3)
+    await bot.runtime.settle()
+    assert await count(sessions, OutboxItem, OutboxItem.failed.is_(True)) == 1
+    assert len(fake_telegram.calls_to("sendMessage")) == 3
+
+
+async def test_healthz_answers_when_the_database_does(start_bot, fake_telegram):
+    import aiohttp
+
+    bot = await start_bot()
+    async with aiohttp.ClientSession() as client, client.get(f"{bot.url}/healthz") as response:
+        assert response.status == 200
+        assert (await response.json())["ok"] is True
+    assert bot.app[RUNTIME].channels.keys() == {"telegram"}

@@ -1,0 +1,312 @@
+"""A fake Telegram Bot API server (aiohttp) that python-telegram-bot talks to via base_url.
+
+It answers the methods the bot uses, records every call, serves updates by getUpdates (long
+polling with offsets, as Telegram does) and delivers them by webhook POST with the secret
+header. Tests and benchmarks drive the real python-telegram-bot Application through it.
+
+    fake = FakeTelegram(token="123:ABC")
+    await fake.start()                       # fake.api_base -> "http://127.0.0.1:PORT/bot"
+    fake.feed(fake.text_update(42, "/start"))        # for getUpdates
+    await fake.deliver(fake.text_update(42, "hi"))   # POST to the registered webhook
+    await fake.wait_for("sendMessage", 2)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+BOT_USER = {
+    "id": 7000000001,
+    "is_bot": True,
+    "first_name": "Công đoàn Bot",
+    "username": "CongDoanTestBot",
+    "can_join_groups": True,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
+
+
+@dataclass(slots=True)
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(slots=True)
+class Failure:
+    status: int
+    description: str
+    retry_after: int | None = None
+
+
+def _decode(value: str) -> Any:
+    """PTB sends nested objects (reply_markup, allowed_updates) as JSON strings."""
+    if value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+class FakeTelegram:
+    def __init__(self, token: str = "123456:TEST-token", *, record: bool = True) -> None:
+        self.token = token
+        self.record = record
+        self.calls: list[Call] = []
+        self.updates: list[dict[str, Any]] = []
+        self.webhook_url: str | None = None
+        self.webhook_secret: str | None = None
+        self.get_updates_offsets: list[int | None] = []
+        self.failures: dict[str, list[Failure]] = {}
+        self.on_send: Callable[[str, dict[str, Any]], None] | None = None
+        self._update_ids = itertools.count(1000)
+        self._message_ids = itertools.count(1)
+        self._query_ids = itertools.count(1)
+        self._new_update = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._client: aiohttp.ClientSession | None = None
+        self.url = ""
+
+    # -- server ---------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        sockets = self._runner.addresses
+        self.url = f"http://{host}:{sockets[0][1]}"
+        self._client = aiohttp.ClientSession()
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_base(self) -> str:
+        """What TELEGRAM_API_BASE (PTB's base_url) must be: the token is appended to it."""
+        return f"{self.url}/bot"
+
+    # -- recorded calls -------------------------------------------------------------------
+
+    def calls_to(self, method: str) -> list[dict[str, Any]]:
+        return [c.params for c in self.calls if c.method == method]
+
+    def sent(self, chat_id: int | str | None = None) -> list[dict[str, Any]]:
+        """The sendMessage calls, optionally to one chat."""
+        return [
+            p for p in self.calls_to("sendMessage")
+            if chat_id is None or str(p.get("chat_id")) == str(chat_id)
+        ]  # fmt: skip
+
+    async def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> None:
+        """Wait until `method` was called at least `count` times in all."""
+        deadline = time.monotonic() + timeout
+        while len(self.calls_to(method)) < count:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(
+                    f"{method} called {len(self.calls_to(method))} times, expected {count}"
+                )
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+
+    def fail_next(self, method: str, status: int, description: str, retry_after: int | None = None):
+        """Make the next call of `method` fail as Telegram would."""
+        self.failures.setdefault(method, []).append(Failure(status, description, retry_after))
+
+    # -- updates --------------------------------------------------------------------------
+
+    def next_update_id(self) -> int:
+        return next(self._update_ids)
+
+    def text_update(
+        self, user_id: int, text: str, *, chat_type: str = "private", chat_id: int | None = None
+    ) -> dict[str, Any]:
+        return {
+            "update_id": self.next_update_id(),
+            "message": self._message(user_id, chat_type, chat_id, {"text": text}),
+        }
+
+    def message_update(self, user_id: int, extra: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """A message with other content (sticker, photo…): `extra` is merged in."""
+        return {
+            "update_id": self.next_update_id(),
+            "message": self._message(
+                user_id, kwargs.get("chat_type", "private"), kwargs.get("chat_id"), extra
+            ),
+        }
+
+    def button_update(self, user_id: int, data: str) -> dict[str, Any]:
+        return {
+            "update_id": self.next_update_id(),
+            "callback_query": {
+                "id": f"cq{next(self._query_ids)}",
+                "from": self._user(user_id),
+                "chat_instance": f"ci{user_id}",
+                "data": data,
+                "message": {
+                    "message_id": next(self._message_ids),
+                    "date": int(time.time()),
+                    "chat": {"id": user_id, "type": "private", "first_name": "Lan"},
+                    "from": BOT_USER,
+                    "text": "menu",
+                },
+            },
+        }
+
+    def _user(self, user_id: int) -> dict[str, Any]:
+        return {"id": user_id, "is_bot": False, "first_name": "Lan", "language_code": "vi"}
+
+    def _message(
+        self, user_id: int, chat_type: str, chat_id: int | None, extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        chat: dict[str, Any] = {"id": chat_id or user_id, "type": chat_type}
+        if chat_type == "private":
+            chat["first_name"] = "Lan"
+        else:
+            chat["title"] = "Nhóm"
+        return {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": self._user(user_id),
+            **extra,
+        }
+
+    def feed(self, update: dict[str, Any]) -> None:
+        """Queue an update for getUpdates."""
+        self.updates.append(update)
+        self._new_update.set()
+
+    async def deliver(
+        self,
+        update: dict[str, Any] | bytes | str,
+        *,
+        secret: str | None = None,
+        url: str | None = None,
+    ) -> tuple[int, str]:
+        """POST an update to the webhook, with the registered secret unless one is given."""
+        assert self._client is not None
+        target = url or self.webhook_url
+        assert target, "no webhook registered"
+        headers = {"Content-Type": "application/json"}
+        token = self.webhook_secret if secret is None else secret
+        if token:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = token
+        body = update if isinstance(update, bytes | str) else json.dumps(update)
+        async with self._client.post(target, data=body, headers=headers) as response:
+            return response.status, await response.text()
+
+    # -- the Bot API ----------------------------------------------------------------------
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        params: dict[str, Any] = dict(request.query)
+        if request.method == "POST" and request.can_read_body:
+            if request.content_type == "application/json":
+                body = await request.json()
+                params.update(body if isinstance(body, dict) else {})
+            else:
+                form = await request.post()
+                for key, value in form.items():
+                    params[key] = _decode(value) if isinstance(value, str) else value
+        return params
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        method = request.match_info["method"]
+        params = await self._params(request)
+        if method != "getUpdates" and self.record:
+            self.calls.append(Call(method, params))
+            self._changed.set()
+        failures = self.failures.get(method)
+        if failures:
+            failure = failures.pop(0)
+            extra = (
+                {"parameters": {"retry_after": failure.retry_after}} if failure.retry_after else {}
+            )
+            return _error(failure.status, failure.description, **extra)
+        handler = getattr(self, f"_m_{method}", None)
+        if handler is None:
+            return _error(404, "Not Found: method not found")
+        result = await handler(params)
+        return web.json_response({"ok": True, "result": result})
+
+    async def _m_getMe(self, params: dict[str, Any]) -> Any:
+        return BOT_USER
+
+    async def _m_setWebhook(self, params: dict[str, Any]) -> Any:
+        self.webhook_url = params.get("url") or None
+        self.webhook_secret = params.get("secret_token") or None
+        return True
+
+    async def _m_deleteWebhook(self, params: dict[str, Any]) -> Any:
+        self.webhook_url = None
+        self.webhook_secret = None
+        return True
+
+    async def _m_answerCallbackQuery(self, params: dict[str, Any]) -> Any:
+        return True
+
+    async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
+        chat_id = int(params["chat_id"])
+        message = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            "from": BOT_USER,
+            "text": params.get("text", ""),
+        }
+        if isinstance(params.get("reply_markup"), dict):
+            message["reply_markup"] = params["reply_markup"]
+        if self.on_send is not None:
+            self.on_send(str(chat_id), params)
+        return message
+
+    async def _m_getUpdates(self, params: dict[str, Any]) -> Any:
+        offset = int(params["offset"]) if params.get("offset") not in (None, "") else None
+        timeout = float(params.get("timeout") or 0)
+        if self.record:
+            self.get_updates_offsets.append(offset)
+            self.calls.append(Call("getUpdates", params))
+            self._changed.set()
+        if offset is not None:
+            # As Telegram does: asking from `offset` confirms every update before it.
+            self.updates = [u for u in self.updates if u["update_id"] >= offset]
+        deadline = time.monotonic() + timeout
+        while not self.updates and time.monotonic() < deadline:
+            self._new_update.clear()
+            try:
+                await asyncio.wait_for(self._new_update.wait(), deadline - time.monotonic())
+            except TimeoutError:
+                break
+        limit = int(params.get("limit") or 100)
+        return self.updates[:limit]
+
+
+def _error(status: int, description: str, **extra: Any) -> web.Response:
+    return web.json_response(
+        {"ok": False, "error_code": status, "description": description, **extra}, status=status
+    )

@@ -1,0 +1,84 @@
+"""Dialogue tests drive the dispatcher directly: text in, replies out, one transaction per
+message, on both databases, with a fixed clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.config import Settings
+from bot.dispatch import Dispatcher
+from bot.services import Services
+from bot.services.i18n import Catalogs
+from handlers.types import Incoming, Outgoing
+from storage import db, unions
+from storage.directory import load as load_directory
+from tests.conftest import SAMPLE_DIRECTORY
+
+NOW = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)  # 09:30 in Đà Lạt
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Talk:
+    """One person talking to the bot."""
+
+    def __init__(self, dispatcher: Dispatcher, database: db.Database, user: str) -> None:
+        self.dispatcher = dispatcher
+        self.db = database
+        self.user = user
+
+    async def send(self, msg: Incoming) -> list[Outgoing]:
+        async with self.db.sessions() as session:
+            replies = await self.dispatcher.handle(session, msg, self.dispatcher.services.clock())
+            await session.commit()
+        return replies
+
+    async def say(self, text: str) -> list[Outgoing]:
+        return await self.send(Incoming("terminal", self.user, self.user, text=text))
+
+    async def press(self, payload: str) -> list[Outgoing]:
+        return await self.send(Incoming("terminal", self.user, self.user, payload=payload))
+
+
+@pytest.fixture
+async def database(db_url: str) -> AsyncIterator[db.Database]:
+    database = db.Database.open(db_url)
+    async with database.sessions() as session:
+        await unions.import_directory(session, load_directory(SAMPLE_DIRECTORY))
+        await session.commit()
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(NOW)
+
+
+@pytest.fixture
+def dispatcher(database: db.Database, settings: Settings, clock: Clock) -> Dispatcher:
+    services = Services(settings, Catalogs(settings.content_dir / "locales"), clock)
+    return Dispatcher(database, services, channels={}, on_outgoing=lambda rows: None)
+
+
+@pytest.fixture
+def talk(dispatcher: Dispatcher, database: db.Database):
+    """talk(user="900") -> Talk."""
+    return lambda user="900": Talk(dispatcher, database, user)
+
+
+def buttons(reply: Outgoing) -> list[str]:
+    return [b.payload for row in reply.buttons for b in row]
+
+
+def labels(reply: Outgoing) -> list[str]:
+    return [b.label for row in reply.buttons for b in row]

@@ -1,0 +1,119 @@
+"""Greeting, menu, help, language and the polite refusals."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from handlers.types import Incoming
+from storage.models import Conversation, Person
+from tests.conftest import count
+from tests.handlers.conftest import buttons, labels
+
+MENU = [
+    "q:offer:faq", "q:offer:join", "q:offer:report", "q:offer:support", "status:list",
+    "lang:choose",
+]  # fmt: skip
+
+
+async def test_start_greets_in_vietnamese_and_shows_the_six_entry_points(talk):
+    [reply] = await talk().say("/start")
+    assert reply.text.startswith("Xin chào! Mình là trợ lý tự động của Công đoàn, không phải")
+    assert "ẩn danh" in reply.text
+    assert buttons(reply) == MENU
+    assert labels(reply) == [
+        "Hỏi đáp", "Gia nhập công đoàn", "Gửi phản ánh", "Hỗ trợ khó khăn", "Theo dõi hồ sơ",
+        "Ngôn ngữ / Language",
+    ]  # fmt: skip
+    assert reply.to.channel == "terminal" and reply.to.chat_id == "900"
+    assert reply.to.person_id is not None
+
+
+async def test_a_first_free_text_is_greeted_and_can_be_passed_on(talk):
+    worker = talk()
+    [reply] = await worker.say("cty ko tra luong 2 thang r")
+    assert reply.text.startswith("Xin chào!")
+    assert buttons(reply) == [*MENU, "q:send"]
+    [sent] = await worker.press("q:send")
+    assert "Mã hồ sơ: HD-2026-000001." in sent.text
+
+
+async def test_menu_and_help(talk):
+    worker = talk()
+    await worker.say("/start")
+    [menu] = await worker.say("/menu")
+    assert menu.text == "Bạn cần gì? Chọn một mục bên dưới nhé."
+    assert buttons(menu) == MENU
+    [help_] = await worker.say("/help")
+    for command in ("/menu", "/lang", "/huy", "/help"):
+        assert command in help_.text
+    [menu_again] = await worker.press("menu:home")
+    assert buttons(menu_again) == MENU
+
+
+async def test_language_choice_is_remembered_per_person(talk, dispatcher, database):
+    lan, minh = talk("lan"), talk("minh")
+    await lan.say("/start")
+    await minh.say("/start")
+    [choice] = await lan.press("lang:choose")
+    assert buttons(choice) == ["lang:vi", "lang:en"]
+    [done] = await lan.press("lang:en")
+    assert done.text == "Done: I will write to you in English."
+    assert labels(done)[:2] == ["Questions", "Join the union"]
+
+    # Remembered: a later message, in a new session, is answered in English…
+    [menu] = await lan.say("/menu")
+    assert menu.text == "What do you need? Choose one below."
+    # …and only for that person.
+    [other] = await minh.say("/menu")
+    assert other.text == "Bạn cần gì? Chọn một mục bên dưới nhé."
+    async with database.sessions() as session:
+        person = await session.scalar(select(Person).where(Person.channel_user_id == "lan"))
+    assert person.language == "en"
+
+    [back] = await lan.say("/lang vi")
+    assert back.text == "Xong: từ giờ mình sẽ nhắn cho bạn bằng tiếng Việt."
+    [offer] = await lan.say("/lang klingon")
+    assert buttons(offer) == ["lang:vi", "lang:en"]
+
+
+async def test_unknown_commands_and_things_without_text_get_a_polite_answer(talk):
+    worker = talk()
+    await worker.say("/start")
+    [unknown] = await worker.say("/xoso")
+    assert unknown.text == "Mình không hiểu lệnh /xoso. Gõ /help để xem các lệnh."
+    [sticker] = await worker.send(Incoming("terminal", "900", "900", text=None))
+    assert sticker.text.startswith("Hiện mình chỉ đọc được tin nhắn chữ.")
+    [blank] = await worker.say("   ")
+    assert blank.text == sticker.text
+
+
+async def test_over_long_text_is_refused_without_creating_anyone(talk, sessions):
+    [reply] = await talk().say("x" * 4097)
+    assert reply.text.startswith("Tin nhắn của bạn dài quá")
+    assert await count(sessions, Person) == 0
+    [ok] = await talk().say("x" * 4096)
+    assert ok.text.startswith("Xin chào")
+
+
+async def test_stale_and_forged_buttons_change_nothing(talk, sessions):
+    worker = talk()
+    await worker.say("/start")
+    await worker.press("q:write:faq")
+    async with sessions() as session:
+        before = (await session.get(Conversation, 1)).state
+    for payload in (
+        "q:write:nope",
+        "status:list:x",
+        "menu:",
+        "lang:",
+        "q:send",
+        "a:" + "b" * 70,
+        "MENU:home",
+        "menu:home\n",
+        "q:offer:faq;drop table",
+    ):
+        [reply] = await worker.press(payload)
+        assert reply.text == "Nút này không còn dùng được. Bạn chọn lại giúp mình nhé.", payload
+    async with sessions() as session:
+        after = (await session.get(Conversation, 1)).state
+    assert after == before == {"flow": "question", "topic": "faq"}
