@@ -65,6 +65,13 @@ class InboxWriter:
             item = self._queue.pop(0)
             taken.append(item)
             count += len(item[0])
+        if not await self._commit(taken) and len(taken) > 1:
+            # One bad update must not fail the others that happened to share its commit.
+            for item in taken:
+                await self._commit([item])
+        self.on_stored()
+
+    async def _commit(self, taken: list[tuple[Sequence[NewUpdate], asyncio.Future[None]]]) -> bool:
         updates = [update for batch, _future in taken for update in batch]
         try:
             async with self.db.writing(), self.db.sessions() as session:
@@ -72,11 +79,10 @@ class InboxWriter:
                 await session.commit()
         except Exception as exc:
             log.error("could not store %d updates: %s", len(updates), describe(exc))
-            for _batch, future in taken:
-                if not future.done():
-                    future.set_exception(exc)
-            return
+            if len(taken) == 1 and not taken[0][1].done():
+                taken[0][1].set_exception(exc)
+            return False
         for _batch, future in taken:
             if not future.done():
                 future.set_result(None)
-        self.on_stored()
+        return True

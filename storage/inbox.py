@@ -23,6 +23,18 @@ class NewUpdate:
     payload: dict[str, Any]
 
 
+def without_nul(value: Any) -> Any:
+    """The payload with NUL characters removed from every string: PostgreSQL's text and
+    JSONB cannot hold them, and one such update must not stop the others being stored."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
+
+
 async def store(session: AsyncSession, updates: Sequence[NewUpdate], now: datetime) -> int:
     """Insert updates not seen before; a redelivered (channel, external_id) is skipped.
 

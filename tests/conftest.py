@@ -13,6 +13,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -165,6 +166,11 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def sessions(engine: AsyncEngine) -> db.Sessions:
     return db.create_sessions(engine)
+
+
+@pytest.fixture
+def clock_now() -> datetime:
+    return datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
 
 
 @pytest.fixture

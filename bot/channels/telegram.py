@@ -36,7 +36,7 @@ from bot.config import Settings
 from bot.inbox import InboxWriter
 from bot.logs import describe
 from handlers.types import Attachment, Incoming
-from storage.inbox import NewUpdate
+from storage.inbox import NewUpdate, without_nul
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,8 @@ class TelegramChannel:
             raise
         except (ValueError, UnicodeDecodeError):
             return web.json_response({"ok": False, "error": "body is not JSON"}, status=400)
+        if b"\\u0000" in body:
+            data = without_nul(data)
         if not _is_update(data):
             return web.json_response({"ok": False, "error": "not a Telegram update"}, status=400)
         if HANDLED_KINDS & data.keys():
@@ -157,7 +159,10 @@ class TelegramChannel:
                 )
                 if updates:
                     await self.inbox.store(
-                        [NewUpdate(self.name, str(u.update_id), u.to_dict()) for u in updates]
+                        [
+                            NewUpdate(self.name, str(u.update_id), without_nul(u.to_dict()))
+                            for u in updates
+                        ]
                     )
                     offset = updates[-1].update_id + 1
                 pause = 1.0

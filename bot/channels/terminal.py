@@ -32,7 +32,7 @@ class TerminalChannel:
 
     def update_for(self, line: str) -> NewUpdate:
         """The inbox row for a typed line: a button press if it is a shown number."""
-        line = line.rstrip("\r\n")
+        line = line.rstrip("\r\n").replace("\x00", "")
         payload: dict[str, Any] = {"user": self.user}
         if line.strip() in self._choices:
             payload["button"] = self._choices[line.strip()]

@@ -8,7 +8,7 @@ import re
 from sqlalchemy import select
 
 from bot.app import RUNTIME
-from storage.models import Case, InboxItem, OutboxItem, Person, Union
+from storage.models import Case, CaseMessage, InboxItem, OutboxItem, Person, Union
 from tests.conftest import WEBHOOK_SECRET, count
 
 MENU_PAYLOADS = [
@@ -313,3 +313,21 @@ async def test_healthz_answers_when_the_database_does(start_bot, fake_telegram):
         assert response.status == 200
         assert (await response.json())["ok"] is True
     assert bot.app[RUNTIME].channels.keys() == {"telegram"}
+
+
+async def test_nul_characters_are_dropped_rather_than_refused_by_the_database(
+    start_bot, fake_telegram, sessions
+):
+    bot = await start_bot()
+    fake = fake_telegram
+    for update in (
+        fake.text_update(512, "/start"),
+        fake.button_update(512, "q:write:faq"),
+        fake.text_update(512, "lương\u0000 tháng 10"),
+    ):
+        assert (await fake.deliver(update))[0] == 200
+        await bot.runtime.settle()
+    async with sessions() as session:
+        message = (await session.scalars(select(CaseMessage))).one()
+    assert message.text == "lương tháng 10"
+    assert "Mã hồ sơ" in fake.sent(512)[-1]["text"]

@@ -77,6 +77,7 @@ class FakeTelegram:
         self._new_update = asyncio.Event()
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self._closing = False
         self._client: aiohttp.ClientSession | None = None
         self.url = ""
 
@@ -97,6 +98,9 @@ class FakeTelegram:
         self._client = aiohttp.ClientSession()
 
     async def stop(self) -> None:
+        # End long polls now, or the server's shutdown waits for their timeout.
+        self._closing = True
+        self._new_update.set()
         if self._client is not None:
             await self._client.close()
         if self._runner is not None:
@@ -296,7 +300,7 @@ class FakeTelegram:
             # As Telegram does: asking from `offset` confirms every update before it.
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
         deadline = time.monotonic() + timeout
-        while not self.updates and time.monotonic() < deadline:
+        while not self.updates and not self._closing and time.monotonic() < deadline:
             self._new_update.clear()
             try:
                 await asyncio.wait_for(self._new_update.wait(), deadline - time.monotonic())
