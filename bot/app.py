@@ -9,6 +9,7 @@ chat` runs the same app without a listening socket, with the terminal as its cha
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import suppress
@@ -146,6 +147,9 @@ async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         if telegram is not None:
             await telegram.start()
+        # Everything built so far lives as long as the process. Moving it out of the garbage
+        # collector's view keeps full collections short (50-70 ms pauses without this).
+        gc.freeze()
         yield
     finally:
         if telegram is not None:

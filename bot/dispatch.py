@@ -21,12 +21,14 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import handlers
-from bot.channels.base import Channel
+from bot.channels.base import Channel, Delivery
 from bot.logs import describe
 from bot.services import Services
 from bot.services.i18n import _
@@ -41,9 +43,9 @@ from handlers.types import (
     Outgoing,
     StaleButton,
 )
-from storage import conversations, inbox, people
+from storage import conversations, inbox, outbox, people
 from storage.db import Database
-from storage.models import InboxItem, OutboxItem
+from storage.models import Conversation, Person
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,7 @@ class Dispatcher:
         database: Database,
         services: Services,
         channels: Mapping[str, Channel],
-        on_outgoing: Callable[[Sequence[OutboxItem]], None],
+        on_outgoing: Callable[[Sequence[Delivery]], None],
         batch_size: int = 100,
     ) -> None:
         self.db = database
@@ -131,50 +133,49 @@ class Dispatcher:
             items = await inbox.pending(session, names, self.batch_size)
             if not items:
                 return 0
-            ids = [item.id for item in items]
             try:
-                results = [await self._process(session, item) for item in items]
+                results = await self._process(session, items)
                 await session.commit()
             except Exception as exc:
                 await session.rollback()
-                log.warning("batch of %d failed (%s); redoing one by one", len(ids), describe(exc))
+                log.warning(
+                    "batch of %d failed (%s); redoing one by one", len(items), describe(exc)
+                )
                 results = None
         if results is None:
-            await self._process_one_by_one(ids)
+            await self._process_one_by_one([item.id for item in items])
         else:
             await self._after_commit(results)
-        return len(ids)
+        return len(items)
 
     async def _process_one_by_one(self, ids: Sequence[int]) -> None:
         for item_id in ids:
-            result = None
+            results = None
             async with self.db.writing(), self.db.sessions() as session:
-                item = await session.get(InboxItem, item_id)
-                if item is None or item.status != "pending":
+                items = await inbox.pending(session, list(self.channels), only=item_id)
+                if not items:
                     continue
                 try:
-                    result = await self._process(session, item)
+                    results = await self._process(session, items)
                     await session.commit()
                 except Exception as exc:
                     await session.rollback()
-                    gave_up = await self._record_failure(session, item_id, exc)
-            if result is not None:
-                await self._after_commit([result])
+                    gave_up = await self._record_failure(session, items[0], exc)
+            if results is not None:
+                await self._after_commit(results)
             elif not gave_up:
                 # Stop here: the next pass retries this update before any later one, so this
                 # person's messages stay in order.
                 await asyncio.sleep(RETRY_PAUSE_SECONDS)
                 return
 
-    async def _record_failure(self, session: AsyncSession, item_id: int, exc: Exception) -> bool:
+    async def _record_failure(
+        self, session: AsyncSession, item: inbox.Pending, exc: Exception
+    ) -> bool:
         now = self.services.clock()
-        log.error("update %d failed: %s", item_id, describe(exc))
-        item = await session.get(InboxItem, item_id)
-        payload = dict(item.payload) if item is not None and item.payload else None
-        gave_up = await inbox.record_failure(session, item_id, type(exc).__name__, now)
-        apology = None
-        if gave_up and payload is not None:
-            apology = await self._apology(session, item.channel, payload, now)  # type: ignore[union-attr]
+        log.error("update %d failed: %s", item.id, describe(exc))
+        gave_up = await inbox.record_failure(session, item.id, type(exc).__name__, now)
+        apology = await self._apology(session, item.channel, item.payload, now) if gave_up else None
         await session.commit()
         if apology is not None:
             self.on_outgoing([apology])
@@ -182,7 +183,7 @@ class Dispatcher:
 
     async def _apology(
         self, session: AsyncSession, channel_name: str, payload: dict[str, object], now: datetime
-    ) -> OutboxItem | None:
+    ) -> Delivery | None:
         """After giving up on an update, tell the person, so they are not left waiting."""
         try:
             msg = self.channels[channel_name].to_incoming(payload)  # type: ignore[arg-type]
@@ -193,30 +194,17 @@ class Dispatcher:
         person = await people.find(session, msg.channel, msg.user_id)
         with self.services.catalogs.activate(person.language if person else "vi"):
             text = _("Sorry, something went wrong with your last message. Please try again.")
-        row = OutboxItem(
-            person_id=person.id if person else None,
-            channel=msg.channel,
-            chat_id=msg.chat_id,
-            text=text,
-            buttons=[],
-            created_at=now,
-            attempts=0,
-            failed=False,
-        )
-        session.add(row)
-        return row
+        reply = Outgoing(Address(msg.channel, msg.chat_id, person.id if person else None), text)
+        [delivery] = await store_replies(session, [reply], now)
+        return delivery
 
-    async def _after_commit(
-        self, results: Sequence[tuple[list[OutboxItem], Incoming | None]]
-    ) -> None:
-        rows = [row for batch, _msg in results for row in batch]
-        if rows:
-            self.on_outgoing(rows)
-        for _rows, msg in results:
-            if msg is not None and msg.ack is not None:
-                task = asyncio.create_task(self._acknowledge(msg))
-                self._acks.add(task)
-                task.add_done_callback(self._acks.discard)
+    async def _after_commit(self, done: Processed) -> None:
+        if done.deliveries:
+            self.on_outgoing(done.deliveries)
+        for msg in done.acks:
+            task = asyncio.create_task(self._acknowledge(msg))
+            self._acks.add(task)
+            task.add_done_callback(self._acks.discard)
 
     async def _acknowledge(self, msg: Incoming) -> None:
         try:
@@ -231,28 +219,31 @@ class Dispatcher:
 
     # -- one update --------------------------------------------------------------------
 
-    async def _process(
-        self, session: AsyncSession, item: InboxItem
-    ) -> tuple[list[OutboxItem], Incoming | None]:
+    async def _process(self, session: AsyncSession, items: Sequence[inbox.Pending]) -> Processed:
+        """Handle a batch of updates in the session's transaction, in arrival order."""
         now = self.services.clock()
-        channel = self.channels[item.channel]
-        msg = channel.to_incoming(item.payload or {})
-        if msg is None:
-            inbox.mark_processed(item, now, status="ignored")
-            return [], None
-        replies = await self.handle(session, msg, now)
-        rows = [to_outbox(reply, now) for reply in replies]
-        session.add_all(rows)
-        inbox.mark_processed(item, now)
-        return rows, msg
+        parsed = [(item, self.channels[item.channel].to_incoming(item.payload)) for item in items]
+        msgs = [msg for _item, msg in parsed if msg is not None]
+        batch = await Batch.load(session, msgs)
+        replies = [reply for msg in msgs for reply in await self.handle(session, msg, now, batch)]
+        deliveries = await store_replies(session, replies, now)
+        await inbox.finish(session, [item.id for item, msg in parsed if msg is not None], now)
+        ignored = [item.id for item, msg in parsed if msg is None]
+        await inbox.finish(session, ignored, now, status="ignored")
+        return Processed(deliveries, [msg for msg in msgs if msg.ack is not None])
 
-    async def handle(self, session: AsyncSession, msg: Incoming, now: datetime) -> list[Outgoing]:
+    async def handle(
+        self, session: AsyncSession, msg: Incoming, now: datetime, batch: Batch | None = None
+    ) -> list[Outgoing]:
         """Run the right handler for one message; the caller commits.
 
         Refusals (over-long text, forged or stale buttons) change nothing: no person is
         created, no state is saved.
         """
-        person = await people.find(session, msg.channel, msg.user_id)
+        if batch is None:
+            batch = await Batch.load(session, [msg])
+        key = (msg.channel, msg.user_id)
+        person = batch.people.get(key)
         language = person.language if person else self.services.settings.default_language
         with self.services.catalogs.activate(language):
             address = Address(msg.channel, msg.chat_id, person.id if person else None)
@@ -263,30 +254,68 @@ class Dispatcher:
                 return [menu.stale(address)]
             first_contact = person is None
             if person is None:
-                person = await people.create(session, msg.channel, msg.user_id, language, now)
+                person = batch.people[key] = await people.create(
+                    session, msg.channel, msg.user_id, language, now
+                )
                 address = Address(msg.channel, msg.chat_id, person.id)
-                state: dict[str, object] = {}
-            else:
-                state = await conversations.load(session, person.id)
+            row = batch.conversations.get(person.id)
+            state: dict[str, Any] = dict(row.state) if row is not None else {}
             before = copy.deepcopy(state)
             ctx = Context(session, person, state, self.services, now, address, first_contact)
             try:
-                replies = await pick(msg, state)(ctx, msg)
+                # Repositories flush where they need ids (people.create, cases.open); autoflush
+                # would also write the batch's earlier outbox rows before every query.
+                with session.no_autoflush:
+                    replies = await pick(msg, state)(ctx, msg)
             except StaleButton:
                 return [menu.stale(address)]
             if ctx.state != before:
-                await conversations.save(session, person.id, ctx.state, now)
+                conversations.put(session, batch.conversations, person.id, ctx.state, now)
             return replies
 
 
-def to_outbox(reply: Outgoing, now: datetime) -> OutboxItem:
-    return OutboxItem(
-        person_id=reply.to.person_id,
-        channel=reply.to.channel,
-        chat_id=reply.to.chat_id,
-        text=reply.text,
-        buttons=[[[b.label, b.payload] for b in row] for row in reply.buttons],
-        created_at=now,
-        attempts=0,
-        failed=False,
-    )
+@dataclass(slots=True)
+class Batch:
+    """What a batch of messages needs from the database, loaded in two queries instead of
+    two per message. People created while the batch runs are added to it."""
+
+    people: dict[tuple[str, str], Person]
+    conversations: dict[int, Conversation]
+
+    @classmethod
+    async def load(cls, session: AsyncSession, msgs: Sequence[Incoming]) -> Batch:
+        found = await people.find_many(session, {(m.channel, m.user_id) for m in msgs})
+        rows = await conversations.rows(session, [p.id for p in found.values()])
+        return cls(found, rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Processed:
+    """What a committed batch leaves to do: messages to send, button presses to acknowledge."""
+
+    deliveries: list[Delivery]
+    acks: list[Incoming]
+
+
+async def store_replies(
+    session: AsyncSession, replies: Sequence[Outgoing], now: datetime
+) -> list[Delivery]:
+    """Write replies to the outbox (in the caller's transaction) and return them ready to
+    send once it commits."""
+    rows = [
+        outbox.message(
+            channel=r.to.channel,
+            chat_id=r.to.chat_id,
+            text=r.text,
+            buttons=[[[b.label, b.payload] for b in row] for row in r.buttons],
+            person_id=r.to.person_id,
+            now=now,
+        )
+        for r in replies
+    ]
+    ids = await outbox.add(session, rows)
+    return [
+        Delivery(id_, r.to.channel, r.to.chat_id, r.text,
+                 tuple(tuple((b.label, b.payload) for b in row) for row in r.buttons))
+        for id_, r in zip(ids, replies, strict=True)
+    ]  # fmt: skip

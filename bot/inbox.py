@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 
 from bot.logs import describe
@@ -30,7 +31,7 @@ class InboxWriter:
         self.db = database
         self.services = services
         self.on_stored = on_stored
-        self._queue: list[tuple[Sequence[NewUpdate], asyncio.Future[None]]] = []
+        self._queue: deque[tuple[Sequence[NewUpdate], asyncio.Future[None]]] = deque()
         self._wake = asyncio.Event()
 
     async def store(self, updates: Sequence[NewUpdate]) -> None:
@@ -62,7 +63,7 @@ class InboxWriter:
         taken: list[tuple[Sequence[NewUpdate], asyncio.Future[None]]] = []
         count = 0
         while self._queue and count < MAX_BATCH:
-            item = self._queue.pop(0)
+            item = self._queue.popleft()
             taken.append(item)
             count += len(item[0])
         if not await self._commit(taken) and len(taken) > 1:

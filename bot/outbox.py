@@ -24,6 +24,7 @@ from storage.models import OutboxItem
 log = logging.getLogger(__name__)
 
 SCAN_SECONDS = 1.0
+FLUSH_DELAY_SECONDS = 0.1
 MAX_CONCURRENT_SENDS = 64
 
 
@@ -162,6 +163,9 @@ class Sender:
     async def run_flusher(self) -> None:
         while True:
             await self._flush_wake.wait()
+            # Gather the marks of a moment's sends into one transaction: fewer commits compete
+            # with the inbox for the database (and SQLite's single writer).
+            await asyncio.sleep(FLUSH_DELAY_SECONDS)
             self._flush_wake.clear()
             await self.flush()
 

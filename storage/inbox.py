@@ -1,4 +1,8 @@
-"""The durable inbox: updates stored before they are acknowledged, processed exactly once."""
+"""The durable inbox: updates stored before they are acknowledged, processed exactly once.
+
+The hot paths (store, pending, finish) use Core statements on the table: one statement per
+batch of updates, not one ORM object per update.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dialect import insert
 from storage.models import InboxItem
 
 MAX_ATTEMPTS = 3
+TABLE = InboxItem.__table__
 
 
 @dataclass(frozen=True, slots=True)
 class NewUpdate:
+    channel: str
+    external_id: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """An update waiting to be processed."""
+
+    id: int
     channel: str
     external_id: str
     payload: dict[str, Any]
@@ -35,54 +50,53 @@ def without_nul(value: Any) -> Any:
     return value
 
 
-async def store(session: AsyncSession, updates: Sequence[NewUpdate], now: datetime) -> int:
+async def store(session: AsyncSession, updates: Sequence[NewUpdate], now: datetime) -> None:
     """Insert updates not seen before; a redelivered (channel, external_id) is skipped.
 
-    Returns how many were new. The caller commits, and only then acknowledges.
+    The caller commits, and only then acknowledges.
     """
     if not updates:
-        return 0
-    stmt = (
-        insert(session, InboxItem)
-        .values(
-            [
-                {
-                    "channel": u.channel,
-                    "external_id": u.external_id,
-                    "payload": u.payload,
-                    "status": "pending",
-                    "attempts": 0,
-                    "received_at": now,
-                }
-                for u in updates
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        return
+    stmt = insert(session, TABLE).on_conflict_do_nothing(index_elements=["channel", "external_id"])
+    await session.execute(
+        stmt,
+        [
+            {
+                "channel": u.channel,
+                "external_id": u.external_id,
+                "payload": u.payload,
+                "status": "pending",
+                "attempts": 0,
+                "received_at": now,
+            }
+            for u in updates
+        ],
     )
-    result = await session.execute(stmt)
-    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
 
 
 async def pending(
-    session: AsyncSession, channels: Sequence[str], limit: int = 100
-) -> Sequence[InboxItem]:
-    """The oldest unprocessed updates of these channels, in arrival order."""
-    return (
-        await session.scalars(
-            select(InboxItem)
-            .where(InboxItem.status == "pending", InboxItem.channel.in_(channels))
-            .order_by(InboxItem.id)
-            .limit(limit)
+    session: AsyncSession, channels: Sequence[str], limit: int = 100, *, only: int | None = None
+) -> list[Pending]:
+    """The oldest unprocessed updates of these channels, in arrival order (or just `only`)."""
+    stmt = select(TABLE.c.id, TABLE.c.channel, TABLE.c.external_id, TABLE.c.payload).where(
+        TABLE.c.status == "pending", TABLE.c.channel.in_(channels)
+    )
+    stmt = stmt.where(TABLE.c.id == only) if only is not None else stmt
+    rows = await session.execute(stmt.order_by(TABLE.c.id).limit(limit))
+    return [Pending(r.id, r.channel, r.external_id, r.payload or {}) for r in rows]
+
+
+async def finish(
+    session: AsyncSession, ids: Sequence[int], now: datetime, status: str = "done"
+) -> None:
+    """Mark updates processed (or ignored) in the caller's transaction and drop their
+    payloads: after processing only what deduplication needs stays (no names, no text)."""
+    if ids:
+        await session.execute(
+            update(TABLE)
+            .where(TABLE.c.id.in_(list(ids)))
+            .values(status=status, processed_at=now, payload=None)
         )
-    ).all()
-
-
-def mark_processed(item: InboxItem, now: datetime, status: str = "done") -> None:
-    """Mark done (or ignored) in the caller's transaction and drop the payload: after
-    processing only what deduplication needs stays (no names, no text)."""
-    item.status = status
-    item.processed_at = now
-    item.payload = None
 
 
 async def record_failure(session: AsyncSession, item_id: int, error: str, now: datetime) -> bool:
@@ -93,7 +107,9 @@ async def record_failure(session: AsyncSession, item_id: int, error: str, now: d
     item.attempts += 1
     item.error = error[:200]
     if item.attempts >= MAX_ATTEMPTS:
-        mark_processed(item, now, status="failed")
+        item.status = "failed"
+        item.processed_at = now
+        item.payload = None
         return True
     return False
 

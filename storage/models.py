@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, orm_insert_sentinel
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -176,6 +176,9 @@ class OutboxItem(Base):
     __table_args__ = (Index("ix_outbox_pending", "sent_at", "id"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
+    # Lets SQLite insert a batch of rows in one statement and still hand back their ids in
+    # order (its autoincrement ids cannot serve as the sentinel); holds nothing afterwards.
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     channel: Mapped[str] = mapped_column(String(20))
     chat_id: Mapped[str] = mapped_column(String(64))

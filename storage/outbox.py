@@ -8,13 +8,47 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxItem
 
 MAX_ATTEMPTS = 8
+TABLE = OutboxItem.__table__
+
+
+def message(
+    *,
+    channel: str,
+    chat_id: str,
+    text: str,
+    buttons: list[list[list[str]]],
+    person_id: int | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The row for one message to send."""
+    return {
+        "person_id": person_id,
+        "channel": channel,
+        "chat_id": chat_id,
+        "text": text,
+        "buttons": buttons,
+        "created_at": now,
+        "attempts": 0,
+        "failed": False,
+    }
+
+
+async def add(session: AsyncSession, messages: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert messages in one statement, in the caller's transaction; their ids in order."""
+    if not messages:
+        return []
+    result = await session.execute(
+        insert(TABLE).returning(TABLE.c.id, sort_by_parameter_order=True), list(messages)
+    )
+    return list(result.scalars())
 
 
 def backoff(attempts: int) -> timedelta:

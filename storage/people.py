@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Person
@@ -14,6 +15,18 @@ async def find(session: AsyncSession, channel: str, channel_user_id: str) -> Per
     return await session.scalar(
         select(Person).where(Person.channel == channel, Person.channel_user_id == channel_user_id)
     )
+
+
+async def find_many(
+    session: AsyncSession, identities: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], Person]:
+    """People by (channel, channel user id), in one query."""
+    if not identities:
+        return {}
+    found = await session.scalars(
+        select(Person).where(tuple_(Person.channel, Person.channel_user_id).in_(list(identities)))
+    )
+    return {(p.channel, p.channel_user_id): p for p in found}
 
 
 async def create(

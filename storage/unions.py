@@ -115,8 +115,12 @@ async def count(session: AsyncSession) -> int:
 
 
 async def root(session: AsyncSession) -> Union | None:
-    """The root federation: the one union without a parent."""
-    return await session.scalar(select(Union).where(Union.parent_id.is_(None)).limit(1))
+    """The root federation: the one union without a parent (looked up once per session)."""
+    if "root_union" not in session.info:
+        session.info["root_union"] = await session.scalar(
+            select(Union).where(Union.parent_id.is_(None)).limit(1)
+        )
+    return session.info["root_union"]
 
 
 async def by_code(session: AsyncSession, code: str) -> Union | None:

@@ -10,10 +10,12 @@ the offset and its webhook server answers before handlers run. Instead:
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
 import logging
 import secrets
+from collections import OrderedDict
 from contextlib import suppress
 from typing import Any
 
@@ -45,6 +47,9 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 HANDLED_KINDS = {"message", "callback_query"}
 POLL_TIMEOUT_SECONDS = 30
+# Webhook updates parsed but not yet dispatched, kept to avoid parsing twice.
+MAX_REMEMBERED = 10_000
+_UNSEEN = object()
 ATTACHMENT_KINDS = (
     "photo", "document", "voice", "audio", "video", "video_note", "animation", "sticker",
     "location", "contact",
@@ -77,6 +82,7 @@ class TelegramChannel:
             .build()
         )
         self._poller: asyncio.Task[None] | None = None
+        self._parsed: OrderedDict[str, Incoming | None] = OrderedDict()
 
     @property
     def bot(self) -> Any:
@@ -134,16 +140,23 @@ class TelegramChannel:
             data = without_nul(data)
         if not _is_update(data):
             return web.json_response({"ok": False, "error": "not a Telegram update"}, status=400)
+        key = str(data["update_id"])
         if HANDLED_KINDS & data.keys():
             # What the bot acts on must parse; other kinds are stored only to be ignored, so
             # a kind newer than this python-telegram-bot is not refused (Telegram would retry).
             try:
-                Update.de_json(data, self.bot)
+                update = Update.de_json(data, self.bot)
             except Exception:
                 return web.json_response({"ok": False, "error": "malformed update"}, status=400)
+            # Parsed once: the dispatcher takes this instead of parsing the stored payload
+            # again (after a restart it parses the payload). The first delivery wins.
+            self._parsed.setdefault(key, self._convert(update, data))
+            while len(self._parsed) > MAX_REMEMBERED:
+                self._parsed.popitem(last=False)
         try:
-            await self.inbox.store([NewUpdate(self.name, str(data["update_id"]), data)])
+            await self.inbox.store([NewUpdate(self.name, key, data)])
         except Exception:
+            self._parsed.pop(key, None)
             # Not stored: Telegram retries on a non-2xx answer.
             return web.json_response({"ok": False, "error": "try again"}, status=503)
         return web.json_response({"ok": True})
@@ -181,11 +194,17 @@ class TelegramChannel:
 
     def to_incoming(self, payload: dict[str, Any]) -> Incoming | None:
         """Private-chat messages and button presses; everything else is ignored."""
+        remembered = self._parsed.pop(str(payload.get("update_id")), _UNSEEN)
+        if remembered is not _UNSEEN:
+            return remembered  # type: ignore[return-value]
         try:
             update = Update.de_json(payload, self.bot)
         except Exception:
             log.warning("skipped a malformed Telegram update")
             return None
+        return self._convert(update, payload)
+
+    def _convert(self, update: Update, payload: dict[str, Any]) -> Incoming | None:
         external_id = str(update.update_id)
         query = update.callback_query
         if query is not None:
@@ -223,16 +242,7 @@ class TelegramChannel:
     # -- sending --------------------------------------------------------------------------
 
     async def send(self, delivery: Delivery) -> None:
-        markup = (
-            InlineKeyboardMarkup(
-                [
-                    [InlineKeyboardButton(label, callback_data=payload) for label, payload in row]
-                    for row in delivery.buttons
-                ]
-            )
-            if delivery.buttons
-            else None
-        )
+        markup = keyboard(delivery.buttons) if delivery.buttons else None
         chunks = split_text(delivery.text)
         try:
             for i, chunk in enumerate(chunks):
@@ -251,6 +261,16 @@ class TelegramChannel:
     async def acknowledge(self, msg: Incoming) -> None:
         if msg.ack:
             await self.bot.answer_callback_query(msg.ack)
+
+
+@functools.lru_cache(maxsize=1024)
+def keyboard(buttons: tuple[tuple[tuple[str, str], ...], ...]) -> InlineKeyboardMarkup:
+    """An inline keyboard; the same few keyboards (the menu in each language) are sent over
+    and over, and PTB objects are immutable, so each is built once."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=payload) for label, payload in row]
+         for row in buttons]
+    )  # fmt: skip
 
 
 def _is_update(data: object) -> bool:

@@ -121,6 +121,7 @@ def upgrade() -> None:
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("failed", sa.Boolean(), nullable=False),
         sa.Column("last_error", sa.String(length=200), nullable=True),
+        sa.Column("_sentinel", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["person_id"], ["people.id"], name=op.f("fk_outbox_person_id_people")
         ),

@@ -1,0 +1,339 @@
+"""End-to-end throughput and latency of the bot on Telegram, against an echo baseline.
+
+    python bench/e2e.py [--db sqlite,postgresql] [--workers 200] [--seconds 10]
+
+Two processes: this one runs the fake Telegram Bot API and the load generator; a child runs
+the bot (ours: webhook -> inbox -> dispatcher -> handlers -> outbox -> sendMessage; or the
+echo baseline: the same aiohttp server, the same PTB request backend and fake API, with a
+handler that echoes straight back). Simulated workers send a mix of /start, button presses
+and free text. Measured:
+- rate: sustained updates/s with a fixed pool of workers in a closed loop (each sends its
+  next update when the reply to the previous one reached the fake API);
+- p50/p99: from the webhook POST to the fake API receiving the reply, open-loop at half of
+  our maximum rate.
+Prints one JSON line per database:
+{"bench": "e2e", "db": ..., "rate": ..., "baseline_rate": ..., "ratio": ..., "p50_ms": ...,
+ "p99_ms": ..., "peak_rss_mb": ...}
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import itertools
+import json
+import os
+import resource
+import signal
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.fakes.telegram_api import FakeTelegram  # noqa: E402
+
+SECRET = "bench_secret_0123456789"
+PG_URL = os.environ.get(
+    "UNIONBOT_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+BUTTONS = ("menu:home", "status:list", "q:offer:join", "lang:choose")
+TEXTS = (
+    "cty ko tra luong 2 thang r",
+    "cho em hỏi về bảo hiểm xã hội",
+    "làm thêm giờ có được không",
+)
+
+
+def log(*parts: object) -> None:
+    print(*parts, file=sys.stderr, flush=True)
+
+
+# -- the bot process ------------------------------------------------------------------------
+
+
+async def serve_ours(args: argparse.Namespace) -> web.Application:
+    from bot import logs
+    from bot.app import create_app
+    from bot.config import Settings
+
+    logs.setup(30)
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": args.db_url,
+            "TELEGRAM_BOT_TOKEN": args.token,
+            "TELEGRAM_API_BASE": args.api_base,
+            "PUBLIC_URL": f"http://127.0.0.1:{args.port}",
+            "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        }
+    ).with_(auto_upgrade=True, seed_directory=ROOT / "content" / "directory" / "sample.yaml")
+    return create_app(settings)
+
+
+async def serve_echo(args: argparse.Namespace) -> web.Application:
+    """The baseline: same server, same PTB bot and request backend, no inbox, no logic."""
+    from telegram import Bot, Update
+
+    from bot.channels.telegram_request import AiohttpRequest
+
+    app = web.Application(client_max_size=1024 * 1024)
+    tasks: set[asyncio.Task[Any]] = set()
+
+    async def lifecycle(app: web.Application):
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as http:
+            bot = Bot(args.token, base_url=args.api_base, request=AiohttpRequest(http),
+                      get_updates_request=AiohttpRequest(http))  # fmt: skip
+            await bot.initialize()
+            app["bot"] = bot
+            gc.freeze()  # as create_app does, so both sides get the same collector settings
+            yield
+            if tasks:
+                await asyncio.wait(tasks, timeout=5)
+            await bot.shutdown()
+
+    async def echo(update: Update) -> None:
+        if update.callback_query is not None:
+            chat_id, text = update.callback_query.message.chat.id, update.callback_query.data
+        else:
+            chat_id, text = update.message.chat.id, update.message.text
+        await app["bot"].send_message(chat_id=chat_id, text=text or "?")
+
+    async def webhook(request: web.Request) -> web.Response:
+        if request.headers.get("X-Telegram-Bot-Api-Secret-Token") != SECRET:
+            return web.json_response({"ok": False}, status=403)
+        data = json.loads(await request.read())
+        task = asyncio.create_task(echo(Update.de_json(data, app["bot"])))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return web.json_response({"ok": True})
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_post("/telegram/webhook", webhook)
+    return app
+
+
+def run_bot_process(args: argparse.Namespace) -> None:
+    async def main() -> None:
+        app = await (serve_ours(args) if args.serve == "ours" else serve_echo(args))
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", args.port).start()
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        print("READY", flush=True)
+        await stop.wait()
+        await runner.cleanup()
+
+    asyncio.run(main())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"peak_rss_mb": round(peak, 1)}), flush=True)
+
+
+# -- the load process -----------------------------------------------------------------------
+
+
+class Load:
+    """Simulated workers posting updates and waiting for the replies at the fake API."""
+
+    def __init__(self, fake: FakeTelegram, url: str, workers: int) -> None:
+        self.fake = fake
+        self.url = f"{url}/telegram/webhook"
+        self.workers = [8_000_000 + i for i in range(workers)]
+        self.waiting: dict[str, deque[asyncio.Future[float]]] = {}
+        self.step = dict.fromkeys(self.workers, 0)
+        fake.on_send = self._replied
+        self.http: aiohttp.ClientSession | None = None
+
+    def _replied(self, chat_id: str, params: dict[str, Any]) -> None:
+        queue = self.waiting.get(chat_id)
+        if queue:
+            future = queue.popleft()
+            if not future.done():
+                future.set_result(time.perf_counter())
+
+    def next_update(self, worker: int) -> dict[str, Any]:
+        step = self.step[worker]
+        self.step[worker] = step + 1
+        if step == 0 or step % 3 == 0:
+            return self.fake.text_update(worker, "/start")
+        if step % 3 == 1:
+            return self.fake.button_update(worker, BUTTONS[(step // 3) % len(BUTTONS)])
+        return self.fake.text_update(worker, TEXTS[(step // 3) % len(TEXTS)])
+
+    async def one(self, worker: int) -> float:
+        """Send the worker's next update; return the seconds until its reply arrived."""
+        assert self.http is not None
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.waiting.setdefault(str(worker), deque()).append(future)
+        body = json.dumps(self.next_update(worker)).encode()
+        started = time.perf_counter()
+        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+        async with self.http.post(self.url, data=body, headers=headers) as response:
+            await response.read()
+            if response.status != 200:
+                raise RuntimeError(f"webhook answered {response.status}")
+        return await asyncio.wait_for(future, 60) - started
+
+    async def closed_loop(self, warmup: float, seconds: float) -> float:
+        """Updates per second with every worker always waiting on one reply."""
+        done: list[float] = []
+        stop = time.perf_counter() + warmup + seconds
+
+        async def worker_loop(worker: int) -> None:
+            while time.perf_counter() < stop:
+                await self.one(worker)
+                done.append(time.perf_counter())
+
+        begin = time.perf_counter()
+        await asyncio.gather(*(worker_loop(w) for w in self.workers))
+        window_start, window_end = begin + warmup, stop
+        return sum(window_start <= t <= window_end for t in done) / seconds
+
+    async def open_loop(self, rate: float, seconds: float) -> list[float]:
+        """Latencies of updates arriving at a fixed rate regardless of replies."""
+        latencies: list[float] = []
+        tasks: list[asyncio.Task[None]] = []
+        workers = itertools.cycle(self.workers)
+        count = max(1, int(rate * seconds))
+        begin = time.perf_counter()
+
+        async def timed(worker: int) -> None:
+            latencies.append(await self.one(worker))
+
+        for i in range(count):
+            delay = begin + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(timed(next(workers))))
+        await asyncio.gather(*tasks)
+        return latencies
+
+
+async def start_bot(kind: str, db_url: str, fake: FakeTelegram) -> tuple[Any, str]:
+    port = _free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--serve", kind, "--db-url", db_url, "--port", str(port),
+        "--api-base", fake.api_base, "--token", fake.token,
+        stdout=asyncio.subprocess.PIPE, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 120)
+    if line.strip() != b"READY":
+        raise RuntimeError(f"bot process did not start: {line!r}")
+    return proc, f"http://127.0.0.1:{port}"
+
+
+async def stop_bot(proc: Any) -> float:
+    proc.send_signal(signal.SIGTERM)
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    return float(json.loads(out.decode().strip().splitlines()[-1])["peak_rss_mb"])
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def database(kind: str):
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            yield f"sqlite+aiosqlite:///{folder}/bench.db"
+        return
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"unionbot_bench_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(admin)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        conn = await asyncpg.connect(admin)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+
+async def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
+    fake = FakeTelegram(record=False)
+    await fake.start()
+    results = []
+    connector = aiohttp.TCPConnector(limit=0)
+    try:
+        async with aiohttp.ClientSession(connector=connector) as http:
+            async with database("sqlite") as url:  # the baseline needs none; any URL will do
+                proc, bot_url = await start_bot("echo", url, fake)
+                load = Load(fake, bot_url, args.workers)
+                load.http = http
+                baseline = await load.closed_loop(args.warmup, args.seconds)
+                await stop_bot(proc)
+            log(f"echo baseline: {baseline:.0f} updates/s")
+            for kind in args.db:
+                async with database(kind) as url:
+                    proc, bot_url = await start_bot("ours", url, fake)
+                    load = Load(fake, bot_url, args.workers)
+                    load.http = http
+                    rate = await load.closed_loop(args.warmup, args.seconds)
+                    log(f"{kind}: {rate:.0f} updates/s; latency at {rate / 2:.0f}/s …")
+                    latencies = sorted(await load.open_loop(rate / 2, args.seconds))
+                    peak = await stop_bot(proc)
+                results.append(
+                    {
+                        "bench": "e2e",
+                        "db": kind,
+                        "rate": round(rate, 1),
+                        "baseline_rate": round(baseline, 1),
+                        "ratio": round(rate / baseline, 3) if baseline else None,
+                        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+                        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 2),
+                        "peak_rss_mb": peak,
+                    }
+                )
+    finally:
+        await fake.stop()
+    return results
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", default="sqlite,postgresql", help="comma-separated backends")
+    parser.add_argument("--workers", type=int, default=200, help="simulated workers")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
+    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up before measuring")
+    parser.add_argument("--serve", choices=["ours", "echo"], help=argparse.SUPPRESS)
+    parser.add_argument("--db-url", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--api-base", help=argparse.SUPPRESS)
+    parser.add_argument("--token", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        run_bot_process(args)
+        return
+    args.db = [d.strip() for d in args.db.split(",") if d.strip()]
+    for line in asyncio.run(measure(args)):
+        print(json.dumps(line), flush=True)
+
+
+if __name__ == "__main__":
+    main()
