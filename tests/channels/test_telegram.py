@@ -331,3 +331,20 @@ async def test_nul_characters_are_dropped_rather_than_refused_by_the_database(
         message = (await session.scalars(select(CaseMessage))).one()
     assert message.text == "lương tháng 10"
     assert "Mã hồ sơ" in fake.sent(512)[-1]["text"]
+
+
+async def test_one_persons_messages_are_handled_and_answered_in_order(start_bot, fake_telegram):
+    bot = await start_bot()
+    fake = fake_telegram
+    await fake.deliver(fake.text_update(513, "/start"))
+    # Delivered back to back, without waiting for replies: each /menu must be answered in
+    # the language chosen by the command just before it.
+    sequence = ["/lang en", "/menu", "/lang vi", "/menu"] * 5
+    for text in sequence:
+        await fake.deliver(fake.text_update(513, text))
+    await bot.runtime.settle()
+    menus = [m["text"] for m in fake.sent(513)[1:] if "?" in m["text"]]
+    assert (
+        menus
+        == ["What do you need? Choose one below.", "Bạn cần gì? Chọn một mục bên dưới nhé."] * 5
+    )

@@ -50,3 +50,14 @@ async def test_upgrade_is_idempotent(engine: AsyncEngine) -> None:
     await db.upgrade(engine)
     await db.upgrade(engine)
     assert await db.is_current(engine)
+
+
+async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'wal.db'}")
+    try:
+        async with engine.connect() as conn:
+            mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar()
+            timeout = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar()
+    finally:
+        await engine.dispose()
+    assert (mode, timeout) == ("wal", db.SQLITE_BUSY_TIMEOUT_MS)
