@@ -77,7 +77,12 @@ async def serve_ours(args: argparse.Namespace) -> web.Application:
             "PUBLIC_URL": f"http://127.0.0.1:{args.port}",
             "TELEGRAM_WEBHOOK_SECRET": SECRET,
         }
-    ).with_(auto_upgrade=True, seed_directory=ROOT / "content" / "directory" / "sample.yaml")
+    ).with_(
+        auto_upgrade=True,
+        seed_directory=ROOT / "content" / "directory" / "sample.yaml",
+        # Simulated workers send far faster than people type; flood control would stop them.
+        flood_limit_per_minute=0,
+    )
     return create_app(settings)
 
 

@@ -89,15 +89,20 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     database = db.Database.open(settings.database_url)
     try:
-        if settings.auto_upgrade:
-            await db.upgrade(database.engine)
-        elif not await db.is_current(database.engine):
-            raise ConfigError("the database schema is not current: run `unionbot db upgrade`")
+        await ensure_schema(database, settings)
         await seed_directory(database, settings)
         app[DATABASE] = database
         yield
     finally:
         await database.close()
+
+
+async def ensure_schema(database: db.Database, settings: Settings) -> None:
+    """Upgrade the schema (embedded default) or refuse to run on an outdated one."""
+    if settings.auto_upgrade:
+        await db.upgrade(database.engine)
+    elif not await db.is_current(database.engine):
+        raise ConfigError("the database schema is not current: run `unionbot db upgrade`")
 
 
 async def seed_directory(database: db.Database, settings: Settings) -> None:

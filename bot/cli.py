@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from bot import logs
-from bot.app import RUNTIME, create_app
+from bot.app import RUNTIME, create_app, ensure_schema
 from bot.channels.terminal import TerminalChannel, converse
 from bot.config import ConfigError, Settings, default_settings
 from bot.services.i18n import _
@@ -120,10 +120,7 @@ async def import_directory(settings: Settings, path: str) -> int:
         return 1
     database = db.Database.open(settings.database_url)
     try:
-        if settings.auto_upgrade:
-            await db.upgrade(database.engine)
-        elif not await db.is_current(database.engine):
-            raise ConfigError("the database schema is not current: run `unionbot db upgrade`")
+        await ensure_schema(database, settings)
         async with database.writing(), database.sessions() as session:
             report = await unions.import_directory(session, directory)
             await session.commit()

@@ -36,6 +36,8 @@ class Settings:
     seed_directory: Path | None = CONTENT_DIR / "directory" / "sample.yaml"
     # Upgrade the schema on start; on by default for SQLite (the embedded default).
     auto_upgrade: bool = True
+    # Messages one person may send per minute before the bot stops reading (0: no limit).
+    flood_limit_per_minute: int = 30
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, cwd: Path | None = None) -> Settings:
@@ -47,10 +49,7 @@ class Settings:
             raise ConfigError(
                 "DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
             )
-        try:
-            port = int(merged.get("HTTP_PORT", "8080"))
-        except ValueError as exc:
-            raise ConfigError("HTTP_PORT must be a number") from exc
+        port = _number(merged, "HTTP_PORT", 8080)
         public_url = (merged.get("PUBLIC_URL") or "").rstrip("/") or None
         is_sqlite = url.startswith("sqlite")
         return cls(
@@ -64,6 +63,7 @@ class Settings:
             telegram_webhook_secret=merged.get("TELEGRAM_WEBHOOK_SECRET") or None,
             seed_directory=(CONTENT_DIR / "directory" / "sample.yaml") if is_sqlite else None,
             auto_upgrade=_flag(merged.get("UNIONBOT_AUTO_UPGRADE"), default=is_sqlite),
+            flood_limit_per_minute=_number(merged, "UNIONBOT_FLOOD_LIMIT", 30),
         )
 
     def with_(self, **changes: object) -> Settings:
@@ -73,6 +73,16 @@ class Settings:
     @property
     def telegram_webhook_mode(self) -> bool:
         return self.public_url is not None
+
+
+def _number(env: Mapping[str, str], key: str, default: int) -> int:
+    value = env.get(key)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ConfigError(f"{key} must be a whole number, not {value!r}") from exc
 
 
 def _flag(value: str | None, *, default: bool) -> bool:

@@ -31,6 +31,7 @@ import handlers
 from bot.channels.base import Channel, Delivery
 from bot.logs import describe
 from bot.services import Services
+from bot.services.flood import FloodGuard, Verdict
 from bot.services.i18n import _
 from handlers import menu
 from handlers.types import (
@@ -97,6 +98,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._acks: set[asyncio.Task[None]] = set()
+        self.flood = FloodGuard(services.settings.flood_limit_per_minute)
 
     # -- the worker loop ---------------------------------------------------------------
 
@@ -237,8 +239,8 @@ class Dispatcher:
     ) -> list[Outgoing]:
         """Run the right handler for one message; the caller commits.
 
-        Refusals (over-long text, forged or stale buttons) change nothing: no person is
-        created, no state is saved.
+        Refusals (over-long text, a flood, forged or stale buttons) change nothing: no person
+        is created, no state is saved.
         """
         if batch is None:
             batch = await Batch.load(session, [msg])
@@ -249,6 +251,11 @@ class Dispatcher:
             address = Address(msg.channel, msg.chat_id, person.id if person else None)
             if msg.text is not None and len(msg.text) > MAX_TEXT:
                 return [menu.too_long(address)]
+            verdict = self.flood.check(key, now)
+            if verdict is Verdict.DROP:
+                return []
+            if verdict is Verdict.WARN:
+                return [menu.slow_down(address)]
             if msg.payload is not None and (person is None or not valid_payload(msg.payload)):
                 # A button press from someone we never wrote to is forged.
                 return [menu.stale(address)]

@@ -128,6 +128,17 @@ def stale(to: Address) -> Outgoing:
     return Outgoing(to, _("That button no longer works. Please choose again."), main_menu())
 
 
+def slow_down(to: Address) -> Outgoing:
+    """Said once when a person sends more messages in a minute than anyone types."""
+    return Outgoing(
+        to,
+        _(
+            "You are sending messages very fast. Please wait a minute before sending more; "
+            "I cannot read what arrives in the meantime."
+        ),
+    )
+
+
 def too_long(to: Address) -> Outgoing:
     """The refusal for text over the limit; the dispatcher sends it before anything changes."""
     return Outgoing(

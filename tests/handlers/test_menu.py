@@ -117,3 +117,20 @@ async def test_stale_and_forged_buttons_change_nothing(talk, sessions):
     async with sessions() as session:
         after = (await session.get(Conversation, 1)).state
     assert after == before == {"flow": "question", "topic": "faq"}
+
+
+async def test_a_flood_from_one_person_gets_one_notice_then_silence(talk, clock):
+    from datetime import timedelta
+
+    flooder, other = talk("900"), talk("901")
+    answers = [await flooder.say("/menu") for _ in range(40)]
+    assert all(len(a) == 1 for a in answers[:30])
+    assert answers[30][0].text.startswith("Bạn đang gửi tin nhắn quá nhanh.")
+    assert all(a == [] for a in answers[31:])
+    # Someone else is not held up…
+    [reply] = await other.say("/menu")
+    assert reply.text.startswith("Bạn cần gì?")
+    # …and a minute later the flooder is read again.
+    clock.now += timedelta(seconds=61)
+    [again] = await flooder.say("/menu")
+    assert again.text.startswith("Bạn cần gì?")

@@ -1,0 +1,49 @@
+"""Flood control: one person sending faster than anyone types gets one polite notice, then
+is not read until their rate drops. Kept in memory: the inbox worker is one per database."""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from datetime import datetime, timedelta
+
+WINDOW = timedelta(minutes=1)
+
+
+class Verdict(enum.Enum):
+    OK = "ok"
+    WARN = "warn"  # the first message over the limit: tell the person once
+    DROP = "drop"  # further messages inside the window: not handled
+
+
+class FloodGuard:
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._seen: dict[tuple[str, str], deque[datetime]] = {}
+        self._warned: set[tuple[str, str]] = set()
+        self._checks = 0
+
+    def check(self, who: tuple[str, str], now: datetime) -> Verdict:
+        """Count one message from `who`; 0 per minute means no limit."""
+        if self.per_minute <= 0:
+            return Verdict.OK
+        self._checks += 1
+        if self._checks % 1000 == 0:
+            self._forget_quiet(now)
+        times = self._seen.setdefault(who, deque())
+        while times and now - times[0] >= WINDOW:
+            times.popleft()
+        if len(times) < self.per_minute:
+            times.append(now)
+            self._warned.discard(who)
+            return Verdict.OK
+        if who in self._warned:
+            return Verdict.DROP
+        self._warned.add(who)
+        return Verdict.WARN
+
+    def _forget_quiet(self, now: datetime) -> None:
+        quiet = [who for who, times in self._seen.items() if not times or now - times[-1] >= WINDOW]
+        for who in quiet:
+            del self._seen[who]
+            self._warned.discard(who)

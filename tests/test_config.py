@@ -1,0 +1,45 @@
+"""Settings come from the environment and an optional .env file; defaults need nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import ConfigError, Settings
+
+
+def test_defaults_need_no_configuration(tmp_path):
+    settings = Settings.from_env({}, cwd=tmp_path)
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'data' / 'unionbot.db'}"
+    assert (settings.http_host, settings.http_port) == ("127.0.0.1", 8080)
+    assert settings.default_language == "vi"
+    assert settings.telegram_token is None and not settings.telegram_webhook_mode
+    assert settings.auto_upgrade and settings.seed_directory is not None
+
+
+def test_a_dotenv_file_is_read_and_the_environment_wins(tmp_path):
+    (tmp_path / ".env").write_text(
+        "# comment\nTELEGRAM_BOT_TOKEN='1:abc'\nexport HTTP_PORT=9000\nPUBLIC_URL=https://x.vn/\n",
+        encoding="utf-8",
+    )
+    settings = Settings.from_env({"HTTP_PORT": "9100"}, cwd=tmp_path)
+    assert settings.telegram_token == "1:abc"
+    assert settings.http_port == 9100
+    assert settings.public_url == "https://x.vn" and settings.telegram_webhook_mode
+
+
+def test_postgresql_is_not_seeded_or_upgraded_by_default(tmp_path):
+    settings = Settings.from_env({"DATABASE_URL": "postgresql+asyncpg://u@h/db"}, cwd=tmp_path)
+    assert settings.seed_directory is None and not settings.auto_upgrade
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL must start with"),
+        ({"HTTP_PORT": "eighty"}, "HTTP_PORT must be a whole number"),
+        ({"UNIONBOT_FLOOD_LIMIT": "many"}, "UNIONBOT_FLOOD_LIMIT must be a whole number"),
+    ],
+)
+def test_bad_values_are_named(tmp_path, env, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env, cwd=tmp_path)
