@@ -152,7 +152,7 @@ class Dispatcher:
 
     async def _process_one_by_one(self, ids: Sequence[int]) -> None:
         for item_id in ids:
-            results = None
+            results, gave_up = None, False
             async with self.db.writing(), self.db.sessions() as session:
                 items = await inbox.pending(session, list(self.channels), only=item_id)
                 if not items:
@@ -194,7 +194,8 @@ class Dispatcher:
         if msg is None:
             return None
         person = await people.find(session, msg.channel, msg.user_id)
-        with self.services.catalogs.activate(person.language if person else "vi"):
+        language = person.language if person else self.services.settings.default_language
+        with self.services.catalogs.activate(language):
             text = _("Sorry, something went wrong with your last message. Please try again.")
         reply = Outgoing(Address(msg.channel, msg.chat_id, person.id if person else None), text)
         [delivery] = await store_replies(session, [reply], now)
@@ -251,7 +252,8 @@ class Dispatcher:
             address = Address(msg.channel, msg.chat_id, person.id if person else None)
             if msg.text is not None and len(msg.text) > MAX_TEXT:
                 return [menu.too_long(address)]
-            verdict = self.flood.check(key, now)
+            # Counted by when the person sent it: a backlog after downtime is not a flood.
+            verdict = self.flood.check(key, msg.sent_at or now)
             if verdict is Verdict.DROP:
                 return []
             if verdict is Verdict.WARN:

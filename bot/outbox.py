@@ -2,7 +2,8 @@
 
 Rows arrive from the dispatcher right after its commit (submit) and from a periodic scan of
 the outbox table, which finds what a crash left unsent and what is due for a retry. Messages
-to one chat go out in the order they were written; different chats go out concurrently.
+to one chat go out in the order they were written (a message waiting for a retry does not
+hold back the ones after it); different chats go out concurrently.
 A row stays "in flight" until its sent mark is committed, so the scan never sends it twice.
 """
 
@@ -12,7 +13,6 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
-from datetime import timedelta
 
 from bot.channels.base import Channel, Delivery, SendError
 from bot.logs import describe
@@ -107,12 +107,8 @@ class Sender:
         try:
             async with self.db.writing(), self.db.sessions() as session:
                 gave_up = await outbox.record_failure(
-                    session, delivery.id, reason, now, permanent=permanent
+                    session, delivery.id, reason, now, permanent=permanent, retry_after=retry_after
                 )
-                if retry_after is not None and not gave_up:
-                    row = await session.get(OutboxItem, delivery.id)
-                    if row is not None:
-                        row.next_attempt_at = now + timedelta(seconds=retry_after)
                 await session.commit()
             log.warning(
                 "send %d on %s failed%s: %s",

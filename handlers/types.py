@@ -58,6 +58,8 @@ class Incoming:
     external_id: str = ""
     # The channel's handle for acknowledging a button press (Telegram's callback query id).
     ack: str | None = None
+    # When the person sent it, if the channel says (it may be long before we receive it).
+    sent_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,14 +86,22 @@ async def mark_sent(session: AsyncSession, ids: Sequence[int], now: datetime) ->
 
 
 async def record_failure(
-    session: AsyncSession, item_id: int, error: str, now: datetime, *, permanent: bool
+    session: AsyncSession,
+    item_id: int,
+    error: str,
+    now: datetime,
+    *,
+    permanent: bool,
+    retry_after: float | None = None,
 ) -> bool:
-    """Count a failed send and schedule the retry. Returns True when given up."""
+    """Count a failed send and schedule the retry (when the messenger said how long to wait,
+    that long). Returns True when given up."""
     item = await session.get(OutboxItem, item_id)
     if item is None:
         return True
     item.attempts += 1
     item.last_error = error[:200]
     item.failed = permanent or item.attempts >= MAX_ATTEMPTS
-    item.next_attempt_at = now + backoff(item.attempts)
+    wait = timedelta(seconds=retry_after) if retry_after is not None else backoff(item.attempts)
+    item.next_attempt_at = now + wait
     return item.failed

@@ -237,6 +237,7 @@ class TelegramChannel:
             attachments=attachments,
             locale=msg.from_user.language_code,
             external_id=external_id,
+            sent_at=msg.date,
         )
 
     # -- sending --------------------------------------------------------------------------

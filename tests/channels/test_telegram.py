@@ -348,3 +348,19 @@ async def test_one_persons_messages_are_handled_and_answered_in_order(start_bot,
         menus
         == ["What do you need? Choose one below.", "Bạn cần gì? Chọn một mục bên dưới nhé."] * 5
     )
+
+
+async def test_flood_control_from_telegram_is_respected(start_bot, fake_telegram, monkeypatch):
+    import time
+
+    monkeypatch.setattr("bot.outbox.SCAN_SECONDS", 0.05)
+    bot = await start_bot()
+    fake_telegram.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+    started = time.monotonic()
+    await fake_telegram.deliver(fake_telegram.text_update(514, "/start"))
+    await fake_telegram.wait_for("sendMessage", 2)
+    await bot.runtime.settle()
+    calls = [c for c in fake_telegram.calls if c.method == "sendMessage"]
+    assert calls[1].at - calls[0].at >= 0.9
+    assert time.monotonic() - started < 5
+    assert fake_telegram.sent(514)[-1]["text"].startswith("Xin chào")

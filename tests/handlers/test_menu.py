@@ -134,3 +134,16 @@ async def test_a_flood_from_one_person_gets_one_notice_then_silence(talk, clock)
     clock.now += timedelta(seconds=61)
     [again] = await flooder.say("/menu")
     assert again.text.startswith("Bạn cần gì?")
+
+
+async def test_a_backlog_sent_slowly_is_not_a_flood(talk, clock):
+    from datetime import timedelta
+
+    from handlers.types import Incoming
+
+    worker = talk("902")
+    # Forty messages sent over forty minutes, all processed at once after downtime.
+    for minute in range(40):
+        sent = clock.now - timedelta(minutes=40 - minute)
+        [reply] = await worker.send(Incoming("terminal", "902", "902", text="/menu", sent_at=sent))
+        assert reply.text.startswith("Bạn cần gì?"), minute
