@@ -15,6 +15,7 @@ import hmac
 import json
 import logging
 import secrets
+import warnings
 from collections import OrderedDict
 from contextlib import suppress
 from typing import Any
@@ -31,6 +32,7 @@ from telegram.error import (
     TelegramError,
 )
 from telegram.ext import Application
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.base import Delivery, SendError, split_text
 from bot.channels.telegram_request import AiohttpRequest
@@ -253,7 +255,7 @@ class TelegramChannel:
                     reply_markup=markup if i == len(chunks) - 1 else None,
                 )
         except RetryAfter as exc:
-            raise SendError("rate limited", retry_after=_seconds(exc.retry_after)) from exc
+            raise SendError("rate limited", retry_after=_seconds(exc)) from exc
         except (Forbidden, BadRequest) as exc:
             raise SendError(type(exc).__name__, permanent=True) from exc
         except TelegramError as exc:
@@ -286,5 +288,9 @@ def _ignored(payload: dict[str, Any]) -> None:
     log.info("ignored a Telegram update of kind %s", kind[:40])
 
 
-def _seconds(value: Any) -> float:
+def _seconds(exc: RetryAfter) -> float:
+    """RetryAfter.retry_after in seconds; PTB 22 warns that it will become a timedelta."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
     return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
