@@ -81,11 +81,3 @@ async def for_person(session: AsyncSession, person_id: int, limit: int = 10) -> 
             .limit(limit)
         )
     ).all()
-
-
-async def thread(session: AsyncSession, case_id: int) -> Sequence[CaseMessage]:
-    return (
-        await session.scalars(
-            select(CaseMessage).where(CaseMessage.case_id == case_id).order_by(CaseMessage.id)
-        )
-    ).all()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dialect import insert
@@ -112,12 +112,3 @@ async def record_failure(session: AsyncSession, item_id: int, error: str, now: d
         item.payload = None
         return True
     return False
-
-
-async def count_pending(session: AsyncSession) -> int:
-    return int(
-        await session.scalar(
-            select(func.count()).select_from(InboxItem).where(InboxItem.status == "pending")
-        )
-        or 0
-    )
