@@ -87,7 +87,11 @@ async def fallback(ctx: Context, msg: Incoming) -> list[Outgoing]:
     ctx.state["draft"] = (msg.text or "").strip()
     send = (Button(_("Send it to an officer"), "q:send"),)
     if ctx.first_contact:
-        return [ctx.reply(menu.greeting(), (*menu.main_menu(), send))]
+        offer = _(
+            "If you want, I can pass the message you just wrote to a union officer: "
+            "tap “Send it to an officer”."
+        )
+        return [ctx.reply(f"{menu.greeting()}\n\n{offer}", (*menu.main_menu(), send))]
     return [
         ctx.reply(
             _(

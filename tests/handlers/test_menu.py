@@ -32,6 +32,10 @@ async def test_a_first_free_text_is_greeted_and_can_be_passed_on(talk):
     worker = talk()
     [reply] = await worker.say("cty ko tra luong 2 thang r")
     assert reply.text.startswith("Xin chào!")
+    assert reply.text.endswith(
+        "Nếu muốn, mình có thể chuyển tin nhắn bạn vừa gửi cho cán bộ công đoàn: "
+        "bấm “Gửi cho cán bộ”."
+    )
     assert buttons(reply) == [*MENU, "q:send"]
     [sent] = await worker.press("q:send")
     assert "Mã hồ sơ: HD-2026-000001." in sent.text
