@@ -56,10 +56,9 @@ class Sender:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def submit(self, rows: Sequence[OutboxItem | Delivery]) -> None:
-        """Queue committed rows for sending, in order per chat."""
-        for row in rows:
-            delivery = row if isinstance(row, Delivery) else to_delivery(row)
+    def submit(self, deliveries: Sequence[Delivery]) -> None:
+        """Queue committed messages for sending, in order per chat."""
+        for delivery in deliveries:
             if delivery.id in self._inflight or delivery.channel not in self.channels:
                 continue
             self._inflight.add(delivery.id)
