@@ -271,3 +271,22 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(40))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class UnansweredQuestion(Base):
+    """A question the FAQ search could not answer confidently, grouped with similar ones so
+    officers see what content is missing. Numbers long enough to be a phone or an id number
+    are masked before the text is stored."""
+
+    __tablename__ = "unanswered_questions"
+    __table_args__ = (UniqueConstraint("language", "key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    language: Mapped[str] = mapped_column(String(8))
+    # The question's content words, folded and sorted: similar wordings share one row.
+    key: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)  # the latest wording
+    suggestions: Mapped[list[str]] = mapped_column(Json, default=list)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    first_asked_at: Mapped[datetime]
+    last_asked_at: Mapped[datetime] = mapped_column(index=True)

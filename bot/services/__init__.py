@@ -1,4 +1,5 @@
-"""Services that handlers reach through ctx.services: settings, translations, the clock."""
+"""Services that handlers reach through ctx.services: settings, translations, the knowledge
+base, the clock."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, datetime
 
 from bot.config import Settings
 from bot.services.i18n import Catalogs
+from bot.services.knowledge import Knowledge
 
 
 def utcnow() -> datetime:
@@ -18,4 +20,15 @@ def utcnow() -> datetime:
 class Services:
     settings: Settings
     catalogs: Catalogs
+    knowledge: Knowledge
     clock: Callable[[], datetime] = field(default=utcnow)
+
+    @classmethod
+    def load(cls, settings: Settings, clock: Callable[[], datetime] = utcnow) -> Services:
+        """Read the catalogs and the knowledge base from settings.content_dir."""
+        return cls(
+            settings=settings,
+            catalogs=Catalogs(settings.content_dir / "locales"),
+            knowledge=Knowledge.load(settings.content_dir),
+            clock=clock,
+        )

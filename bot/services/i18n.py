@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -95,9 +95,12 @@ def current_language() -> str:
     return active.language if active else "en"
 
 
-def format_date(moment: datetime) -> str:
-    """A date as people read it, in Vietnam time: '25 tháng 11, 2026'."""
-    return babel_format_date(moment.astimezone(LOCAL_TIME), "long", locale=current_language())
+def format_date(moment: datetime | date) -> str:
+    """A date as people read it, in Vietnam time: '25 tháng 11, 2026'. A calendar date (no
+    time of day) is shown as it is."""
+    if isinstance(moment, datetime):
+        moment = moment.astimezone(LOCAL_TIME)
+    return babel_format_date(moment, "long", locale=current_language())
 
 
 def format_datetime(moment: datetime) -> str:

@@ -1,0 +1,818 @@
+"""The knowledge base: FAQ articles from content/faq and the search that finds the right one
+the way workers actually type (no diacritics, wrong Unicode form, shorthand, typos).
+
+Everything is compared in a folded form: NFD, combining marks dropped, đ → d, lower case.
+That makes NFC/NFD and old/new tone placement (hoá/hóa) the same word. Shorthand and phrases
+from content/vocabulary.yaml are expanded, unknown words are corrected to the nearest word of
+the articles (one edit away), and the articles are scored with BM25 over single words and word
+pairs (Vietnamese words are mostly two syllables, so pairs carry the meaning). Two views are
+scored and added: each topic as one document (title, keywords, example questions, body) and
+each example question on its own (the best one counts). A confidence in 0..1 combines how much
+of the question the best topic explains with how far it is ahead of the next; below
+THRESHOLD the search declines and offers suggestions instead of guessing.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import yaml
+
+try:  # libyaml parses the articles several times faster; the pure-Python loader also works
+    from yaml import CSafeLoader as SafeLoader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader  # type: ignore[assignment]
+
+LANGUAGES = ("vi", "en")
+OFFTOPIC = ""  # the pseudo-topic of content/offtopic.yaml: "not about work or the union"
+NEXT_STEPS = ("ask", "report", "join", "support")
+THRESHOLD = 0.5  # confidence_of is a probability: answer when more likely right than wrong
+SOON_DAYS = 45
+MIN_QUESTIONS = 8
+
+# Field weights of the topic document: a word in the title or keywords says more than one in
+# the body. The example-question view is added with QUESTION_WEIGHT.
+FIELD_WEIGHTS = {"title": 3, "keywords": 2, "questions": 1, "body": 1}
+QUESTION_WEIGHT = 0.6
+PAIR_WEIGHT = 1.3  # a matching word pair counts a bit more than its two words
+TYPO_WEIGHT = 0.7  # a corrected word counts less than one typed right
+NEAR = 0.35  # suggestions: topics scoring at least this share of the best
+ACCENT_SHARE = 0.7  # a word typed with diacritics: its accented form's share of its weight
+BM25_K1 = 1.2
+BM25_B = 0.6
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+class ContentError(ValueError):
+    """An article or the vocabulary is malformed; the message names the file and the fix."""
+
+
+# ---------------------------------------------------------------------------- text folding
+
+
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics; đ has no decomposition, so it is mapped by hand."""
+    stripped = _COMBINING.sub("", unicodedata.normalize("NFD", text.lower()))
+    return stripped.replace("đ", "d").replace("ð", "d")
+
+
+# Words repeat endlessly in articles and questions; folding each once is most of the speed.
+fold_word = functools.lru_cache(maxsize=1 << 16)(fold)
+
+
+def words(text: str) -> list[str]:
+    """The folded words of a text, in order."""
+    return _WORD.findall(fold(text))
+
+
+# The five tone marks. Their place in a syllable varies (hoá/hóa), so an accent key puts the
+# tone last; the other marks (â, ă, ê, ô, ơ, ư) stay where they are.
+_TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")
+_ACCENTED_WORD = re.compile(r"[^\W_]+")
+
+
+def accent_key(word: str) -> str:
+    """One spelling per accented word, whatever the Unicode form or tone placement."""
+    decomposed = unicodedata.normalize("NFD", word.lower())
+    tones = [ch for ch in decomposed if ch in _TONES]
+    rest = "".join(ch for ch in decomposed if ch not in _TONES)
+    return unicodedata.normalize("NFC", rest) + (tones[-1] if tones else "")
+
+
+def accented_words(text: str) -> list[str]:
+    """The words of a text as accent keys, in order (plain words stay plain)."""
+    return [accent_key(w) for w in _ACCENTED_WORD.findall(unicodedata.normalize("NFC", text))]
+
+
+def has_diacritics(text: str) -> bool:
+    return fold(text) != text.lower()
+
+
+def _stem_en(word: str) -> str:
+    """A crude English stemmer: plurals and -ing/-ed, enough to match 'wages' to 'wage'."""
+    for suffix, keep in (("ies", 4), ("ing", 5), ("ed", 4), ("es", 4), ("s", 3)):
+        if word.endswith(suffix) and len(word) > keep and not word.endswith("ss"):
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+# ---------------------------------------------------------------------------- vocabulary
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """A vocabulary key: folded for matching, with its accent keys to check when typed with
+    diacritics ("hông" must not take "hồng"), and what it stands for."""
+
+    typed: tuple[str, ...]
+    meant: tuple[str, ...]
+
+    def matches(self, tokens: Sequence[str]) -> bool:
+        # A word typed without diacritics matches any spelling; one typed with diacritics
+        # must match the key's own diacritics (a key without any accepts only plain words).
+        return all(t == fold_word(t) or t == k for t, k in zip(tokens, self.typed, strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """content/vocabulary.yaml: shorthand, phrases, stopwords and small talk."""
+
+    entries: dict[tuple[str, ...], tuple[_Entry, ...]]  # by folded key
+    longest: int
+    stopwords: frozenset[str]  # accent keys, and folded forms of the plain ones
+    stop_folded: frozenset[str]
+    greetings: frozenset[tuple[str, ...]]
+    thanks: frozenset[tuple[str, ...]]
+    polite: frozenset[str]
+
+    @classmethod
+    def load(cls, path: Path) -> Vocabulary:
+        try:
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeLoader) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ContentError(f"{path}: cannot read the vocabulary: {exc}") from exc
+        for key in ("stopwords", "greetings", "thanks", "polite"):
+            if not all(isinstance(item, str) for item in data.get(key) or ()):
+                raise ContentError(f"{path}: '{key}' must list texts (quote yes, no, on, off)")
+        entries: dict[tuple[str, ...], list[_Entry]] = defaultdict(list)
+        for key in ("shorthand", "phrases"):
+            section = data.get(key) or {}
+            if not isinstance(section, dict):
+                raise ContentError(f"{path}: '{key}' must map words to words")
+            for typed, meant in section.items():
+                entry = _Entry(tuple(accented_words(str(typed))), tuple(accented_words(str(meant))))
+                if not entry.typed or not entry.meant:
+                    raise ContentError(f"{path}: '{key}' has an empty entry near {typed!r}")
+                entries[tuple(fold_word(w) for w in entry.typed)].append(entry)
+        stop = {accent_key(w) for item in data.get("stopwords") or () for w in item.split()}
+
+        def phrase_set(key: str) -> frozenset[tuple[str, ...]]:
+            return frozenset(tuple(words(str(item))) for item in data.get(key) or ())
+
+        return cls(
+            entries={key: tuple(value) for key, value in entries.items()},
+            longest=max((len(key) for key in entries), default=1),
+            stopwords=frozenset(stop),
+            stop_folded=frozenset(fold_word(w) for w in stop),
+            greetings=phrase_set("greetings"),
+            thanks=phrase_set("thanks"),
+            polite=frozenset(w for item in data.get("polite") or () for w in words(item)),
+        )
+
+    def is_stopword(self, token: str) -> bool:
+        """Typed with diacritics: that exact word is a stopword; without: any spelling is."""
+        return token in self.stopwords if token != fold_word(token) else token in self.stop_folded
+
+    def expand(self, tokens: Sequence[str]) -> list[str]:
+        """Shorthand words and known phrases replaced by what they stand for."""
+        out: list[str] = []
+        folded = [fold_word(t) for t in tokens]
+        i = 0
+        while i < len(tokens):
+            for size in range(min(self.longest, len(tokens) - i), 0, -1):
+                candidates = self.entries.get(tuple(folded[i : i + size]))
+                if not candidates:
+                    continue
+                window = tokens[i : i + size]
+                found = next((entry for entry in candidates if entry.matches(window)), None)
+                if found is not None:
+                    out.extend(found.meant)
+                    i += size
+                    break
+            else:
+                out.append(tokens[i])
+                i += 1
+        return out
+
+    def smalltalk(self, text: str) -> str | None:
+        """'greeting' or 'thanks' when the message is only that, else None."""
+        tokens = words(text)
+        if not tokens or len(tokens) > 8:
+            return None
+        found: set[str] = set()
+        i = 0
+        while i < len(tokens):
+            for size in range(min(4, len(tokens) - i), 0, -1):
+                phrase = tuple(tokens[i : i + size])
+                kind = (
+                    "greeting"
+                    if phrase in self.greetings
+                    else "thanks"
+                    if phrase in self.thanks
+                    else None
+                )
+                if kind:
+                    found.add(kind)
+                    i += size
+                    break
+            else:
+                if tokens[i] not in self.polite:
+                    return None
+                i += 1
+        if not found:
+            return None
+        return "thanks" if "thanks" in found else "greeting"
+
+
+# ---------------------------------------------------------------------------- articles
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One FAQ article in one language (content/faq/<language>/<id>.md)."""
+
+    id: str
+    language: str
+    title: str
+    questions: tuple[str, ...]
+    keywords: tuple[str, ...]
+    sources: tuple[str, ...]
+    updated: date
+    valid_from: date | None
+    valid_until: date | None
+    next: tuple[str, ...]
+    body: str
+    path: Path
+
+    @property
+    def group(self) -> str:
+        return self.id.partition(".")[0]
+
+    def is_stale(self, today: date) -> bool:
+        """Past valid_until: the figures may have changed."""
+        return self.valid_until is not None and today > self.valid_until
+
+    def is_soon_stale(self, today: date, days: int = SOON_DAYS) -> bool:
+        return (
+            self.valid_until is not None
+            and not self.is_stale(today)
+            and self.valid_until - today <= timedelta(days=days)
+        )
+
+
+def parse_article(path: Path, language: str) -> Article:
+    """Read and validate one article; ContentError names the file and what is wrong."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ContentError(f"{path}: cannot read: {exc}") from exc
+    if not text.startswith("---\n") or "\n---\n" not in text[3:]:
+        raise ContentError(f"{path}: must start with front matter between '---' lines")
+    head, body = text[4:].split("\n---\n", 1)
+    try:
+        meta = yaml.load(head, Loader=SafeLoader)
+    except yaml.YAMLError as exc:
+        raise ContentError(f"{path}: front matter is not valid YAML: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise ContentError(f"{path}: front matter must be a mapping")
+
+    def need(key: str, kind: type | tuple[type, ...]) -> object:
+        value = meta.get(key)
+        if not isinstance(value, kind) or (isinstance(value, (str, list)) and not value):
+            raise ContentError(f"{path}: '{key}' is missing or not a {_kind_name(kind)}")
+        return value
+
+    def strings(key: str, required: bool = True) -> tuple[str, ...]:
+        value = meta.get(key) if not required else need(key, list)
+        if value is None:
+            return ()
+        # YAML reads an unquoted 253.000 as a number; a search hint may still use it as text.
+        texts = [str(v).strip() if isinstance(v, (str, int, float)) else "" for v in value]
+        if not isinstance(value, list) or not all(texts):
+            raise ContentError(f"{path}: '{key}' must be a list of non-empty texts")
+        return tuple(texts)
+
+    def day(key: str) -> date | None:
+        value = meta.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, date):
+            raise ContentError(f"{path}: '{key}' must be a date like 2026-07-01")
+        return value
+
+    article = Article(
+        id=str(need("id", str)),
+        language=language,
+        title=str(need("title", str)).strip(),
+        questions=strings("questions"),
+        keywords=strings("keywords", required=False),
+        sources=strings("sources"),
+        updated=day("updated") or _missing(path, "updated"),
+        valid_from=day("valid_from"),
+        valid_until=day("valid_until"),
+        next=strings("next"),
+        body=body.strip(),
+        path=path,
+    )
+    if article.id != path.stem:
+        raise ContentError(f"{path}: id '{article.id}' must equal the file name")
+    if len(article.questions) < MIN_QUESTIONS:
+        raise ContentError(f"{path}: needs at least {MIN_QUESTIONS} example questions")
+    if bad := [step for step in article.next if step not in NEXT_STEPS]:
+        raise ContentError(f"{path}: unknown next step {bad[0]!r} (use {', '.join(NEXT_STEPS)})")
+    if article.valid_from and article.valid_until and article.valid_from > article.valid_until:
+        raise ContentError(f"{path}: valid_from is after valid_until")
+    if not article.body:
+        raise ContentError(f"{path}: the answer text after the front matter is empty")
+    return article
+
+
+def _missing(path: Path, key: str) -> date:
+    raise ContentError(f"{path}: '{key}' is missing (a date like 2026-11-25)")
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    return {str: "text", list: "list", dict: "mapping"}.get(kind, "value")  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    id: str
+    title_vi: str
+    topics: tuple[str, ...]
+
+
+def load_taxonomy(path: Path) -> tuple[Group, ...]:
+    """The topic groups and ids of content/taxonomy.yaml, in file order."""
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeLoader)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ContentError(f"{path}: cannot read the taxonomy: {exc}") from exc
+    return tuple(
+        Group(group_id, str(group.get("title_vi", group_id)), tuple(group.get("topics") or ()))
+        for group_id, group in data.items()
+    )
+
+
+def load_offtopic(path: Path) -> dict[str, tuple[str, ...]]:
+    """content/offtopic.yaml: per language, messages that are not about work or the union."""
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeLoader) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ContentError(f"{path}: cannot read: {exc}") from exc
+    if not isinstance(data, dict) or not all(
+        isinstance(v, list) and all(isinstance(x, str) for x in v) for v in data.values()
+    ):
+        raise ContentError(f"{path}: must map a language to a list of texts")
+    return {language: tuple(texts) for language, texts in data.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class ContentReport:
+    """What `unionbot content check` prints."""
+
+    problems: tuple[str, ...]
+    stale: tuple[Article, ...]
+    soon_stale: tuple[Article, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.stale
+
+
+def load_articles(
+    content_dir: Path, taxonomy: Sequence[Group]
+) -> tuple[dict[str, dict[str, Article]], list[str]]:
+    """All articles by language and id, plus the problems found (missing, invalid, unknown)."""
+    known = {topic for group in taxonomy for topic in group.topics}
+    articles: dict[str, dict[str, Article]] = {language: {} for language in LANGUAGES}
+    problems: list[str] = []
+    for language in LANGUAGES:
+        folder = content_dir / "faq" / language
+        for path in sorted(folder.glob("*.md")):
+            try:
+                article = parse_article(path, language)
+            except ContentError as exc:
+                problems.append(str(exc))
+                continue
+            if article.id not in known:
+                problems.append(f"{path}: '{article.id}' is not a topic id of the taxonomy")
+                continue
+            articles[language][article.id] = article
+        problems.extend(
+            f"{folder / topic}.md: missing" for topic in sorted(known - set(articles[language]))
+        )
+    return articles, problems
+
+
+def check(content_dir: Path, today: date, soon_days: int = SOON_DAYS) -> ContentReport:
+    """Validate every article and list the stale and soon-stale ones."""
+    taxonomy = load_taxonomy(content_dir / "taxonomy.yaml")
+    articles, problems = load_articles(content_dir, taxonomy)
+    try:
+        Vocabulary.load(content_dir / "vocabulary.yaml")
+    except ContentError as exc:
+        problems.append(str(exc))
+    every = [a for by_id in articles.values() for a in by_id.values()]
+    return ContentReport(
+        problems=tuple(problems),
+        stale=tuple(a for a in every if a.is_stale(today)),
+        soon_stale=tuple(a for a in every if a.is_soon_stale(today, soon_days)),
+    )
+
+
+# ---------------------------------------------------------------------------- the index
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A question turned into weighted terms; `parts` says, for each content word, its weight
+    (idf) and which terms stand for it, for the coverage part of the confidence."""
+
+    terms: dict[str, float]
+    parts: tuple[tuple[float, tuple[tuple[str, float], ...]], ...]
+    words: tuple[str, ...]  # folded content words after expansion and correction
+
+
+class Index:
+    """BM25 over one language's articles: a topic view and an example-question view.
+
+    Every word is indexed twice: folded (matches however it was typed) and, when it has
+    diacritics, as typed ("~" + its accent key). A question typed with diacritics is matched
+    mostly on its accented words, so "mưa" (rain) does not find "mua" (buy) or "Mái ấm"."""
+
+    def __init__(
+        self,
+        articles: Iterable[Article],
+        vocabulary: Vocabulary,
+        language: str,
+        offtopic: Sequence[str] = (),
+    ) -> None:
+        self.language = language
+        self.vocabulary = vocabulary
+        self.topics: list[str] = []
+        topic_docs: list[Counter[str]] = []
+        question_docs: list[Counter[str]] = []
+        self.question_topic: list[int] = []
+        # First pass: the articles' own words, so that typos can be corrected towards them.
+        raw: list[tuple[str, dict[str, list[list[str]]]]] = []
+        self.lexicon: Counter[str] = Counter()
+        for article in articles:
+            fields = {
+                "title": [self._tokens(article.title)],
+                "keywords": [self._tokens(k) for k in article.keywords],
+                "questions": [self._tokens(q) for q in article.questions],
+                "body": [self._tokens(article.body)],
+            }
+            raw.append((article.id, fields))
+            for texts in fields.values():
+                for tokens in texts:
+                    self.lexicon.update({fold_word(token) for token in tokens})
+        self._deletes = _deletion_index(w for w in self.lexicon if len(w) >= 4)
+        if offtopic:
+            # "None of these": one more topic made of off-topic messages. It competes like
+            # the others, so a weather question finds it rather than the nearest article.
+            # Its words stay out of the lexicon: typos are corrected towards articles only.
+            examples = [self._tokens(text) for text in offtopic]
+            raw.append((OFFTOPIC, {"title": [], "keywords": [], "questions": examples, "body": []}))
+        for number, (topic, fields) in enumerate(raw):
+            self.topics.append(topic)
+            doc: Counter[str] = Counter()
+            for name, texts in fields.items():
+                for tokens in texts:
+                    for term in self._doc_terms(tokens):
+                        doc[term] += FIELD_WEIGHTS[name]
+            topic_docs.append(doc)
+            for tokens in fields["questions"] + fields["title"] + fields["keywords"]:
+                question_docs.append(Counter(self._doc_terms(tokens)))
+                self.question_topic.append(number)
+        self.topic_view = _Bm25(topic_docs)
+        self.question_view = _Bm25(question_docs)
+        # An unknown word weighs as much as the rarest known one against the question.
+        self.max_idf = max(self.topic_view.idf.values(), default=1.0)
+
+    def _tokens(self, text: str) -> list[str]:
+        tokens = self.vocabulary.expand(accented_words(text))
+        if self.language == "en":
+            tokens = [_stem_en(fold_word(t)) for t in tokens]
+        return tokens
+
+    def _doc_terms(self, tokens: Sequence[str]) -> Iterator[str]:
+        stop = self.vocabulary.is_stopword
+        folded = [fold_word(t) for t in tokens]
+        for i, token in enumerate(tokens):
+            accented = token != folded[i]
+            if not stop(token):
+                yield folded[i]
+                if accented:
+                    yield "~" + token
+            if i + 1 < len(tokens) and not (stop(token) and stop(tokens[i + 1])):
+                yield f"{folded[i]}_{folded[i + 1]}"
+                if accented or tokens[i + 1] != folded[i + 1]:
+                    yield f"~{token}_{tokens[i + 1]}"
+
+    def query(self, text: str) -> Query:
+        """Expand, correct typos, and weight the terms of a question."""
+        tokens: list[str] = []
+        weights: list[float] = []
+        for token in self._tokens(text):
+            plain = fold_word(token)
+            if plain in self.lexicon or self.vocabulary.is_stopword(token) or plain.isdigit():
+                tokens.append(token)
+                weights.append(1.0)
+                continue
+            fixed = self._correct(plain)
+            tokens.extend(fixed or [token])
+            weights.extend([TYPO_WEIGHT if fixed else 1.0] * len(fixed or [token]))
+        terms: dict[str, float] = {}
+        parts: list[tuple[float, tuple[tuple[str, float], ...]]] = []
+        content: list[str] = []
+
+        def add(alternatives: tuple[tuple[str, float], ...], weight: float) -> None:
+            for term, share in alternatives:
+                terms[term] = max(terms.get(term, 0.0), weight * share)
+
+        stop = self.vocabulary.is_stopword
+        for i, token in enumerate(tokens):
+            if not stop(token):
+                alternatives = self._forms(token, fold_word(token))
+                add(alternatives, weights[i])
+                idf = self.topic_view.idf.get(fold_word(token), self.max_idf)
+                parts.append((idf, alternatives))
+                content.append(fold_word(token))
+            if i + 1 < len(tokens) and not (stop(token) and stop(tokens[i + 1])):
+                nxt = tokens[i + 1]
+                pair = self._forms(f"{token}_{nxt}", f"{fold_word(token)}_{fold_word(nxt)}")
+                add(pair, PAIR_WEIGHT * min(weights[i : i + 2]))
+        return Query(terms, tuple(parts), tuple(content))
+
+    def _forms(self, accented: str, folded: str) -> tuple[tuple[str, float], ...]:
+        """The terms a word stands for, with their shares: as typed if the articles have it
+        with those diacritics, and folded."""
+        if accented == folded:
+            return ((folded, 1.0),)
+        if "~" + accented in self.topic_view.idf:
+            return (("~" + accented, ACCENT_SHARE), (folded, 1 - ACCENT_SHARE))
+        # Typed with diacritics that no article has: the folded match is most likely another
+        # word ("mưa" is not "mua"), so it counts for little.
+        return ((folded, 1 - ACCENT_SHARE),)
+
+    def _correct(self, token: str) -> list[str] | None:
+        """The article word one edit away (the most common one), or two glued words split."""
+        if len(token) >= 4:
+            squeezed = re.sub(r"(.)\1+", r"\1", token)
+            if squeezed in self.lexicon:
+                return [squeezed]
+            candidates = {c for d in _deletes(token) for c in self._deletes.get(d, ())}
+            candidates |= set(self._deletes.get(token, ()))
+            near = [c for c in candidates if _one_edit(token, c)]
+            if near:
+                return [max(near, key=lambda c: (self.lexicon[c], c))]
+        if len(token) >= 5:
+            for cut in range(2, len(token) - 1):
+                left, right = token[:cut], token[cut:]
+                if left in self.lexicon and right in self.lexicon:
+                    return [left, right]
+        return None
+
+    def knows(self, word: str) -> bool:
+        """Whether the articles use this (folded) word, in any form."""
+        plain = _stem_en(word) if self.language == "en" else word
+        return plain in self.lexicon
+
+    def rank(self, text: str) -> Ranked | None:
+        """Topics by score for a question, with the evidence about the best; None when
+        nothing in the question matches any article."""
+        query = self.query(text)
+        scores = self.scores(query) if query.terms else []
+        order = sorted(range(len(scores)), key=lambda i: -scores[i])
+        if not order or scores[order[0]] <= 0:
+            return None
+        top, best = order[0], scores[order[0]]
+        second = scores[order[1]] if len(order) > 1 else 0.0
+        evidence = Evidence(
+            coverage=self.coverage(query, top),
+            margin=(best - second) / best,
+            score=best,
+            length=len(accented_words(text)),
+        )
+        near = tuple(self.topics[i] for i in order[:4] if scores[i] >= NEAR * best)
+        return Ranked(near, evidence)
+
+    def scores(self, query: Query) -> list[float]:
+        """Per topic: the topic view plus the best example question of that topic."""
+        topic_scores = self.topic_view.scores(query.terms)
+        best_question = [0.0] * len(self.topics)
+        for doc, score in enumerate(self.question_view.scores(query.terms)):
+            topic = self.question_topic[doc]
+            if score > best_question[topic]:
+                best_question[topic] = score
+        return [t + QUESTION_WEIGHT * q for t, q in zip(topic_scores, best_question, strict=True)]
+
+    def coverage(self, query: Query, topic: int) -> float:
+        """The share of the question's word weight (idf) that the topic's document contains."""
+        total = matched = 0.0
+        postings = self.topic_view.postings
+        for idf, alternatives in query.parts:
+            total += idf
+            matched += idf * sum(
+                share for term, share in alternatives if topic in postings.get(term, {})
+            )
+        return matched / total if total else 0.0
+
+
+class _Bm25:
+    """Okapi BM25 with precomputed per-term postings (term -> {doc: weight})."""
+
+    def __init__(self, docs: Sequence[Counter[str]]) -> None:
+        count = len(docs)
+        lengths = [sum(doc.values()) for doc in docs]
+        average = (sum(lengths) / count) if count else 1.0
+        frequency: Counter[str] = Counter()
+        for doc in docs:
+            frequency.update(doc.keys())
+        self.count = count
+        self.idf = {
+            term: math.log(1 + (count - n + 0.5) / (n + 0.5)) for term, n in frequency.items()
+        }
+        self.postings: dict[str, dict[int, float]] = defaultdict(dict)
+        for number, doc in enumerate(docs):
+            norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[number] / average)
+            for term, tf in doc.items():
+                self.postings[term][number] = self.idf[term] * tf * (BM25_K1 + 1) / (tf + norm)
+        self.postings = dict(self.postings)
+
+    def scores(self, terms: dict[str, float]) -> list[float]:
+        out = [0.0] * self.count
+        for term, weight in terms.items():
+            for doc, value in self.postings.get(term, {}).items():
+                out[doc] += weight * value
+        return out
+
+
+def _deletes(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _deletion_index(lexicon: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """SymSpell-style: every word one deletion away -> the words it came from."""
+    index: dict[str, list[str]] = defaultdict(list)
+    for word in lexicon:
+        for deleted in _deletes(word):
+            index[deleted].append(word)
+    return {key: tuple(value) for key, value in index.items()}
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """True when a and b differ by one insertion, deletion, substitution or swap."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+# ---------------------------------------------------------------------------- searching
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """What the search found: a topic above the threshold, or None and suggestions."""
+
+    topic: str | None
+    confidence: float
+    suggestions: tuple[str, ...] = ()
+    smalltalk: str | None = None  # "greeting" or "thanks": not a question at all
+    language: str = "vi"  # the articles' language the match came from
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """Articles, taxonomy and search indexes of both languages, built once at start."""
+
+    taxonomy: tuple[Group, ...]
+    articles: dict[str, dict[str, Article]]
+    vocabulary: Vocabulary
+    indexes: dict[str, Index] = field(repr=False)
+    threshold: float = THRESHOLD
+
+    @classmethod
+    def load(cls, content_dir: Path) -> Knowledge:
+        """Read content/ and build the indexes; ContentError when an article is malformed."""
+        taxonomy = load_taxonomy(content_dir / "taxonomy.yaml")
+        articles, problems = load_articles(content_dir, taxonomy)
+        invalid = [p for p in problems if not p.endswith(": missing")]
+        if invalid:
+            raise ContentError(invalid[0])
+        vocabulary = Vocabulary.load(content_dir / "vocabulary.yaml")
+        offtopic = load_offtopic(content_dir / "offtopic.yaml")
+        indexes = {
+            language: Index(by_id.values(), vocabulary, language, offtopic.get(language, ()))
+            for language, by_id in articles.items()
+            if by_id
+        }
+        return cls(taxonomy, articles, vocabulary, indexes)
+
+    def article(self, topic: str, language: str) -> Article | None:
+        """The article in the language asked for, else in the other one."""
+        return self.articles.get(language, {}).get(topic) or next(
+            (by_id[topic] for by_id in self.articles.values() if topic in by_id), None
+        )
+
+    def group(self, group_id: str) -> Group | None:
+        return next((g for g in self.taxonomy if g.id == group_id), None)
+
+    def search(self, text: str, language: str = "vi") -> Match:
+        """The best topic for a question, with a confidence; None below the threshold.
+
+        The question is searched in the articles of the language it is written in (a
+        foreign worker typing English is understood before finding the language button);
+        the answer is shown in the person's language."""
+        small = self.vocabulary.smalltalk(text)
+        if small:
+            return Match(None, 0.0, (), small, language)
+        index = self.indexes.get(self.written_in(text, language))
+        if index is None:
+            return Match(None, 0.0, (), None, language)
+        return self._search(index, text)
+
+    def written_in(self, text: str, default: str) -> str:
+        """'vi' for anything with Vietnamese diacritics; otherwise the language whose
+        articles know more of the words; `default` when that does not decide."""
+        if len(self.indexes) < 2:
+            return next(iter(self.indexes), default)
+        if has_diacritics(text):
+            return "vi" if "vi" in self.indexes else default
+        plain = words(text)
+        known = {
+            language: sum(1 for w in plain if index.knows(w))
+            for language, index in self.indexes.items()
+        }
+        best = max(known.values())
+        return default if known.get(default) == best else max(known, key=known.__getitem__)
+
+    def theme(self, text: str, language: str) -> str:
+        """The question's content words, folded, corrected and sorted: similar wordings of
+        one question share it (the unanswered-question log groups by it)."""
+        index = self.indexes.get(language) or next(iter(self.indexes.values()), None)
+        if index is None:
+            return ""
+        stop = self.vocabulary.stop_folded  # plain, so that both spellings give one key
+        return " ".join(sorted({w for w in index.query(text).words if w not in stop}))
+
+    def _search(self, index: Index, text: str) -> Match:
+        ranked = index.rank(text)
+        if ranked is None:
+            return Match(None, 0.0, (), None, index.language)
+        confidence = confidence_of(ranked.evidence)
+        suggestions = tuple(t for t in ranked.topics[:4] if t != OFFTOPIC)[:3]
+        if ranked.topics[0] == OFFTOPIC:
+            return Match(None, 0.0, (), None, index.language)
+        if confidence >= self.threshold:
+            return Match(ranked.topics[0], confidence, suggestions[1:], None, index.language)
+        return Match(None, confidence, suggestions, None, index.language)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the confidence is computed from, for the best topic of a question."""
+
+    coverage: float  # share of the question's word weight that the topic contains
+    margin: float  # (best - second) / best score
+    score: float  # the best topic's score
+    length: int  # words in the question
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    topics: tuple[str, ...]  # best first; only those within reach of the best
+    evidence: Evidence
+
+
+# A logistic model of "the best topic is right", fitted by bench/faq_calibrate.py on
+# tests/services/faq_questions.yaml (our own questions, not the eval sets). Refit it when the
+# articles change a lot. The threshold is then simply "more likely right than wrong".
+CALIBRATION = {"bias": -6.61, "coverage": 0.92, "margin": 2.9, "score": 2.1, "length": -0.37}
+
+
+def confidence_of(evidence: Evidence, weights: dict[str, float] = CALIBRATION) -> float:
+    """0..1: the calibrated probability that the best topic is the right one."""
+    z = (
+        weights["bias"]
+        + weights["coverage"] * evidence.coverage
+        + weights["margin"] * evidence.margin
+        + weights["score"] * math.log1p(evidence.score)
+        + weights["length"] * math.log1p(evidence.length)
+    )
+    return round(1 / (1 + math.exp(-z)), 3)

@@ -1,0 +1,71 @@
+"""Questions the FAQ search could not answer: grouped by theme and counted, for officers to
+turn into content."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.dialect import insert
+from storage.models import UnansweredQuestion
+
+MAX_TEXT = 500
+MAX_KEY = 200
+# Phone numbers, ID card and account numbers: six or more digits, perhaps split by spaces,
+# dots or dashes. Officers need the question, never who asked it.
+_LONG_NUMBER = re.compile(r"\+?\d(?:[\s.\-]?\d){5,}")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def mask(text: str) -> str:
+    """The text with long numbers and e-mail addresses replaced by '***'."""
+    return _EMAIL.sub("***", _LONG_NUMBER.sub("***", text))
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    language: str,
+    key: str,
+    text: str,
+    suggestions: Sequence[str],
+    now: datetime,
+) -> None:
+    """Count one more asking of this theme (key), keeping the latest wording."""
+    key = key[:MAX_KEY]
+    if not key:
+        return
+    wording = mask(text.strip())[:MAX_TEXT]
+    stmt = insert(session, UnansweredQuestion).values(
+        language=language,
+        key=key,
+        text=wording,
+        suggestions=list(suggestions),
+        count=1,
+        first_asked_at=now,
+        last_asked_at=now,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["language", "key"],
+        set_={
+            "count": UnansweredQuestion.count + 1,
+            "text": wording,
+            "suggestions": list(suggestions),
+            "last_asked_at": now,
+        },
+    )
+    await session.execute(stmt)
+
+
+async def most_asked(session: AsyncSession, limit: int = 50) -> Sequence[UnansweredQuestion]:
+    """The themes asked most often, most recent first among equals."""
+    stmt = (
+        select(UnansweredQuestion)
+        .order_by(UnansweredQuestion.count.desc(), UnansweredQuestion.last_asked_at.desc())
+        .limit(limit)
+    )
+    return (await session.scalars(stmt)).all()
