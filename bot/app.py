@@ -27,7 +27,6 @@ from bot.dispatch import Dispatcher
 from bot.inbox import InboxWriter
 from bot.outbox import Sender
 from bot.services import Services
-from bot.services.i18n import Catalogs
 from storage import db, unions
 from storage.directory import load as load_directory
 from storage.inbox import NewUpdate
@@ -127,7 +126,7 @@ async def http_ctx(app: web.Application) -> AsyncIterator[None]:
 async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     database = app[DATABASE]
-    services = Services(settings=settings, catalogs=Catalogs(settings.content_dir / "locales"))
+    services = Services.load(settings)
     channels: dict[str, Channel] = {}
     sender = Sender(database, services, channels)
     dispatcher = Dispatcher(database, services, channels, on_outgoing=sender.submit)

@@ -2,6 +2,9 @@
 
 unionbot chat                      talk to the bot as a worker in this terminal
 unionbot serve                     run the configured channels, workers and web server
+unionbot ask TEXT --json           answer one question as JSON (--jsonl: one per stdin line)
+unionbot content check             validate the knowledge base; list stale articles
+unionbot content unanswered        the questions the bot could not answer, most asked first
 unionbot directory import FILE     load or update the union directory
 unionbot db upgrade                bring the database schema up to date
 """
@@ -11,9 +14,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import date, datetime
 
 from aiohttp import web
 
@@ -21,8 +26,11 @@ from bot import logs
 from bot.app import RUNTIME, create_app, ensure_schema
 from bot.channels.terminal import TerminalChannel, converse
 from bot.config import ConfigError, Settings, default_settings
-from bot.services.i18n import _
-from storage import db, unions
+from bot.services import Services, knowledge
+from bot.services.i18n import LANGUAGES, LOCAL_TIME, _
+from bot.services.knowledge import SOON_DAYS
+from handlers import faq
+from storage import db, unanswered, unions
 from storage.directory import DirectoryError
 from storage.directory import load as load_directory
 
@@ -39,6 +47,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the channels, workers and the web server")
     serve.add_argument("--host", default=None, help="listen address (default HTTP_HOST)")
     serve.add_argument("--port", type=int, default=None, help="listen port (default HTTP_PORT)")
+
+    ask = commands.add_parser("ask", help="answer a question from the knowledge base")
+    ask.add_argument("text", nargs="*", help="the question (quote it)")
+    output = ask.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print one JSON object")
+    output.add_argument("--jsonl", action="store_true", help="one question per stdin line")
+    ask.add_argument("--lang", choices=LANGUAGES, default=None, help="answer language")
+
+    content = commands.add_parser("content", help="the knowledge base")
+    content_commands = content.add_subparsers(dest="action", required=True, metavar="ACTION")
+    do_check = content_commands.add_parser("check", help="validate; list stale articles")
+    do_check.add_argument("--today", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
+    do_check.add_argument("--soon-days", type=int, default=SOON_DAYS, help="'soon' horizon")
+    do_unanswered = content_commands.add_parser("unanswered", help="questions not answered")
+    do_unanswered.add_argument("--limit", type=int, default=50)
 
     directory = commands.add_parser("directory", help="the union directory")
     directory_commands = directory.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -61,6 +84,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "serve":
             logs.setup(logging.INFO)
             serve(settings, args.host, args.port)
+        elif args.command == "ask":
+            return ask(settings, args)
+        elif args.command == "content" and args.action == "check":
+            return check_content(settings, args.today, args.soon_days)
+        elif args.command == "content":
+            return asyncio.run(list_unanswered(settings, args.limit))
         elif args.command == "directory":
             logs.setup(logging.WARNING)
             return asyncio.run(import_directory(settings, args.file))
@@ -73,6 +102,66 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    return 0
+
+
+def ask(settings: Settings, args: argparse.Namespace) -> int:
+    """`unionbot ask`: the same search and answer text as the chat, without a database."""
+    language = args.lang or settings.default_language
+    services = Services.load(settings)
+    on = services.clock().astimezone(LOCAL_TIME).date()
+
+    def answer(text: str) -> dict[str, object]:
+        match = services.knowledge.search(text, language)
+        with services.catalogs.activate(language):
+            reply, _buttons = faq.compose(services.knowledge, match, language, on)
+        return {
+            "topic": match.topic,
+            "confidence": match.confidence,
+            "answer": reply,
+            "suggestions": list(match.suggestions),
+        }
+
+    if args.jsonl:
+        for line in sys.stdin:
+            print(json.dumps(answer(line.strip()), ensure_ascii=False), flush=True)
+        return 0
+    text = " ".join(args.text).strip()
+    if not text:
+        print("unionbot: ask needs a question, or --jsonl with questions on stdin", file=sys.stderr)
+        return 2
+    result = answer(text)
+    print(json.dumps(result, ensure_ascii=False) if args.json else result["answer"])
+    return 0
+
+
+def check_content(settings: Settings, today: date | None, soon_days: int) -> int:
+    """`unionbot content check`: problems, stale and soon-stale articles; 1 when any."""
+    today = today or datetime.now(LOCAL_TIME).date()
+    report = knowledge.check(settings.content_dir, today, soon_days)
+    for problem in report.problems:
+        print(f"invalid: {problem}")
+    for article in report.stale:
+        print(f"stale: {article.path} (valid until {article.valid_until})")
+    for article in report.soon_stale:
+        print(f"soon stale: {article.path} (valid until {article.valid_until})")
+    if report.ok:
+        print(f"knowledge base ok on {today}")
+    return 0 if report.ok else 1
+
+
+async def list_unanswered(settings: Settings, limit: int) -> int:
+    """`unionbot content unanswered`: what workers asked that the bot could not answer."""
+    database = db.Database.open(settings.database_url)
+    try:
+        await ensure_schema(database, settings)
+        async with database.sessions() as session:
+            rows = await unanswered.most_asked(session, limit)
+    finally:
+        await database.close()
+    for row in rows:
+        last = row.last_asked_at.astimezone(LOCAL_TIME).date()
+        print(f"{row.count:5d}  {last}  [{row.language}] {row.text}")
     return 0
 
 

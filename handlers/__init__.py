@@ -8,7 +8,7 @@ bot.web.
 
 from __future__ import annotations
 
-from handlers import menu, question, status
+from handlers import faq, menu, question, status
 from handlers.types import Handler
 
 COMMANDS: dict[str, Handler] = {
@@ -23,6 +23,7 @@ COMMANDS: dict[str, Handler] = {
 # Button payloads are "<namespace>:<rest>"; the namespace picks the handler.
 BUTTONS: dict[str, Handler] = {
     "menu": menu.on_button,
+    "faq": faq.on_button,
     "lang": menu.on_language_button,
     "q": question.on_button,
     "status": status.on_button,
@@ -33,6 +34,6 @@ FLOWS: dict[str, Handler] = {
     "question": question.on_text,
 }
 
-FALLBACK: Handler = question.fallback
+FALLBACK: Handler = faq.on_text
 UNSUPPORTED: Handler = menu.unsupported
 UNKNOWN_COMMAND: Handler = menu.unknown_command

@@ -1,6 +1,6 @@
 """Leaving a message for an officer: it becomes a `question` case in the root federation's
-queue. Used for free text the bot cannot answer and for menu items whose own flows are not
-built yet."""
+queue. Used for questions the knowledge base cannot answer (handlers/faq.py) and for menu
+items whose own flows are not built yet."""
 
 from __future__ import annotations
 
@@ -43,6 +43,11 @@ async def write(ctx: Context, msg: Incoming) -> list[Outgoing]:
     topic = (msg.payload or "").removeprefix("q:write:")
     if topic not in TOPICS:
         raise StaleButton(msg.payload)
+    return start_writing(ctx, topic)
+
+
+def start_writing(ctx: Context, topic: str) -> list[Outgoing]:
+    """Make the person's next text the message to an officer about `topic`."""
     ctx.state["flow"] = "question"
     ctx.state["topic"] = topic
     return [
@@ -62,7 +67,7 @@ async def on_text(ctx: Context, msg: Incoming) -> list[Outgoing]:
     if text.lower() in CANCEL_WORDS:
         return await cancel(ctx, msg)
     topic = ctx.state.get("topic", "other")
-    return await _submit(ctx, text, topic if topic in TOPICS else "other")
+    return await submit(ctx, text, topic if topic in TOPICS else "other")
 
 
 async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
@@ -76,31 +81,8 @@ async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
         draft = ctx.state.get("draft")
         if not isinstance(draft, str) or not draft.strip():
             raise StaleButton(payload)
-        return await _submit(ctx, draft, "other")
+        return await submit(ctx, draft, "other")
     raise StaleButton(payload)
-
-
-async def fallback(ctx: Context, msg: Incoming) -> list[Outgoing]:
-    """Free text outside any flow. The bot cannot answer questions yet (the knowledge base
-    comes next), so it keeps the text as a draft and offers to pass it to an officer; a
-    first-time person is greeted with the menu first."""
-    ctx.state["draft"] = (msg.text or "").strip()
-    send = (Button(_("Send it to an officer"), "q:send"),)
-    if ctx.first_contact:
-        offer = _(
-            "If you want, I can pass the message you just wrote to a union officer: "
-            "tap “Send it to an officer”."
-        )
-        return [ctx.reply(f"{menu.greeting()}\n\n{offer}", (*menu.main_menu(), send))]
-    return [
-        ctx.reply(
-            _(
-                "I cannot answer typed questions yet. Shall I pass your message to a union "
-                "officer? They will answer you here."
-            ),
-            (send, (menu.back_to_menu(),)),
-        )
-    ]
 
 
 async def cancel(ctx: Context, msg: Incoming) -> list[Outgoing]:
@@ -111,7 +93,8 @@ async def cancel(ctx: Context, msg: Incoming) -> list[Outgoing]:
     return [ctx.reply(text + " " + _("What do you need? Choose one below."), menu.main_menu())]
 
 
-async def _submit(ctx: Context, text: str, topic: str) -> list[Outgoing]:
+async def submit(ctx: Context, text: str, topic: str) -> list[Outgoing]:
+    """Open a `question` case with the text in the root federation's queue."""
     root = await unions.root(ctx.session)
     if root is None:
         # The directory was never imported: keep the draft so nothing is lost.

@@ -9,6 +9,7 @@ reached the PostgreSQL variants are skipped with the reason, except under CI=tru
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import shutil
 import uuid
@@ -21,7 +22,8 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.config import Settings
+from bot.config import CONTENT_DIR, Settings
+from bot.services.knowledge import Knowledge
 from storage import db
 
 PG_URL = os.environ.get(
@@ -166,6 +168,17 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def sessions(engine: AsyncEngine) -> db.Sessions:
     return db.create_sessions(engine)
+
+
+@functools.cache
+def shared_knowledge() -> Knowledge:
+    """The knowledge base of content/, built once per test run (it is immutable)."""
+    return Knowledge.load(CONTENT_DIR)
+
+
+@pytest.fixture
+def knowledge() -> Knowledge:
+    return shared_knowledge()
 
 
 @pytest.fixture

@@ -25,3 +25,43 @@ def test_e2e_bench_prints_one_line_per_database():
         assert line["rate"] > 0 and line["baseline_rate"] > 0
         assert 0 < line["p50_ms"] <= line["p99_ms"]
         assert line["peak_rss_mb"] > 10
+
+
+FAQ_KEYS = {
+    "bench", "accuracy", "by_style", "oos_rejection", "real_accuracy", "baseline_accuracy",
+    "baseline_by_style", "p50_ms", "p99_ms", "build_s", "rss_mb",
+}  # fmt: skip
+
+
+def test_faq_bench_prints_one_line_with_the_agreed_keys(tmp_path):
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text(
+        "\n".join(
+            json.dumps(row, ensure_ascii=False)
+            for row in (
+                {
+                    "q": "cty no luong 2 thang",
+                    "topic": "rights.wage_payment",
+                    "style": "unaccented",
+                },
+                {"q": "Đoàn phí đóng bao nhiêu?", "topic": "join.dues", "style": "accented"},
+                {"q": "e bị đuổi vc ko báo trc", "topic": "rights.dismissal", "style": "teencode"},
+                {"q": "xổ số hôm nay", "topic": None, "style": "accented"},
+            )
+        ),
+        encoding="utf-8",
+    )
+    real = tmp_path / "real.jsonl"
+    real.write_text(json.dumps({"q": "Mức đóng đoàn phí?", "topics": ["join.dues"]}) + "\n")
+    result = subprocess.run(
+        [sys.executable, "bench/faq.py", str(dev), str(real)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    [line] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert set(line) == FAQ_KEYS and line["bench"] == "faq"
+    assert set(line["by_style"]) == set(line["baseline_by_style"]) == {
+        "accented", "unaccented", "teencode",
+    }  # fmt: skip
+    assert 0 <= line["accuracy"] <= 1 and line["oos_rejection"] == 1.0
+    assert 0 < line["p50_ms"] <= line["p99_ms"] and line["build_s"] > 0 and line["rss_mb"] > 10

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -42,7 +43,7 @@ def test_unionbot_and_python_m_bot_are_the_same_interface(tmp_path):
     via_module = run([sys.executable, "-m", "bot", "--help"], tmp_path)
     assert via_script.returncode == via_module.returncode == 0
     assert via_script.stdout == via_module.stdout
-    for command in ("chat", "serve", "directory", "db"):
+    for command in ("chat", "serve", "ask", "content", "directory", "db"):
         assert command in via_module.stdout
 
 
@@ -67,6 +68,68 @@ def test_chat_works_on_a_fresh_folder_with_no_configuration(tmp_path):
     assert "Your requests:" not in third.stdout  # "5" needs a shown menu first
     fourth = run([sys.executable, "-m", "bot", "chat", "--user", "lan"], tmp_path, "/menu\n5\n")
     assert "Your requests:" in fourth.stdout
+
+
+def test_chat_answers_a_question_typed_without_diacritics(tmp_path):
+    lines = "/start\ncty no luong 2 thang roi phai lam sao\n/quit\n"
+    result = run([sys.executable, "-m", "bot", "chat", "--user", "an"], tmp_path, lines)
+    assert result.returncode == 0, result.stderr
+    assert "Trả lương, nợ lương, chậm lương" in result.stdout
+    assert "Căn cứ: Bộ luật Lao động 2019" in result.stdout
+    assert "  1. Gửi phản ánh" in result.stdout and "  2. Hỏi cán bộ công đoàn" in result.stdout
+
+
+def test_ask_json_follows_the_contract_on_a_fresh_folder(tmp_path):
+    result = run(
+        [sys.executable, "-m", "bot", "ask", "cty no luong 2 thang roi phai lam sao", "--json"],
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert list(answer) == ["topic", "confidence", "answer", "suggestions"]
+    assert answer["topic"] == "rights.wage_payment"
+    assert 0.5 <= answer["confidence"] <= 1
+    assert answer["answer"].startswith("Trả lương, nợ lương, chậm lương")
+    assert "Căn cứ: " in answer["answer"]
+    assert isinstance(answer["suggestions"], list)
+    assert not (tmp_path / "data").exists()  # no database was needed or made
+
+
+def test_ask_jsonl_answers_one_line_per_question_in_either_language(tmp_path):
+    questions = "xo so hom nay ra so may\nbảo hiểm\nchao ban\nhow many days of annual leave\n"
+    result = run([sys.executable, "-m", "bot", "ask", "--jsonl", "--lang", "en"], tmp_path,
+                 questions)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lottery, unsure, hello, leave = (json.loads(line) for line in result.stdout.splitlines())
+    assert (lottery["topic"], lottery["suggestions"]) == (None, [])
+    assert lottery["answer"].startswith("Sorry, I can only answer questions about work")
+    assert unsure["topic"] is None and len(unsure["suggestions"]) == 3
+    assert hello["topic"] is None and hello["answer"].startswith("Hello!")
+    assert leave["topic"] == "rights.annual_leave"
+    assert leave["answer"].startswith("Annual leave")
+    no_question = run([sys.executable, "-m", "bot", "ask", "--json"], tmp_path)
+    assert no_question.returncode == 2 and "needs a question" in no_question.stderr
+
+
+def test_content_check_exit_code_follows_a_fixed_clock(tmp_path):
+    today = run([sys.executable, "-m", "bot", "content", "check", "--today", "2026-11-25"],
+                tmp_path)  # fmt: skip
+    assert today.returncode == 0, today.stdout
+    assert "knowledge base ok on 2026-11-25" in today.stdout
+    assert "soon stale: " in today.stdout and "rights.minimum_wage.md" in today.stdout
+    later = run([sys.executable, "-m", "bot", "content", "check", "--today", "2027-01-05"],
+                tmp_path)  # fmt: skip
+    assert later.returncode == 1
+    assert "stale: " in later.stdout and "(valid until 2026-12-31)" in later.stdout
+
+
+def test_content_unanswered_lists_what_the_bot_could_not_answer(tmp_path):
+    lines = "/start\nxo so hom nay\nXổ số hôm nay?\n/quit\n"
+    run([sys.executable, "-m", "bot", "chat", "--user", "an"], tmp_path, lines)
+    listed = run([sys.executable, "-m", "bot", "content", "unanswered"], tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    [line] = listed.stdout.splitlines()
+    assert line.split()[0] == "2" and line.endswith("[vi] Xổ số hôm nay?")
 
 
 def test_db_upgrade_and_directory_import(tmp_path):

@@ -12,7 +12,7 @@ from storage.models import Case, CaseMessage, InboxItem, OutboxItem, Person, Uni
 from tests.conftest import WEBHOOK_SECRET, count
 
 MENU_PAYLOADS = [
-    ["q:offer:faq", "q:offer:join"],
+    ["faq:home", "q:offer:join"],
     ["q:offer:report", "q:offer:support"],
     ["status:list", "lang:choose"],
 ]
@@ -364,3 +364,23 @@ async def test_flood_control_from_telegram_is_respected(start_bot, fake_telegram
     assert calls[1].at - calls[0].at >= 0.9
     assert time.monotonic() - started < 5
     assert fake_telegram.sent(514)[-1]["text"].startswith("Xin chào")
+
+
+async def test_a_question_typed_without_diacritics_gets_the_answer_and_next_steps(
+    start_bot, fake_telegram
+):
+    """The issue's 'done means': the wage-payment answer, its legal basis and buttons."""
+    await start_bot()
+    await fake_telegram.deliver(fake_telegram.text_update(503, "/start"))
+    await fake_telegram.wait_for("sendMessage", 1)
+    await fake_telegram.deliver(
+        fake_telegram.text_update(503, "cty no luong 2 thang roi phai lam sao")
+    )
+    await fake_telegram.wait_for("sendMessage", 2)
+
+    answer = fake_telegram.sent(503)[-1]
+    assert answer["text"].startswith("Trả lương, nợ lương, chậm lương\n\n")
+    assert "Căn cứ: Bộ luật Lao động 2019" in answer["text"]
+    payloads = [p for row in keyboard(answer) for _, p in row]
+    assert payloads[:2] == ["q:offer:report", "faq:ask"]
+    assert labels(answer)[:2] == [["Gửi phản ánh"], ["Hỏi cán bộ công đoàn"]]

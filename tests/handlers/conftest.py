@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.dispatch import Dispatcher
 from bot.services import Services
 from bot.services.i18n import Catalogs
+from bot.services.knowledge import Knowledge
 from handlers.types import Incoming, Outgoing
 from storage import db, unions
 from storage.directory import load as load_directory
@@ -65,8 +66,10 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def dispatcher(database: db.Database, settings: Settings, clock: Clock) -> Dispatcher:
-    services = Services(settings, Catalogs(settings.content_dir / "locales"), clock)
+def dispatcher(
+    database: db.Database, settings: Settings, clock: Clock, knowledge: Knowledge
+) -> Dispatcher:
+    services = Services(settings, Catalogs(settings.content_dir / "locales"), knowledge, clock)
     return Dispatcher(database, services, channels={}, on_outgoing=lambda rows: None)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from handlers.types import Incoming
-from storage.models import Conversation, Person
+from storage.models import Case, CaseMessage, Conversation, Person
 from tests.conftest import count
 from tests.handlers.conftest import buttons, labels
 
 MENU = [
-    "q:offer:faq", "q:offer:join", "q:offer:report", "q:offer:support", "status:list",
+    "faq:home", "q:offer:join", "q:offer:report", "q:offer:support", "status:list",
     "lang:choose",
 ]  # fmt: skip
 
@@ -28,17 +28,20 @@ async def test_start_greets_in_vietnamese_and_shows_the_six_entry_points(talk):
     assert reply.to.person_id is not None
 
 
-async def test_a_first_free_text_is_greeted_and_can_be_passed_on(talk):
+async def test_a_first_question_is_greeted_then_answered_and_can_be_passed_on(talk, sessions):
     worker = talk()
-    [reply] = await worker.say("cty ko tra luong 2 thang r")
-    assert reply.text.startswith("Xin chào!")
-    assert reply.text.endswith(
-        "Nếu muốn, mình có thể chuyển tin nhắn bạn vừa gửi cho cán bộ công đoàn: "
-        "bấm “Gửi cho cán bộ”."
-    )
-    assert buttons(reply) == [*MENU, "q:send"]
-    [sent] = await worker.press("q:send")
+    hello, answer = await worker.say("cty ko tra luong 2 thang r")
+    assert hello.text.startswith("Xin chào! Mình là trợ lý tự động của Công đoàn")
+    assert buttons(hello) == MENU
+    assert answer.text.startswith("Trả lương, nợ lương, chậm lương")
+    assert "q:offer:report" in buttons(answer) and "faq:ask" in buttons(answer)
+    [sent] = await worker.press("faq:ask")
     assert "Mã hồ sơ: HD-2026-000001." in sent.text
+    async with sessions() as session:
+        case = (await session.scalars(select(Case))).one()
+        message = (await session.scalars(select(CaseMessage))).one()
+    assert (case.kind, case.category) == ("question", "faq")
+    assert message.text == "cty ko tra luong 2 thang r"
 
 
 async def test_menu_and_help(talk):
@@ -95,8 +98,9 @@ async def test_over_long_text_is_refused_without_creating_anyone(talk, sessions)
     [reply] = await talk().say("x" * 4097)
     assert reply.text.startswith("Tin nhắn của bạn dài quá")
     assert await count(sessions, Person) == 0
-    [ok] = await talk().say("x" * 4096)
-    assert ok.text.startswith("Xin chào")
+    hello, declined = await talk().say("x" * 4096)
+    assert hello.text.startswith("Xin chào")
+    assert "faq:ask" in buttons(declined)
 
 
 async def test_stale_and_forged_buttons_change_nothing(talk, sessions):

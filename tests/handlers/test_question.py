@@ -10,6 +10,7 @@ from bot.dispatch import Dispatcher
 from storage.models import AuditEntry, Case, CaseMessage, Union
 from tests.conftest import count
 from tests.handlers.conftest import Talk, buttons
+from tests.handlers.test_menu import MENU
 
 
 async def test_each_unbuilt_menu_item_says_so_and_offers_a_message(talk):
@@ -63,7 +64,8 @@ async def test_a_message_becomes_a_question_case_in_the_root_queue(talk, session
     )
     # The flow is over: the next text is free text again.
     [after] = await worker.say("cam on")
-    assert buttons(after) == ["q:send", "menu:home"]
+    assert after.text == "Không có gì ạ! Khi cần, bạn cứ nhắn cho mình nhé."
+    assert buttons(after) == MENU
 
 
 async def test_codes_count_per_kind_and_year(talk, clock, sessions):

@@ -20,17 +20,38 @@ from handlers.types import MAX_TEXT, Incoming
 from storage import conversations, db, unions
 from storage.directory import load as load_directory
 from storage.models import Case
-from tests.conftest import SAMPLE_DIRECTORY
+from tests.conftest import SAMPLE_DIRECTORY, shared_knowledge
 from tests.handlers.conftest import NOW
 
 REFUSAL = "Nút này không còn dùng được. Bạn chọn lại giúp mình nhé."
-GOOD = {"menu:home", "lang:choose", "lang:vi", "lang:en", "status:list"} | {
-    f"q:{step}:{topic}" for step in ("offer", "write") for topic in TOPICS
-}
+GOOD = {
+    "menu:home",
+    "lang:choose",
+    "lang:vi",
+    "lang:en",
+    "status:list",
+    "faq:home",
+    "faq:ask",
+    "faq:g:join",
+    "faq:g:rights:1",
+    "faq:t:rights.wage_payment",
+} | {f"q:{step}:{topic}" for step in ("offer", "write") for topic in TOPICS}
 PAYLOADS = st.one_of(
     st.text(max_size=90),
     st.from_regex(r"[a-z]{1,6}:[A-Za-z0-9_.:-]{0,70}", fullmatch=True),
-    st.sampled_from([*sorted(GOOD), "q:send", "q:offer:", "lang:EN", "menu:home "]),
+    st.sampled_from(
+        [
+            *sorted(GOOD),
+            "q:send",
+            "q:offer:",
+            "lang:EN",
+            "menu:home ",
+            "faq:g:rights:9",
+            "faq:t:rights",
+            "faq:g:join:x",
+            "faq:t:../vi/join.how",
+        ]
+    ),
 )
 EXAMPLES = settings(
     max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -41,7 +62,9 @@ async def _scenario(path: Path, msg: Incoming) -> tuple[list, dict, dict, int]:
     database = db.Database.open(f"sqlite+aiosqlite:///{path}")
     try:
         base = Settings.from_env({"DATABASE_URL": "sqlite+aiosqlite:///x"})
-        services = Services(base, Catalogs(base.content_dir / "locales"), lambda: NOW)
+        services = Services(
+            base, Catalogs(base.content_dir / "locales"), shared_knowledge(), lambda: NOW
+        )
         dispatcher = Dispatcher(database, services, {}, lambda rows: None)
         async with database.sessions() as session:
             if not await unions.count(session):

@@ -1,0 +1,192 @@
+"""Questions and answers: free text is searched in the knowledge base; the menu browses it.
+
+Above the confidence threshold the worker gets the article, its legal basis and the next
+steps as buttons. Below it: the best 2–3 topics as buttons and "Ask a union officer", which
+passes the question on as a `question` case; the question is also counted among the
+unanswered ones for officers to write content. Greetings and thanks get a friendly word and
+the menu. `compose()` is the one place an answer's text is made: the bot, `unionbot ask` and
+bench/faq.py all go through it or through the same search.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.services.i18n import LOCAL_TIME, N_, _, format_date
+from bot.services.knowledge import Article, Knowledge, Match
+from handlers import menu, question
+from handlers.types import Button, Context, Incoming, Keyboard, Outgoing, StaleButton
+from storage import unanswered
+
+GROUP_TITLES = {
+    "join": N_("Joining the union"),
+    "rights": N_("Workers' rights"),
+    "support": N_("Union support"),
+    "service": N_("About this service"),
+}
+ASK = N_("Ask a union officer")
+NEXT_STEPS = {
+    "ask": (ASK, "faq:ask"),
+    "report": (N_("Report a problem"), "q:offer:report"),
+    "join": (N_("Join the union"), "q:offer:join"),
+    "support": (N_("Hardship support"), "q:offer:support"),
+}
+PAGE_SIZE = 8
+
+
+def today(ctx: Context) -> date:
+    return ctx.now.astimezone(LOCAL_TIME).date()
+
+
+# ---------------------------------------------------------------------------- composing
+
+
+def render(article: Article, on: date) -> str:
+    """The article as the worker reads it: title, body, legal basis, and a warning when its
+    figures are past their valid_until."""
+    parts = [article.title, article.body]
+    basis = _("Legal basis: {sources}. Checked on {date}.").format(
+        sources="; ".join(article.sources), date=format_date(article.updated)
+    )
+    parts.append(basis + " " + _("This is general information, not legal advice."))
+    if article.is_stale(on):
+        assert article.valid_until is not None
+        parts.append(
+            "⚠️ "
+            + _(
+                "The figures above were valid until {date} and may have changed since. "
+                "Please ask the union for the current figures."
+            ).format(date=format_date(article.valid_until))
+        )
+    return "\n\n".join(parts)
+
+
+def next_steps(article: Article) -> Keyboard:
+    """The article's next steps, one button each, then the way back."""
+    rows = [(Button(_(NEXT_STEPS[step][0]), NEXT_STEPS[step][1]),) for step in article.next]
+    if "ask" not in article.next:
+        rows.append((Button(_(ASK), "faq:ask"),))
+    rows.append((Button(_("Other questions"), "faq:home"), menu.back_to_menu()))
+    return tuple(rows)
+
+
+def compose(knowledge: Knowledge, match: Match, language: str, on: date) -> tuple[str, Keyboard]:
+    """The reply for a search result: answer, suggestions, or a friendly word."""
+    if match.smalltalk == "thanks":
+        return _("You are welcome! Write to me any time you need something."), menu.main_menu()
+    if match.smalltalk == "greeting":
+        return menu.greeting(), menu.main_menu()
+    if match.topic is not None:
+        article = knowledge.article(match.topic, language)
+        if article is not None:
+            return render(article, on), next_steps(article)
+    ask = (Button(_(ASK), "faq:ask"),)
+    if match.suggestions:
+        rows = [topic_button(knowledge, topic, language) for topic in match.suggestions]
+        text = _(
+            "I am not sure I understood. Is your question about one of these? If not, tap "
+            "“Ask a union officer” and an officer will answer you here."
+        )
+        return text, (*rows, ask, (menu.back_to_menu(),))
+    text = _(
+        "Sorry, I can only answer questions about work, workers' rights and the union. "
+        "If your question is about that, tap “Ask a union officer” and an officer will "
+        "answer you here."
+    )
+    return text, (ask, (Button(_("Browse the questions"), "faq:home"), menu.back_to_menu()))
+
+
+def topic_button(knowledge: Knowledge, topic: str, language: str) -> tuple[Button, ...]:
+    article = knowledge.article(topic, language)
+    return (Button(article.title if article else topic, f"faq:t:{topic}"),)
+
+
+# ---------------------------------------------------------------------------- handlers
+
+
+async def on_text(ctx: Context, msg: Incoming) -> list[Outgoing]:
+    """Free text outside any flow: search, answer or suggest, and remember what failed."""
+    text = (msg.text or "").strip()
+    knowledge = ctx.services.knowledge
+    language = ctx.person.language
+    match = knowledge.search(text, language)
+    if match.smalltalk is None:
+        # Kept so that "Ask a union officer" passes on exactly what the worker wrote.
+        ctx.state["draft"] = text
+        if match.topic is None:
+            await unanswered.record(
+                ctx.session,
+                language=match.language,
+                key=knowledge.theme(unanswered.mask(text), match.language),
+                text=text,
+                suggestions=match.suggestions,
+                now=ctx.now,
+            )
+    reply_text, buttons = compose(knowledge, match, language, today(ctx))
+    replies = [ctx.reply(reply_text, buttons)]
+    if ctx.first_contact and match.smalltalk is None:
+        # Someone's very first message: say what the bot is before answering.
+        replies.insert(0, ctx.reply(menu.greeting(), menu.main_menu()))
+    return replies
+
+
+async def home(ctx: Context) -> list[Outgoing]:
+    """“Questions”: type a question, or browse the four groups."""
+    rows = [
+        (Button(_(GROUP_TITLES.get(group.id, group.id)), f"faq:g:{group.id}"),)
+        for group in ctx.services.knowledge.taxonomy
+    ]
+    text = _(
+        "Type your question in your own words, with or without accents. Or choose a group below."
+    )
+    return [ctx.reply(text, (*rows, (menu.back_to_menu(),)))]
+
+
+async def browse(ctx: Context, group_id: str, page: int) -> list[Outgoing]:
+    """The topics of a group, PAGE_SIZE at a time."""
+    knowledge = ctx.services.knowledge
+    group = knowledge.group(group_id)
+    if group is None or page < 0 or page * PAGE_SIZE >= max(len(group.topics), 1):
+        raise StaleButton(f"faq:g:{group_id}:{page}")
+    shown = group.topics[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    rows = [topic_button(knowledge, topic, ctx.person.language) for topic in shown]
+    if (page + 1) * PAGE_SIZE < len(group.topics):
+        rows.append((Button(_("More…"), f"faq:g:{group_id}:{page + 1}"),))
+    rows.append((Button(_("Other groups"), "faq:home"), menu.back_to_menu()))
+    title = _(GROUP_TITLES.get(group_id, group_id))
+    return [ctx.reply(_("{group}: choose a topic.").format(group=title), rows)]
+
+
+async def show(ctx: Context, topic: str) -> list[Outgoing]:
+    """One article, from a button."""
+    article = ctx.services.knowledge.article(topic, ctx.person.language)
+    if article is None:
+        raise StaleButton(f"faq:t:{topic}")
+    ctx.state.pop("draft", None)
+    return [ctx.reply(render(article, today(ctx)), next_steps(article))]
+
+
+async def ask(ctx: Context) -> list[Outgoing]:
+    """“Ask a union officer”: pass on the question just typed, or let the worker write one."""
+    draft = ctx.state.get("draft")
+    if isinstance(draft, str) and draft.strip():
+        return await question.submit(ctx, draft, "faq")
+    return question.start_writing(ctx, "faq")
+
+
+async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
+    """faq:home, faq:g:<group>[:<page>], faq:t:<topic>, faq:ask."""
+    payload = msg.payload or ""
+    parts = payload.split(":")
+    if payload == "faq:home":
+        return await home(ctx)
+    if payload == "faq:ask":
+        return await ask(ctx)
+    if len(parts) == 3 and parts[1] == "t":
+        return await show(ctx, parts[2])
+    if parts[1:2] == ["g"] and len(parts) in (3, 4):
+        page = parts[3] if len(parts) == 4 else "0"
+        if not page.isdigit() or len(page) > 3:
+            raise StaleButton(payload)
+        return await browse(ctx, parts[2], int(page))
+    raise StaleButton(payload)
