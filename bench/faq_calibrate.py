@@ -4,8 +4,9 @@
 
 The confidence is a logistic model of "the best topic is the right one" over the evidence
 the search reports (coverage, margin, score, length). This fits it on our own labelled
-questions (tests/services/faq_questions.yaml: in-scope questions with their topic and
-out-of-scope messages), never on ../shared/eval, and prints the weights as one JSON line.
+questions (tests/services/faq_questions.yaml: in-scope questions with their topic, and
+out-of-scope and too-vague messages that should not be answered), never on
+../shared/eval, and prints the weights as one JSON line.
 Paste them into CALIBRATION when the articles have changed a lot, then run bench/faq.py.
 """
 
@@ -43,7 +44,7 @@ def main() -> int:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     index = Knowledge.load(CONTENT_DIR).indexes["vi"]
     rows = [(row["q"], row["topic"]) for row in data["in_scope"]]
-    rows += [(row["q"], None) for row in data["out_of_scope"]]
+    rows += [(row["q"], None) for row in data["out_of_scope"] + data.get("ambiguous", [])]
     samples: list[tuple[list[float], float]] = []
     for text, topic in rows:
         ranked = index.rank(text)

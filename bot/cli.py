@@ -28,7 +28,7 @@ from bot.channels.terminal import TerminalChannel, converse
 from bot.config import ConfigError, Settings, default_settings
 from bot.services import Services, knowledge
 from bot.services.i18n import LANGUAGES, LOCAL_TIME, _
-from bot.services.knowledge import SOON_DAYS
+from bot.services.knowledge import SOON_DAYS, ContentError
 from handlers import faq
 from storage import db, unanswered, unions
 from storage.directory import DirectoryError
@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             logs.setup(logging.INFO)
             db.run_upgrade(settings.database_url)
             print("database schema is up to date")
-    except ConfigError as exc:
+    except (ConfigError, ContentError) as exc:
         print(f"unionbot: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -123,6 +123,19 @@ def test_content_check_exit_code_follows_a_fixed_clock(tmp_path):
     assert "stale: " in later.stdout and "(valid until 2026-12-31)" in later.stdout
 
 
+def test_a_broken_article_stops_the_bot_with_its_name(tmp_path):
+    content = tmp_path / "content"
+    shutil.copytree(ROOT / "content", content)
+    broken = content / "faq" / "vi" / "rights.strike.md"
+    broken.write_text(broken.read_text("utf-8").replace("sources:", "source:"), "utf-8")
+    env = {"UNIONBOT_CONTENT_DIR": str(content)}
+    asked = run([sys.executable, "-m", "bot", "ask", "đình công"], tmp_path, **env)
+    assert asked.returncode == 2
+    assert asked.stderr.strip() == f"unionbot: {broken}: 'sources' is missing or not a list"
+    checked = run([sys.executable, "-m", "bot", "content", "check"], tmp_path, **env)
+    assert checked.returncode == 1 and f"invalid: {broken}: 'sources'" in checked.stdout
+
+
 def test_content_unanswered_lists_what_the_bot_could_not_answer(tmp_path):
     lines = "/start\nxo so hom nay\nXổ số hôm nay?\n/quit\n"
     run([sys.executable, "-m", "bot", "chat", "--user", "an"], tmp_path, lines)
