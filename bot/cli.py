@@ -4,6 +4,7 @@ unionbot chat                      talk to the bot as a worker in this terminal
 unionbot serve                     run the configured channels, workers and web server
 unionbot ask TEXT --json           answer one question as JSON (--jsonl: one per stdin line)
 unionbot content check             validate the knowledge base; list stale articles
+unionbot route --workplace T --ward W --json   which union's queue (--directory FILE: no database)
 unionbot content unanswered        the questions the bot could not answer, most asked first
 unionbot directory import FILE     load or update the union directory
 unionbot db upgrade                bring the database schema up to date
@@ -23,12 +24,13 @@ from datetime import date, datetime
 from aiohttp import web
 
 from bot import logs
-from bot.app import RUNTIME, create_app, ensure_schema
+from bot.app import RUNTIME, create_app, ensure_schema, seed_directory
 from bot.channels.terminal import TerminalChannel, converse
 from bot.config import ConfigError, Settings, default_settings
 from bot.services import Services, knowledge
 from bot.services.i18n import LANGUAGES, LOCAL_TIME, _
 from bot.services.knowledge import SOON_DAYS, ContentError
+from bot.services.router import Router
 from handlers import faq
 from storage import db, unanswered, unions
 from storage.directory import DirectoryError
@@ -63,6 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
     do_unanswered = content_commands.add_parser("unanswered", help="questions not answered")
     do_unanswered.add_argument("--limit", type=int, default=50)
 
+    route = commands.add_parser("route", help="which union's queue a workplace and ward go to")
+    route.add_argument("--workplace", default=None, help="the workplace as the worker wrote it")
+    route.add_argument("--ward", default=None, help="the ward (new or old name)")
+    route.add_argument("--directory", default=None, help="a directory file; no database is used")
+    route_output = route.add_mutually_exclusive_group()
+    route_output.add_argument("--json", action="store_true", help="print one JSON object")
+    route_output.add_argument(
+        "--jsonl", action="store_true", help='read {"workplace": .., "ward": ..} lines on stdin'
+    )
+
     directory = commands.add_parser("directory", help="the union directory")
     directory_commands = directory.add_subparsers(dest="action", required=True, metavar="ACTION")
     do_import = directory_commands.add_parser("import", help="import or update from a YAML file")
@@ -90,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return check_content(settings, args.today, args.soon_days)
         elif args.command == "content":
             return asyncio.run(list_unanswered(settings, args.limit))
+        elif args.command == "route":
+            return asyncio.run(route(settings, args))
         elif args.command == "directory":
             logs.setup(logging.WARNING)
             return asyncio.run(import_directory(settings, args.file))
@@ -163,6 +177,56 @@ async def list_unanswered(settings: Settings, limit: int) -> int:
         last = row.last_asked_at.astimezone(LOCAL_TIME).date()
         print(f"{row.count:5d}  {last}  [{row.language}] {row.text}")
     return 0
+
+
+async def route(settings: Settings, args: argparse.Namespace) -> int:
+    """`unionbot route`: the router's decision, from a directory file or the database."""
+    if args.directory:
+        try:
+            found = load_directory(args.directory)
+        except DirectoryError as exc:
+            print(f"unionbot: {exc}", file=sys.stderr)
+            return 1
+    else:
+        database = db.Database.open(settings.database_url)
+        try:
+            await ensure_schema(database, settings)
+            await seed_directory(database, settings)  # as `chat` would, on the default
+            async with database.sessions() as session:
+                found = await unions.directory(session)
+        finally:
+            await database.close()
+        if found is None:
+            print("unionbot: no directory imported; use --directory FILE", file=sys.stderr)
+            return 1
+    router = Router(found)
+    if args.jsonl:
+        for number, line in enumerate(sys.stdin, 1):
+            try:
+                asked = json.loads(line)
+                if not isinstance(asked, dict):
+                    raise ValueError("not an object")
+                decision = router.route(_text(asked.get("workplace")), _text(asked.get("ward")))
+            except ValueError as exc:
+                print(f"unionbot: line {number}: {exc}", file=sys.stderr)
+                return 1
+            print(json.dumps(decision.as_json(), ensure_ascii=False), flush=True)
+        return 0
+    decision = router.route(args.workplace, args.ward)
+    if args.json:
+        print(json.dumps(decision.as_json(), ensure_ascii=False))
+    else:
+        print(
+            f"rule {decision.rule}: {decision.union} "
+            f"(workplace: {decision.workplace or '-'}; ward: {decision.ward or '-'})"
+        )
+    return 0
+
+
+def _text(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(f"expected text or null, not {value!r}")
 
 
 def _login() -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.directory import Directory
+from storage.directory import Directory, UnionEntry, WardEntry, WorkplaceEntry
 from storage.models import Union, Ward, Workplace
 
 
@@ -125,3 +125,40 @@ async def root(session: AsyncSession) -> Union | None:
 
 async def by_code(session: AsyncSession, code: str) -> Union | None:
     return await session.scalar(select(Union).where(Union.code == code))
+
+
+async def directory(session: AsyncSession) -> Directory | None:
+    """The directory as the database holds it (for the router); None before any import."""
+    unions = (await session.scalars(select(Union).order_by(Union.id))).all()
+    if not unions:
+        return None
+    wards = (await session.scalars(select(Ward).order_by(Ward.id))).all()
+    workplaces = (await session.scalars(select(Workplace).order_by(Workplace.id))).all()
+    union_code = {u.id: u.code for u in unions}
+    ward_name = {w.id: w.name for w in wards}
+    return Directory(
+        unions=tuple(
+            UnionEntry(
+                code=u.code,
+                name=u.name,
+                level=u.level,
+                parent=union_code.get(u.parent_id) if u.parent_id else None,
+                ward=ward_name.get(u.ward_id) if u.ward_id else None,
+            )
+            for u in unions
+        ),
+        wards=tuple(
+            WardEntry(w.name, tuple(w.aliases), union_code[w.organizing_union_id]) for w in wards
+        ),
+        workplaces=tuple(
+            WorkplaceEntry(
+                name=p.name,
+                aliases=tuple(p.aliases),
+                tax_code=p.tax_code,
+                ward=ward_name[p.ward_id],
+                union=union_code.get(p.union_id) if p.union_id else None,
+                workers=p.workers,
+            )
+            for p in workplaces
+        ),
+    )

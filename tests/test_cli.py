@@ -43,7 +43,7 @@ def test_unionbot_and_python_m_bot_are_the_same_interface(tmp_path):
     via_module = run([sys.executable, "-m", "bot", "--help"], tmp_path)
     assert via_script.returncode == via_module.returncode == 0
     assert via_script.stdout == via_module.stdout
-    for command in ("chat", "serve", "ask", "content", "directory", "db"):
+    for command in ("chat", "serve", "ask", "route", "content", "directory", "db"):
         assert command in via_module.stdout
 
 
@@ -143,6 +143,42 @@ def test_content_unanswered_lists_what_the_bot_could_not_answer(tmp_path):
     assert listed.returncode == 0, listed.stderr
     [line] = listed.stdout.splitlines()
     assert line.split()[0] == "2" and line.endswith("[vi] Xổ số hôm nay?")
+
+
+def test_route_with_a_directory_file_touches_no_database(tmp_path):
+    result = run(
+        [sys.executable, "-m", "bot", "route", "--directory", str(SAMPLE_DIRECTORY),
+         "--workplace", "cty sua cao nguyen", "--ward", "p8", "--json"],
+        tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "union": "GR-SUACAONGUYEN",
+        "workplace": "Công ty TNHH Sữa Cao Nguyên",
+        "ward": "Phường Cam Ly - Đà Lạt",
+        "rule": 1,
+    }
+    lines = '{"workplace": "quán phở", "ward": "phuong 11"}\n{"workplace": null, "ward": null}\n'
+    many = run([sys.executable, "-m", "bot", "route", "--directory", str(SAMPLE_DIRECTORY),
+                "--jsonl"], tmp_path, lines)  # fmt: skip
+    assert [json.loads(line) for line in many.stdout.splitlines()] == [
+        {"union": "CL-XUANTRUONG", "workplace": None, "ward": "Phường Xuân Trường - Đà Lạt",
+         "rule": 3},
+        {"union": "FED-ROOT", "workplace": None, "ward": None, "rule": 4},
+    ]  # fmt: skip
+    bad = run([sys.executable, "-m", "bot", "route", "--directory", str(SAMPLE_DIRECTORY),
+               "--jsonl"], tmp_path, '{"workplace": 5}\n')  # fmt: skip
+    assert bad.returncode == 1 and "line 1: expected text or null" in bad.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_route_without_a_file_reads_the_imported_directory(tmp_path):
+    result = run([sys.executable, "-m", "bot", "route", "--workplace", "5800100003"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "rule 2: CL-XUANHUONG (workplace: Nhà hàng Chợ Đêm Phố Núi; "
+        "ward: Phường Xuân Hương - Đà Lạt)"
+    )
 
 
 def test_db_upgrade_and_directory_import(tmp_path):

@@ -14,14 +14,8 @@ import yaml
 
 from bot.config import CONTENT_DIR
 from bot.services.i18n import Catalogs
-from bot.services.knowledge import (
-    ContentError,
-    accent_key,
-    check,
-    fold,
-    load_taxonomy,
-    parse_article,
-)
+from bot.services.knowledge import ContentError, check, load_taxonomy, parse_article
+from bot.services.text import accent_key, fold
 from handlers import faq
 
 QUESTIONS = yaml.safe_load((Path(__file__).parent / "faq_questions.yaml").read_text("utf-8"))
