@@ -64,6 +64,8 @@ def log(*parts: object) -> None:
 
 
 async def serve_ours(args: argparse.Namespace) -> web.Application:
+    from cryptography.fernet import Fernet
+
     from bot import logs
     from bot.app import create_app
     from bot.config import Settings
@@ -76,6 +78,8 @@ async def serve_ours(args: argparse.Namespace) -> web.Application:
             "TELEGRAM_API_BASE": args.api_base,
             "PUBLIC_URL": f"http://127.0.0.1:{args.port}",
             "TELEGRAM_WEBHOOK_SECRET": SECRET,
+            # A throwaway key: the bench seals nothing worth keeping.
+            "UNIONBOT_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         }
     ).with_(
         auto_upgrade=True,

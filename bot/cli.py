@@ -27,9 +27,9 @@ from bot import logs
 from bot.app import RUNTIME, create_app, ensure_schema, seed_directory
 from bot.channels.terminal import TerminalChannel, converse
 from bot.config import ConfigError, Settings, default_settings
-from bot.services import Services, knowledge
-from bot.services.i18n import LANGUAGES, LOCAL_TIME, _
-from bot.services.knowledge import SOON_DAYS, ContentError
+from bot.services import knowledge
+from bot.services.i18n import LANGUAGES, LOCAL_TIME, Catalogs, _
+from bot.services.knowledge import SOON_DAYS, ContentError, Knowledge
 from bot.services.router import Router
 from handlers import faq
 from storage import db, unanswered, unions
@@ -122,13 +122,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def ask(settings: Settings, args: argparse.Namespace) -> int:
     """`unionbot ask`: the same search and answer text as the chat, without a database."""
     language = args.lang or settings.default_language
-    services = Services.load(settings)
-    on = services.clock().astimezone(LOCAL_TIME).date()
+    # Only the content is needed: no database, no keys, nothing written.
+    catalogs = Catalogs(settings.content_dir / "locales")
+    knowledge = Knowledge.load(settings.content_dir)
+    on = datetime.now(LOCAL_TIME).date()
 
     def answer(text: str) -> dict[str, object]:
-        match = services.knowledge.search(text, language)
-        with services.catalogs.activate(language):
-            reply, _buttons = faq.compose(services.knowledge, match, language, on)
+        match = knowledge.search(text, language)
+        with catalogs.activate(language):
+            reply, _buttons = faq.compose(knowledge, match, language, on)
         return {
             "topic": match.topic,
             "confidence": match.confidence,

@@ -38,6 +38,12 @@ class Settings:
     auto_upgrade: bool = True
     # Messages one person may send per minute before the bot stops reading (0: no limit).
     flood_limit_per_minute: int = 30
+    # Keys for data encrypted at rest (phones, contact details, the reporter of an anonymous
+    # case): the first encrypts, all decrypt, so a new key can be put in front to rotate.
+    encryption_keys: tuple[str, ...] = ()
+    # Or a file of keys, one per line; on the embedded default it is made on first start.
+    key_file: Path | None = None
+    generate_key_file: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, cwd: Path | None = None) -> Settings:
@@ -64,6 +70,17 @@ class Settings:
             seed_directory=(CONTENT_DIR / "directory" / "sample.yaml") if is_sqlite else None,
             auto_upgrade=_flag(merged.get("UNIONBOT_AUTO_UPGRADE"), default=is_sqlite),
             flood_limit_per_minute=_number(merged, "UNIONBOT_FLOOD_LIMIT", 30),
+            encryption_keys=tuple(
+                key.strip()
+                for key in (merged.get("UNIONBOT_ENCRYPTION_KEY") or "").split(",")
+                if key.strip()
+            ),
+            key_file=(
+                Path(merged["UNIONBOT_KEY_FILE"])
+                if merged.get("UNIONBOT_KEY_FILE")
+                else (base / "data" / "unionbot.key" if is_sqlite else None)
+            ),
+            generate_key_file=is_sqlite and not merged.get("UNIONBOT_KEY_FILE"),
         )
 
     def with_(self, **changes: object) -> Settings:

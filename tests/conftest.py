@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import CONTENT_DIR, Settings
+from bot.services.crypto import Vault
 from bot.services.knowledge import Knowledge
 from storage import db
 
@@ -30,6 +31,9 @@ PG_URL = os.environ.get(
     "UNIONBOT_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# A fixed key for data encrypted at rest in tests (never used outside them).
+TEST_KEY = "n7b0H6m0m8o3iWq0g2pQy6GqzqH7kXw7oY3p8cQ5b1E="
+TEST_VAULT = Vault([TEST_KEY])
 SAMPLE_DIRECTORY = Path(__file__).resolve().parents[1] / "content" / "directory" / "sample.yaml"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -189,7 +193,8 @@ def clock_now() -> datetime:
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
     """Settings for an app on the test database, with the sample directory as seed."""
-    return Settings.from_env({"DATABASE_URL": db_url}, cwd=tmp_path).with_(
+    env = {"DATABASE_URL": db_url, "UNIONBOT_ENCRYPTION_KEY": TEST_KEY}
+    return Settings.from_env(env, cwd=tmp_path).with_(
         auto_upgrade=False, seed_directory=SAMPLE_DIRECTORY
     )
 

@@ -1,5 +1,5 @@
 """Services that handlers reach through ctx.services: settings, translations, the knowledge
-base, the clock."""
+base, the encryption vault, the clock."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.config import Settings
+from bot.services.crypto import Vault, load_vault
 from bot.services.i18n import Catalogs
 from bot.services.knowledge import Knowledge
 
@@ -21,6 +22,7 @@ class Services:
     settings: Settings
     catalogs: Catalogs
     knowledge: Knowledge
+    vault: Vault
     clock: Callable[[], datetime] = field(default=utcnow)
 
     @classmethod
@@ -30,5 +32,6 @@ class Services:
             settings=settings,
             catalogs=Catalogs(settings.content_dir / "locales"),
             knowledge=Knowledge.load(settings.content_dir),
+            vault=load_vault(settings),
             clock=clock,
         )

@@ -16,7 +16,7 @@ from bot.services.knowledge import Knowledge
 from handlers.types import Incoming, Outgoing
 from storage import db, unions
 from storage.directory import load as load_directory
-from tests.conftest import SAMPLE_DIRECTORY
+from tests.conftest import SAMPLE_DIRECTORY, TEST_VAULT
 
 NOW = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)  # 09:30 in Đà Lạt
 
@@ -69,7 +69,8 @@ def clock() -> Clock:
 def dispatcher(
     database: db.Database, settings: Settings, clock: Clock, knowledge: Knowledge
 ) -> Dispatcher:
-    services = Services(settings, Catalogs(settings.content_dir / "locales"), knowledge, clock)
+    catalogs = Catalogs(settings.content_dir / "locales")
+    services = Services(settings, catalogs, knowledge, TEST_VAULT, clock)
     return Dispatcher(database, services, channels={}, on_outgoing=lambda rows: None)
 
 

@@ -20,7 +20,7 @@ from handlers.types import MAX_TEXT, Incoming
 from storage import conversations, db, unions
 from storage.directory import load as load_directory
 from storage.models import Case
-from tests.conftest import SAMPLE_DIRECTORY, shared_knowledge
+from tests.conftest import SAMPLE_DIRECTORY, TEST_VAULT, shared_knowledge
 from tests.handlers.conftest import NOW
 
 REFUSAL = "Nút này không còn dùng được. Bạn chọn lại giúp mình nhé."
@@ -63,7 +63,11 @@ async def _scenario(path: Path, msg: Incoming) -> tuple[list, dict, dict, int]:
     try:
         base = Settings.from_env({"DATABASE_URL": "sqlite+aiosqlite:///x"})
         services = Services(
-            base, Catalogs(base.content_dir / "locales"), shared_knowledge(), lambda: NOW
+            base,
+            Catalogs(base.content_dir / "locales"),
+            shared_knowledge(),
+            TEST_VAULT,
+            lambda: NOW,
         )
         dispatcher = Dispatcher(database, services, {}, lambda rows: None)
         async with database.sessions() as session:
