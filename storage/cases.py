@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -16,6 +17,12 @@ from storage.models import Case, CaseCounter, CaseMessage
 # Code prefixes read out on the phone: KN-2026-000123 is the 123rd grievance of 2026.
 PREFIXES = {"grievance": "KN", "membership": "GN", "support": "HT", "question": "HD"}
 OPEN_STATUSES = ("new", "assigned", "waiting_worker")
+INTAKE_COLUMNS = frozenset(
+    {
+        "details", "first_response_due_at", "resolution_due_at", "route_rule", "workplace_id",
+        "ward_id", "contact_sealed", "reporter_sealed", "reporter_tag",
+    }
+)  # fmt: skip
 # The year in a code is the year in Vietnam: a case at 01:00 on 1 January local time is new-year.
 LOCAL_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -42,8 +49,13 @@ async def open(
     anonymous: bool = False,
     category: str | None = None,
     due_at: datetime | None = None,
+    **intake: Any,
 ) -> Case:
-    """Open a case in a union's queue with the worker's first message."""
+    """Open a case in a union's queue with the worker's first message. `intake` sets the
+    other Case columns a form fills (details, due times per stage, routing, sealed data)."""
+    unknown = set(intake) - INTAKE_COLUMNS
+    if unknown:
+        raise TypeError(f"not case intake columns: {sorted(unknown)}")
     case = Case(
         code=await next_code(session, kind, now.astimezone(LOCAL_TIME).year),
         kind=kind,
@@ -56,6 +68,7 @@ async def open(
         due_at=due_at,
         created_at=now,
         updated_at=now,
+        **intake,
     )
     session.add(case)
     await session.flush()

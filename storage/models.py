@@ -243,6 +243,21 @@ class Case(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    # Due times per stage, in working days from opening (bot/services/calendar.py).
+    first_response_due_at: Mapped[datetime | None]
+    resolution_due_at: Mapped[datetime | None]
+    # How the router decided (rule 1-4), and the workplace and ward it used.
+    route_rule: Mapped[int | None] = mapped_column(Integer)
+    workplace_id: Mapped[int | None] = mapped_column(ForeignKey("workplaces.id"))
+    ward_id: Mapped[int | None] = mapped_column(ForeignKey("wards.id"))
+    # The form's answers that identify nobody (category, since when, how many...).
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Name, phone and contact time, sealed (bot/services/crypto.py); officers open them.
+    contact_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Anonymous cases have no person_id: the reporter is sealed (to relay replies) and
+    # tagged with a keyed hash (so their own "My requests" finds the case).
+    reporter_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    reporter_tag: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class CaseMessage(Base):

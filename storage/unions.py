@@ -162,3 +162,11 @@ async def directory(session: AsyncSession) -> Directory | None:
             for p in workplaces
         ),
     )
+
+
+async def workplace_named(session: AsyncSession, name: str) -> Workplace | None:
+    return await session.scalar(select(Workplace).where(Workplace.name == name))
+
+
+async def ward_named(session: AsyncSession, name: str) -> Ward | None:
+    return await session.scalar(select(Ward).where(Ward.name == name))

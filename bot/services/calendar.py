@@ -1,0 +1,44 @@
+"""Working days in Vietnam: due times for each stage of a case.
+
+A case opened on any day is due at the end of the Nth working day (Monday–Friday) after
+the day it was opened, in Asia/Ho_Chi_Minh time. Public holidays are not counted out yet:
+a case due on a holiday is due that day.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+LOCAL_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
+END_OF_DAY = time(17, 0)
+
+# Default due times in working days: (first response, resolution); None = no target.
+DUE_DAYS: dict[str, tuple[int, int | None]] = {
+    "grievance": (2, 10),
+    "support": (2, None),
+    "question": (2, None),
+    "membership": (3, None),
+}
+
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    """17:00 Vietnam time on the `days`-th working day after `start`'s local date (UTC)."""
+    day = start.astimezone(LOCAL_TIME).date()
+    counted = 0
+    while counted < days:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            counted += 1
+    return datetime.combine(day, END_OF_DAY, tzinfo=LOCAL_TIME).astimezone(UTC)
+
+
+def due_times(
+    kind: str, opened: datetime, days: dict[str, tuple[int, int | None]] | None = None
+) -> tuple[datetime, datetime | None]:
+    """(first response due, resolution due or None) for a case of `kind` opened then."""
+    first, resolution = (days or DUE_DAYS)[kind]
+    return (
+        add_working_days(opened, first),
+        add_working_days(opened, resolution) if resolution is not None else None,
+    )
