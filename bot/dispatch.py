@@ -63,13 +63,16 @@ def pick(msg: Incoming, state: Mapping[str, object]) -> Handler:
             raise StaleButton(msg.payload)
         return handler
     text = (msg.text or "").strip()
+    flow = state.get("flow")
     if not text:
+        # A photo or sticker in the middle of a form is that form's business.
+        if isinstance(flow, str) and flow in handlers.FLOWS:
+            return handlers.FLOWS[flow]
         return handlers.UNSUPPORTED
     if text.startswith("/"):
         # "/start@UnionBot arg" in Telegram group syntax is still /start.
         name = text[1:].split(maxsplit=1)[0].partition("@")[0].lower() if len(text) > 1 else ""
         return handlers.COMMANDS.get(name, handlers.UNKNOWN_COMMAND)
-    flow = state.get("flow")
     if isinstance(flow, str) and flow in handlers.FLOWS:
         return handlers.FLOWS[flow]
     return handlers.FALLBACK

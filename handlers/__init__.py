@@ -8,8 +8,13 @@ bot.web.
 
 from __future__ import annotations
 
-from handlers import faq, menu, question, status
+from functools import partial
+
+from handlers import faq, forms, membership, menu, question, status
 from handlers.types import Handler
+
+# The multi-step forms (handlers/forms.py runs them), by name.
+FORMS: dict[str, forms.Form] = {form.name: form for form in (membership.FORM,)}
 
 COMMANDS: dict[str, Handler] = {
     "start": menu.start,
@@ -24,14 +29,18 @@ COMMANDS: dict[str, Handler] = {
 BUTTONS: dict[str, Handler] = {
     "menu": menu.on_button,
     "faq": faq.on_button,
+    "join": membership.on_button,
+    "f": partial(forms.on_button, forms=FORMS),
     "lang": menu.on_language_button,
     "q": question.on_button,
     "status": status.on_button,
 }
 
-# state["flow"] -> the handler for text while that flow is active.
+# state["flow"] -> the handler for what the person sends while that flow is active
+# (text, or a photo or sticker where text was expected).
 FLOWS: dict[str, Handler] = {
     "question": question.on_text,
+    "form": partial(forms.on_text, forms=FORMS),
 }
 
 FALLBACK: Handler = faq.on_text

@@ -28,7 +28,7 @@ ASK = N_("Ask a union officer")
 NEXT_STEPS = {
     "ask": (ASK, "faq:ask"),
     "report": (N_("Report a problem"), "q:offer:report"),
-    "join": (N_("Join the union"), "q:offer:join"),
+    "join": (N_("Join the union"), "join:start"),
     "support": (N_("Hardship support"), "q:offer:support"),
 }
 PAGE_SIZE = 8

@@ -12,9 +12,9 @@ LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
 def main_menu() -> Keyboard:
     """The six entry points, two per row, in the person's language."""
     return (
-        # Joining, reports and support are offered as messages to an officer until their own
-        # flows exist (handlers/question.py).
-        (Button(_("Questions"), "faq:home"), Button(_("Join the union"), "q:offer:join")),
+        # Reports and support are offered as messages to an officer until their own flows
+        # exist (handlers/question.py).
+        (Button(_("Questions"), "faq:home"), Button(_("Join the union"), "join:start")),
         (
             Button(_("Report a problem"), "q:offer:report"),
             Button(_("Hardship support"), "q:offer:support"),

@@ -64,6 +64,8 @@ def start_writing(ctx: Context, topic: str) -> list[Outgoing]:
 async def on_text(ctx: Context, msg: Incoming) -> list[Outgoing]:
     """Text while writing a message: open the case."""
     text = (msg.text or "").strip()
+    if not text:
+        return [ctx.reply(_("Please write your message as text. Send /cancel to stop."))]
     if text.lower() in CANCEL_WORDS:
         return await cancel(ctx, msg)
     topic = ctx.state.get("topic", "other")

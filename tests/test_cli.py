@@ -48,13 +48,13 @@ def test_unionbot_and_python_m_bot_are_the_same_interface(tmp_path):
 
 
 def test_chat_works_on_a_fresh_folder_with_no_configuration(tmp_path):
-    lines = "/start\n2\n1\nEm muốn vào công đoàn\n5\n/quit\n"
+    lines = "/start\n3\n1\nCông ty nợ lương\n5\n/quit\n"
     result = run([sys.executable, "-m", "bot", "chat", "--user", "lan"], tmp_path, lines)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Xin chào! Mình là trợ lý tự động của Công đoàn" in out
     assert "  1. Hỏi đáp" in out and "  6. Ngôn ngữ / Language" in out
-    assert "Phần “Gia nhập công đoàn” trong khung chat này đang được xây dựng" in out
+    assert "Phần “Gửi phản ánh” trong khung chat này đang được xây dựng" in out
     assert "Mã hồ sơ: HD-" in out
     assert "Hồ sơ của bạn:" in out
     assert (tmp_path / "data" / "unionbot.db").is_file()
@@ -77,6 +77,19 @@ def test_chat_answers_a_question_typed_without_diacritics(tmp_path):
     assert "Trả lương, nợ lương, chậm lương" in result.stdout
     assert "Căn cứ: Bộ luật Lao động 2019" in result.stdout
     assert "  1. Gửi phản ánh" in result.stdout and "  2. Hỏi cán bộ công đoàn" in result.stdout
+
+
+def test_chat_registers_interest_and_makes_the_key_file_once(tmp_path):
+    lines = "/start\n2\n1\nNguyen Van An\n0912 345 678\ncty sua cao nguyen\n1\n4\n/quit\n"
+    result = run([sys.executable, "-m", "bot", "chat", "--user", "an"], tmp_path, lines)
+    assert result.returncode == 0, result.stderr
+    assert "Để đăng ký, mình cần họ tên, số điện thoại và nơi làm việc của bạn." in result.stdout
+    assert "Mã hồ sơ: GN-2026-000001." in result.stdout
+    assert "Cán bộ Công đoàn cơ sở Công ty TNHH Sữa Cao Nguyên sẽ gọi cho bạn" in result.stdout
+    assert "made a new encryption key in" in result.stderr
+    assert (tmp_path / "data" / "unionbot.key").is_file()
+    again = run([sys.executable, "-m", "bot", "chat", "--user", "an"], tmp_path, "/quit\n")
+    assert "made a new encryption key" not in again.stderr
 
 
 def test_ask_json_follows_the_contract_on_a_fresh_folder(tmp_path):

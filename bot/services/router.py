@@ -19,7 +19,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.services.text import one_edit, words
+from storage import unions
 from storage.directory import Directory
 
 # Words that say what kind of organisation it is, not which one.
@@ -201,3 +204,9 @@ class Router:
     def for_ward(self, name: str) -> Route:
         """Rule 3 for a ward the worker confirmed."""
         return Route(self._wards[name].organizing_union, None, name, 3)
+
+
+async def for_session(session: AsyncSession) -> Router | None:
+    """A router over the directory in the database (None before any import)."""
+    directory = await unions.directory(session)
+    return Router(directory) if directory is not None else None

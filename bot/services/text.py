@@ -81,3 +81,14 @@ def one_edit(a: str, b: str) -> bool:
         )
     short, long = (a, b) if len(a) < len(b) else (b, a)
     return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+# Vietnamese mobile numbers: 0 or +84/84, then a 3, 5, 7, 8 or 9 and eight more digits.
+_MOBILE = re.compile(r"^(?:\+?84|0)([35789]\d{8})$")
+
+
+def vietnamese_mobile(text: str) -> str | None:
+    """The number as 0XXXXXXXXX, whatever the spaces, dots, dashes or +84; else None."""
+    digits = re.sub(r"[\s.\-()]", "", text.strip())
+    found = _MOBILE.match(digits)
+    return f"0{found.group(1)}" if found else None

@@ -12,7 +12,7 @@ from storage.models import Case, CaseMessage, InboxItem, OutboxItem, Person, Uni
 from tests.conftest import WEBHOOK_SECRET, count
 
 MENU_PAYLOADS = [
-    ["faq:home", "q:offer:join"],
+    ["faq:home", "join:start"],
     ["q:offer:report", "q:offer:support"],
     ["status:list", "lang:choose"],
 ]
@@ -384,3 +384,44 @@ async def test_a_question_typed_without_diacritics_gets_the_answer_and_next_step
     payloads = [p for row in keyboard(answer) for _, p in row]
     assert payloads[:2] == ["q:offer:report", "faq:ask"]
     assert labels(answer)[:2] == [["Gửi phản ánh"], ["Hỏi cán bộ công đoàn"]]
+
+
+async def test_registering_interest_on_telegram_resumes_after_a_restart(
+    start_bot, fake_telegram, sessions
+):
+    """The issue's 'done means': a case code routed to the right union; a restart mid-form
+    loses nothing."""
+    first = await start_bot()
+    steps = [
+        fake_telegram.text_update(504, "/start"),
+        fake_telegram.button_update(504, "join:start"),
+        fake_telegram.button_update(504, "f:membership:consent:yes"),
+        fake_telegram.text_update(504, "Trần Thị Hoa"),
+    ]
+    for number, update in enumerate(steps, 1):
+        await fake_telegram.deliver(update)
+        await fake_telegram.wait_for("sendMessage", number)
+    assert fake_telegram.sent(504)[-1]["text"] == "Công đoàn gọi cho bạn qua số điện thoại nào?"
+    await first.stop()
+
+    await start_bot()
+    steps = [
+        fake_telegram.text_update(504, "0987 654 321"),
+        fake_telegram.text_update(504, "KS Thông Xanh"),
+        fake_telegram.button_update(504, "f:membership:contract:contract"),
+        fake_telegram.button_update(504, "f:membership:contact_time:-skip"),
+    ]
+    for number, update in enumerate(steps, 5):
+        await fake_telegram.deliver(update)
+        await fake_telegram.wait_for("sendMessage", number)
+    texts = [m["text"] for m in fake_telegram.sent(504)]
+    assert texts[4].startswith("Bạn làm ở đâu?")
+    assert texts[5] == "Bạn có hợp đồng lao động không?"
+    assert texts[7].startswith(
+        "Cảm ơn bạn! Mình đã ghi nhận đăng ký. Mã hồ sơ: GN-2026-000001.\n"
+        "Cán bộ Công đoàn cơ sở Công ty CP Khách sạn Thông Xanh sẽ gọi cho bạn trước 17:00,"
+    )
+    async with sessions() as session:
+        case = (await session.scalars(select(Case))).one()
+        union = await session.get(Union, case.union_id)
+    assert (case.kind, union.code, case.route_rule) == ("membership", "GR-THONGXANH", 1)

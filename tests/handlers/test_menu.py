@@ -10,7 +10,7 @@ from tests.conftest import count
 from tests.handlers.conftest import buttons, labels
 
 MENU = [
-    "faq:home", "q:offer:join", "q:offer:report", "q:offer:support", "status:list",
+    "faq:home", "join:start", "q:offer:report", "q:offer:support", "status:list",
     "lang:choose",
 ]  # fmt: skip
 

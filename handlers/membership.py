@@ -1,0 +1,251 @@
+"""“Join the union”: register interest in membership; a GN- case in the right union's queue.
+
+Name and phone are personal: asked after consent, sealed in the case (only officers open
+them) and never written to the case thread. The workplace is matched against the directory
+(the worker chooses when two fit equally), the ward is asked only when the workplace is not
+known, and the answer about the labour contract says which way into the union applies.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from bot.services import calendar, router
+from bot.services.i18n import N_, _, format_datetime
+from bot.services.text import vietnamese_mobile
+from handlers import forms, menu
+from handlers.forms import Answers, Choice, Field, Form, Invalid
+from handlers.types import Context, Incoming, Outgoing, StaleButton
+from storage import cases, unions
+
+NONE_OF_THESE = "none"
+CONTRACTS = (
+    Choice("contract", N_("Yes, I have a labour contract")),
+    Choice("no_contract", N_("No written contract / freelance")),
+    Choice("foreign_long", N_("Foreign worker, contract of 12 months or more")),
+    Choice("foreign_short", N_("Foreign worker, contract under 12 months")),
+)
+CONTACT_TIMES = (
+    Choice("morning", N_("Morning")),
+    Choice("afternoon", N_("Afternoon")),
+    Choice("evening", N_("Evening")),
+    Choice("any", N_("Any time")),
+)
+ROUTES = {
+    "contract": N_(
+        "With a labour contract you join the grassroots union where you work; where there is "
+        "none yet, the union above it guides you and can help set one up."
+    ),
+    "no_contract": N_(
+        "The 2024 Trade Union Law lets workers without a labour contract join too, through a "
+        "grassroots professional union (nghiệp đoàn cơ sở) or the ward union."
+    ),
+    "foreign_long": N_(
+        "Foreign workers with a contract of 12 months or more may join the grassroots union "
+        "of their workplace (Trade Union Law 2024, Art. 5)."
+    ),
+    "foreign_short": N_(
+        "The law lets foreign workers join when their contract is 12 months or more. The "
+        "officer will explain what the union can still do for you."
+    ),
+}
+
+
+async def parse_name(ctx: Context, text: str, answers: Answers) -> str:
+    name = " ".join(text.split())
+    if not 2 <= len(name) <= 60 or not re.search(r"[^\W\d_]", name) or re.search(r"\d", name):
+        raise Invalid(_("Please write your name in letters (2 to 60 characters)."))
+    return name
+
+
+async def parse_phone(ctx: Context, text: str, answers: Answers) -> str:
+    phone = vietnamese_mobile(text)
+    if phone is None:
+        raise Invalid(
+            _("That does not look like a Vietnamese mobile number. Example: 0912 345 678.")
+        )
+    return phone
+
+
+async def parse_workplace(ctx: Context, text: str, answers: Answers) -> dict[str, object]:
+    found = await router.for_session(ctx.session)
+    matches = found.match_workplace(text) if found else ()
+    return {"text": " ".join(text.split()), "matches": list(matches)}
+
+
+async def parse_ward(ctx: Context, text: str, answers: Answers) -> dict[str, object]:
+    found = await router.for_session(ctx.session)
+    matches = found.match_ward(text) if found else ()
+    return {"text": " ".join(text.split()), "matches": list(matches)}
+
+
+def _candidates(key: str):
+    def choices(answers: Answers) -> tuple[Choice, ...]:
+        matches = (answers.get(key) or {}).get("matches") or []
+        options = [Choice(str(i), name) for i, name in enumerate(matches)]
+        return (*options, Choice(NONE_OF_THESE, N_("None of these")))
+
+    return choices
+
+
+def _chosen(answers: Answers, key: str) -> str | None:
+    """The directory name the worker's answer settled on, if any."""
+    matches = (answers.get(key) or {}).get("matches") or []
+    if len(matches) == 1:
+        return matches[0]
+    choice = answers.get(f"{key}_choice")
+    if choice and choice != NONE_OF_THESE and choice.isdigit() and int(choice) < len(matches):
+        return matches[int(choice)]
+    return None
+
+
+def _ambiguous(key: str):
+    return lambda answers: len((answers.get(key) or {}).get("matches") or []) > 1
+
+
+FORM_FIELDS = (
+    Field("name", N_("What is your full name?"), parse=parse_name, personal=True),
+    Field(
+        "phone",
+        N_("Which phone number can the union call you on?"),
+        parse=parse_phone,
+        personal=True,
+    ),
+    Field(
+        "workplace",
+        N_("Where do you work? Write the company, hotel, farm or shop name (or its tax code)."),
+        parse=parse_workplace,
+    ),
+    Field(
+        "workplace_choice",
+        N_("Several workplaces have that name. Which one is yours?"),
+        choices=_candidates("workplace"),
+        ask_if=_ambiguous("workplace"),
+    ),
+    Field(
+        "ward",
+        N_("Which ward (phường, xã) is your workplace in? Old names are fine, like Phường 8."),
+        parse=parse_ward,
+        optional=True,
+        ask_if=lambda answers: _chosen(answers, "workplace") is None,
+    ),
+    Field(
+        "ward_choice",
+        N_("Which of these wards do you mean?"),
+        choices=_candidates("ward"),
+        ask_if=_ambiguous("ward"),
+    ),
+    Field("contract", N_("Do you have a labour contract?"), choices=CONTRACTS),
+    Field(
+        "contact_time",
+        N_("When is it best for the union to call you?"),
+        choices=CONTACT_TIMES,
+        optional=True,
+    ),
+)
+
+CONSENT = N_(
+    "To register you I need your name, phone number and workplace.\n"
+    "• Why: so that a union officer can call you and guide you to join.\n"
+    "• Who sees them: only the union officers handling your request; never your employer.\n"
+    "• How long: while your request is handled; your phone number is stored encrypted.\n"
+    "• You can ask an officer at any time to show or delete your data.\n"
+    "Do you agree (Personal Data Protection Law 2025)? If not, you can still read the "
+    "answers and send an anonymous report."
+)
+
+
+async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
+    """Open the GN- case in the routed union and tell the worker who calls them by when."""
+    if not answers.get("consent", ctx.person.consent_at is not None) or not answers.get("phone"):
+        text = _(
+            "Without your agreement I cannot keep your name and phone number, so I have not "
+            "registered you. You can still read the answers or send an anonymous report."
+        )
+        return [ctx.reply(text, menu.main_menu())]
+    routes = await router.for_session(ctx.session)
+    root = await unions.root(ctx.session)
+    if routes is None or root is None:
+        return [ctx.reply(_("Sorry, the union's queue is not set up yet."), menu.main_menu())]
+    workplace = _chosen(answers, "workplace")
+    ward = _chosen(answers, "ward")
+    decision = (
+        routes.for_workplace(workplace)
+        if workplace
+        else routes.for_ward(ward)
+        if ward
+        else routes.route(None, None)
+    )
+    union = await unions.by_code(ctx.session, decision.union) or root
+    first_due, _resolution = calendar.due_times("membership", ctx.now)
+    place = await unions.workplace_named(ctx.session, decision.workplace or "")
+    area = await unions.ward_named(ctx.session, decision.ward or "")
+    contact = {k: answers.get(k) for k in ("name", "phone", "contact_time")}
+    details = {
+        "workplace_text": (answers.get("workplace") or {}).get("text"),
+        "ward_text": (answers.get("ward") or {}).get("text"),
+        "contract": answers.get("contract"),
+        "contact_time": answers.get("contact_time"),
+    }
+    summary = _summary(answers, decision.workplace, decision.ward)
+    ctx.person.phone_encrypted = ctx.services.vault.seal(answers["phone"])
+    case = await cases.open(
+        ctx.session,
+        kind="membership",
+        category=answers.get("contract"),
+        union_id=union.id,
+        person_id=ctx.person.id,
+        text=summary,
+        now=ctx.now,
+        due_at=first_due,
+        first_response_due_at=first_due,
+        details=details,
+        route_rule=decision.rule,
+        workplace_id=place.id if place else None,
+        ward_id=area.id if area else None,
+        contact_sealed=ctx.services.vault.seal(json.dumps(contact, ensure_ascii=False)),
+    )
+    text = _(
+        "Thank you! Your registration is recorded. Request code: {code}.\n"
+        "An officer of {union} will call you by {due}.\n{route}"
+    ).format(
+        code=case.code,
+        union=union.name,
+        due=format_datetime(first_due),
+        route=_(ROUTES.get(str(answers.get("contract")), ROUTES["contract"])),
+    )
+    return [ctx.reply(text, menu.main_menu())]
+
+
+def _summary(answers: Answers, workplace: str | None, ward: str | None) -> str:
+    """The case thread's first entry: what the worker answered, without name or phone."""
+    labels = {c.value: c.label for c in (*CONTRACTS, *CONTACT_TIMES)}
+    contract = labels.get(str(answers.get("contract")))
+    call_at = labels.get(str(answers.get("contact_time")))
+    lines = [
+        _("Membership interest."),
+        _("Workplace: {text}").format(
+            text=workplace or (answers.get("workplace") or {}).get("text") or "-"
+        ),
+        _("Ward: {text}").format(text=ward or (answers.get("ward") or {}).get("text") or "-"),
+        _("Labour contract: {text}").format(text=_(contract) if contract else "-"),
+        _("Best time to call: {text}").format(text=_(call_at) if call_at else "-"),
+    ]
+    return "\n".join(lines)
+
+
+FORM = Form(
+    name="membership",
+    title=N_("Join the union"),
+    fields=FORM_FIELDS,
+    finish=finish,
+    consent_text=CONSENT,
+)
+
+
+async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
+    """join:start, from the menu and from answers about joining."""
+    if msg.payload != "join:start":
+        raise StaleButton(msg.payload)
+    return await forms.start(ctx, FORM)
