@@ -21,7 +21,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -255,6 +255,9 @@ class Dispatcher:
             address = Address(msg.channel, msg.chat_id, person.id if person else None)
             if msg.text is not None and len(msg.text) > MAX_TEXT:
                 return [menu.too_long(address)]
+            if msg.text and "\x00" in msg.text:
+                # PostgreSQL cannot store NUL in text or JSON; no channel may bring it in.
+                msg = replace(msg, text=msg.text.replace("\x00", ""))
             # Counted by when the person sent it: a backlog after downtime is not a flood.
             verdict = self.flood.check(key, msg.sent_at or now)
             if verdict is Verdict.DROP:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from functools import partial
 
-from handlers import faq, forms, membership, menu, question, status
+from handlers import faq, forms, grievance, membership, menu, question, status
 from handlers.types import Handler
 
 # The multi-step forms (handlers/forms.py runs them), by name.
-FORMS: dict[str, forms.Form] = {form.name: form for form in (membership.FORM,)}
+FORMS: dict[str, forms.Form] = {form.name: form for form in (membership.FORM, grievance.FORM)}
 
 COMMANDS: dict[str, Handler] = {
     "start": menu.start,
@@ -30,6 +30,7 @@ BUTTONS: dict[str, Handler] = {
     "menu": menu.on_button,
     "faq": faq.on_button,
     "join": membership.on_button,
+    "report": grievance.on_button,
     "f": partial(forms.on_button, forms=FORMS),
     "lang": menu.on_language_button,
     "q": question.on_button,

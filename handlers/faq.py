@@ -27,7 +27,7 @@ GROUP_TITLES = {
 ASK = N_("Ask a union officer")
 NEXT_STEPS = {
     "ask": (ASK, "faq:ask"),
-    "report": (N_("Report a problem"), "q:offer:report"),
+    "report": (N_("Report a problem"), "report:start"),
     "join": (N_("Join the union"), "join:start"),
     "support": (N_("Hardship support"), "q:offer:support"),
 }

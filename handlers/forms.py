@@ -17,19 +17,21 @@ form is recognised as stale and changes nothing.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.services.i18n import N_, _, format_date
-from bot.services.text import fold
+from bot.services.text import fold, vietnamese_mobile
 from handlers import menu
 from handlers.types import Button, Context, Incoming, Outgoing, StaleButton
 
 FORM_DAYS = 7
 CANCEL_WORDS = {"huy", "cancel", "thoi", "dung", "/huy", "/cancel"}
 BACK, SKIP, CANCEL = "-back", "-skip", "-cancel"
+REDO = "redo"
 CONSENT = "consent"
 MAX_ANSWER = 1000
 
@@ -58,6 +60,8 @@ class Field:
     optional: bool = False
     personal: bool = False
     ask_if: Callable[[Answers], bool] | None = None
+    # When the choice REDO is taken, this earlier field is asked again (e.g. "write it again").
+    redo: str | None = None
 
     def options(self, answers: Answers) -> tuple[Choice, ...]:
         return self.choices(answers) if callable(self.choices) else self.choices
@@ -71,9 +75,21 @@ class Form:
     finish: Finish
     # Shown with the consent question: what is collected, why, who sees it, how long.
     consent_text: str | None = None
+    # Values for {placeholders} in prompts, computed from the answers so far.
+    placeholders: Callable[[Answers], dict[str, str]] | None = None
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
+
+
+async def parse_phone(ctx: Context, text: str, answers: Answers) -> str:
+    """A Vietnamese mobile number in any usual format, as 0XXXXXXXXX."""
+    phone = vietnamese_mobile(text)
+    if phone is None:
+        raise Invalid(
+            _("That does not look like a Vietnamese mobile number. Example: 0912 345 678.")
+        )
+    return phone
 
 
 # ---------------------------------------------------------------------------- starting
@@ -129,7 +145,9 @@ def prompt(ctx: Context, form: Form, step: str, error: str | None = None) -> Out
     else:
         field = form.field(step)
         assert field is not None
-        text = _(field.prompt).format(**{k: v for k, v in answers.items() if isinstance(v, str)})
+        values = {k: v for k, v in answers.items() if isinstance(v, str)}
+        values |= form.placeholders(answers) if form.placeholders else {}
+        text = _(field.prompt).format_map(defaultdict(str, values))
         choices = field.options(answers)
     for choice in choices:
         rows.append((Button(_(choice.label), f"f:{form.name}:{step}:{choice.value}"),))
@@ -255,6 +273,13 @@ async def on_button(ctx: Context, msg: Incoming, forms: Mapping[str, Form]) -> l
 
 async def _record(ctx: Context, form: Form, step: str, value: Any) -> list[Outgoing]:
     answers: Answers = ctx.state["answers"]
+    field = form.field(step)
+    if field is not None and field.redo and value == REDO:
+        answers.pop(field.redo, None)
+        history = ctx.state.get("history", [])
+        if field.redo in history:
+            del history[len(history) - 1 - history[::-1].index(field.redo) :]
+        return _ask(ctx, form, field.redo)
     if step == CONSENT:
         agreed = value == "yes"
         answers[CONSENT] = agreed

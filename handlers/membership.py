@@ -11,15 +11,13 @@ from __future__ import annotations
 import json
 import re
 
-from bot.services import calendar, router
+from bot.services import calendar
 from bot.services.i18n import N_, _, format_datetime
-from bot.services.text import vietnamese_mobile
-from handlers import forms, menu
+from handlers import forms, menu, workplace
 from handlers.forms import Answers, Choice, Field, Form, Invalid
 from handlers.types import Context, Incoming, Outgoing, StaleButton
 from storage import cases, unions
 
-NONE_OF_THESE = "none"
 CONTRACTS = (
     Choice("contract", N_("Yes, I have a labour contract")),
     Choice("no_contract", N_("No written contract / freelance")),
@@ -59,82 +57,16 @@ async def parse_name(ctx: Context, text: str, answers: Answers) -> str:
     return name
 
 
-async def parse_phone(ctx: Context, text: str, answers: Answers) -> str:
-    phone = vietnamese_mobile(text)
-    if phone is None:
-        raise Invalid(
-            _("That does not look like a Vietnamese mobile number. Example: 0912 345 678.")
-        )
-    return phone
-
-
-async def parse_workplace(ctx: Context, text: str, answers: Answers) -> dict[str, object]:
-    found = await router.for_session(ctx.session)
-    matches = found.match_workplace(text) if found else ()
-    return {"text": " ".join(text.split()), "matches": list(matches)}
-
-
-async def parse_ward(ctx: Context, text: str, answers: Answers) -> dict[str, object]:
-    found = await router.for_session(ctx.session)
-    matches = found.match_ward(text) if found else ()
-    return {"text": " ".join(text.split()), "matches": list(matches)}
-
-
-def _candidates(key: str):
-    def choices(answers: Answers) -> tuple[Choice, ...]:
-        matches = (answers.get(key) or {}).get("matches") or []
-        options = [Choice(str(i), name) for i, name in enumerate(matches)]
-        return (*options, Choice(NONE_OF_THESE, N_("None of these")))
-
-    return choices
-
-
-def _chosen(answers: Answers, key: str) -> str | None:
-    """The directory name the worker's answer settled on, if any."""
-    matches = (answers.get(key) or {}).get("matches") or []
-    if len(matches) == 1:
-        return matches[0]
-    choice = answers.get(f"{key}_choice")
-    if choice and choice != NONE_OF_THESE and choice.isdigit() and int(choice) < len(matches):
-        return matches[int(choice)]
-    return None
-
-
-def _ambiguous(key: str):
-    return lambda answers: len((answers.get(key) or {}).get("matches") or []) > 1
-
-
 FORM_FIELDS = (
     Field("name", N_("What is your full name?"), parse=parse_name, personal=True),
     Field(
         "phone",
         N_("Which phone number can the union call you on?"),
-        parse=parse_phone,
+        parse=forms.parse_phone,
         personal=True,
     ),
-    Field(
-        "workplace",
-        N_("Where do you work? Write the company, hotel, farm or shop name (or its tax code)."),
-        parse=parse_workplace,
-    ),
-    Field(
-        "workplace_choice",
-        N_("Several workplaces have that name. Which one is yours?"),
-        choices=_candidates("workplace"),
-        ask_if=_ambiguous("workplace"),
-    ),
-    Field(
-        "ward",
-        N_("Which ward (phường, xã) is your workplace in? Old names are fine, like Phường 8."),
-        parse=parse_ward,
-        optional=True,
-        ask_if=lambda answers: _chosen(answers, "workplace") is None,
-    ),
-    Field(
-        "ward_choice",
-        N_("Which of these wards do you mean?"),
-        choices=_candidates("ward"),
-        ask_if=_ambiguous("ward"),
+    *workplace.fields(
+        N_("Where do you work? Write the company, hotel, farm or shop name (or its tax code).")
     ),
     Field("contract", N_("Do you have a labour contract?"), choices=CONTRACTS),
     Field(
@@ -164,27 +96,16 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
             "registered you. You can still read the answers or send an anonymous report."
         )
         return [ctx.reply(text, menu.main_menu())]
-    routes = await router.for_session(ctx.session)
+    decision = await workplace.route(ctx, answers)
     root = await unions.root(ctx.session)
-    if routes is None or root is None:
+    if decision is None or root is None:
         return [ctx.reply(_("Sorry, the union's queue is not set up yet."), menu.main_menu())]
-    workplace = _chosen(answers, "workplace")
-    ward = _chosen(answers, "ward")
-    decision = (
-        routes.for_workplace(workplace)
-        if workplace
-        else routes.for_ward(ward)
-        if ward
-        else routes.route(None, None)
-    )
     union = await unions.by_code(ctx.session, decision.union) or root
     first_due, _resolution = calendar.due_times("membership", ctx.now)
-    place = await unions.workplace_named(ctx.session, decision.workplace or "")
-    area = await unions.ward_named(ctx.session, decision.ward or "")
     contact = {k: answers.get(k) for k in ("name", "phone", "contact_time")}
     details = {
-        "workplace_text": (answers.get("workplace") or {}).get("text"),
-        "ward_text": (answers.get("ward") or {}).get("text"),
+        "workplace_text": workplace.typed(answers, "workplace"),
+        "ward_text": workplace.typed(answers, "ward"),
         "contract": answers.get("contract"),
         "contact_time": answers.get("contact_time"),
     }
@@ -201,9 +122,7 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
         due_at=first_due,
         first_response_due_at=first_due,
         details=details,
-        route_rule=decision.rule,
-        workplace_id=place.id if place else None,
-        ward_id=area.id if area else None,
+        **await workplace.case_columns(ctx, decision),
         contact_sealed=ctx.services.vault.seal(json.dumps(contact, ensure_ascii=False)),
     )
     text = _(
@@ -218,17 +137,15 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
     return [ctx.reply(text, menu.main_menu())]
 
 
-def _summary(answers: Answers, workplace: str | None, ward: str | None) -> str:
+def _summary(answers: Answers, place: str | None, ward: str | None) -> str:
     """The case thread's first entry: what the worker answered, without name or phone."""
     labels = {c.value: c.label for c in (*CONTRACTS, *CONTACT_TIMES)}
     contract = labels.get(str(answers.get("contract")))
     call_at = labels.get(str(answers.get("contact_time")))
     lines = [
         _("Membership interest."),
-        _("Workplace: {text}").format(
-            text=workplace or (answers.get("workplace") or {}).get("text") or "-"
-        ),
-        _("Ward: {text}").format(text=ward or (answers.get("ward") or {}).get("text") or "-"),
+        _("Workplace: {text}").format(text=place or workplace.typed(answers, "workplace") or "-"),
+        _("Ward: {text}").format(text=ward or workplace.typed(answers, "ward") or "-"),
         _("Labour contract: {text}").format(text=_(contract) if contract else "-"),
         _("Best time to call: {text}").format(text=_(call_at) if call_at else "-"),
     ]

@@ -12,11 +12,11 @@ LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
 def main_menu() -> Keyboard:
     """The six entry points, two per row, in the person's language."""
     return (
-        # Reports and support are offered as messages to an officer until their own flows
-        # exist (handlers/question.py).
+        # Hardship support is offered as a message to an officer until its own flow exists
+        # (handlers/question.py).
         (Button(_("Questions"), "faq:home"), Button(_("Join the union"), "join:start")),
         (
-            Button(_("Report a problem"), "q:offer:report"),
+            Button(_("Report a problem"), "report:start"),
             Button(_("Hardship support"), "q:offer:support"),
         ),
         (Button(_("My requests"), "status:list"), Button("Ngôn ngữ / Language", "lang:choose")),

@@ -25,7 +25,9 @@ SHOWN = 5
 
 async def show(ctx: Context, msg: Incoming) -> list[Outgoing]:
     """The five most recent requests, newest first."""
-    recent = await cases.for_person(ctx.session, ctx.person.id, limit=SHOWN)
+    recent = await cases.for_person(
+        ctx.session, ctx.person.id, reporter_tag(ctx, ctx.person.id), limit=SHOWN
+    )
     if not recent:
         text = _("You have not sent any request yet. When you do, its code will show here.")
         return [ctx.reply(text, menu.main_menu())]
@@ -47,3 +49,8 @@ async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
     if msg.payload != "status:list":
         raise StaleButton(msg.payload)
     return await show(ctx, msg)
+
+
+def reporter_tag(ctx: Context, person_id: int) -> str:
+    """The tag that links a person to their anonymous cases (only with the key)."""
+    return ctx.services.vault.tag(f"reporter:{person_id}")

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
@@ -84,13 +84,16 @@ async def open(
     return case
 
 
-async def for_person(session: AsyncSession, person_id: int, limit: int = 10) -> Sequence[Case]:
-    """The person's most recent cases, newest first."""
+async def for_person(
+    session: AsyncSession, person_id: int, reporter_tag: str | None = None, limit: int = 10
+) -> Sequence[Case]:
+    """The person's most recent cases, newest first, with their anonymous ones when their
+    reporter tag is given."""
+    mine = Case.person_id == person_id
+    if reporter_tag:
+        mine = or_(mine, Case.reporter_tag == reporter_tag)
     return (
         await session.scalars(
-            select(Case)
-            .where(Case.person_id == person_id)
-            .order_by(Case.created_at.desc(), Case.id.desc())
-            .limit(limit)
+            select(Case).where(mine).order_by(Case.created_at.desc(), Case.id.desc()).limit(limit)
         )
     ).all()

@@ -10,6 +10,8 @@ start and says so in the log.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 from collections.abc import Sequence
@@ -35,6 +37,9 @@ class Vault:
             self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
         except ValueError as exc:
             raise ConfigError(f"an encryption key is malformed: {exc}") from None
+        # Tags are keyed hashes for lookups (a sealed token differs every time): derived
+        # from the current key, so rotating the key means re-tagging (from the sealed copy).
+        self._tag_key = hashlib.sha256(b"unionbot tag\0" + keys[0].encode()).digest()
 
     def seal(self, text: str) -> bytes:
         return self._fernet.encrypt(text.encode())
@@ -45,6 +50,10 @@ class Vault:
             return self._fernet.decrypt(token).decode()
         except InvalidToken:
             raise ValueError("sealed with a key that is not configured") from None
+
+    def tag(self, text: str) -> str:
+        """A keyed hash of `text`: equal texts give equal tags; without the key, no link."""
+        return hmac.new(self._tag_key, text.encode(), hashlib.sha256).hexdigest()
 
     def rotate(self, token: bytes) -> bytes:
         """The same text sealed with the current (first) key."""

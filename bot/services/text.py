@@ -92,3 +92,24 @@ def vietnamese_mobile(text: str) -> str | None:
     digits = re.sub(r"[\s.\-()]", "", text.strip())
     found = _MOBILE.match(digits)
     return f"0{found.group(1)}" if found else None
+
+
+_PHONE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?84|0)[\s.\-]?[35789](?:[\s.\-]?\d){8}(?!\d)")
+_EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_NAME_IN_TEXT = re.compile(
+    r"\b(?:t[oô]i|em|m[iì]nh|anh|ch[iị])\s+t[eê]n\s+(?:l[aà]\s+)?\w+"
+    r"|\bt[eê]n\s+(?:t[oô]i|em|m[iì]nh)\s+(?:l[aà]\s+)?\w+",
+    re.IGNORECASE,
+)
+
+
+def identifying(text: str) -> list[str]:
+    """What in a text could show who wrote it: 'phone', 'email', 'name'."""
+    found = []
+    if _PHONE_IN_TEXT.search(text):
+        found.append("phone")
+    if _EMAIL_IN_TEXT.search(text):
+        found.append("email")
+    if _NAME_IN_TEXT.search(unicodedata.normalize("NFC", text)):
+        found.append("name")
+    return found

@@ -13,7 +13,7 @@ from tests.conftest import WEBHOOK_SECRET, count
 
 MENU_PAYLOADS = [
     ["faq:home", "join:start"],
-    ["q:offer:report", "q:offer:support"],
+    ["report:start", "q:offer:support"],
     ["status:list", "lang:choose"],
 ]
 MENU_LABELS = [
@@ -382,7 +382,7 @@ async def test_a_question_typed_without_diacritics_gets_the_answer_and_next_step
     assert answer["text"].startswith("Trả lương, nợ lương, chậm lương\n\n")
     assert "Căn cứ: Bộ luật Lao động 2019" in answer["text"]
     payloads = [p for row in keyboard(answer) for _, p in row]
-    assert payloads[:2] == ["q:offer:report", "faq:ask"]
+    assert payloads[:2] == ["report:start", "faq:ask"]
     assert labels(answer)[:2] == [["Gửi phản ánh"], ["Hỏi cán bộ công đoàn"]]
 
 

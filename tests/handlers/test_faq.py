@@ -29,7 +29,7 @@ async def test_a_question_gets_its_answer_legal_basis_and_next_steps(talk, sessi
     assert "\n\nCăn cứ: Bộ luật Lao động 2019 (45/2019/QH14), Điều 94" in answer.text
     assert "Đây là thông tin chung, không thay cho tư vấn pháp lý." in answer.text
     assert "⚠️" not in answer.text
-    assert buttons(answer) == ["q:offer:report", "faq:ask", "faq:home", "menu:home"]
+    assert buttons(answer) == ["report:start", "faq:ask", "faq:home", "menu:home"]
     assert labels(answer)[:2] == ["Gửi phản ánh", "Hỏi cán bộ công đoàn"]
     assert await count(sessions, UnansweredQuestion) == 0
 

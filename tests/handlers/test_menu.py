@@ -10,7 +10,7 @@ from tests.conftest import count
 from tests.handlers.conftest import buttons, labels
 
 MENU = [
-    "faq:home", "join:start", "q:offer:report", "q:offer:support", "status:list",
+    "faq:home", "join:start", "report:start", "q:offer:support", "status:list",
     "lang:choose",
 ]  # fmt: skip
 
@@ -34,7 +34,7 @@ async def test_a_first_question_is_greeted_then_answered_and_can_be_passed_on(ta
     assert hello.text.startswith("Xin chào! Mình là trợ lý tự động của Công đoàn")
     assert buttons(hello) == MENU
     assert answer.text.startswith("Trả lương, nợ lương, chậm lương")
-    assert "q:offer:report" in buttons(answer) and "faq:ask" in buttons(answer)
+    assert "report:start" in buttons(answer) and "faq:ask" in buttons(answer)
     [sent] = await worker.press("faq:ask")
     assert "Mã hồ sơ: HD-2026-000001." in sent.text
     async with sessions() as session:

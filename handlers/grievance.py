@@ -1,0 +1,201 @@
+"""“Report a problem”: a grievance, anonymous if the worker wants; a KN- case in the queue of
+the union the router picks, due for a first response in 2 working days and resolution in 10.
+
+Anonymous means the case holds no link to the worker that an officer can read: person_id is
+empty, the reporter is sealed (so replies can be relayed later) and tagged with a keyed hash
+(so the worker's own "My requests" finds it). Without consent a report is always anonymous.
+The worker is warned when their own words look identifying (a phone number, their name).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from bot.services import calendar
+from bot.services.i18n import N_, _, format_datetime
+from bot.services.text import identifying
+from handlers import forms, menu, status, workplace
+from handlers.forms import REDO, Answers, Choice, Field, Form, Invalid
+from handlers.types import Context, Incoming, Outgoing, StaleButton
+from storage import cases, unions
+
+CATEGORIES = (
+    Choice("wages", N_("Unpaid or late wages")),
+    Choice("overtime", N_("Overtime")),
+    Choice("insurance", N_("Social insurance not paid")),
+    Choice("safety", N_("Unsafe conditions")),
+    Choice("harassment", N_("Harassment or discrimination")),
+    Choice("dismissal", N_("Dismissal")),
+    Choice("contract", N_("Labour contract")),
+    Choice("other", N_("Something else")),
+)
+SINCE = (
+    Choice("week", N_("This week")),
+    Choice("month", N_("This month")),
+    Choice("months", N_("1 to 6 months")),
+    Choice("long", N_("Longer than 6 months")),
+)
+AFFECTED = (
+    Choice("me", N_("Only me")),
+    Choice("few", N_("2 to 10 people")),
+    Choice("many", N_("11 to 50 people")),
+    Choice("most", N_("More than 50 people")),
+)
+ANONYMITY = (
+    Choice("anonymous", N_("Keep me anonymous")),
+    Choice("named", N_("Officers may know it is me")),
+)
+CHECK = (
+    Choice("keep", N_("Keep it as it is")),
+    Choice(REDO, N_("Write it again")),
+)
+WHAT_SHOWS = {"phone": N_("a phone number"), "email": N_("an e-mail address"), "name": N_("a name")}
+
+
+async def parse_story(ctx: Context, text: str, answers: Answers) -> str:
+    story = text.strip()
+    if len(story) < 10 or not re.search(r"[^\W\d_]", story):
+        raise Invalid(_("Please tell what happened in a few words (at least 10 characters)."))
+    return story
+
+
+def _shows(answers: Answers) -> str:
+    found = identifying(str(answers.get("story") or ""))
+    return ", ".join(_(WHAT_SHOWS[kind]) for kind in found)
+
+
+FIELDS = (
+    Field("category", N_("What is the problem about?"), choices=CATEGORIES),
+    *workplace.fields(
+        N_(
+            "Where does it happen? Write the company, hotel, farm or shop name (or its tax "
+            "code). You may skip this, but then the report goes to a wider union."
+        ),
+        workplace_optional=True,
+    ),
+    Field(
+        "story",
+        N_(
+            "What happened? Write it in your own words: what, when, who is affected. "
+            "You do not need to give your name."
+        ),
+        parse=parse_story,
+    ),
+    Field(
+        "story_check",
+        N_(
+            "Your text contains {shows}, which could show who you are. Officers will read it. "
+            "Keep it, or write it again without it?"
+        ),
+        choices=CHECK,
+        ask_if=lambda answers: bool(identifying(str(answers.get("story") or ""))),
+        redo="story",
+    ),
+    Field("since", N_("Since when has this been going on?"), choices=SINCE),
+    Field("affected", N_("How many workers are affected?"), choices=AFFECTED),
+    Field(
+        "anonymity",
+        N_(
+            "Do you want to stay anonymous? Then officers do not see your name, account or "
+            "phone; they answer you here through the bot."
+        ),
+        choices=ANONYMITY,
+    ),
+    Field(
+        "phone",
+        N_("If you would like a call, write your phone number. Or tap Skip."),
+        parse=forms.parse_phone,
+        optional=True,
+        personal=True,
+        ask_if=lambda answers: answers.get("anonymity") == "named",
+    ),
+)
+
+CONSENT = N_(
+    "You chose to let officers know it is you. For that I keep a link to your account and, "
+    "if you give it, your phone number.\n"
+    "• Why: so that officers can follow up your report with you.\n"
+    "• Who sees it: only the union officers handling your report; never your employer.\n"
+    "• How long: while your report is handled; your phone number is stored encrypted.\n"
+    "• You can ask an officer at any time to show or delete your data.\n"
+    "Do you agree (Personal Data Protection Law 2025)? If not, your report is sent "
+    "anonymously."
+)
+
+
+async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
+    """Open the KN- case and tell the worker its code, who answers and by when."""
+    decision = await workplace.route(ctx, answers)
+    root = await unions.root(ctx.session)
+    if decision is None or root is None:
+        return [ctx.reply(_("Sorry, the union's queue is not set up yet."), menu.main_menu())]
+    union = await unions.by_code(ctx.session, decision.union) or root
+    first_due, resolution_due = calendar.due_times("grievance", ctx.now)
+    anonymous = answers.get("anonymity") != "named" or answers.get("consent") is False
+    vault = ctx.services.vault
+    who: dict[str, object] = (
+        {
+            "person_id": None,
+            "reporter_sealed": vault.seal(str(ctx.person.id)),
+            "reporter_tag": status.reporter_tag(ctx, ctx.person.id),
+        }
+        if anonymous
+        else {"person_id": ctx.person.id}
+    )
+    phone = None if anonymous else answers.get("phone")
+    if phone:
+        ctx.person.phone_encrypted = vault.seal(phone)
+    case = await cases.open(
+        ctx.session,
+        kind="grievance",
+        category=answers.get("category"),
+        union_id=union.id,
+        text=str(answers["story"]),
+        now=ctx.now,
+        anonymous=anonymous,
+        due_at=first_due,
+        first_response_due_at=first_due,
+        resolution_due_at=resolution_due,
+        details={
+            "since": answers.get("since"),
+            "affected": answers.get("affected"),
+            "workplace_text": workplace.typed(answers, "workplace"),
+            "ward_text": workplace.typed(answers, "ward"),
+        },
+        contact_sealed=vault.seal(json.dumps({"phone": phone})) if phone else None,
+        **await workplace.case_columns(ctx, decision),
+        **who,
+    )
+    lines = [
+        _("Your report has been received. Request code: {code}.").format(code=case.code),
+        _("{union} will answer you by {first}; the aim is to resolve it by {resolution}.").format(
+            union=union.name,
+            first=format_datetime(first_due),
+            resolution=format_datetime(resolution_due or first_due),
+        ),
+        _(
+            "You are anonymous: officers do not see your name, account or phone. Their "
+            "answers come here; you can follow it under “My requests”."
+        )
+        if anonymous
+        else _("Officers will answer you here; you can follow it under “My requests”."),
+    ]
+    return [ctx.reply("\n".join(lines), menu.main_menu())]
+
+
+FORM = Form(
+    name="grievance",
+    title=N_("Report a problem"),
+    fields=FIELDS,
+    finish=finish,
+    consent_text=CONSENT,
+    placeholders=lambda answers: {"shows": _shows(answers)},
+)
+
+
+async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
+    """report:start, from the menu and from answers about problems at work."""
+    if msg.payload != "report:start":
+        raise StaleButton(msg.payload)
+    return await forms.start(ctx, FORM)

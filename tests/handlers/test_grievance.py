@@ -1,0 +1,152 @@
+"""Reporting a problem: anonymous by default of consent, routed, due in working days, and no
+identity readable in the case; identifying words in the story are pointed out first."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from storage.models import AuditEntry, Case, CaseMessage, Person, Union
+from tests.conftest import TEST_VAULT, count
+from tests.handlers.conftest import NOW, buttons
+from tests.handlers.test_menu import MENU
+
+STORY = "Công ty nợ lương hai tháng rồi, cả xưởng 40 người chưa ai được trả."
+
+
+async def to_anonymity(worker, story: str = STORY):
+    await worker.say("/start")
+    [category] = await worker.press("report:start")
+    assert category.text == "Bạn muốn phản ánh về việc gì?"
+    assert buttons(category)[0] == "f:grievance:category:wages"
+    [where] = await worker.press("f:grievance:category:wages")
+    assert where.text.startswith("Việc này xảy ra ở đâu?")
+    [what] = await worker.say("nha may sua cao nguyen")
+    assert what.text.startswith("Chuyện gì đã xảy ra?")
+    await worker.say(story)
+    await worker.press("f:grievance:since:months")
+    [anonymity] = await worker.press("f:grievance:affected:many")
+    assert anonymity.text.startswith("Bạn có muốn ẩn danh không?")
+    return anonymity
+
+
+async def test_an_anonymous_report_lands_in_the_right_queue_without_identity(talk, sessions):
+    worker = talk("900")
+    await to_anonymity(worker)
+    [done] = await worker.press("f:grievance:anonymity:anonymous")
+    assert done.text == (
+        "Mình đã nhận phản ánh của bạn. Mã hồ sơ: KN-2026-000001.\n"
+        "Công đoàn cơ sở Công ty TNHH Sữa Cao Nguyên sẽ trả lời bạn trước 17:00, 27 tháng "
+        "11, 2026; mục tiêu giải quyết xong trước 17:00, 9 tháng 12, 2026.\n"
+        "Bạn đang ẩn danh: cán bộ không thấy tên, tài khoản hay số điện thoại của bạn. Câu "
+        "trả lời sẽ gửi về đây; bạn theo dõi ở mục “Theo dõi hồ sơ”."
+    )
+    assert buttons(done) == MENU
+    async with sessions() as session:
+        case = (await session.scalars(select(Case))).one()
+        union = await session.get(Union, case.union_id)
+        person = (await session.scalars(select(Person))).one()
+        thread = (await session.scalars(select(CaseMessage))).all()
+        audit = (await session.scalars(select(AuditEntry))).all()
+    assert (case.kind, case.category, case.anonymous, case.route_rule) == (
+        "grievance", "wages", True, 1,
+    )  # fmt: skip
+    assert union.code == "GR-SUACAONGUYEN"
+    assert case.details == {
+        "since": "months", "affected": "many", "workplace_text": "nha may sua cao nguyen",
+        "ward_text": None,
+    }  # fmt: skip
+    # Nothing an officer reads links the case to the person: no person id, no channel id.
+    assert case.person_id is None and case.contact_sealed is None
+    readable = repr(
+        [
+            (c.name, getattr(case, c.name))
+            for c in Case.__table__.columns
+            if c.name not in ("reporter_sealed", "reporter_tag")
+        ]
+    )
+    assert "900" not in readable and f"'person_id', {person.id}" not in readable
+    assert [(m.author, m.text) for m in thread] == [("worker", STORY)]
+    assert all(entry.detail == {"kind": "grievance"} for entry in audit)
+    # Only the key opens the sealed reporter, to relay officers' answers later.
+    assert TEST_VAULT.open(case.reporter_sealed) == str(person.id)
+    assert case.reporter_tag == TEST_VAULT.tag(f"reporter:{person.id}")
+    assert case.first_response_due_at == NOW.replace(day=27, hour=10, minute=0)
+    assert case.resolution_due_at == NOW.replace(month=12, day=9, hour=10, minute=0)
+    # The reporter still finds it under "My requests"; another person does not.
+    [mine] = await worker.press("status:list")
+    assert "KN-2026-000001 · Phản ánh · đã tiếp nhận" in mine.text
+    other = talk("901")
+    await other.say("/start")
+    [theirs] = await other.press("status:list")
+    assert "KN-2026" not in theirs.text
+
+
+async def test_a_named_report_asks_consent_before_keeping_the_phone(talk, sessions):
+    worker = talk()
+    await to_anonymity(worker)
+    [consent] = await worker.press("f:grievance:anonymity:named")
+    assert consent.text.startswith("Bạn chọn để cán bộ biết là bạn.")
+    [phone] = await worker.press("f:grievance:consent:yes")
+    assert phone.text.startswith("Nếu muốn cán bộ gọi điện, bạn ghi số điện thoại.")
+    [done] = await worker.say("0987 654 321")
+    assert "Cán bộ sẽ trả lời bạn ở đây" in done.text
+    async with sessions() as session:
+        case = (await session.scalars(select(Case))).one()
+        person = (await session.scalars(select(Person))).one()
+    assert (case.anonymous, case.person_id, case.reporter_sealed) == (False, person.id, None)
+    assert TEST_VAULT.open(case.contact_sealed) == '{"phone": "0987654321"}'
+
+
+async def test_a_named_report_without_consent_goes_anonymous(talk, sessions):
+    worker = talk()
+    await to_anonymity(worker)
+    await worker.press("f:grievance:anonymity:named")
+    [done] = await worker.press("f:grievance:consent:no")
+    assert "Bạn đang ẩn danh" in done.text
+    async with sessions() as session:
+        case = (await session.scalars(select(Case))).one()
+        person = (await session.scalars(select(Person))).one()
+    assert (case.anonymous, case.person_id, person.consent_at) == (True, None, None)
+
+
+async def test_identifying_words_in_the_story_are_pointed_out(talk, sessions):
+    worker = talk()
+    await worker.say("/start")
+    await worker.press("report:start")
+    await worker.press("f:grievance:category:safety")
+    await worker.press("f:grievance:workplace:-skip")
+    await worker.press("f:grievance:ward:-skip")
+    [check] = await worker.say("Em tên là Lan, máy cắt không có che chắn, gọi em 0912 345 678")
+    assert check.text.startswith(
+        "Nội dung bạn viết có số điện thoại, tên người, có thể cho biết bạn là ai."
+    )
+    [again] = await worker.press("f:grievance:story_check:redo")
+    assert again.text.startswith("Chuyện gì đã xảy ra?")
+    [since] = await worker.say("Máy cắt ở xưởng không có che chắn, đã có người bị thương")
+    assert since.text == "Chuyện này xảy ra từ bao giờ?"
+    await worker.press("f:grievance:since:week")
+    await worker.press("f:grievance:affected:few")
+    [done] = await worker.press("f:grievance:anonymity:anonymous")
+    assert "Liên đoàn Lao động tỉnh Lâm Đồng sẽ trả lời bạn" in done.text  # nothing to route by
+    async with sessions() as session:
+        case = (await session.scalars(select(Case))).one()
+        [message] = (await session.scalars(select(CaseMessage.text))).all()
+    assert case.route_rule == 4 and "0912" not in message and "Lan" not in message
+
+
+async def test_a_too_short_story_and_forged_buttons_change_nothing(talk, sessions):
+    worker = talk()
+    await worker.say("/start")
+    await worker.press("report:start")
+    await worker.press("f:grievance:category:other")
+    await worker.say("5800100001")  # the hotel, by its tax code
+    [short] = await worker.say("😡😡😡")
+    assert short.text.startswith("Bạn kể ngắn gọn chuyện gì xảy ra giúp mình")
+    refusal = "Nút này không còn dùng được. Bạn chọn lại giúp mình nhé."
+    for forged in ("f:grievance:story:-skip", "f:grievance:category:wages", "f:grievance:x:y"):
+        assert [r.text for r in await worker.press(forged)] == [refusal]
+    # Starting another form puts this one aside, and says so.
+    first, consent = await worker.press("join:start")
+    assert first.text == "Mình đã bỏ phần bạn đang điền dở trước đó."
+    assert consent.text.startswith("Để đăng ký")
+    assert await count(sessions, Case) == 0
