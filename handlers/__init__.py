@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from functools import partial
 
-from handlers import faq, forms, grievance, membership, menu, question, status
+from handlers import faq, forms, grievance, membership, menu, question, status, support
 from handlers.types import Handler
 
 # The multi-step forms (handlers/forms.py runs them), by name.
-FORMS: dict[str, forms.Form] = {form.name: form for form in (membership.FORM, grievance.FORM)}
+FORMS: dict[str, forms.Form] = {
+    form.name: form for form in (membership.FORM, grievance.FORM, support.FORM)
+}
 
 COMMANDS: dict[str, Handler] = {
     "start": menu.start,
@@ -23,6 +25,7 @@ COMMANDS: dict[str, Handler] = {
     "lang": menu.language,
     "cancel": question.cancel,
     "huy": question.cancel,
+    "hoso": status.show,
 }
 
 # Button payloads are "<namespace>:<rest>"; the namespace picks the handler.
@@ -31,6 +34,7 @@ BUTTONS: dict[str, Handler] = {
     "faq": faq.on_button,
     "join": membership.on_button,
     "report": grievance.on_button,
+    "support": support.on_button,
     "f": partial(forms.on_button, forms=FORMS),
     "lang": menu.on_language_button,
     "q": question.on_button,

@@ -29,7 +29,7 @@ NEXT_STEPS = {
     "ask": (ASK, "faq:ask"),
     "report": (N_("Report a problem"), "report:start"),
     "join": (N_("Join the union"), "join:start"),
-    "support": (N_("Hardship support"), "q:offer:support"),
+    "support": (N_("Hardship support"), "support:start"),
 }
 PAGE_SIZE = 8
 

@@ -17,6 +17,7 @@ form is recognised as stale and changes nothing.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -90,6 +91,14 @@ async def parse_phone(ctx: Context, text: str, answers: Answers) -> str:
             _("That does not look like a Vietnamese mobile number. Example: 0912 345 678.")
         )
     return phone
+
+
+async def parse_story(ctx: Context, text: str, answers: Answers) -> str:
+    """What happened, in the worker's words: at least a few letters."""
+    story = text.strip()
+    if len(story) < 10 or not re.search(r"[^\W\d_]", story):
+        raise Invalid(_("Please tell what happened in a few words (at least 10 characters)."))
+    return story
 
 
 # ---------------------------------------------------------------------------- starting

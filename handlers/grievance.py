@@ -10,15 +10,14 @@ The worker is warned when their own words look identifying (a phone number, thei
 from __future__ import annotations
 
 import json
-import re
 
 from bot.services import calendar
 from bot.services.i18n import N_, _, format_datetime
 from bot.services.text import identifying
 from handlers import forms, menu, status, workplace
-from handlers.forms import REDO, Answers, Choice, Field, Form, Invalid
+from handlers.forms import REDO, Answers, Choice, Field, Form
 from handlers.types import Context, Incoming, Outgoing, StaleButton
-from storage import cases, unions
+from storage import cases
 
 CATEGORIES = (
     Choice("wages", N_("Unpaid or late wages")),
@@ -53,13 +52,6 @@ CHECK = (
 WHAT_SHOWS = {"phone": N_("a phone number"), "email": N_("an e-mail address"), "name": N_("a name")}
 
 
-async def parse_story(ctx: Context, text: str, answers: Answers) -> str:
-    story = text.strip()
-    if len(story) < 10 or not re.search(r"[^\W\d_]", story):
-        raise Invalid(_("Please tell what happened in a few words (at least 10 characters)."))
-    return story
-
-
 def _shows(answers: Answers) -> str:
     found = identifying(str(answers.get("story") or ""))
     return ", ".join(_(WHAT_SHOWS[kind]) for kind in found)
@@ -80,7 +72,7 @@ FIELDS = (
             "What happened? Write it in your own words: what, when, who is affected. "
             "You do not need to give your name."
         ),
-        parse=parse_story,
+        parse=forms.parse_story,
     ),
     Field(
         "story_check",
@@ -126,23 +118,13 @@ CONSENT = N_(
 
 async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
     """Open the KN- case and tell the worker its code, who answers and by when."""
-    decision = await workplace.route(ctx, answers)
-    root = await unions.root(ctx.session)
-    if decision is None or root is None:
+    routed = await workplace.destination(ctx, answers)
+    if routed is None:
         return [ctx.reply(_("Sorry, the union's queue is not set up yet."), menu.main_menu())]
-    union = await unions.by_code(ctx.session, decision.union) or root
+    decision, union = routed
     first_due, resolution_due = calendar.due_times("grievance", ctx.now)
     anonymous = answers.get("anonymity") != "named" or answers.get("consent") is False
     vault = ctx.services.vault
-    who: dict[str, object] = (
-        {
-            "person_id": None,
-            "reporter_sealed": vault.seal(str(ctx.person.id)),
-            "reporter_tag": status.reporter_tag(ctx, ctx.person.id),
-        }
-        if anonymous
-        else {"person_id": ctx.person.id}
-    )
     phone = None if anonymous else answers.get("phone")
     if phone:
         ctx.person.phone_encrypted = vault.seal(phone)
@@ -165,7 +147,7 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
         },
         contact_sealed=vault.seal(json.dumps({"phone": phone})) if phone else None,
         **await workplace.case_columns(ctx, decision),
-        **who,
+        **status.reporter(ctx, anonymous),
     )
     lines = [
         _("Your report has been received. Request code: {code}.").format(code=case.code),

@@ -16,7 +16,7 @@ from bot.services.i18n import N_, _, format_datetime
 from handlers import forms, menu, workplace
 from handlers.forms import Answers, Choice, Field, Form, Invalid
 from handlers.types import Context, Incoming, Outgoing, StaleButton
-from storage import cases, unions
+from storage import cases
 
 CONTRACTS = (
     Choice("contract", N_("Yes, I have a labour contract")),
@@ -96,11 +96,10 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
             "registered you. You can still read the answers or send an anonymous report."
         )
         return [ctx.reply(text, menu.main_menu())]
-    decision = await workplace.route(ctx, answers)
-    root = await unions.root(ctx.session)
-    if decision is None or root is None:
+    routed = await workplace.destination(ctx, answers)
+    if routed is None:
         return [ctx.reply(_("Sorry, the union's queue is not set up yet."), menu.main_menu())]
-    union = await unions.by_code(ctx.session, decision.union) or root
+    decision, union = routed
     first_due, _resolution = calendar.due_times("membership", ctx.now)
     contact = {k: answers.get(k) for k in ("name", "phone", "contact_time")}
     details = {

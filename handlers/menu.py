@@ -12,12 +12,10 @@ LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
 def main_menu() -> Keyboard:
     """The six entry points, two per row, in the person's language."""
     return (
-        # Hardship support is offered as a message to an officer until its own flow exists
-        # (handlers/question.py).
         (Button(_("Questions"), "faq:home"), Button(_("Join the union"), "join:start")),
         (
             Button(_("Report a problem"), "report:start"),
-            Button(_("Hardship support"), "q:offer:support"),
+            Button(_("Hardship support"), "support:start"),
         ),
         (Button(_("My requests"), "status:list"), Button("Ngôn ngữ / Language", "lang:choose")),
     )
@@ -55,6 +53,7 @@ async def help(ctx: Context, msg: Incoming) -> list[Outgoing]:
             _(
                 "How to use this chat:\n"
                 "/menu – the main menu\n"
+                "/hoso – my requests\n"
                 "/lang – change language (vi, en)\n"
                 "/cancel – stop what you are doing\n"
                 "/help – this help\n"

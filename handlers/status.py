@@ -54,3 +54,15 @@ async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
 def reporter_tag(ctx: Context, person_id: int) -> str:
     """The tag that links a person to their anonymous cases (only with the key)."""
     return ctx.services.vault.tag(f"reporter:{person_id}")
+
+
+def reporter(ctx: Context, anonymous: bool) -> dict[str, object]:
+    """The Case columns that say who filed it: the person, or for an anonymous case only a
+    sealed copy (to relay answers) and the tag (for their own "My requests")."""
+    if not anonymous:
+        return {"person_id": ctx.person.id}
+    return {
+        "person_id": None,
+        "reporter_sealed": ctx.services.vault.seal(str(ctx.person.id)),
+        "reporter_tag": reporter_tag(ctx, ctx.person.id),
+    }

@@ -15,6 +15,7 @@ from bot.services.router import Route
 from handlers.forms import Answers, Choice, Field
 from handlers.types import Context
 from storage import unions
+from storage.models import Union
 
 NONE_OF_THESE = "none"
 
@@ -97,6 +98,15 @@ async def route(ctx: Context, answers: Answers) -> Route | None:
     if ward:
         return routes.for_ward(ward)
     return routes.route(None, None)
+
+
+async def destination(ctx: Context, answers: Answers) -> tuple[Route, Union] | None:
+    """The routing decision and the union it names (None when no directory is imported)."""
+    decision = await route(ctx, answers)
+    root = await unions.root(ctx.session)
+    if decision is None or root is None:
+        return None
+    return decision, await unions.by_code(ctx.session, decision.union) or root
 
 
 async def case_columns(ctx: Context, decision: Route) -> dict[str, object]:

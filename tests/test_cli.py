@@ -48,13 +48,13 @@ def test_unionbot_and_python_m_bot_are_the_same_interface(tmp_path):
 
 
 def test_chat_works_on_a_fresh_folder_with_no_configuration(tmp_path):
-    lines = "/start\n4\n1\nCon em bị bệnh nặng, em cần hỗ trợ\n5\n/quit\n"
+    lines = "/start\nbảo hiểm\n4\n5\n/quit\n"  # 4: "Hỏi cán bộ công đoàn" under 3 topics
     result = run([sys.executable, "-m", "bot", "chat", "--user", "lan"], tmp_path, lines)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Xin chào! Mình là trợ lý tự động của Công đoàn" in out
     assert "  1. Hỏi đáp" in out and "  6. Ngôn ngữ / Language" in out
-    assert "Phần “Hỗ trợ khó khăn” trong khung chat này đang được xây dựng" in out
+    assert "Mình chưa chắc đã hiểu đúng." in out and "  4. Hỏi cán bộ công đoàn" in out
     assert "Mã hồ sơ: HD-" in out
     assert "Hồ sơ của bạn:" in out
     assert (tmp_path / "data" / "unionbot.db").is_file()

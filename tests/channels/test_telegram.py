@@ -13,7 +13,7 @@ from tests.conftest import WEBHOOK_SECRET, count
 
 MENU_PAYLOADS = [
     ["faq:home", "join:start"],
-    ["report:start", "q:offer:support"],
+    ["report:start", "support:start"],
     ["status:list", "lang:choose"],
 ]
 MENU_LABELS = [
@@ -425,3 +425,31 @@ async def test_registering_interest_on_telegram_resumes_after_a_restart(
         case = (await session.scalars(select(Case))).one()
         union = await session.get(Union, case.union_id)
     assert (case.kind, union.code, case.route_rule) == ("membership", "GR-THONGXANH", 1)
+
+
+async def test_an_anonymous_report_on_telegram_keeps_no_telegram_identity(
+    start_bot, fake_telegram, sessions
+):
+    await start_bot()
+    steps = [
+        fake_telegram.text_update(505, "/start"),
+        fake_telegram.button_update(505, "report:start"),
+        fake_telegram.button_update(505, "f:grievance:category:safety"),
+        fake_telegram.text_update(505, "xuong may lang biang"),
+        fake_telegram.text_update(505, "Xưởng nóng quá, không có quạt, nhiều người bị say nắng"),
+        fake_telegram.button_update(505, "f:grievance:since:month"),
+        fake_telegram.button_update(505, "f:grievance:affected:most"),
+        fake_telegram.button_update(505, "f:grievance:anonymity:anonymous"),
+    ]
+    for number, update in enumerate(steps, 1):
+        await fake_telegram.deliver(update)
+        await fake_telegram.wait_for("sendMessage", number)
+    done = fake_telegram.sent(505)[-1]["text"]
+    assert done.startswith("Mình đã nhận phản ánh của bạn. Mã hồ sơ: KN-2026-000001.\n")
+    assert "Công đoàn cơ sở Công ty TNHH May Lang Biang sẽ trả lời bạn" in done
+    async with sessions() as session:
+        case = (await session.scalars(select(Case))).one()
+        union = await session.get(Union, case.union_id)
+    assert (union.code, case.anonymous, case.person_id) == ("GR-MAYLANGBIANG", True, None)
+    row = {c.name: getattr(case, c.name) for c in Case.__table__.columns}
+    assert "505" not in repr({k: v for k, v in row.items() if k != "reporter_sealed"})

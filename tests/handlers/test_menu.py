@@ -10,7 +10,7 @@ from tests.conftest import count
 from tests.handlers.conftest import buttons, labels
 
 MENU = [
-    "faq:home", "join:start", "report:start", "q:offer:support", "status:list",
+    "faq:home", "join:start", "report:start", "support:start", "status:list",
     "lang:choose",
 ]  # fmt: skip
 

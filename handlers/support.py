@@ -1,0 +1,127 @@
+"""“Hardship support”: a request for the union's care in illness, accident, disaster or job
+loss; an HT- case in the queue of the union the router picks, due for a first response in 2
+working days. No amount is promised: what the union can give is for the officers to say.
+
+With consent the case is linked to the worker (and their phone, sealed, if they give it);
+without it, the request is sent like an anonymous report and answered through the bot.
+"""
+
+from __future__ import annotations
+
+import json
+
+from bot.services import calendar
+from bot.services.i18n import N_, _, format_datetime
+from handlers import forms, menu, status, workplace
+from handlers.forms import Answers, Choice, Field, Form
+from handlers.types import Context, Incoming, Outgoing, StaleButton
+from storage import cases
+
+SITUATIONS = (
+    Choice("illness", N_("Illness")),
+    Choice("work_accident", N_("Work accident")),
+    Choice("occupational_disease", N_("Occupational disease")),
+    Choice("disaster", N_("Natural disaster")),
+    Choice("job_loss", N_("Job loss")),
+    Choice("other", N_("Something else")),
+)
+URGENCY = (
+    Choice("now", N_("Very urgent (this week)")),
+    Choice("month", N_("Within a month")),
+    Choice("later", N_("Not urgent")),
+)
+MEMBERSHIP = (
+    Choice("member", N_("Yes, I am a union member")),
+    Choice("not_member", N_("No")),
+    Choice("unsure", N_("I am not sure")),
+)
+
+FIELDS = (
+    Field("situation", N_("What has happened?"), choices=SITUATIONS),
+    Field("urgency", N_("How urgent is it?"), choices=URGENCY),
+    Field(
+        "story",
+        N_("Tell briefly what happened and what help you need."),
+        parse=forms.parse_story,
+    ),
+    Field("member", N_("Are you a union member?"), choices=MEMBERSHIP),
+    *workplace.fields(
+        N_("Where do you work? Write the company, hotel, farm or shop name (or its tax code)."),
+        workplace_optional=True,
+    ),
+    Field(
+        "phone",
+        N_("Which phone number can the union call you on? Or tap Skip."),
+        parse=forms.parse_phone,
+        optional=True,
+        personal=True,
+    ),
+)
+
+CONSENT = N_(
+    "To follow up your request, the union needs to know it is you, and may call you if you "
+    "give a phone number.\n"
+    "• Why: so that officers can see what support fits your situation.\n"
+    "• Who sees it: only the union officers handling your request; never your employer.\n"
+    "• How long: while your request is handled; your phone number is stored encrypted.\n"
+    "• You can ask an officer at any time to show or delete your data.\n"
+    "Do you agree (Personal Data Protection Law 2025)? If not, your request is sent without "
+    "your name and officers answer you here."
+)
+
+
+async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
+    """Open the HT- case and tell the worker its code, who answers and by when."""
+    routed = await workplace.destination(ctx, answers)
+    if routed is None:
+        return [ctx.reply(_("Sorry, the union's queue is not set up yet."), menu.main_menu())]
+    decision, union = routed
+    first_due, _resolution = calendar.due_times("support", ctx.now)
+    anonymous = answers.get("consent") is False or (
+        "consent" not in answers and ctx.person.consent_at is None
+    )
+    phone = None if anonymous else answers.get("phone")
+    if phone:
+        ctx.person.phone_encrypted = ctx.services.vault.seal(phone)
+    case = await cases.open(
+        ctx.session,
+        kind="support",
+        category=answers.get("situation"),
+        union_id=union.id,
+        text=str(answers["story"]),
+        now=ctx.now,
+        anonymous=anonymous,
+        due_at=first_due,
+        first_response_due_at=first_due,
+        details={
+            "urgency": answers.get("urgency"),
+            "member": answers.get("member"),
+            "workplace_text": workplace.typed(answers, "workplace"),
+            "ward_text": workplace.typed(answers, "ward"),
+        },
+        contact_sealed=ctx.services.vault.seal(json.dumps({"phone": phone})) if phone else None,
+        **await workplace.case_columns(ctx, decision),
+        **status.reporter(ctx, anonymous),
+    )
+    text = _(
+        "Your request has been received. Request code: {code}.\n"
+        "An officer of {union} will answer you by {due}. What the union can offer depends on "
+        "its rules and funds; the officer will explain."
+    ).format(code=case.code, union=union.name, due=format_datetime(first_due))
+    return [ctx.reply(text, menu.main_menu())]
+
+
+FORM = Form(
+    name="support",
+    title=N_("Hardship support"),
+    fields=FIELDS,
+    finish=finish,
+    consent_text=CONSENT,
+)
+
+
+async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
+    """support:start, from the menu and from answers about the union's care."""
+    if msg.payload != "support:start":
+        raise StaleButton(msg.payload)
+    return await forms.start(ctx, FORM)

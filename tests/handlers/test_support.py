@@ -1,0 +1,58 @@
+"""Asking for hardship support: an HT- case routed like the others, no amount promised, and
+without consent sent like an anonymous report."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from storage.models import Case, Person, Union
+from tests.conftest import TEST_VAULT
+from tests.handlers.test_menu import MENU
+
+
+async def to_phone(worker):
+    await worker.say("/start")
+    [what] = await worker.press("support:start")
+    assert what.text == "Bạn đang gặp chuyện gì?"
+    await worker.press("f:support:situation:work_accident")
+    await worker.press("f:support:urgency:now")
+    await worker.say("Em bị máy kẹp tay, nghỉ làm 2 tháng, nhà còn hai con nhỏ")
+    await worker.press("f:support:member:member")
+    [consent] = await worker.say("hoa vien")
+    assert consent.text.startswith("Để xem xét yêu cầu, công đoàn cần biết đó là bạn")
+    return consent
+
+
+async def test_a_support_request_with_consent_is_linked_and_routed(talk, sessions):
+    worker = talk()
+    await to_phone(worker)
+    [phone] = await worker.press("f:support:consent:yes")
+    assert phone.text.startswith("Công đoàn gọi cho bạn qua số nào?")
+    [done] = await worker.say("0912345678")
+    assert done.text.startswith(
+        "Mình đã nhận yêu cầu của bạn. Mã hồ sơ: HT-2026-000001.\n"
+        "Cán bộ Công đoàn cơ sở Công ty TNHH Hoa Viên Đà Lạt sẽ trả lời bạn trước 17:00, 27"
+    )
+    assert "tùy quy định và nguồn quỹ" in done.text
+    assert [b.payload for row in done.buttons for b in row] == MENU
+    async with sessions() as session:
+        case = (await session.scalars(select(Case))).one()
+        union = await session.get(Union, case.union_id)
+        person = (await session.scalars(select(Person))).one()
+    assert (case.kind, case.category, case.anonymous, union.code) == (
+        "support", "work_accident", False, "GR-HOAVIEN",
+    )  # fmt: skip
+    assert case.person_id == person.id and case.details["urgency"] == "now"
+    assert TEST_VAULT.open(case.contact_sealed) == '{"phone": "0912345678"}'
+
+
+async def test_without_consent_the_request_goes_without_a_name(talk, sessions):
+    worker = talk()
+    await to_phone(worker)
+    [done] = await worker.press("f:support:consent:no")
+    assert "HT-2026-000001" in done.text
+    async with sessions() as session:
+        case = (await session.scalars(select(Case))).one()
+    assert (case.anonymous, case.person_id, case.contact_sealed) == (True, None, None)
+    [mine] = await worker.press("status:list")
+    assert "HT-2026-000001 · Hỗ trợ" in mine.text
