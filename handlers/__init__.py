@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from functools import partial
 
-from handlers import faq, forms, grievance, membership, menu, question, status, support
+from handlers import (
+    faq,
+    forms,
+    grievance,
+    membership,
+    menu,
+    privacy,
+    question,
+    status,
+    support,
+)
 from handlers.types import Handler
 
 # The multi-step forms (handlers/forms.py runs them), by name.
@@ -26,6 +36,7 @@ COMMANDS: dict[str, Handler] = {
     "cancel": question.cancel,
     "huy": question.cancel,
     "hoso": status.show,
+    "xoadulieu": privacy.ask,
 }
 
 # Button payloads are "<namespace>:<rest>"; the namespace picks the handler.
@@ -35,6 +46,7 @@ BUTTONS: dict[str, Handler] = {
     "join": membership.on_button,
     "report": grievance.on_button,
     "support": support.on_button,
+    "privacy": privacy.on_button,
     "f": partial(forms.on_button, forms=FORMS),
     "lang": menu.on_language_button,
     "q": question.on_button,

@@ -34,6 +34,11 @@ NEXT_STEPS = {
 PAGE_SIZE = 8
 
 
+def asker_tag(ctx: Context) -> str:
+    """Who asked an unanswered question, as a keyed hash (erasable by /xoadulieu)."""
+    return ctx.services.vault.tag(f"asker:{ctx.person.id}")
+
+
 def today(ctx: Context) -> date:
     return ctx.now.astimezone(LOCAL_TIME).date()
 
@@ -121,6 +126,7 @@ async def on_text(ctx: Context, msg: Incoming) -> list[Outgoing]:
                 text=text,
                 suggestions=match.suggestions,
                 now=ctx.now,
+                asker=asker_tag(ctx),
             )
     reply_text, buttons = compose(knowledge, match, language, today(ctx))
     replies = [ctx.reply(reply_text, buttons)]

@@ -54,6 +54,7 @@ async def help(ctx: Context, msg: Incoming) -> list[Outgoing]:
                 "How to use this chat:\n"
                 "/menu – the main menu\n"
                 "/hoso – my requests\n"
+                "/xoadulieu – see and delete your data\n"
                 "/lang – change language (vi, en)\n"
                 "/cancel – stop what you are doing\n"
                 "/help – this help\n"

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
@@ -97,3 +97,14 @@ async def for_person(
             select(Case).where(mine).order_by(Case.created_at.desc(), Case.id.desc()).limit(limit)
         )
     ).all()
+
+
+async def detach(session: AsyncSession, person_id: int, reporter_tag: str) -> int:
+    """Cut every link between a person and the cases they filed (theirs by id, or anonymous
+    by tag): the cases stay with the union, with no way back to the reporter."""
+    result = await session.execute(
+        update(Case)
+        .where(or_(Case.person_id == person_id, Case.reporter_tag == reporter_tag))
+        .values(person_id=None, reporter_sealed=None, reporter_tag=None, contact_sealed=None)
+    )
+    return int(result.rowcount or 0)

@@ -303,5 +303,9 @@ class UnansweredQuestion(Base):
     text: Mapped[str] = mapped_column(Text)  # the latest wording
     suggestions: Mapped[list[str]] = mapped_column(Json, default=list)
     count: Mapped[int] = mapped_column(Integer, default=1)
+    # Keyed hashes of who asked (not who they are), so a person's /xoadulieu can erase
+    # their askings; text_by is the one whose wording is kept.
+    askers: Mapped[list[str]] = mapped_column(Json, default=list)
+    text_by: Mapped[str | None] = mapped_column(String(64))
     first_asked_at: Mapped[datetime]
     last_asked_at: Mapped[datetime] = mapped_column(index=True)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxItem
@@ -105,3 +105,9 @@ async def record_failure(
     wait = timedelta(seconds=retry_after) if retry_after is not None else backoff(item.attempts)
     item.next_attempt_at = now + wait
     return item.failed
+
+
+async def forget_person(session: AsyncSession, person_id: int) -> int:
+    """Delete what was sent (or is waiting to be sent) to a person; how many rows went."""
+    result = await session.execute(delete(OutboxItem).where(OutboxItem.person_id == person_id))
+    return int(result.rowcount or 0)

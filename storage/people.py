@@ -42,3 +42,11 @@ async def create(
     session.add(person)
     await session.flush()
     return person
+
+
+def erase_personal(person: Person) -> list[str]:
+    """Clear the person's personal fields; the names of those that held something."""
+    held = [name for name in ("phone_encrypted", "consent_at") if getattr(person, name)]
+    person.phone_encrypted = None
+    person.consent_at = None
+    return held

@@ -34,8 +34,10 @@ async def record(
     text: str,
     suggestions: Sequence[str],
     now: datetime,
+    asker: str,
 ) -> None:
-    """Count one more asking of this theme (key), keeping the latest wording."""
+    """Count one more asking of this theme (key), keeping the latest wording. `asker` is a
+    keyed hash of the person, so that they can erase it later."""
     key = key[:MAX_KEY]
     if not key:
         return
@@ -46,6 +48,8 @@ async def record(
         text=wording,
         suggestions=list(suggestions),
         count=1,
+        askers=[asker],
+        text_by=asker,
         first_asked_at=now,
         last_asked_at=now,
     )
@@ -54,11 +58,34 @@ async def record(
         set_={
             "count": UnansweredQuestion.count + 1,
             "text": wording,
+            "text_by": asker,
             "suggestions": list(suggestions),
             "last_asked_at": now,
         },
-    )
-    await session.execute(stmt)
+    ).returning(UnansweredQuestion.id)
+    row_id = (await session.execute(stmt)).scalar_one()
+    row = await session.get(UnansweredQuestion, row_id)
+    if row is not None and asker not in row.askers:
+        row.askers = [*row.askers, asker]
+
+
+async def forget(session: AsyncSession, asker: str) -> int:
+    """Erase what this person asked: their count comes off each theme; a theme whose kept
+    wording is theirs, or that nobody else asked, goes. Returns how many askings went."""
+    # JSON lists are not searchable alike on both databases; this runs rarely.
+    rows = (await session.scalars(select(UnansweredQuestion))).all()
+    erased = 0
+    for row in rows:
+        if asker not in row.askers:
+            continue
+        erased += 1
+        others = [a for a in row.askers if a != asker]
+        if not others or row.text_by == asker:
+            await session.delete(row)
+        else:
+            row.askers = others
+            row.count = max(1, row.count - 1)
+    return erased
 
 
 async def most_asked(session: AsyncSession, limit: int = 50) -> Sequence[UnansweredQuestion]:

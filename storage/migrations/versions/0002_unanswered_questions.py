@@ -30,6 +30,8 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("suggestions", JSON, nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("askers", JSON, nullable=False),
+        sa.Column("text_by", sa.String(length=64), nullable=True),
         sa.Column("first_asked_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_asked_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_unanswered_questions")),

@@ -1,0 +1,84 @@
+"""/xoadulieu: a worker sees what the bot keeps about them and deletes it.
+
+Erased: the sealed phone number and the consent, the conversation state (forms half-filled,
+drafts), the messages the bot sent them, and their askings among the unanswered questions.
+The inbox keeps nothing to erase: an update's content is cleared once it is processed. The
+cases they filed stay with the union, with every link back to them cut (their id, the sealed
+reporter and its tag, the sealed contact details). The worker is told exactly what went.
+"""
+
+from __future__ import annotations
+
+from bot.services.i18n import _
+from handlers import faq, menu, status
+from handlers.types import Button, Context, Incoming, Outgoing, StaleButton
+from storage import cases, outbox, people, unanswered
+
+
+async def ask(ctx: Context, msg: Incoming) -> list[Outgoing]:
+    """/xoadulieu: say what is kept and ask to confirm."""
+    mine = await cases.for_person(
+        ctx.session, ctx.person.id, status.reporter_tag(ctx, ctx.person.id), limit=1000
+    )
+    held = [
+        _("phone number: {kept}").format(
+            kept=_("kept, encrypted") if ctx.person.phone_encrypted else _("none")
+        ),
+        _("agreement to keep personal data: {kept}").format(
+            kept=_("given") if ctx.person.consent_at else _("not given")
+        ),
+        _("requests you sent: {count}").format(count=len(mine)),
+    ]
+    text = _(
+        "This is what I keep about you:\n{held}\n"
+        "If you delete your data: your phone number, your agreement, anything half-filled, "
+        "the messages I sent you and the questions you asked that I could not answer are "
+        "erased. Requests you sent stay with the union so it can still act on them, but "
+        "nothing links them to you any more, so officers can no longer answer you about "
+        "them. This cannot be undone."
+    ).format(held="\n".join(f"• {line}" for line in held))
+    buttons = (
+        (Button(_("Delete my data"), "privacy:erase"),),
+        (Button(_("Keep it"), "privacy:keep"),),
+    )
+    return [ctx.reply(text, buttons)]
+
+
+async def erase(ctx: Context) -> list[Outgoing]:
+    """Delete, then report exactly what was deleted."""
+    person = ctx.person
+    held = people.erase_personal(person)
+    had_state = bool(ctx.state)
+    ctx.state.clear()
+    sent = await outbox.forget_person(ctx.session, person.id)
+    asked = await unanswered.forget(ctx.session, faq.asker_tag(ctx))
+    detached = await cases.detach(ctx.session, person.id, status.reporter_tag(ctx, person.id))
+    lines = [
+        _("phone number") if "phone_encrypted" in held else None,
+        _("your agreement to keep personal data") if "consent_at" in held else None,
+        _("what you had half-filled") if had_state else None,
+        _("{count} messages I had sent you").format(count=sent) if sent else None,
+        _("{count} questions you asked that I could not answer").format(count=asked)
+        if asked
+        else None,
+    ]
+    deleted = [line for line in lines if line]
+    text = (
+        _("Deleted:\n{items}").format(items="\n".join(f"• {line}" for line in deleted))
+        if deleted
+        else _("There was nothing personal to delete.")
+    )
+    if detached:
+        text += "\n" + _(
+            "{count} requests stay with the union with nothing linking them to you."
+        ).format(count=detached)
+    return [ctx.reply(text, menu.main_menu())]
+
+
+async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
+    """privacy:erase and privacy:keep."""
+    if msg.payload == "privacy:erase":
+        return await erase(ctx)
+    if msg.payload == "privacy:keep":
+        return [ctx.reply(_("Nothing was deleted."), menu.main_menu())]
+    raise StaleButton(msg.payload)
