@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import partial
 
 from handlers import (
+    casework,
     faq,
     forms,
     grievance,
@@ -47,6 +48,7 @@ BUTTONS: dict[str, Handler] = {
     "report": grievance.on_button,
     "support": support.on_button,
     "privacy": privacy.on_button,
+    "case": casework.on_button,
     "f": partial(forms.on_button, forms=FORMS),
     "lang": menu.on_language_button,
     "q": question.on_button,
@@ -58,6 +60,7 @@ BUTTONS: dict[str, Handler] = {
 FLOWS: dict[str, Handler] = {
     "question": question.on_text,
     "form": partial(forms.on_text, forms=FORMS),
+    "case_reply": casework.on_text,
 }
 
 FALLBACK: Handler = faq.on_text

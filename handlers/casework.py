@@ -1,0 +1,155 @@
+"""What happens to a case after it is filed, as the officer side (Telegram /queue, the web
+dashboard) will call it: an officer's reply is copied to the worker, a status change is
+told to them, and the worker can answer back through the case.
+
+Messages are copied, never forwarded (a forward shows its sender). For an anonymous case the
+worker is found only through the sealed reporter, inside this module; nothing returned to
+the officer side names them. Each function records the case thread and the audit log and
+returns the worker's messages as replies for the caller to commit with the rest.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import Services
+from bot.services.i18n import _
+from handlers import menu, status
+from handlers.types import Address, Button, Context, Incoming, Outgoing, StaleButton
+from storage import audit, cases
+from storage.models import Case, CaseMessage, Person
+
+CASE_STATUSES = ("new", "assigned", "waiting_worker", "resolved", "closed")
+
+
+async def recipient(session: AsyncSession, services: Services, case: Case) -> Person | None:
+    """The worker behind a case: by id, or by the sealed reporter of an anonymous case."""
+    if case.person_id is not None:
+        return await session.get(Person, case.person_id)
+    if case.reporter_sealed is None:
+        return None  # detached by /xoadulieu: nobody to tell
+    try:
+        person_id = int(services.vault.open(case.reporter_sealed))
+    except ValueError:
+        return None
+    return await session.get(Person, person_id)
+
+
+def _to(person: Person) -> Address:
+    # Private chats only: the chat is the person's own id on their channel.
+    return Address(person.channel, person.channel_user_id, person.id)
+
+
+async def officer_reply(
+    session: AsyncSession,
+    services: Services,
+    case: Case,
+    text: str,
+    now: datetime,
+    officer_id: int | None = None,
+) -> list[Outgoing]:
+    """Put an officer's answer in the thread and copy it to the worker."""
+    session.add(
+        CaseMessage(
+            case_id=case.id, author="officer", officer_id=officer_id, text=text, created_at=now
+        )
+    )
+    case.updated_at = now
+    audit.record(
+        session,
+        actor="officer",
+        officer_id=officer_id,
+        action="case.replied",
+        case_id=case.id,
+        now=now,
+        detail={},
+    )
+    person = await recipient(session, services, case)
+    if person is None:
+        return []
+    with services.catalogs.activate(person.language):
+        body = _("Answer from the union about your request {code}:\n{text}").format(
+            code=case.code, text=text
+        )
+        buttons = ((Button(_("Answer"), f"case:reply:{case.code}"),), (menu.back_to_menu(),))
+        return [Outgoing(_to(person), body, buttons)]
+
+
+async def change_status(
+    session: AsyncSession,
+    services: Services,
+    case: Case,
+    new_status: str,
+    now: datetime,
+    officer_id: int | None = None,
+) -> list[Outgoing]:
+    """Move a case to another status and tell the worker."""
+    if new_status not in CASE_STATUSES:
+        raise ValueError(f"unknown case status {new_status!r}")
+    old, case.status, case.updated_at = case.status, new_status, now
+    if new_status in ("resolved", "closed"):
+        case.closed_at = now
+    audit.record(
+        session,
+        actor="officer",
+        officer_id=officer_id,
+        action="case.status",
+        case_id=case.id,
+        now=now,
+        detail={"from": old, "to": new_status},
+    )
+    person = await recipient(session, services, case)
+    if person is None or old == new_status:
+        return []
+    with services.catalogs.activate(person.language):
+        body = _("Your request {code} is now: {status}.").format(
+            code=case.code, status=_(status.STATUS_NAMES[new_status])
+        )
+        return [Outgoing(_to(person), body, menu.main_menu())]
+
+
+# ---------------------------------------------------------------------------- the worker
+
+
+async def _own_case(ctx: Context, code: str) -> Case | None:
+    mine = await cases.for_person(
+        ctx.session, ctx.person.id, status.reporter_tag(ctx, ctx.person.id), limit=1000
+    )
+    return next((case for case in mine if case.code == code), None)
+
+
+async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
+    """case:reply:<code>: the worker's next message goes to that case."""
+    payload = msg.payload or ""
+    code = payload.removeprefix("case:reply:")
+    case = await _own_case(ctx, code) if payload.startswith("case:reply:") else None
+    if case is None:
+        raise StaleButton(payload)  # not theirs, or not a case at all
+    ctx.state.clear()
+    ctx.state.update(flow="case_reply", case=code)
+    text = _("Write your answer about {code} in one message. Send /cancel to stop.")
+    return [ctx.reply(text.format(code=code))]
+
+
+async def on_text(ctx: Context, msg: Incoming) -> list[Outgoing]:
+    """The worker's answer: added to the case thread for the officers."""
+    code = str(ctx.state.get("case"))
+    text = (msg.text or "").strip()
+    if not text:
+        return [ctx.reply(_("Please write your message as text. Send /cancel to stop."))]
+    case = await _own_case(ctx, code)
+    ctx.state.clear()
+    if case is None:
+        return [ctx.reply(_("What do you need? Choose one below."), menu.main_menu())]
+    ctx.session.add(CaseMessage(case_id=case.id, author="worker", text=text, created_at=ctx.now))
+    case.updated_at = ctx.now
+    if case.status == "waiting_worker":
+        case.status = "assigned"
+    audit.record(
+        ctx.session, actor="worker", action="case.answered", case_id=case.id, now=ctx.now,
+        detail={},
+    )  # fmt: skip
+    reply = _("Your answer was added to {code}. The officer will see it.").format(code=code)
+    return [ctx.reply(reply, menu.main_menu())]

@@ -1,0 +1,78 @@
+"""After filing: officers' answers and status changes reach the worker, anonymous ones only
+through the sealed reporter; the worker answers back through the case."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from handlers import casework
+from storage.models import AuditEntry, Case, CaseMessage
+from tests.handlers.conftest import NOW, buttons
+from tests.handlers.test_grievance import to_anonymity
+
+REFUSAL = "Nút này không còn dùng được. Bạn chọn lại giúp mình nhé."
+
+
+async def filed_anonymously(talk):
+    worker = talk("900")
+    await to_anonymity(worker)
+    await worker.press("f:grievance:anonymity:anonymous")
+    return worker
+
+
+async def test_an_officer_reply_reaches_the_anonymous_reporter_and_they_answer(
+    talk, sessions, dispatcher
+):
+    worker = await filed_anonymously(talk)
+    services = dispatcher.services
+    async with sessions() as session:
+        case = (await session.scalars(select(Case))).one()
+        [told] = await casework.officer_reply(
+            session, services, case, "Chúng tôi đã liên hệ công ty.", NOW
+        )
+        await session.commit()
+    # Addressed to the reporter's own chat, found only through the sealed reporter.
+    assert (told.to.channel, told.to.chat_id) == ("terminal", "900")
+    assert told.text == (
+        "Công đoàn trả lời hồ sơ KN-2026-000001 của bạn:\nChúng tôi đã liên hệ công ty."
+    )
+    assert buttons(told) == ["case:reply:KN-2026-000001", "menu:home"]
+    [prompt] = await worker.press("case:reply:KN-2026-000001")
+    assert prompt.text.startswith("Bạn viết câu trả lời về hồ sơ KN-2026-000001")
+    [added] = await worker.say("Cảm ơn, lương đã được trả một nửa.")
+    assert added.text.startswith("Câu trả lời của bạn đã được thêm vào hồ sơ KN-2026-000001.")
+    async with sessions() as session:
+        thread = (
+            await session.execute(
+                select(CaseMessage.author, CaseMessage.text).order_by(CaseMessage.id)
+            )
+        ).all()
+        actions = (await session.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all()
+    assert [author for author, _ in thread] == ["worker", "officer", "worker"]
+    assert actions == ["case.opened", "case.replied", "case.answered"]
+
+
+async def test_status_changes_are_told_and_nobody_else_can_answer_a_case(
+    talk, sessions, dispatcher
+):
+    await filed_anonymously(talk)
+    async with sessions() as session:
+        case = (await session.scalars(select(Case))).one()
+        [told] = await casework.change_status(session, dispatcher.services, case, "resolved", NOW)
+        await session.commit()
+    assert told.text == "Hồ sơ KN-2026-000001 của bạn đã chuyển sang: đã giải quyết."
+    stranger = talk("901")
+    await stranger.say("/start")
+    assert [r.text for r in await stranger.press("case:reply:KN-2026-000001")] == [REFUSAL]
+
+
+async def test_after_xoadulieu_nobody_can_be_told(talk, sessions, dispatcher):
+    worker = await filed_anonymously(talk)
+    await worker.say("/xoadulieu")
+    await worker.press("privacy:erase")
+    async with sessions() as session:
+        case = (await session.scalars(select(Case))).one()
+        assert (
+            await casework.officer_reply(session, dispatcher.services, case, "Xin chào", NOW) == []
+        )
+        await session.commit()
