@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT_DIR = ROOT / "content"
 DEFAULT_DATA_DIR = Path.cwd() / "data"
 TELEGRAM_DEFAULT_API_BASE = "https://api.telegram.org/bot"
+
+
+DEFAULT_DUE_DAYS: dict[str, tuple[int, int | None]] = {
+    "grievance": (2, 10),
+    "support": (2, None),
+    "question": (2, None),
+    "membership": (3, None),
+}
 
 
 class ConfigError(ValueError):
@@ -41,6 +49,10 @@ class Settings:
     # Keys for data encrypted at rest (phones, contact details, the reporter of an anonymous
     # case): the first encrypts, all decrypt, so a new key can be put in front to rotate.
     encryption_keys: tuple[str, ...] = ()
+    # Working days to the first response and to resolution, per case kind (None: no target).
+    due_days: Mapping[str, tuple[int, int | None]] = field(
+        default_factory=lambda: dict(DEFAULT_DUE_DAYS)
+    )
     # Or a file of keys, one per line; on the embedded default it is made on first start.
     key_file: Path | None = None
     generate_key_file: bool = False
@@ -81,6 +93,7 @@ class Settings:
                 else (base / "data" / "unionbot.key" if is_sqlite else None)
             ),
             generate_key_file=is_sqlite and not merged.get("UNIONBOT_KEY_FILE"),
+            due_days=_due_days(merged.get("UNIONBOT_DUE_DAYS")),
         )
 
     def with_(self, **changes: object) -> Settings:
@@ -100,6 +113,28 @@ def _number(env: Mapping[str, str], key: str, default: int) -> int:
         return int(value)
     except ValueError as exc:
         raise ConfigError(f"{key} must be a whole number, not {value!r}") from exc
+
+
+def _due_days(value: str | None) -> dict[str, tuple[int, int | None]]:
+    """UNIONBOT_DUE_DAYS="grievance=2/10,membership=3": working days to the first response
+    and, after a slash, to resolution; kinds not named keep their defaults."""
+    days = dict(DEFAULT_DUE_DAYS)
+    for item in (value or "").split(","):
+        if not item.strip():
+            continue
+        kind, _, spec = item.partition("=")
+        first, _, resolution = spec.partition("/")
+        kind = kind.strip()
+        try:
+            if kind not in days:
+                raise ValueError(kind)
+            days[kind] = (int(first), int(resolution) if resolution.strip() else None)
+        except ValueError:
+            raise ConfigError(
+                f"UNIONBOT_DUE_DAYS: cannot read {item.strip()!r}; write kind=days or "
+                f"kind=days/days with kinds {', '.join(DEFAULT_DUE_DAYS)}"
+            ) from None
+    return days
 
 
 def _flag(value: str | None, *, default: bool) -> bool:

@@ -122,7 +122,9 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
     if routed is None:
         return [ctx.reply(_("Sorry, the union's queue is not set up yet."), menu.main_menu())]
     decision, union = routed
-    first_due, resolution_due = calendar.due_times("grievance", ctx.now)
+    first_due, resolution_due = calendar.due_times(
+        "grievance", ctx.now, ctx.services.settings.due_days
+    )
     anonymous = answers.get("anonymity") != "named" or answers.get("consent") is False
     vault = ctx.services.vault
     phone = None if anonymous else answers.get("phone")

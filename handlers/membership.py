@@ -100,7 +100,9 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
     if routed is None:
         return [ctx.reply(_("Sorry, the union's queue is not set up yet."), menu.main_menu())]
     decision, union = routed
-    first_due, _resolution = calendar.due_times("membership", ctx.now)
+    first_due, _resolution = calendar.due_times(
+        "membership", ctx.now, ctx.services.settings.due_days
+    )
     contact = {k: answers.get(k) for k in ("name", "phone", "contact_time")}
     details = {
         "workplace_text": workplace.typed(answers, "workplace"),

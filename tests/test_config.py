@@ -43,3 +43,13 @@ def test_postgresql_is_not_seeded_or_upgraded_by_default(tmp_path):
 def test_bad_values_are_named(tmp_path, env, message):
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env, cwd=tmp_path)
+
+
+def test_due_days_are_configurable_per_kind(tmp_path):
+    settings = Settings.from_env({"UNIONBOT_DUE_DAYS": "grievance=1/5, membership=4"}, cwd=tmp_path)
+    assert settings.due_days["grievance"] == (1, 5)
+    assert settings.due_days["membership"] == (4, None)
+    assert settings.due_days["support"] == (2, None)  # the default
+    for bad in ("grievance=two", "holiday=3", "support=1/x"):
+        with pytest.raises(ConfigError, match="UNIONBOT_DUE_DAYS"):
+            Settings.from_env({"UNIONBOT_DUE_DAYS": bad}, cwd=tmp_path)

@@ -7,19 +7,14 @@ a case due on a holiday is due that day.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.config import DEFAULT_DUE_DAYS
+
 LOCAL_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
 END_OF_DAY = time(17, 0)
-
-# Default due times in working days: (first response, resolution); None = no target.
-DUE_DAYS: dict[str, tuple[int, int | None]] = {
-    "grievance": (2, 10),
-    "support": (2, None),
-    "question": (2, None),
-    "membership": (3, None),
-}
 
 
 def add_working_days(start: datetime, days: int) -> datetime:
@@ -34,10 +29,11 @@ def add_working_days(start: datetime, days: int) -> datetime:
 
 
 def due_times(
-    kind: str, opened: datetime, days: dict[str, tuple[int, int | None]] | None = None
+    kind: str, opened: datetime, days: Mapping[str, tuple[int, int | None]] | None = None
 ) -> tuple[datetime, datetime | None]:
-    """(first response due, resolution due or None) for a case of `kind` opened then."""
-    first, resolution = (days or DUE_DAYS)[kind]
+    """(first response due, resolution due or None) for a case of `kind` opened then, by
+    the configured working days (Settings.due_days; the defaults without)."""
+    first, resolution = (days or DEFAULT_DUE_DAYS)[kind]
     return (
         add_working_days(opened, first),
         add_working_days(opened, resolution) if resolution is not None else None,
