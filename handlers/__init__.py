@@ -37,6 +37,7 @@ COMMANDS: dict[str, Handler] = {
     "cancel": question.cancel,
     "huy": question.cancel,
     "hoso": status.show,
+    "tracuu": status.look_up,
     "xoadulieu": privacy.ask,
 }
 

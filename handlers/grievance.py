@@ -165,6 +165,8 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
         if anonymous
         else _("Officers will answer you here; you can follow it under “My requests”."),
     ]
+    if anonymous:
+        lines.append(status.pin_notice(ctx, case))
     return [ctx.reply("\n".join(lines), menu.main_menu())]
 
 

@@ -4,6 +4,7 @@ items whose own flows are not built yet."""
 
 from __future__ import annotations
 
+from bot.services import calendar
 from bot.services.i18n import N_, _
 from handlers import menu
 from handlers.types import Button, Context, Incoming, Outgoing, StaleButton
@@ -111,6 +112,7 @@ async def submit(ctx: Context, text: str, topic: str) -> list[Outgoing]:
                 ((Button(_("Send it to an officer"), "q:send"),),),
             )
         ]
+    first_due, _resolution = calendar.due_times("question", ctx.now, ctx.services.settings.due_days)
     case = await cases.open(
         ctx.session,
         kind="question",
@@ -119,6 +121,9 @@ async def submit(ctx: Context, text: str, topic: str) -> list[Outgoing]:
         person_id=ctx.person.id,
         text=text,
         now=ctx.now,
+        due_at=first_due,
+        first_response_due_at=first_due,
+        route_rule=4,  # a question goes to the root federation
     )
     ctx.state.clear()
     return [

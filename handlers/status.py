@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from bot.services.i18n import N_, _, format_date
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from bot.services.i18n import N_, _, format_date, format_datetime
 from handlers import menu
 from handlers.types import Context, Incoming, Outgoing, StaleButton
 from storage import cases
+from storage.models import Case
 
 KIND_NAMES = {
     "question": N_("Question"),
@@ -21,6 +26,7 @@ STATUS_NAMES = {
     "closed": N_("closed"),
 }
 SHOWN = 5
+MAX_PIN_FAILURES = 5  # per person and day: 6 digits must not be guessable through the bot
 
 
 async def show(ctx: Context, msg: Incoming) -> list[Outgoing]:
@@ -32,16 +38,71 @@ async def show(ctx: Context, msg: Incoming) -> list[Outgoing]:
         text = _("You have not sent any request yet. When you do, its code will show here.")
         return [ctx.reply(text, menu.main_menu())]
     lines = [_("Your requests:")]
-    for case in recent:
-        lines.append(
-            _("{code} · {kind} · {status} · sent {date}").format(
-                code=case.code,
-                kind=_(KIND_NAMES[case.kind]),
-                status=_(STATUS_NAMES[case.status]),
-                date=format_date(case.created_at),
-            )
-        )
+    lines.extend(describe(case) for case in recent)
     return [ctx.reply("\n".join(lines), menu.main_menu())]
+
+
+def describe(case: Case) -> str:
+    """One case as the worker reads it: code, kind, status, date, and what happens next."""
+    line = _("{code} · {kind} · {status} · sent {date}").format(
+        code=case.code,
+        kind=_(KIND_NAMES[case.kind]),
+        status=_(STATUS_NAMES[case.status]),
+        date=format_date(case.created_at),
+    )
+    if case.status == "new" and case.first_response_due_at:
+        nxt = _("an officer answers by {due}").format(
+            due=format_datetime(case.first_response_due_at)
+        )
+    elif case.status in ("new", "assigned"):
+        nxt = _("an officer is looking into it")
+    elif case.status == "waiting_worker":
+        nxt = _("the officer is waiting for your answer")
+    else:
+        nxt = _("finished")
+    return f"{line}\n  → {nxt}"
+
+
+def new_pin(ctx: Context, case: Case) -> str:
+    """A 6-digit PIN for an anonymous case; only its keyed hash is kept."""
+    pin = f"{secrets.randbelow(10**6):06d}"
+    case.pin_tag = ctx.services.vault.tag(f"pin:{case.code}:{pin}")
+    return pin
+
+
+def pin_notice(ctx: Context, case: Case) -> str:
+    """The PIN of a new anonymous case, told once, with how to use it."""
+    return _(
+        "Your PIN: {pin}. Keep it safe: with the request code and this PIN you can check the "
+        "request from another phone or account: /tracuu {code} {pin}"
+    ).format(pin=new_pin(ctx, case), code=case.code)
+
+
+async def look_up(ctx: Context, msg: Incoming) -> list[Outgoing]:
+    """/tracuu CODE PIN: an anonymous reporter looks a case up from any account."""
+    args = (msg.text or "").split()[1:]
+    failures = [
+        at for at in ctx.state.get("pin_failures", [])
+        if datetime.fromisoformat(at) > ctx.now - timedelta(days=1)
+    ]  # fmt: skip
+    if len(failures) >= MAX_PIN_FAILURES:
+        text = _("Too many wrong tries. Please try again tomorrow.")
+        return [ctx.reply(text, menu.main_menu())]
+    if len(args) != 2:
+        return [
+            ctx.reply(
+                _("Send: /tracuu REQUEST-CODE PIN, for example /tracuu KN-2026-000123 123456")
+            )
+        ]
+    code, pin = args[0].upper(), args[1]
+    case = await cases.by_code(ctx.session, code)
+    expected = case.pin_tag if case is not None else None
+    given = ctx.services.vault.tag(f"pin:{code}:{pin}")
+    if expected is None or not hmac.compare_digest(expected, given):
+        ctx.state["pin_failures"] = [*failures, ctx.now.isoformat()]
+        return [ctx.reply(_("The request code or the PIN is not right."), menu.main_menu())]
+    assert case is not None
+    return [ctx.reply(describe(case), menu.main_menu())]
 
 
 async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:

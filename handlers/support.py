@@ -108,6 +108,8 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
         "An officer of {union} will answer you by {due}. What the union can offer depends on "
         "its rules and funds; the officer will explain."
     ).format(code=case.code, union=union.name, due=format_datetime(first_due))
+    if anonymous:
+        text += "\n" + status.pin_notice(ctx, case)
     return [ctx.reply(text, menu.main_menu())]
 
 

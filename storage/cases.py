@@ -20,7 +20,7 @@ OPEN_STATUSES = ("new", "assigned", "waiting_worker")
 INTAKE_COLUMNS = frozenset(
     {
         "details", "first_response_due_at", "resolution_due_at", "route_rule", "workplace_id",
-        "ward_id", "contact_sealed", "reporter_sealed", "reporter_tag",
+        "ward_id", "contact_sealed", "reporter_sealed", "reporter_tag", "pin_tag",
     }
 )  # fmt: skip
 # The year in a code is the year in Vietnam: a case at 01:00 on 1 January local time is new-year.
@@ -105,6 +105,16 @@ async def detach(session: AsyncSession, person_id: int, reporter_tag: str) -> in
     result = await session.execute(
         update(Case)
         .where(or_(Case.person_id == person_id, Case.reporter_tag == reporter_tag))
-        .values(person_id=None, reporter_sealed=None, reporter_tag=None, contact_sealed=None)
+        .values(
+            person_id=None,
+            reporter_sealed=None,
+            reporter_tag=None,
+            contact_sealed=None,
+            pin_tag=None,
+        )
     )
     return int(result.rowcount or 0)
+
+
+async def by_code(session: AsyncSession, code: str) -> Case | None:
+    return await session.scalar(select(Case).where(Case.code == code.strip().upper()))

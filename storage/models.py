@@ -258,6 +258,9 @@ class Case(Base):
     # tagged with a keyed hash (so their own "My requests" finds the case).
     reporter_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     reporter_tag: Mapped[str | None] = mapped_column(String(64), index=True)
+    # A keyed hash of the code and the PIN given to an anonymous reporter, so they can look
+    # the case up from another account (/tracuu CODE PIN).
+    pin_tag: Mapped[str | None] = mapped_column(String(64))
 
 
 class CaseMessage(Base):

@@ -3,6 +3,8 @@ identity readable in the case; identifying words in the story are pointed out fi
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from storage.models import AuditEntry, Case, CaseMessage, Person, Union
@@ -33,12 +35,15 @@ async def test_an_anonymous_report_lands_in_the_right_queue_without_identity(tal
     worker = talk("900")
     await to_anonymity(worker)
     [done] = await worker.press("f:grievance:anonymity:anonymous")
+    pin = re.search(r"Mã PIN của bạn: (\d{6})\.", done.text).group(1)
     assert done.text == (
         "Mình đã nhận phản ánh của bạn. Mã hồ sơ: KN-2026-000001.\n"
         "Công đoàn cơ sở Công ty TNHH Sữa Cao Nguyên sẽ trả lời bạn trước 17:00, 27 tháng "
         "11, 2026; mục tiêu giải quyết xong trước 17:00, 9 tháng 12, 2026.\n"
         "Bạn đang ẩn danh: cán bộ không thấy tên, tài khoản hay số điện thoại của bạn. Câu "
-        "trả lời sẽ gửi về đây; bạn theo dõi ở mục “Theo dõi hồ sơ”."
+        "trả lời sẽ gửi về đây; bạn theo dõi ở mục “Theo dõi hồ sơ”.\n"
+        f"Mã PIN của bạn: {pin}. Hãy giữ kỹ: với mã hồ sơ và mã PIN này, bạn xem được hồ sơ "
+        f"từ điện thoại hoặc tài khoản khác: /tracuu KN-2026-000001 {pin}"
     )
     assert buttons(done) == MENU
     async with sessions() as session:
@@ -61,7 +66,7 @@ async def test_an_anonymous_report_lands_in_the_right_queue_without_identity(tal
         [
             (c.name, getattr(case, c.name))
             for c in Case.__table__.columns
-            if c.name not in ("reporter_sealed", "reporter_tag")
+            if c.name not in ("reporter_sealed", "reporter_tag", "pin_tag")
         ]
     )
     assert "900" not in readable and f"'person_id', {person.id}" not in readable
@@ -75,10 +80,25 @@ async def test_an_anonymous_report_lands_in_the_right_queue_without_identity(tal
     # The reporter still finds it under "My requests"; another person does not.
     [mine] = await worker.press("status:list")
     assert "KN-2026-000001 · Phản ánh · đã tiếp nhận" in mine.text
+    assert "→ cán bộ trả lời trước 17:00, 27 tháng 11, 2026" in mine.text
     other = talk("901")
     await other.say("/start")
     [theirs] = await other.press("status:list")
     assert "KN-2026" not in theirs.text
+    # From another account, the code and the PIN show the case; a wrong PIN shows nothing,
+    # and five wrong tries in a day stop the guessing.
+    [found] = await other.say(f"/tracuu kn-2026-000001 {pin}")
+    assert found.text.startswith("KN-2026-000001 · Phản ánh · đã tiếp nhận")
+    wrong = f"{(int(pin) + 1) % 10**6:06d}"
+    for _ in range(5):
+        [no] = await other.say(f"/tracuu KN-2026-000001 {wrong}")
+        assert no.text == "Mã hồ sơ hoặc mã PIN chưa đúng."
+    [locked] = await other.say(f"/tracuu KN-2026-000001 {pin}")
+    assert locked.text == "Bạn đã nhập sai nhiều lần. Bạn thử lại vào ngày mai nhé."
+    async with sessions() as session:
+        stored = (await session.scalars(select(Case))).one()
+    readable = [getattr(stored, c.name) for c in Case.__table__.columns if c.name != "pin_tag"]
+    assert pin not in repr(readable) and stored.pin_tag != pin
 
 
 async def test_a_named_report_asks_consent_before_keeping_the_phone(talk, sessions):

@@ -31,7 +31,9 @@ async def test_requests_are_listed_newest_first_with_local_dates(talk, clock):
     assert reply.text == (
         "Hồ sơ của bạn:\n"
         "HD-2026-000003 · Câu hỏi · đã tiếp nhận · gửi ngày 1 tháng 12, 2026\n"
-        "HD-2026-000001 · Câu hỏi · đã tiếp nhận · gửi ngày 25 tháng 11, 2026"
+        "  → cán bộ trả lời trước 17:00, 3 tháng 12, 2026\n"
+        "HD-2026-000001 · Câu hỏi · đã tiếp nhận · gửi ngày 25 tháng 11, 2026\n"
+        "  → cán bộ trả lời trước 17:00, 27 tháng 11, 2026"
     )
     await worker.say("/lang en")
     [english] = await worker.press("status:list")

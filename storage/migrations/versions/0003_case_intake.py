@@ -33,6 +33,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("contact_sealed", sa.LargeBinary()))
         batch_op.add_column(sa.Column("reporter_sealed", sa.LargeBinary()))
         batch_op.add_column(sa.Column("reporter_tag", sa.String(length=64)))
+        batch_op.add_column(sa.Column("pin_tag", sa.String(length=64)))
         batch_op.create_foreign_key(
             batch_op.f("fk_cases_workplace_id_workplaces"), "workplaces", ["workplace_id"], ["id"]
         )
@@ -48,7 +49,7 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f("fk_cases_ward_id_wards"), type_="foreignkey")
         batch_op.drop_constraint(batch_op.f("fk_cases_workplace_id_workplaces"), type_="foreignkey")
         for column in (
-            "reporter_tag", "reporter_sealed", "contact_sealed", "details", "ward_id",
+            "pin_tag", "reporter_tag", "reporter_sealed", "contact_sealed", "details", "ward_id",
             "workplace_id", "route_rule", "resolution_due_at", "first_response_due_at",
         ):  # fmt: skip
             batch_op.drop_column(column)
