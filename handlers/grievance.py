@@ -110,7 +110,7 @@ CONSENT = N_(
     "• Why: so that officers can follow up your report with you.\n"
     "• Who sees it: only the union officers handling your report; never your employer.\n"
     "• How long: while your report is handled; your phone number is stored encrypted.\n"
-    "• You can ask an officer at any time to show or delete your data.\n"
+    "• You can see and delete your data at any time: send /xoadulieu.\n"
     "Do you agree (Personal Data Protection Law 2025)? If not, your report is sent "
     "anonymously."
 )

@@ -82,7 +82,7 @@ CONSENT = N_(
     "• Why: so that a union officer can call you and guide you to join.\n"
     "• Who sees them: only the union officers handling your request; never your employer.\n"
     "• How long: while your request is handled; your phone number is stored encrypted.\n"
-    "• You can ask an officer at any time to show or delete your data.\n"
+    "• You can see and delete your data at any time: send /xoadulieu.\n"
     "Do you agree (Personal Data Protection Law 2025)? If not, you can still read the "
     "answers and send an anonymous report."
 )

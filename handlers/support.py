@@ -64,7 +64,7 @@ CONSENT = N_(
     "• Why: so that officers can see what support fits your situation.\n"
     "• Who sees it: only the union officers handling your request; never your employer.\n"
     "• How long: while your request is handled; your phone number is stored encrypted.\n"
-    "• You can ask an officer at any time to show or delete your data.\n"
+    "• You can see and delete your data at any time: send /xoadulieu.\n"
     "Do you agree (Personal Data Protection Law 2025)? If not, your request is sent without "
     "your name and officers answer you here."
 )
