@@ -28,11 +28,12 @@ from bot.app import RUNTIME, create_app, ensure_schema, seed_directory
 from bot.channels.terminal import TerminalChannel, converse
 from bot.config import ConfigError, Settings, default_settings
 from bot.services import knowledge
+from bot.services.crypto import load_vault
 from bot.services.i18n import LANGUAGES, LOCAL_TIME, Catalogs, _
 from bot.services.knowledge import SOON_DAYS, ContentError, Knowledge
 from bot.services.router import Router
-from handlers import faq
-from storage import db, unanswered, unions
+from handlers import faq, status
+from storage import cases, db, people, unanswered, unions
 from storage.directory import DirectoryError
 from storage.directory import load as load_directory
 
@@ -83,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     database = commands.add_parser("db", help="the database")
     database_commands = database.add_subparsers(dest="action", required=True, metavar="ACTION")
     database_commands.add_parser("upgrade", help="upgrade the schema to the newest revision")
+    database_commands.add_parser(
+        "rotate-key", help="re-seal stored secrets with the first (new) encryption key"
+    )
     return parser
 
 
@@ -107,6 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "directory":
             logs.setup(logging.WARNING)
             return asyncio.run(import_directory(settings, args.file))
+        elif args.command == "db" and args.action == "rotate-key":
+            logs.setup(logging.WARNING)
+            return asyncio.run(rotate_key(settings))
         elif args.command == "db":
             logs.setup(logging.INFO)
             db.run_upgrade(settings.database_url)
@@ -229,6 +236,33 @@ def _text(value: object) -> str | None:
     if value is None or isinstance(value, str):
         return value
     raise ValueError(f"expected text or null, not {value!r}")
+
+
+async def rotate_key(settings: Settings) -> int:
+    """`unionbot db rotate-key`: after putting a new key first, re-seal every stored secret
+    with it and re-tag anonymous reporters; then the old key can be dropped. PINs of
+    anonymous cases and askers of unanswered questions cannot be re-tagged (by design)."""
+    vault = load_vault(settings)
+    database = db.Database.open(settings.database_url)
+    try:
+        await ensure_schema(database, settings)
+        async with database.writing(), database.sessions() as session:
+            phones = await people.with_phone(session)
+            for person in phones:
+                person.phone_encrypted = vault.rotate(person.phone_encrypted or b"")
+            sealed = await cases.with_sealed(session)
+            for case in sealed:
+                if case.contact_sealed:
+                    case.contact_sealed = vault.rotate(case.contact_sealed)
+                if case.reporter_sealed:
+                    case.reporter_sealed = vault.rotate(case.reporter_sealed)
+                    person_id = vault.open(case.reporter_sealed)
+                    case.reporter_tag = status.tag_reporter(vault, person_id)
+            await session.commit()
+    finally:
+        await database.close()
+    print(f"re-sealed {len(phones)} phone numbers and {len(sealed)} cases with the current key")
+    return 0
 
 
 def _login() -> str:

@@ -6,6 +6,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
+from bot.services.crypto import Vault
 from bot.services.i18n import N_, _, format_date, format_datetime
 from handlers import menu
 from handlers.types import Context, Incoming, Outgoing, StaleButton
@@ -114,7 +115,11 @@ async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
 
 def reporter_tag(ctx: Context, person_id: int) -> str:
     """The tag that links a person to their anonymous cases (only with the key)."""
-    return ctx.services.vault.tag(f"reporter:{person_id}")
+    return tag_reporter(ctx.services.vault, person_id)
+
+
+def tag_reporter(vault: Vault, person_id: int | str) -> str:
+    return vault.tag(f"reporter:{person_id}")
 
 
 def reporter(ctx: Context, anonymous: bool) -> dict[str, object]:

@@ -118,3 +118,14 @@ async def detach(session: AsyncSession, person_id: int, reporter_tag: str) -> in
 
 async def by_code(session: AsyncSession, code: str) -> Case | None:
     return await session.scalar(select(Case).where(Case.code == code.strip().upper()))
+
+
+async def with_sealed(session: AsyncSession) -> Sequence[Case]:
+    """Cases holding anything sealed (for re-sealing with a new key)."""
+    return (
+        await session.scalars(
+            select(Case).where(
+                or_(Case.contact_sealed.is_not(None), Case.reporter_sealed.is_not(None))
+            )
+        )
+    ).all()

@@ -50,3 +50,8 @@ def erase_personal(person: Person) -> list[str]:
     person.phone_encrypted = None
     person.consent_at = None
     return held
+
+
+async def with_phone(session: AsyncSession) -> list[Person]:
+    """People whose phone number is kept (sealed)."""
+    return list(await session.scalars(select(Person).where(Person.phone_encrypted.is_not(None))))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from cryptography.fernet import Fernet
 
 from tests.conftest import SAMPLE_DIRECTORY, free_port
 from tests.fakes.telegram_api import FakeTelegram
@@ -192,6 +193,25 @@ def test_route_without_a_file_reads_the_imported_directory(tmp_path):
         "rule 2: CL-XUANHUONG (workplace: Nhà hàng Chợ Đêm Phố Núi; "
         "ward: Phường Xuân Hương - Đà Lạt)"
     )
+
+
+def test_rotate_key_reseals_so_the_old_key_can_go(tmp_path):
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    report = (
+        "/start\n3\n1\nnha may sua cao nguyen\n"
+        "Công ty nợ lương hai tháng rồi, cả xưởng chưa ai được trả.\n1\n1\n1\n/quit\n"
+    )
+    filed = run([sys.executable, "-m", "bot", "chat", "--user", "an"], tmp_path, report,
+                UNIONBOT_ENCRYPTION_KEY=old)  # fmt: skip
+    assert "Mã hồ sơ: KN-2026-000001." in filed.stdout, filed.stderr
+    rotated = run([sys.executable, "-m", "bot", "db", "rotate-key"], tmp_path,
+                  UNIONBOT_ENCRYPTION_KEY=f"{new},{old}")  # fmt: skip
+    assert rotated.returncode == 0, rotated.stderr
+    assert rotated.stdout.strip() == "re-sealed 0 phone numbers and 1 cases with the current key"
+    # With only the new key, the anonymous reporter still finds their case.
+    mine = run([sys.executable, "-m", "bot", "chat", "--user", "an"], tmp_path, "/hoso\n",
+               UNIONBOT_ENCRYPTION_KEY=new)  # fmt: skip
+    assert "KN-2026-000001 · Phản ánh" in mine.stdout
 
 
 def test_db_upgrade_and_directory_import(tmp_path):
