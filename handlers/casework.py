@@ -19,9 +19,7 @@ from bot.services.i18n import _
 from handlers import menu, status
 from handlers.types import Address, Button, Context, Incoming, Outgoing, StaleButton
 from storage import audit, cases
-from storage.models import Case, CaseMessage, Person
-
-CASE_STATUSES = ("new", "assigned", "waiting_worker", "resolved", "closed")
+from storage.models import CASE_STATUSES, Case, CaseMessage, Person
 
 
 async def recipient(session: AsyncSession, services: Services, case: Case) -> Person | None:
@@ -114,10 +112,9 @@ async def change_status(
 
 
 async def _own_case(ctx: Context, code: str) -> Case | None:
-    mine = await cases.for_person(
-        ctx.session, ctx.person.id, status.reporter_tag(ctx, ctx.person.id), limit=1000
+    return await cases.owned_by(
+        ctx.session, code, ctx.person.id, status.reporter_tag(ctx, ctx.person.id)
     )
-    return next((case for case in mine if case.code == code), None)
 
 
 async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:

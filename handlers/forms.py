@@ -47,6 +47,7 @@ class Choice:
     label: str  # a msgid, translated when shown
 
 
+CONSENT_CHOICES = (Choice("yes", N_("I agree")), Choice("no", N_("I do not agree")))
 Answers = dict[str, Any]
 Parser = Callable[[Context, str, Answers], Awaitable[Any]]
 Finish = Callable[[Context, Answers], Awaitable[list[Outgoing]]]
@@ -71,7 +72,6 @@ class Field:
 @dataclass(frozen=True, slots=True)
 class Form:
     name: str
-    title: str  # a msgid
     fields: tuple[Field, ...]
     finish: Finish
     # Shown with the consent question: what is collected, why, who sees it, how long.
@@ -150,7 +150,7 @@ def prompt(ctx: Context, form: Form, step: str, error: str | None = None) -> Out
     rows: list[tuple[Button, ...]] = []
     if step == CONSENT:
         text = _(form.consent_text or "")
-        choices = (Choice("yes", N_("I agree")), Choice("no", N_("I do not agree")))
+        choices = CONSENT_CHOICES
     else:
         field = form.field(step)
         assert field is not None
@@ -216,7 +216,7 @@ async def on_text(ctx: Context, msg: Incoming, forms: Mapping[str, Form]) -> lis
         error = _("That is too long for this question (at most {limit} characters).")
         return [prompt(ctx, form, step, error.format(limit=MAX_ANSWER))]
     if step == CONSENT:
-        choices: tuple[Choice, ...] = (Choice("yes", N_("I agree")), Choice("no", ""))
+        choices = CONSENT_CHOICES
         field = None
     else:
         field = form.field(step)
@@ -272,7 +272,7 @@ async def on_button(ctx: Context, msg: Incoming, forms: Mapping[str, Form]) -> l
             raise StaleButton(payload)
         return await _record(ctx, form, step, None)
     if step == CONSENT:
-        if value not in ("yes", "no"):
+        if value not in {c.value for c in CONSENT_CHOICES}:
             raise StaleButton(payload)
         return await _record(ctx, form, step, value)
     if field is None or value not in {c.value for c in field.options(ctx.state["answers"])}:

@@ -172,7 +172,6 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
 
 FORM = Form(
     name="grievance",
-    title=N_("Report a problem"),
     fields=FIELDS,
     finish=finish,
     consent_text=CONSENT,

@@ -155,7 +155,6 @@ def _summary(answers: Answers, place: str | None, ward: str | None) -> str:
 
 FORM = Form(
     name="membership",
-    title=N_("Join the union"),
     fields=FORM_FIELDS,
     finish=finish,
     consent_text=CONSENT,

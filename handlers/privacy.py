@@ -17,8 +17,8 @@ from storage import cases, outbox, people, unanswered
 
 async def ask(ctx: Context, msg: Incoming) -> list[Outgoing]:
     """/xoadulieu: say what is kept and ask to confirm."""
-    mine = await cases.for_person(
-        ctx.session, ctx.person.id, status.reporter_tag(ctx, ctx.person.id), limit=1000
+    filed = await cases.count_for_person(
+        ctx.session, ctx.person.id, status.reporter_tag(ctx, ctx.person.id)
     )
     held = [
         _("phone number: {kept}").format(
@@ -27,7 +27,7 @@ async def ask(ctx: Context, msg: Incoming) -> list[Outgoing]:
         _("agreement to keep personal data: {kept}").format(
             kept=_("given") if ctx.person.consent_at else _("not given")
         ),
-        _("requests you sent: {count}").format(count=len(mine)),
+        _("requests you sent: {count}").format(count=filed),
     ]
     text = _(
         "This is what I keep about you:\n{held}\n"

@@ -115,7 +115,6 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
 
 FORM = Form(
     name="support",
-    title=N_("Hardship support"),
     fields=FIELDS,
     finish=finish,
     consent_text=CONSENT,

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
@@ -89,14 +89,35 @@ async def for_person(
 ) -> Sequence[Case]:
     """The person's most recent cases, newest first, with their anonymous ones when their
     reporter tag is given."""
-    mine = Case.person_id == person_id
-    if reporter_tag:
-        mine = or_(mine, Case.reporter_tag == reporter_tag)
     return (
         await session.scalars(
-            select(Case).where(mine).order_by(Case.created_at.desc(), Case.id.desc()).limit(limit)
+            select(Case)
+            .where(_filed_by(person_id, reporter_tag))
+            .order_by(Case.created_at.desc(), Case.id.desc())
+            .limit(limit)
         )
     ).all()
+
+
+def _filed_by(person_id: int, reporter_tag: str | None) -> ColumnElement[bool]:
+    """The person's cases: theirs by id, and their anonymous ones by reporter tag."""
+    mine = Case.person_id == person_id
+    return or_(mine, Case.reporter_tag == reporter_tag) if reporter_tag else mine
+
+
+async def count_for_person(
+    session: AsyncSession, person_id: int, reporter_tag: str | None = None
+) -> int:
+    query = select(func.count()).select_from(Case).where(_filed_by(person_id, reporter_tag))
+    return int(await session.scalar(query) or 0)
+
+
+async def owned_by(
+    session: AsyncSession, code: str, person_id: int, reporter_tag: str | None = None
+) -> Case | None:
+    """The case with this code if the person filed it, else None."""
+    query = select(Case).where(Case.code == code, _filed_by(person_id, reporter_tag))
+    return await session.scalar(query)
 
 
 async def detach(session: AsyncSession, person_id: int, reporter_tag: str) -> int:
@@ -104,7 +125,7 @@ async def detach(session: AsyncSession, person_id: int, reporter_tag: str) -> in
     by tag): the cases stay with the union, with no way back to the reporter."""
     result = await session.execute(
         update(Case)
-        .where(or_(Case.person_id == person_id, Case.reporter_tag == reporter_tag))
+        .where(_filed_by(person_id, reporter_tag))
         .values(
             person_id=None,
             reporter_sealed=None,
