@@ -274,8 +274,10 @@ class Dispatcher:
                 )
                 address = Address(msg.channel, msg.chat_id, person.id)
             row = batch.conversations.get(person.id)
-            state: dict[str, Any] = dict(row.state) if row is not None else {}
-            before = copy.deepcopy(state)
+            before: dict[str, Any] = row.state if row is not None else {}
+            # A deep copy: the row's value must stay as loaded, or a change inside a nested
+            # list or dict would compare equal to it and never be written.
+            state = copy.deepcopy(before)
             ctx = Context(session, person, state, self.services, now, address, first_contact)
             try:
                 # Repositories flush where they need ids (people.create, cases.open); autoflush
