@@ -2,7 +2,8 @@
 
 cleanup_ctx, in order: the database (schema upgrade and first-start directory import on the
 embedded default), the shared HTTP client session, then the runtime: inbox writer, channels,
-dispatcher (the inbox worker) and sender. `unionbot serve` serves it over HTTP; `unionbot
+dispatcher (the inbox worker), sender and evidence fetcher. `unionbot serve` serves it over
+HTTP; `unionbot
 chat` runs the same app without a listening socket, with the terminal as its channel.
 """
 
@@ -24,6 +25,7 @@ from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel
 from bot.channels.terminal import TerminalChannel
 from bot.config import ConfigError, Settings
 from bot.dispatch import Dispatcher
+from bot.evidence import EvidenceFetcher
 from bot.inbox import InboxWriter
 from bot.outbox import Sender
 from bot.services import Services
@@ -48,6 +50,7 @@ class Runtime:
     dispatcher: Dispatcher
     sender: Sender
     channels: Mapping[str, Channel]
+    fetcher: EvidenceFetcher
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def submit(self, update: NewUpdate) -> None:
@@ -131,7 +134,8 @@ async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
     sender = Sender(database, services, channels)
     dispatcher = Dispatcher(database, services, channels, on_outgoing=sender.submit)
     writer = InboxWriter(database, services, on_stored=dispatcher.wake)
-    runtime = Runtime(services, writer, dispatcher, sender, channels)
+    fetcher = EvidenceFetcher(database, services, channels)
+    runtime = Runtime(services, writer, dispatcher, sender, channels, fetcher)
     telegram: TelegramChannel | None = None
     terminal = app.get(TERMINAL)
     if terminal is not None:
@@ -147,6 +151,7 @@ async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(dispatcher.run(), name="inbox-worker"),
         asyncio.create_task(sender.run_flusher(), name="outbox-flusher"),
         asyncio.create_task(sender.run_scanner(), name="outbox-scanner"),
+        asyncio.create_task(fetcher.run(), name="evidence-fetcher"),
     ]
     try:
         if telegram is not None:

@@ -38,10 +38,16 @@ Keyboard = tuple[tuple[Button, ...], ...]
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
-    """Something other than text that came with a message (photo, voice, sticker, file)."""
+    """Something other than text that came with a message (photo, voice, sticker, file).
+
+    `reference` is what the channel needs to fetch the file later (Telegram's file_id);
+    `size` and `mime` are what the sender's app declared, checked again after fetching.
+    """
 
     kind: str
     reference: str | None = None
+    size: int | None = None
+    mime: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

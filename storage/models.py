@@ -44,6 +44,7 @@ Json = JSON().with_variant(JSONB(), "postgresql")
 
 CASE_KINDS = ("membership", "grievance", "support", "question")
 CASE_STATUSES = ("new", "assigned", "waiting_worker", "resolved", "closed")
+EVIDENCE_STATUSES = ("pending", "ready", "rejected", "failed")
 UNION_LEVELS = ("federation", "cluster", "grassroots")
 
 
@@ -261,6 +262,38 @@ class Case(Base):
     # A keyed hash of the code and the PIN given to an anonymous reporter, so they can look
     # the case up from another account (/tracuu CODE PIN).
     pin_tag: Mapped[str | None] = mapped_column(String(64))
+
+
+class Evidence(Base):
+    """A photo, voice message or document a worker sent with a report or request.
+
+    It is recorded when it arrives (with the channel's file reference, nothing of the
+    sender) and fetched in the background: images are re-encoded and PDF metadata removed
+    before `content` is stored, and the reference is then dropped. Until the form is sent,
+    case_id is empty and the row is only known to the worker's form state.
+    """
+
+    __tablename__ = "evidence"
+    __table_args__ = (
+        _check_in("status", EVIDENCE_STATUSES, "status"),
+        Index("ix_evidence_pending", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    reference: Mapped[str | None] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(12))  # photo, voice, document
+    mime: Mapped[str | None] = mapped_column(String(100))
+    size: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    reason: Mapped[str | None] = mapped_column(String(40))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    received_at: Mapped[datetime]
+    fetched_at: Mapped[datetime | None]
+    # Loaded only when asked for: lists of evidence never carry the bytes.
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
 
 class CaseMessage(Base):

@@ -29,6 +29,15 @@ class SendError(Exception):
         self.retry_after = retry_after
 
 
+class FetchError(Exception):
+    """A file could not be downloaded. `permanent` ones (unknown or expired file, too large)
+    are not retried."""
+
+    def __init__(self, reason: str, *, permanent: bool = False):
+        super().__init__(reason)
+        self.permanent = permanent
+
+
 class Channel(Protocol):
     name: str
 
@@ -42,6 +51,10 @@ class Channel(Protocol):
 
     async def acknowledge(self, msg: Incoming) -> None:
         """Tell the messenger a button press was handled (best effort)."""
+        ...
+
+    async def fetch(self, reference: str, limit: int) -> bytes:
+        """The file an Attachment's reference names, at most `limit` bytes; FetchError."""
         ...
 
 

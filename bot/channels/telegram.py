@@ -34,7 +34,7 @@ from telegram.error import (
 from telegram.ext import Application
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.channels.base import Delivery, SendError, split_text
+from bot.channels.base import Delivery, FetchError, SendError, split_text
 from bot.channels.telegram_request import AiohttpRequest
 from bot.config import Settings
 from bot.inbox import InboxWriter
@@ -229,8 +229,9 @@ class TelegramChannel:
         if msg.from_user.is_bot:
             return _ignored(payload)
         attachments = tuple(
-            Attachment(kind) for kind in ATTACHMENT_KINDS if getattr(msg, kind, None)
-        )
+            _attachment(kind, getattr(msg, kind)) for kind in ATTACHMENT_KINDS
+            if getattr(msg, kind, None)
+        )  # fmt: skip
         return Incoming(
             channel=self.name,
             user_id=str(msg.from_user.id),
@@ -265,6 +266,24 @@ class TelegramChannel:
         if msg.ack:
             await self.bot.answer_callback_query(msg.ack)
 
+    async def fetch(self, reference: str, limit: int) -> bytes:
+        """getFile, then download from the file endpoint (derived from TELEGRAM_API_BASE)."""
+        try:
+            file = await self.bot.get_file(reference)
+            if file.file_size is not None and file.file_size > limit:
+                raise FetchError("too large", permanent=True)
+            data = bytes(await file.download_as_bytearray())
+        except FetchError:
+            raise
+        except BadRequest as exc:
+            # Unknown or expired file_id, or over the Bot API's own 20 MB download limit.
+            raise FetchError("BadRequest", permanent=True) from exc
+        except TelegramError as exc:
+            raise FetchError(type(exc).__name__) from exc
+        if len(data) > limit:
+            raise FetchError("too large", permanent=True)
+        return data
+
 
 @functools.lru_cache(maxsize=1024)
 def keyboard(buttons: tuple[tuple[tuple[str, str], ...], ...]) -> InlineKeyboardMarkup:
@@ -274,6 +293,17 @@ def keyboard(buttons: tuple[tuple[tuple[str, str], ...], ...]) -> InlineKeyboard
         [[InlineKeyboardButton(label, callback_data=payload) for label, payload in row]
          for row in buttons]
     )  # fmt: skip
+
+
+def _attachment(kind: str, value: Any) -> Attachment:
+    """What the bot needs to fetch a file later: its file_id, declared size and type.
+    A photo comes in several sizes, smallest first: the largest is the evidence."""
+    if kind == "photo":
+        value = value[-1]
+        return Attachment(kind, value.file_id, value.file_size, "image/jpeg")
+    if kind in {"document", "voice"}:
+        return Attachment(kind, value.file_id, value.file_size, value.mime_type)
+    return Attachment(kind)
 
 
 def _is_update(data: object) -> bool:

@@ -1,23 +1,27 @@
 """The terminal: talk to the bot as a worker (`unionbot chat`).
 
 Lines typed go through the same inbox, dispatcher and outbox as Telegram. Buttons are shown
-as numbered lines; typing the number presses the button.
+as numbered lines; typing the number presses the button. "/tep PATH" sends a local file as if
+it were a photo, voice message or document (to try the evidence step of a report).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import mimetypes
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TextIO
 
-from bot.channels.base import Delivery
-from handlers.types import Incoming
+from bot.channels.base import Delivery, FetchError
+from handlers.types import Attachment, Incoming
 from storage.inbox import NewUpdate
 
 PROMPT = "> "
+FILE_COMMAND = "/tep "
 
 
 class TerminalChannel:
@@ -36,6 +40,8 @@ class TerminalChannel:
         payload: dict[str, Any] = {"user": self.user}
         if line.strip() in self._choices:
             payload["button"] = self._choices[line.strip()]
+        elif line.startswith(FILE_COMMAND):
+            payload["file"] = str(Path(line[len(FILE_COMMAND) :].strip()).expanduser().resolve())
         else:
             payload["text"] = line
         return NewUpdate(self.name, f"{self._run}-{next(self._counter)}", payload)
@@ -44,13 +50,14 @@ class TerminalChannel:
         user = payload.get("user")
         if not isinstance(user, str):
             return None
-        text, button = payload.get("text"), payload.get("button")
+        text, button, file = payload.get("text"), payload.get("button"), payload.get("file")
         return Incoming(
             channel=self.name,
             user_id=user,
             chat_id=user,
             text=text if isinstance(text, str) else None,
             payload=button if isinstance(button, str) else None,
+            attachments=(local_file(file),) if isinstance(file, str) else (),
         )
 
     async def send(self, delivery: Delivery) -> None:
@@ -67,6 +74,35 @@ class TerminalChannel:
 
     async def acknowledge(self, msg: Incoming) -> None:
         """Nothing to acknowledge in a terminal."""
+
+    async def fetch(self, reference: str, limit: int) -> bytes:
+        """A local file sent with /tep."""
+        try:
+            data = await asyncio.to_thread(_read, Path(reference), limit)
+        except OSError as exc:
+            raise FetchError(type(exc).__name__, permanent=True) from exc
+        if data is None:
+            raise FetchError("too large", permanent=True)
+        return data
+
+
+def _read(path: Path, limit: int) -> bytes | None:
+    with path.open("rb") as file:
+        data = file.read(limit + 1)
+    return None if len(data) > limit else data
+
+
+def local_file(path: str) -> Attachment:
+    """An Attachment for a local file: a picture is a photo, an .ogg a voice message."""
+    mime = mimetypes.guess_type(path)[0]
+    kind = "photo" if mime in {"image/jpeg", "image/png"} else "document"
+    if mime in {"audio/ogg", "audio/opus"}:
+        kind = "voice"
+    try:
+        size: int | None = Path(path).stat().st_size
+    except OSError:
+        size = None
+    return Attachment(kind, reference=path, size=size, mime=mime)
 
 
 async def converse(

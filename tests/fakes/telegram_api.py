@@ -7,6 +7,7 @@ header. Tests and benchmarks drive the real python-telegram-bot Application thro
     fake = FakeTelegram(token="123:ABC")
     await fake.start()                       # fake.api_base -> "http://127.0.0.1:PORT/bot"
     fake.feed(fake.text_update(42, "/start"))        # for getUpdates
+    file_id = fake.add_file(b"...jpeg bytes...")     # served by getFile and /file/bot…
     await fake.deliver(fake.text_update(42, "hi"))   # POST to the registered webhook
     await fake.wait_for("sendMessage", 2)
 """
@@ -80,12 +81,16 @@ class FakeTelegram:
         self._closing = False
         self._client: aiohttp.ClientSession | None = None
         self.url = ""
+        # file_id -> (file_path, content), served by getFile and the file endpoint.
+        self.files: dict[str, tuple[str, bytes]] = {}
+        self.downloads: list[str] = []
 
     # -- server ---------------------------------------------------------------------------
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -139,6 +144,48 @@ class FakeTelegram:
     def fail_next(self, method: str, status: int, description: str, retry_after: int | None = None):
         """Make the next call of `method` fail as Telegram would."""
         self.failures.setdefault(method, []).append(Failure(status, description, retry_after))
+
+    # -- files ----------------------------------------------------------------------------
+
+    def add_file(self, content: bytes, suffix: str = "jpg") -> str:
+        """Make a file downloadable; returns its file_id."""
+        number = len(self.files) + 1
+        file_id = f"FILE{number:04d}-{len(content)}"
+        self.files[file_id] = (f"documents/file_{number}.{suffix}", content)
+        return file_id
+
+    def photo_update(self, user_id: int, file_id: str, **kwargs: Any) -> dict[str, Any]:
+        """A photo message: Telegram sends several sizes, smallest first."""
+        size = len(self.files[file_id][1]) if file_id in self.files else 1000
+        sizes = [
+            {"file_id": f"{file_id}-thumb", "file_unique_id": "t", "width": 90, "height": 90},
+            {"file_id": file_id, "file_unique_id": "u" + file_id, "width": 1280,
+             "height": 960, "file_size": size},
+        ]  # fmt: skip
+        return self.message_update(user_id, {"photo": sizes, **kwargs})
+
+    def document_update(
+        self, user_id: int, file_id: str, mime: str, name: str = "giay-to.pdf", **kwargs: Any
+    ) -> dict[str, Any]:
+        size = kwargs.pop("file_size", len(self.files.get(file_id, ("", b""))[1]))
+        document = {"file_id": file_id, "file_unique_id": "u" + file_id, "file_name": name,
+                    "mime_type": mime, "file_size": size}  # fmt: skip
+        return self.message_update(user_id, {"document": document, **kwargs})
+
+    def voice_update(self, user_id: int, file_id: str) -> dict[str, Any]:
+        voice = {"file_id": file_id, "file_unique_id": "u" + file_id, "duration": 4,
+                 "mime_type": "audio/ogg", "file_size": len(self.files[file_id][1])}  # fmt: skip
+        return self.message_update(user_id, {"voice": voice})
+
+    async def _download(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        path = request.match_info["path"]
+        self.downloads.append(path)
+        for file_path, content in self.files.values():
+            if file_path == path:
+                return web.Response(body=content, content_type="application/octet-stream")
+        return _error(404, "Not Found")
 
     # -- updates --------------------------------------------------------------------------
 
@@ -255,7 +302,10 @@ class FakeTelegram:
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return _error(404, "Not Found: method not found")
-        result = await handler(params)
+        try:
+            result = await handler(params)
+        except ApiError as error:
+            return _error(error.status, error.description)
         return web.json_response({"ok": True, "result": result})
 
     async def _m_getMe(self, params: dict[str, Any]) -> Any:
@@ -273,6 +323,14 @@ class FakeTelegram:
 
     async def _m_answerCallbackQuery(self, params: dict[str, Any]) -> Any:
         return True
+
+    async def _m_getFile(self, params: dict[str, Any]) -> Any:
+        file_id = str(params.get("file_id", ""))
+        if file_id not in self.files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        path, content = self.files[file_id]
+        return {"file_id": file_id, "file_unique_id": "u" + file_id,
+                "file_size": len(content), "file_path": path}  # fmt: skip
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
         chat_id = int(params["chat_id"])
@@ -308,6 +366,15 @@ class FakeTelegram:
                 break
         limit = int(params.get("limit") or 100)
         return self.updates[:limit]
+
+
+class ApiError(Exception):
+    """An error answer from a fake method, as Telegram would give it."""
+
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
 
 
 def _error(status: int, description: str, **extra: Any) -> web.Response:
