@@ -11,6 +11,10 @@ Before the first personal field, a form that has any asks for consent (Personal 
 Protection Law 91/2025). Without it, personal fields are skipped and `answers["consent"]`
 is False, which the form's finish step must respect.
 
+A field with `collect` takes files (photos, voice messages, documents): each one sent is
+recorded and counted, up to `most`, until the worker taps the field's choice; the answer is
+the list of recorded ids. Files of a form that is cancelled are deleted at once.
+
 Button payloads are f:<form>:<field>:<value>, so a button from an earlier step or another
 form is recognised as stale and changes nothing.
 """
@@ -27,10 +31,13 @@ from typing import Any
 from bot.services.i18n import N_, _, format_date
 from bot.services.text import fold, vietnamese_mobile
 from handlers import menu
-from handlers.types import Button, Context, Incoming, Outgoing, StaleButton
+from handlers.types import Attachment, Button, Context, Incoming, Outgoing, StaleButton
+from storage import evidence
 
 FORM_DAYS = 7
 CANCEL_WORDS = {"huy", "cancel", "thoi", "dung", "/huy", "/cancel"}
+# Typed at a step that takes files: "that's all", "I have none".
+DONE_WORDS = {"xong", "done", "het", "khong co", "ko co", "k co", "none", "no"}
 BACK, SKIP, CANCEL = "-back", "-skip", "-cancel"
 REDO = "redo"
 CONSENT = "consent"
@@ -51,6 +58,9 @@ CONSENT_CHOICES = (Choice("yes", N_("I agree")), Choice("no", N_("I do not agree
 Answers = dict[str, Any]
 Parser = Callable[[Context, str, Answers], Awaitable[Any]]
 Finish = Callable[[Context, Answers], Awaitable[list[Outgoing]]]
+Collect = Callable[[Context, Attachment], Awaitable[int]]
+COLLECTED = "collected"  # files sent at the current collecting step
+FILES = "files"  # every file the form recorded, to delete them if it is never sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +74,9 @@ class Field:
     ask_if: Callable[[Answers], bool] | None = None
     # When the choice REDO is taken, this earlier field is asked again (e.g. "write it again").
     redo: str | None = None
+    # Takes files: records one and returns its id, or raises Invalid; at most `most`.
+    collect: Collect | None = None
+    most: int = 5
 
     def options(self, answers: Answers) -> tuple[Choice, ...]:
         return self.choices(answers) if callable(self.choices) else self.choices
@@ -110,6 +123,7 @@ async def start(ctx: Context, form: Form) -> list[Outgoing]:
     previous = ctx.state.get("form")
     if ctx.state.get("flow") == "form" and previous and previous != form.name:
         replies.append(ctx.reply(_("I have put aside the form you had not finished.")))
+    await evidence.discard(ctx.session, files(ctx.state))
     ctx.state.clear()
     ctx.state.update(
         flow="form",
@@ -147,30 +161,40 @@ def _ask(ctx: Context, form: Form, step: str) -> list[Outgoing]:
 def prompt(ctx: Context, form: Form, step: str, error: str | None = None) -> Outgoing:
     """The question for a step, with its buttons and the way back, on, or out."""
     answers: Answers = ctx.state["answers"]
-    rows: list[tuple[Button, ...]] = []
     if step == CONSENT:
         text = _(form.consent_text or "")
-        choices = CONSENT_CHOICES
     else:
         field = form.field(step)
         assert field is not None
         values = {k: v for k, v in answers.items() if isinstance(v, str)}
         values |= form.placeholders(answers) if form.placeholders else {}
         text = _(field.prompt).format_map(defaultdict(str, values))
-        choices = field.options(answers)
+        if field.collect is not None and ctx.state.get(COLLECTED):
+            text += "\n" + _received(ctx)
+    if error:
+        text = f"{error}\n\n{text}"
+    return ctx.reply(text, buttons(ctx, form, step))
+
+
+def buttons(ctx: Context, form: Form, step: str) -> list[tuple[Button, ...]]:
+    """A step's choices, then Back, Skip (optional fields) and Cancel."""
+    rows: list[tuple[Button, ...]] = []
+    field = form.field(step)
+    choices = CONSENT_CHOICES if field is None else field.options(ctx.state["answers"])
     for choice in choices:
         rows.append((Button(_(choice.label), f"f:{form.name}:{step}:{choice.value}"),))
     nav = []
     if ctx.state.get("history"):
         nav.append(Button(_("Back"), f"f:{form.name}:{step}:{BACK}"))
-    field = form.field(step)
     if field is not None and field.optional:
         nav.append(Button(_("Skip"), f"f:{form.name}:{step}:{SKIP}"))
     nav.append(Button(_("Cancel"), f"f:{form.name}:{step}:{CANCEL}"))
     rows.append(tuple(nav))
-    if error:
-        text = f"{error}\n\n{text}"
-    return ctx.reply(text, rows)
+    return rows
+
+
+def _received(ctx: Context) -> str:
+    return _("Received so far: {count} file(s).").format(count=len(ctx.state.get(COLLECTED, [])))
 
 
 # ---------------------------------------------------------------------------- answering
@@ -209,7 +233,10 @@ async def on_text(ctx: Context, msg: Incoming, forms: Mapping[str, Form]) -> lis
     step = str(ctx.state.get("step"))
     text = (msg.text or "").strip()
     if fold(text).strip("/ ") in CANCEL_WORDS:
-        return cancel(ctx)
+        return await cancel(ctx)
+    collecting = form.field(step)
+    if msg.attachments and collecting is not None and collecting.collect is not None:
+        return await _collect(ctx, form, collecting, msg.attachments)
     if not text:
         return [prompt(ctx, form, step, _("Please answer with text or tap a button."))]
     if len(text) > MAX_ANSWER:
@@ -225,6 +252,12 @@ async def on_text(ctx: Context, msg: Incoming, forms: Mapping[str, Form]) -> lis
             return [ctx.reply(_("What do you need? Choose one below."), menu.main_menu())]
         choices = field.options(ctx.state["answers"])
     chosen = _typed_choice(text, choices, step)
+    if chosen is None and field is not None and field.collect is not None:
+        if fold(text).strip(" .!") in DONE_WORDS:
+            chosen = choices[0].value
+        elif field.parse is None:
+            error = _("Send a photo, a voice message or a PDF file here, or tap a button.")
+            return [prompt(ctx, form, step, error)]
     if chosen is not None:
         return await _record(ctx, form, step, chosen)
     if field is None or field.parse is None:
@@ -263,7 +296,7 @@ async def on_button(ctx: Context, msg: Incoming, forms: Mapping[str, Form]) -> l
         return late
     step, value = parts[2], parts[3]
     if value == CANCEL:
-        return cancel(ctx)
+        return await cancel(ctx)
     if value == BACK:
         return back(ctx, form)
     field = form.field(step)
@@ -280,9 +313,32 @@ async def on_button(ctx: Context, msg: Incoming, forms: Mapping[str, Form]) -> l
     return await _record(ctx, form, step, value)
 
 
+async def _collect(
+    ctx: Context, form: Form, field: Field, attachments: tuple[Attachment, ...]
+) -> list[Outgoing]:
+    """Files sent at a collecting step: record each, then say how many there are."""
+    assert field.collect is not None
+    collected: list[int] = ctx.state.setdefault(COLLECTED, [])
+    for attachment in attachments:
+        if len(collected) >= field.most:
+            error = _("I already have {count} files, the most I can take. Tap a button to go on.")
+            return [prompt(ctx, form, field.name, error.format(count=len(collected)))]
+        try:
+            recorded = await field.collect(ctx, attachment)
+        except Invalid as problem:
+            return [prompt(ctx, form, field.name, str(problem))]
+        collected.append(recorded)
+        ctx.state.setdefault(FILES, []).append(recorded)
+    text = _received(ctx) + " " + _("Send more, or tap a button to go on.")
+    return [ctx.reply(text, buttons(ctx, form, field.name))]
+
+
 async def _record(ctx: Context, form: Form, step: str, value: Any) -> list[Outgoing]:
     answers: Answers = ctx.state["answers"]
     field = form.field(step)
+    if field is not None and field.collect is not None:
+        # Whichever choice ends the step (or Skip), the answer is the files sent so far.
+        value = list(ctx.state.pop(COLLECTED, []))
     if field is not None and field.redo and value == REDO:
         answers.pop(field.redo, None)
         history = ctx.state.get("history", [])
@@ -313,7 +369,10 @@ def back(ctx: Context, form: Form) -> list[Outgoing]:
         return [prompt(ctx, form, str(ctx.state.get("step")))]
     last = history.pop()
     answers: Answers = ctx.state["answers"]
-    answers.pop(last, None)
+    undone = answers.pop(last, None)
+    field = form.field(last)
+    if field is not None and field.collect is not None:
+        ctx.state[COLLECTED] = list(undone or [])  # the files sent are kept
     # Fields answered automatically after it (skipped for lack of consent) go back too.
     names = [CONSENT, *(f.name for f in form.fields)]
     for name in names[names.index(last) + 1 :] if last in names else ():
@@ -321,7 +380,13 @@ def back(ctx: Context, form: Form) -> list[Outgoing]:
     return _ask(ctx, form, last)
 
 
-def cancel(ctx: Context) -> list[Outgoing]:
+def files(state: Mapping[str, Any]) -> list[int]:
+    """The ids of every file a half-filled form has recorded."""
+    return [i for i in state.get(FILES) or () if isinstance(i, int)]
+
+
+async def cancel(ctx: Context) -> list[Outgoing]:
+    await evidence.discard(ctx.session, files(ctx.state))
     ctx.state.clear()
     text = _("Cancelled. Nothing was sent.") + " " + _("What do you need? Choose one below.")
     return [ctx.reply(text, menu.main_menu())]

@@ -14,7 +14,7 @@ import json
 from bot.services import calendar
 from bot.services.i18n import N_, _, format_datetime
 from bot.services.text import identifying
-from handlers import forms, menu, status, workplace
+from handlers import evidence, forms, menu, status, workplace
 from handlers.forms import REDO, Answers, Choice, Field, Form
 from handlers.types import Context, Incoming, Outgoing, StaleButton
 from storage import cases
@@ -86,6 +86,14 @@ FIELDS = (
     ),
     Field("since", N_("Since when has this been going on?"), choices=SINCE),
     Field("affected", N_("How many workers are affected?"), choices=AFFECTED),
+    evidence.field(
+        N_(
+            "Do you have photos, voice messages or PDF files that show the problem (a payslip, "
+            "a notice, the workplace)? Send them here, up to 5. Pictures are re-saved so "
+            "hidden data such as location is removed. A voice or a photo of your own papers "
+            "can show who you are. When done, or if you have none, tap “Done, continue”."
+        )
+    ),
     Field(
         "anonymity",
         N_(
@@ -151,6 +159,7 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
         **await workplace.case_columns(ctx, decision),
         **status.reporter(ctx, anonymous),
     )
+    attached = await evidence.attach(ctx, answers.get("evidence"), case.id)
     lines = [
         _("Your report has been received. Request code: {code}.").format(code=case.code),
         _("{union} will answer you by {first}; the aim is to resolve it by {resolution}.").format(
@@ -165,6 +174,8 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
         if anonymous
         else _("Officers will answer you here; you can follow it under “My requests”."),
     ]
+    if line := evidence.attached_line(attached):
+        lines.insert(1, line)
     if anonymous:
         lines.append(status.pin_notice(ctx, case))
     return [ctx.reply("\n".join(lines), menu.main_menu())]

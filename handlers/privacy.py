@@ -1,7 +1,8 @@
 """/xoadulieu: a worker sees what the bot keeps about them and deletes it.
 
 Erased: the sealed phone number and the consent, the conversation state (forms half-filled,
-drafts), the messages the bot sent them, and their askings among the unanswered questions.
+drafts, and files sent with a form not yet sent), the messages the bot sent them, and their
+askings among the unanswered questions.
 The inbox keeps nothing to erase: an update's content is cleared once it is processed. The
 cases they filed stay with the union, with every link back to them cut (their id, the sealed
 reporter and its tag, the sealed contact details). The worker is told exactly what went.
@@ -10,9 +11,9 @@ reporter and its tag, the sealed contact details). The worker is told exactly wh
 from __future__ import annotations
 
 from bot.services.i18n import _
-from handlers import faq, menu, status
+from handlers import faq, forms, menu, status
 from handlers.types import Button, Context, Incoming, Outgoing, StaleButton
-from storage import cases, outbox, people, unanswered
+from storage import cases, evidence, outbox, people, unanswered
 
 
 async def ask(ctx: Context, msg: Incoming) -> list[Outgoing]:
@@ -49,6 +50,7 @@ async def erase(ctx: Context) -> list[Outgoing]:
     person = ctx.person
     held = people.erase_personal(person)
     had_state = bool(ctx.state)
+    dropped = await evidence.discard(ctx.session, forms.files(ctx.state))
     ctx.state.clear()
     sent = await outbox.forget_person(ctx.session, person.id)
     asked = await unanswered.forget(ctx.session, faq.asker_tag(ctx))
@@ -57,6 +59,7 @@ async def erase(ctx: Context) -> list[Outgoing]:
         _("phone number") if "phone_encrypted" in held else None,
         _("your agreement to keep personal data") if "consent_at" in held else None,
         _("what you had half-filled") if had_state else None,
+        _("{count} files you had sent with it").format(count=dropped) if dropped else None,
         _("{count} messages I had sent you").format(count=sent) if sent else None,
         _("{count} questions you asked that I could not answer").format(count=asked)
         if asked

@@ -12,7 +12,7 @@ import json
 
 from bot.services import calendar
 from bot.services.i18n import N_, _, format_datetime
-from handlers import forms, menu, status, workplace
+from handlers import evidence, forms, menu, status, workplace
 from handlers.forms import Answers, Choice, Field, Form
 from handlers.types import Context, Incoming, Outgoing, StaleButton
 from storage import cases
@@ -43,6 +43,13 @@ FIELDS = (
         "story",
         N_("Tell briefly what happened and what help you need."),
         parse=forms.parse_story,
+    ),
+    evidence.field(
+        N_(
+            "Do you have papers that show your situation (a hospital paper, a photo of the "
+            "damage)? Send photos or PDF files here, up to 5. When done, or if you have none, "
+            "tap “Done, continue”."
+        )
     ),
     Field("member", N_("Are you a union member?"), choices=MEMBERSHIP),
     *workplace.fields(
@@ -103,11 +110,14 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
         **await workplace.case_columns(ctx, decision),
         **status.reporter(ctx, anonymous),
     )
+    attached = await evidence.attach(ctx, answers.get("evidence"), case.id)
     text = _(
         "Your request has been received. Request code: {code}.\n"
         "An officer of {union} will answer you by {due}. What the union can offer depends on "
         "its rules and funds; the officer will explain."
     ).format(code=case.code, union=union.name, due=format_datetime(first_due))
+    if line := evidence.attached_line(attached):
+        text += "\n" + line
     if anonymous:
         text += "\n" + status.pin_notice(ctx, case)
     return [ctx.reply(text, menu.main_menu())]

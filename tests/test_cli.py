@@ -199,7 +199,7 @@ def test_rotate_key_reseals_so_the_old_key_can_go(tmp_path):
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     report = (
         "/start\n3\n1\nnha may sua cao nguyen\n"
-        "Công ty nợ lương hai tháng rồi, cả xưởng chưa ai được trả.\n1\n1\n1\n/quit\n"
+        "Công ty nợ lương hai tháng rồi, cả xưởng chưa ai được trả.\n1\n1\n1\n1\n/quit\n"
     )
     filed = run([sys.executable, "-m", "bot", "chat", "--user", "an"], tmp_path, report,
                 UNIONBOT_ENCRYPTION_KEY=old)  # fmt: skip

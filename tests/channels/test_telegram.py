@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import re
+from datetime import UTC, datetime
 
+from PIL import Image
 from sqlalchemy import select
+from sqlalchemy.orm import undefer
 
 from bot.app import RUNTIME
-from storage.models import Case, CaseMessage, InboxItem, OutboxItem, Person, Union
+from storage import evidence
+from storage.models import Case, CaseMessage, Evidence, InboxItem, OutboxItem, Person, Union
 from tests.conftest import WEBHOOK_SECRET, count
+from tests.services.test_scrubber import jpeg_with_gps, pdf_with_metadata
 
 MENU_PAYLOADS = [
     ["faq:home", "join:start"],
@@ -439,6 +446,7 @@ async def test_an_anonymous_report_on_telegram_keeps_no_telegram_identity(
         fake_telegram.text_update(505, "Xưởng nóng quá, không có quạt, nhiều người bị say nắng"),
         fake_telegram.button_update(505, "f:grievance:since:month"),
         fake_telegram.button_update(505, "f:grievance:affected:most"),
+        fake_telegram.button_update(505, "f:grievance:evidence:done"),
         fake_telegram.button_update(505, "f:grievance:anonymity:anonymous"),
     ]
     for number, update in enumerate(steps, 1):
@@ -454,3 +462,94 @@ async def test_an_anonymous_report_on_telegram_keeps_no_telegram_identity(
     row = {c.name: getattr(case, c.name) for c in Case.__table__.columns}
     hashes = ("reporter_sealed", "reporter_tag", "pin_tag")  # sealed or keyed: no digits to read
     assert "505" not in repr({k: v for k, v in row.items() if k not in hashes})
+
+
+async def wait_fetched(sessions, expected: int, timeout: float = 15.0) -> list[Evidence]:
+    """Wait until the background fetcher has dealt with `expected` files."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        async with sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(Evidence).options(undefer(Evidence.content)).order_by(Evidence.id)
+                )
+            ).all()
+        done = [r for r in rows if r.status != "pending"]
+        if len(done) >= expected:
+            return list(rows)
+        assert asyncio.get_running_loop().time() < deadline, [r.status for r in rows]
+        await asyncio.sleep(0.1)
+
+
+async def test_evidence_is_downloaded_through_the_file_endpoint_and_scrubbed(
+    start_bot, fake_telegram, sessions
+):
+    await start_bot()
+    photo = fake_telegram.add_file(jpeg_with_gps())
+    pdf = fake_telegram.add_file(pdf_with_metadata(), "pdf")
+    voice = fake_telegram.add_file(b"OggS" + bytes(300), "oga")
+    steps = [
+        fake_telegram.text_update(506, "/start"),
+        fake_telegram.button_update(506, "report:start"),
+        fake_telegram.button_update(506, "f:grievance:category:wages"),
+        fake_telegram.text_update(506, "sua cao nguyen"),
+        fake_telegram.text_update(506, "Công ty nợ lương hai tháng, có phiếu lương làm bằng"),
+        fake_telegram.button_update(506, "f:grievance:since:months"),
+        fake_telegram.button_update(506, "f:grievance:affected:many"),
+        fake_telegram.photo_update(506, photo),
+        fake_telegram.document_update(506, pdf, "application/pdf", name="Luong_NguyenThiLan.pdf"),
+        fake_telegram.voice_update(506, voice),
+        fake_telegram.document_update(506, "NO-SUCH-FILE", "application/pdf", file_size=900),
+        fake_telegram.button_update(506, "f:grievance:evidence:done"),
+        fake_telegram.button_update(506, "f:grievance:anonymity:anonymous"),
+    ]
+    for number, update in enumerate(steps, 1):
+        await fake_telegram.deliver(update)
+        await fake_telegram.wait_for("sendMessage", number)
+    texts = [m["text"] for m in fake_telegram.sent(506)]
+    assert texts[7].startswith("Đã nhận: 1 tệp.") and texts[10].startswith("Đã nhận: 4 tệp.")
+    assert "Đã đính kèm 4 tệp" in texts[-1]
+
+    rows = await wait_fetched(sessions, 4)
+    async with sessions() as session:
+        case = (await session.scalars(select(Case))).one()
+    assert [(r.kind, r.status, r.reason, r.case_id) for r in rows] == [
+        ("photo", "ready", None, case.id), ("document", "ready", None, case.id),
+        ("voice", "ready", None, case.id), ("document", "failed", "BadRequest", case.id),
+    ]  # fmt: skip
+    assert all(r.reference is None for r in rows)  # no file_id is kept once it is dealt with
+    picture, document, recording, _missing = rows
+    assert picture.mime == "image/jpeg" and b"PhoneOfLan" not in picture.content
+    assert Image.open(io.BytesIO(picture.content)).getexif() == {}
+    assert b"Nguyen Thi Lan" not in document.content and b"Luong_" not in document.content
+    assert recording.content == b"OggS" + bytes(300)
+    # getFile for each, then the file endpoint the API base gives (/file/bot<token>/<path>).
+    assert sorted(c["file_id"] for c in fake_telegram.calls_to("getFile")) == sorted(
+        [photo, pdf, voice, "NO-SUCH-FILE"]
+    )
+    assert sorted(fake_telegram.downloads) == sorted(
+        fake_telegram.files[f][0] for f in (photo, pdf, voice)
+    )
+
+
+async def test_a_failed_download_is_retried_later(start_bot, fake_telegram, sessions):
+    bot = await start_bot()
+    photo = fake_telegram.add_file(jpeg_with_gps())
+    fake_telegram.fail_next("getFile", 502, "Bad Gateway")
+    async with sessions() as session:
+        row = evidence.receive(
+            session, channel="telegram", reference=photo, kind="photo", mime="image/jpeg",
+            size=None, now=datetime.now(UTC),
+        )  # fmt: skip
+        row.next_attempt_at = datetime(2100, 1, 1, tzinfo=UTC)  # not for the background loop
+        await session.commit()
+        row_id = row.id
+    fetcher = bot.runtime.fetcher
+    await fetcher.fetch(row_id, "telegram", photo, "photo", "image/jpeg", 0)
+    async with sessions() as session:
+        waiting = await session.get(Evidence, row_id)
+    assert (waiting.status, waiting.attempts, waiting.reference) == ("pending", 1, photo)
+    assert datetime.now(UTC) < waiting.next_attempt_at < datetime(2100, 1, 1, tzinfo=UTC)
+    await fetcher.fetch(row_id, "telegram", photo, "photo", "image/jpeg", 1)
+    [row] = await wait_fetched(sessions, 1)
+    assert (row.status, row.attempts) == ("ready", 1)

@@ -13,7 +13,7 @@ from bot.dispatch import Dispatcher
 from bot.services import Services
 from bot.services.i18n import Catalogs
 from bot.services.knowledge import Knowledge
-from handlers.types import Incoming, Outgoing
+from handlers.types import Attachment, Incoming, Outgoing
 from storage import db, unions
 from storage.directory import load as load_directory
 from tests.conftest import SAMPLE_DIRECTORY, TEST_VAULT
@@ -48,6 +48,9 @@ class Talk:
 
     async def press(self, payload: str) -> list[Outgoing]:
         return await self.send(Incoming("terminal", self.user, self.user, payload=payload))
+
+    async def attach(self, *attachments: Attachment) -> list[Outgoing]:
+        return await self.send(Incoming("terminal", self.user, self.user, attachments=attachments))
 
 
 @pytest.fixture

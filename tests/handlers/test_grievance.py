@@ -26,7 +26,9 @@ async def to_anonymity(worker, story: str = STORY):
     assert what.text.startswith("Chuyện gì đã xảy ra?")
     await worker.say(story)
     await worker.press("f:grievance:since:months")
-    [anonymity] = await worker.press("f:grievance:affected:many")
+    [proof] = await worker.press("f:grievance:affected:many")
+    assert proof.text.startswith("Bạn có ảnh, tin nhắn thoại hay tệp PDF cho thấy sự việc không")
+    [anonymity] = await worker.press("f:grievance:evidence:done")
     assert anonymity.text.startswith("Bạn có muốn ẩn danh không?")
     return anonymity
 
@@ -146,6 +148,7 @@ async def test_identifying_words_in_the_story_are_pointed_out(talk, sessions):
     assert since.text == "Chuyện này xảy ra từ bao giờ?"
     await worker.press("f:grievance:since:week")
     await worker.press("f:grievance:affected:few")
+    await worker.say("khong co")  # no evidence, typed
     [done] = await worker.press("f:grievance:anonymity:anonymous")
     assert "Liên đoàn Lao động tỉnh Lâm Đồng sẽ trả lời bạn" in done.text  # nothing to route by
     async with sessions() as session:

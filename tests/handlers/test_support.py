@@ -16,7 +16,9 @@ async def to_phone(worker):
     assert what.text == "Bạn đang gặp chuyện gì?"
     await worker.press("f:support:situation:work_accident")
     await worker.press("f:support:urgency:now")
-    await worker.say("Em bị máy kẹp tay, nghỉ làm 2 tháng, nhà còn hai con nhỏ")
+    [proof] = await worker.say("Em bị máy kẹp tay, nghỉ làm 2 tháng, nhà còn hai con nhỏ")
+    assert proof.text.startswith("Bạn có giấy tờ cho thấy hoàn cảnh của mình không")
+    await worker.press("f:support:evidence:done")
     await worker.press("f:support:member:member")
     [consent] = await worker.say("hoa vien")
     assert consent.text.startswith("Để xem xét yêu cầu, công đoàn cần biết đó là bạn")

@@ -1,0 +1,66 @@
+"""The evidence step of the grievance and support forms: photos, voice messages, documents.
+
+A file is checked as it arrives (kind, declared size, how many) and recorded; the worker is
+answered at once, and the file is fetched and scrubbed in the background (bot/evidence.py).
+When the form is sent, its files go to the case it opens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.services import scrubber
+from bot.services.i18n import N_, _
+from handlers.forms import Choice, Field, Invalid
+from handlers.types import Attachment, Context
+from storage import evidence
+
+MOST = 5
+DONE = Choice("done", N_("Done, continue"))
+
+
+async def collect(ctx: Context, attachment: Attachment) -> int:
+    """Record one file the worker sent; Invalid with a clear reason when it cannot be used."""
+    if attachment.reference is None or not scrubber.accepts(attachment.kind, attachment.mime):
+        raise Invalid(
+            _(
+                "I can take photos, voice messages and PDF files. For anything else, describe "
+                "it in your own words; an officer can ask you for it later."
+            )
+        )
+    if attachment.size is not None and attachment.size > scrubber.MAX_BYTES:
+        raise Invalid(
+            _("That file is too large (at most {mb} MB). Send a photo of it instead.").format(
+                mb=scrubber.MAX_BYTES // (1024 * 1024)
+            )
+        )
+    row = evidence.receive(
+        ctx.session,
+        channel=ctx.address.channel,
+        reference=attachment.reference,
+        kind=attachment.kind,
+        mime=attachment.mime,
+        size=attachment.size,
+        now=ctx.now,
+    )
+    await ctx.session.flush()
+    return row.id
+
+
+def field(prompt: str) -> Field:
+    """The evidence step, asking with `prompt` (a msgid)."""
+    return Field("evidence", prompt, choices=(DONE,), collect=collect, most=MOST)
+
+
+async def attach(ctx: Context, ids: Sequence[int] | None, case_id: int) -> int:
+    """Give the form's files to the case it opened."""
+    return await evidence.attach(ctx.session, list(ids or ()), case_id)
+
+
+def attached_line(count: int) -> str | None:
+    """What the worker is told about their files, if they sent any."""
+    if not count:
+        return None
+    return _("{count} file(s) attached; hidden data such as location is removed.").format(
+        count=count
+    )
