@@ -208,6 +208,24 @@ class Officer(Base):
     telegram_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    # A one-time code the officer sends to the bot to link their Telegram account: only its
+    # keyed hash is kept, until it is used or expires.
+    invite_tag: Mapped[str | None] = mapped_column(String(64), unique=True)
+    invite_expires_at: Mapped[datetime | None]
+
+
+class OfficerGroup(Base):
+    """A messenger group of a union's officers, registered to be told of new cases there.
+    Groups not registered get nothing."""
+
+    __tablename__ = "officer_groups"
+    __table_args__ = (UniqueConstraint("channel", "chat_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    union_id: Mapped[int] = mapped_column(ForeignKey("unions.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
 
 
 class CaseCounter(Base):
@@ -262,6 +280,10 @@ class Case(Base):
     # A keyed hash of the code and the PIN given to an anonymous reporter, so they can look
     # the case up from another account (/tracuu CODE PIN).
     pin_tag: Mapped[str | None] = mapped_column(String(64))
+    # Escalation moves the case to the parent union; the union it came from first keeps
+    # read access.
+    origin_union_id: Mapped[int | None] = mapped_column(ForeignKey("unions.id"))
+    first_response_at: Mapped[datetime | None]
 
 
 class Evidence(Base):
