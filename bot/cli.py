@@ -7,6 +7,7 @@ unionbot content check             validate the knowledge base; list stale artic
 unionbot route --workplace T --ward W --json   which union's queue (--directory FILE: no database)
 unionbot content unanswered        the questions the bot could not answer, most asked first
 unionbot directory import FILE     load or update the union directory
+unionbot officer add|invite|group|list   officer accounts, Telegram links, officers' groups
 unionbot db upgrade                bring the database schema up to date
 """
 
@@ -19,11 +20,12 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from aiohttp import web
 
-from bot import logs
+from bot import accounts, logs
+from bot.accounts import AccountError
 from bot.app import RUNTIME, create_app, ensure_schema, seed_directory
 from bot.channels.terminal import TerminalChannel, converse
 from bot.config import ConfigError, Settings, default_settings
@@ -33,7 +35,7 @@ from bot.services.i18n import LANGUAGES, LOCAL_TIME, Catalogs, _
 from bot.services.knowledge import SOON_DAYS, ContentError, Knowledge
 from bot.services.router import Router
 from handlers import faq, status
-from storage import cases, db, people, unanswered, unions
+from storage import cases, db, officers, people, unanswered, unions
 from storage.directory import DirectoryError
 from storage.directory import load as load_directory
 
@@ -81,6 +83,28 @@ def build_parser() -> argparse.ArgumentParser:
     do_import = directory_commands.add_parser("import", help="import or update from a YAML file")
     do_import.add_argument("file", help="directory file in the format of DESIGN.md")
 
+    officer = commands.add_parser("officer", help="officer accounts")
+    officer_commands = officer.add_subparsers(dest="action", required=True, metavar="ACTION")
+    do_add = officer_commands.add_parser(
+        "add", help="create an officer; prints a one-time code to link their Telegram"
+    )
+    do_add.add_argument("--union", required=True, help="the union's code, e.g. GR-SUACAONGUYEN")
+    do_add.add_argument("--name", required=True)
+    do_add.add_argument("--role", choices=["officer", "admin"], default="officer")
+    do_add.add_argument("--login", help="dashboard login (then a password is asked)")
+    do_add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    do_add.add_argument("--telegram-id", help="link this Telegram user id now")
+    do_invite = officer_commands.add_parser("invite", help="a new one-time code to link Telegram")
+    do_invite.add_argument("officer", help="the officer's login or id")
+    do_group = officer_commands.add_parser(
+        "group", help="tell a Telegram group of officers about new cases of a union"
+    )
+    do_group.add_argument("union", help="the union's code")
+    do_group.add_argument("chat_id", help="the group's chat id (negative)")
+    officer_commands.add_parser("list", help="the officer accounts")
+
     database = commands.add_parser("db", help="the database")
     database_commands = database.add_subparsers(dest="action", required=True, metavar="ACTION")
     database_commands.add_parser("upgrade", help="upgrade the schema to the newest revision")
@@ -111,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "directory":
             logs.setup(logging.WARNING)
             return asyncio.run(import_directory(settings, args.file))
+        elif args.command == "officer":
+            logs.setup(logging.WARNING)
+            return asyncio.run(officer_command(settings, args))
         elif args.command == "db" and args.action == "rotate-key":
             logs.setup(logging.WARNING)
             return asyncio.run(rotate_key(settings))
@@ -118,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             logs.setup(logging.INFO)
             db.run_upgrade(settings.database_url)
             print("database schema is up to date")
-    except (ConfigError, ContentError) as exc:
+    except (ConfigError, ContentError, AccountError) as exc:
         print(f"unionbot: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -321,3 +348,55 @@ async def import_directory(settings: Settings, path: str) -> int:
         f"({report.created} created, {report.updated} updated, {report.unchanged} unchanged)"
     )
     return 0
+
+
+async def officer_command(settings: Settings, args: argparse.Namespace) -> int:
+    """`unionbot officer add|invite|group|list`."""
+    password = _password(args) if args.action == "add" and args.login else None
+    vault = load_vault(settings)
+    database = db.Database.open(settings.database_url)
+    now = datetime.now(UTC)
+    try:
+        await ensure_schema(database, settings)
+        await seed_directory(database, settings)
+        async with database.writing(), database.sessions() as session:
+            if args.action == "list":
+                for officer, union_code in await officers.listing(session):
+                    linked = "telegram" if officer.telegram_user_id else "-"
+                    print(f"{officer.id}\t{officer.login or '-'}\t{officer.role}\t"
+                          f"{union_code}\t{linked}\t{officer.name}")  # fmt: skip
+                return 0
+            if args.action == "group":
+                await accounts.register_group(session, args.union, args.chat_id, now)
+                await session.commit()
+                print(f"group {args.chat_id} will be told of new cases of {args.union}")
+                return 0
+            if args.action == "add":
+                officer = await accounts.add_officer(
+                    session, union_code=args.union, name=args.name, role=args.role, now=now,
+                    login=args.login, password=password, telegram_user_id=args.telegram_id,
+                )  # fmt: skip
+                print(f"officer {officer.id} added: {officer.name} ({officer.role}, {args.union})")
+            else:
+                officer = await officers.by_login_or_id(session, args.officer)
+                if officer is None:
+                    raise AccountError(f"no officer {args.officer!r}")
+            if officer.telegram_user_id is None or args.action == "invite":
+                code = accounts.invite(officer, vault, now)
+                print(
+                    f"to link Telegram, the officer sends the bot: /canbo {code.code}\n"
+                    f"(one time, valid until {code.expires_at:%Y-%m-%d %H:%M} UTC)"
+                )
+            await session.commit()
+    finally:
+        await database.close()
+    return 0
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise AccountError("the passwords differ")
+    return first

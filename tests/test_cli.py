@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -232,6 +233,40 @@ def test_db_upgrade_and_directory_import(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "12 unions, 5 wards, 10 workplaces" in done.stdout
+
+
+def test_officer_accounts_invites_and_groups(tmp_path):
+    unionbot = [sys.executable, "-m", "bot", "officer"]
+    add = run([*unionbot, "add", "--union", "GR-SUACAONGUYEN", "--name", "Trần Thị Bình",
+               "--login", "binh", "--password-stdin"], tmp_path, "mat-khau-dai-du\n")  # fmt: skip
+    assert add.returncode == 0, add.stderr
+    assert add.stdout.startswith("officer 1 added: Trần Thị Bình (officer, GR-SUACAONGUYEN)")
+    first = re.search(r"/canbo ([A-Z0-9]{5}-[A-Z0-9]{5})", add.stdout)
+    assert first, add.stdout
+    again = run([*unionbot, "invite", "binh"], tmp_path)
+    second = re.search(r"/canbo ([A-Z0-9]{5}-[A-Z0-9]{5})", again.stdout)
+    assert second and second.group(1) != first.group(1)
+    linked = run([*unionbot, "add", "--union", "FED-ROOT", "--name", "Quản trị", "--role",
+                  "admin", "--telegram-id", "42"], tmp_path)  # fmt: skip
+    assert linked.returncode == 0 and "/canbo" not in linked.stdout
+    group = run([*unionbot, "group", "GR-SUACAONGUYEN", "-1001234567890"], tmp_path)
+    assert group.returncode == 0, group.stderr
+    listing = run([*unionbot, "list"], tmp_path).stdout.splitlines()
+    assert listing == [
+        "1\tbinh\tofficer\tGR-SUACAONGUYEN\t-\tTrần Thị Bình",
+        "2\t-\tadmin\tFED-ROOT\ttelegram\tQuản trị",
+    ]
+    for bad, reason in (
+        (["add", "--union", "NOPE", "--name", "X"], "no union with code 'NOPE'"),
+        (["add", "--union", "FED-ROOT", "--name", "X", "--login", "binh", "--password-stdin"],
+         "the login 'binh' is taken"),
+        (["add", "--union", "FED-ROOT", "--name", "X", "--login", "x", "--password-stdin"],
+         "at least 10 characters"),
+        (["group", "FED-ROOT", "12345"], "a negative number"),
+        (["invite", "nobody"], "no officer 'nobody'"),
+    ):  # fmt: skip
+        result = run([*unionbot, *bad], tmp_path, "short\n" if "x" in bad else "pw-long-enough\n")
+        assert result.returncode == 2 and reason in result.stderr, (bad, result.stderr)
 
 
 def test_a_bad_database_url_is_a_clear_error(tmp_path):
