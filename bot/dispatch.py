@@ -34,6 +34,7 @@ from bot.services import Services
 from bot.services.flood import FloodGuard, Verdict
 from bot.services.i18n import _
 from handlers import menu
+from handlers.alerts import OFFICER_CHANNEL
 from handlers.types import (
     MAX_PAYLOAD_BYTES,
     MAX_TEXT,
@@ -44,7 +45,7 @@ from handlers.types import (
     Outgoing,
     StaleButton,
 )
-from storage import conversations, inbox, outbox, people
+from storage import conversations, inbox, officers, outbox, people
 from storage.db import Database
 from storage.models import Conversation, Person
 
@@ -238,6 +239,11 @@ class Dispatcher:
         await inbox.finish(session, ignored, now, status="ignored")
         return Processed(deliveries, [msg for msg in msgs if msg.ack is not None])
 
+    async def _officer_button(self, session: AsyncSession, msg: Incoming) -> bool:
+        if not (msg.payload or "").startswith("o:") or msg.channel != OFFICER_CHANNEL:
+            return False
+        return await officers.by_telegram(session, msg.user_id) is not None
+
     async def handle(
         self, session: AsyncSession, msg: Incoming, now: datetime, batch: Batch | None = None
     ) -> list[Outgoing]:
@@ -264,8 +270,12 @@ class Dispatcher:
                 return []
             if verdict is Verdict.WARN:
                 return [menu.slow_down(address)]
-            if msg.payload is not None and (person is None or not valid_payload(msg.payload)):
-                # A button press from someone we never wrote to is forged.
+            if msg.payload is not None and (
+                not valid_payload(msg.payload)
+                or (person is None and not await self._officer_button(session, msg))
+            ):
+                # A button press from someone we never wrote to is forged (officers excepted:
+                # case alerts reach them, in a group too, before they ever write).
                 return [menu.stale(address)]
             first_contact = person is None
             if person is None:

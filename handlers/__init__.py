@@ -17,6 +17,7 @@ from handlers import (
     grievance,
     membership,
     menu,
+    officer,
     privacy,
     question,
     status,
@@ -39,6 +40,10 @@ COMMANDS: dict[str, Handler] = {
     "hoso": status.show,
     "tracuu": status.look_up,
     "xoadulieu": privacy.ask,
+    # Officers (unknown commands to everyone else).
+    "queue": officer.queue,
+    "case": officer.show_case,
+    "canbo": officer.link,
 }
 
 # Button payloads are "<namespace>:<rest>"; the namespace picks the handler.
@@ -54,6 +59,7 @@ BUTTONS: dict[str, Handler] = {
     "lang": menu.on_language_button,
     "q": question.on_button,
     "status": status.on_button,
+    "o": officer.on_button,
 }
 
 # state["flow"] -> the handler for what the person sends while that flow is active
@@ -62,6 +68,7 @@ FLOWS: dict[str, Handler] = {
     "question": question.on_text,
     "form": partial(forms.on_text, forms=FORMS),
     "case_reply": casework.on_text,
+    "officer_write": officer.on_text,
 }
 
 FALLBACK: Handler = faq.on_text

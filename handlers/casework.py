@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import Services
 from bot.services.i18n import _
-from handlers import menu, status
+from handlers import alerts, menu, status
 from handlers.types import Address, Button, Context, Incoming, Outgoing, StaleButton
 from storage import audit, cases
-from storage.models import CASE_STATUSES, Case, CaseMessage, Person
+from storage.models import CASE_STATUSES, Case, CaseMessage, Person, Union
 
 
 async def recipient(session: AsyncSession, services: Services, case: Case) -> Person | None:
@@ -55,6 +55,12 @@ async def officer_reply(
         )
     )
     case.updated_at = now
+    if case.first_response_at is None:
+        case.first_response_at = now
+    if case.status == "new":
+        case.status = "assigned"
+    if case.assignee_id is None and officer_id is not None:
+        case.assignee_id = officer_id
     audit.record(
         session,
         actor="officer",
@@ -108,6 +114,83 @@ async def change_status(
         return [Outgoing(_to(person), body, menu.main_menu())]
 
 
+def add_note(session: AsyncSession, case: Case, text: str, now: datetime, officer_id: int) -> None:
+    """An internal note: officers read it, the worker never does."""
+    session.add(
+        CaseMessage(
+            case_id=case.id, author="note", officer_id=officer_id, text=text, created_at=now
+        )
+    )
+    case.updated_at = now
+    audit.record(
+        session, actor="officer", officer_id=officer_id, action="case.noted", case_id=case.id,
+        now=now, detail={},
+    )  # fmt: skip
+
+
+async def assign(
+    session: AsyncSession,
+    services: Services,
+    case: Case,
+    assignee_id: int,
+    now: datetime,
+    officer_id: int,
+) -> list[Outgoing]:
+    """Give the case to an officer (themselves, when they claim it); a new case is then
+    being handled, and the worker is told."""
+    case.assignee_id = assignee_id
+    case.updated_at = now
+    audit.record(
+        session, actor="officer", officer_id=officer_id, action="case.assigned", case_id=case.id,
+        now=now, detail={"assignee": assignee_id},
+    )  # fmt: skip
+    if case.status != "new":
+        return []
+    return await change_status(session, services, case, "assigned", now, officer_id)
+
+
+async def escalate(
+    session: AsyncSession,
+    services: Services,
+    case: Case,
+    now: datetime,
+    officer_id: int | None = None,
+) -> Union | None:
+    """Move the case to the parent union's queue (the union it came from keeps read access);
+    the parent union, or None at the root. Whoever calls tells the worker and the officers."""
+    current = await session.get(Union, case.union_id)
+    if current is None or current.parent_id is None:
+        return None
+    parent = await session.get(Union, current.parent_id)
+    if parent is None:
+        return None
+    if case.origin_union_id is None:
+        case.origin_union_id = case.union_id
+    case.union_id = parent.id
+    case.escalated = True
+    case.assignee_id = None
+    if case.status == "assigned":
+        case.status = "new"
+    case.updated_at = now
+    audit.record(
+        session, actor="officer" if officer_id else "system", officer_id=officer_id,
+        action="case.escalated", case_id=case.id, now=now,
+        detail={"from": current.code, "to": parent.code},
+    )  # fmt: skip
+    return parent
+
+
+async def tell_worker(
+    session: AsyncSession, services: Services, case: Case, message: str, **values: str
+) -> list[Outgoing]:
+    """A message (a msgid with {placeholders}) to the worker behind a case, in their language."""
+    person = await recipient(session, services, case)
+    if person is None:
+        return []
+    with services.catalogs.activate(person.language):
+        return [Outgoing(_to(person), _(message).format(**values), menu.main_menu())]
+
+
 # ---------------------------------------------------------------------------- the worker
 
 
@@ -149,4 +232,5 @@ async def on_text(ctx: Context, msg: Incoming) -> list[Outgoing]:
         detail={},
     )  # fmt: skip
     reply = _("Your answer was added to {code}. The officer will see it.").format(code=code)
-    return [ctx.reply(reply, menu.main_menu())]
+    told = await alerts.worker_answered(ctx.session, ctx.services, case, text)
+    return [ctx.reply(reply, menu.main_menu()), *told]

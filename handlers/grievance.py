@@ -14,7 +14,7 @@ import json
 from bot.services import calendar
 from bot.services.i18n import N_, _, format_datetime
 from bot.services.text import identifying
-from handlers import evidence, forms, menu, status, workplace
+from handlers import alerts, evidence, forms, menu, status, workplace
 from handlers.forms import REDO, Answers, Choice, Field, Form
 from handlers.types import Context, Incoming, Outgoing, StaleButton
 from storage import cases
@@ -178,7 +178,8 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
         lines.insert(1, line)
     if anonymous:
         lines.append(status.pin_notice(ctx, case))
-    return [ctx.reply("\n".join(lines), menu.main_menu())]
+    announced = await alerts.new_case(ctx.session, ctx.services, case, str(answers["story"]))
+    return [ctx.reply("\n".join(lines), menu.main_menu()), *announced]
 
 
 FORM = Form(

@@ -13,7 +13,7 @@ import re
 
 from bot.services import calendar
 from bot.services.i18n import N_, _, format_datetime
-from handlers import forms, menu, workplace
+from handlers import alerts, forms, menu, workplace
 from handlers.forms import Answers, Choice, Field, Form, Invalid
 from handlers.types import Context, Incoming, Outgoing, StaleButton
 from storage import cases
@@ -135,7 +135,8 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
         due=format_datetime(first_due),
         route=_(ROUTES.get(str(answers.get("contract")), ROUTES["contract"])),
     )
-    return [ctx.reply(text, menu.main_menu())]
+    announced = await alerts.new_case(ctx.session, ctx.services, case, summary)
+    return [ctx.reply(text, menu.main_menu()), *announced]
 
 
 def _summary(answers: Answers, place: str | None, ward: str | None) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bot.services import calendar
 from bot.services.i18n import N_, _
-from handlers import menu
+from handlers import alerts, menu
 from handlers.types import Button, Context, Incoming, Outgoing, StaleButton
 from storage import cases, unions
 
@@ -134,5 +134,6 @@ async def submit(ctx: Context, text: str, topic: str) -> list[Outgoing]:
                 "under “My requests”."
             ).format(code=case.code, union=root.name),
             (menu.main_menu()),
-        )
+        ),
+        *await alerts.new_case(ctx.session, ctx.services, case, text),
     ]

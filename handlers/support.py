@@ -12,7 +12,7 @@ import json
 
 from bot.services import calendar
 from bot.services.i18n import N_, _, format_datetime
-from handlers import evidence, forms, menu, status, workplace
+from handlers import alerts, evidence, forms, menu, status, workplace
 from handlers.forms import Answers, Choice, Field, Form
 from handlers.types import Context, Incoming, Outgoing, StaleButton
 from storage import cases
@@ -120,7 +120,8 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
         text += "\n" + line
     if anonymous:
         text += "\n" + status.pin_notice(ctx, case)
-    return [ctx.reply(text, menu.main_menu())]
+    announced = await alerts.new_case(ctx.session, ctx.services, case, str(answers["story"]))
+    return [ctx.reply(text, menu.main_menu()), *announced]
 
 
 FORM = Form(

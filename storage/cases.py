@@ -137,6 +137,44 @@ async def detach(session: AsyncSession, person_id: int, reporter_tag: str) -> in
     return int(result.rowcount or 0)
 
 
+async def queue(
+    session: AsyncSession, where: ColumnElement[bool], limit: int = 50
+) -> Sequence[Case]:
+    """Open cases matching `where` (an access condition), the soonest due first."""
+    return (
+        await session.scalars(
+            select(Case)
+            .where(where, Case.status.in_(OPEN_STATUSES))
+            .order_by(Case.due_at.is_(None), Case.due_at, Case.id)
+            .limit(limit)
+        )
+    ).all()
+
+
+async def thread(session: AsyncSession, case_id: int, limit: int = 50) -> list[CaseMessage]:
+    """The case's last `limit` messages, oldest first."""
+    newest = (
+        await session.scalars(
+            select(CaseMessage)
+            .where(CaseMessage.case_id == case_id)
+            .order_by(CaseMessage.created_at.desc(), CaseMessage.id.desc())
+            .limit(limit)
+        )
+    ).all()
+    return list(reversed(newest))
+
+
+async def first_text(session: AsyncSession, case_id: int) -> str:
+    """What the worker first wrote."""
+    text = await session.scalar(
+        select(CaseMessage.text)
+        .where(CaseMessage.case_id == case_id)
+        .order_by(CaseMessage.id)
+        .limit(1)
+    )
+    return text or ""
+
+
 async def by_code(session: AsyncSession, code: str) -> Case | None:
     return await session.scalar(select(Case).where(Case.code == code.strip().upper()))
 

@@ -48,6 +48,7 @@ WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 HANDLED_KINDS = {"message", "callback_query"}
+OFFICER_BUTTONS = "o:"
 POLL_TIMEOUT_SECONDS = 30
 # Webhook updates parsed but not yet dispatched, kept to avoid parsing twice.
 MAX_REMEMBERED = 10_000
@@ -213,7 +214,11 @@ class TelegramChannel:
         query = update.callback_query
         if query is not None:
             message = query.message
-            if message is None or query.data is None or message.chat.type != "private":
+            if message is None or query.data is None:
+                return _ignored(payload)
+            # In a group only officers' buttons count (the case alerts sent to registered
+            # officers' groups); handlers/officer.py checks who pressed them.
+            if message.chat.type != "private" and not query.data.startswith(OFFICER_BUTTONS):
                 return _ignored(payload)
             return Incoming(
                 channel=self.name,

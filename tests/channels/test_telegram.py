@@ -12,10 +12,11 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
+from bot import accounts
 from bot.app import RUNTIME
 from storage import evidence
 from storage.models import Case, CaseMessage, Evidence, InboxItem, OutboxItem, Person, Union
-from tests.conftest import WEBHOOK_SECRET, count
+from tests.conftest import TEST_VAULT, WEBHOOK_SECRET, count
 from tests.services.test_scrubber import jpeg_with_gps, pdf_with_metadata
 
 MENU_PAYLOADS = [
@@ -553,3 +554,68 @@ async def test_a_failed_download_is_retried_later(start_bot, fake_telegram, sess
     await fetcher.fetch(row_id, "telegram", photo, "photo", "image/jpeg", 1)
     [row] = await wait_fetched(sessions, 1)
     assert (row.status, row.attempts) == ("ready", 1)
+
+
+async def test_an_officer_handles_a_case_on_telegram_and_the_worker_is_told(
+    start_bot, fake_telegram, sessions
+):
+    await start_bot()
+    async with sessions() as session:
+        binh = await accounts.add_officer(
+            session, union_code="GR-SUACAONGUYEN", name="Bình", role="officer",
+            now=datetime.now(UTC),
+        )  # fmt: skip
+        code = accounts.invite(binh, TEST_VAULT, datetime.now(UTC)).code
+        await accounts.add_officer(
+            session, union_code="GR-THONGXANH", name="Khác", role="officer",
+            now=datetime.now(UTC), telegram_user_id="7003",
+        )  # fmt: skip
+        await accounts.register_group(session, "GR-SUACAONGUYEN", "-100555", datetime.now(UTC))
+        await session.commit()
+
+    async def step(update: dict, expect: int) -> None:
+        await fake_telegram.deliver(update)
+        await fake_telegram.wait_for("sendMessage", expect)
+
+    await step(fake_telegram.text_update(7001, f"/canbo {code}"), 1)
+    assert fake_telegram.sent(7001)[-1]["text"].startswith("Đã liên kết: bạn là Bình")
+    steps = [
+        fake_telegram.text_update(508, "/start"),
+        fake_telegram.button_update(508, "report:start"),
+        fake_telegram.button_update(508, "f:grievance:category:wages"),
+        fake_telegram.text_update(508, "sua cao nguyen"),
+        fake_telegram.text_update(508, "Công ty nợ lương hai tháng rồi, cả xưởng chưa ai được trả"),
+        fake_telegram.button_update(508, "f:grievance:since:months"),
+        fake_telegram.button_update(508, "f:grievance:affected:many"),
+        fake_telegram.button_update(508, "f:grievance:evidence:done"),
+    ]
+    for update in steps:
+        await step(update, len(fake_telegram.sent()) + 1)
+    # The last step: the worker's receipt, and the alerts to Bình and the group.
+    await step(fake_telegram.button_update(508, "f:grievance:anonymity:anonymous"),
+               len(fake_telegram.sent()) + 3)  # fmt: skip
+    alert = fake_telegram.sent(7001)[-1]
+    assert alert["text"].startswith("Hồ sơ mới trong hàng đợi của bạn:\nKN-2026-000001")
+    assert "508" not in alert["text"] and "Lan" not in alert["text"]
+    assert fake_telegram.sent(-100555)[-1]["text"] == alert["text"]
+    assert fake_telegram.sent(7003) == []  # another union's officer hears nothing
+    claim, reply = keyboard(alert)[0]
+    # Claimed from the group: the group is answered, the worker told.
+    before = len(fake_telegram.sent())
+    await step(fake_telegram.button_update(7001, claim[1], chat_id=-100555), before + 2)
+    assert fake_telegram.sent(-100555)[-1]["text"].startswith("Bạn đã nhận KN-2026-000001.")
+    assert "đang xử lý" in fake_telegram.sent(508)[-1]["text"]
+    # Another union's officer forging the same button gets a refusal and changes nothing.
+    await step(fake_telegram.button_update(7003, claim[1]), before + 3)
+    assert fake_telegram.sent(7003)[-1]["text"].startswith("Không có hồ sơ này")
+    await step(fake_telegram.button_update(7001, reply[1]), before + 4)
+    answer = "Chào bạn, công đoàn sẽ làm việc với công ty trong tuần này."
+    await step(fake_telegram.text_update(7001, answer), before + 6)
+    copied = fake_telegram.sent(508)[-1]
+    assert copied["text"].endswith(answer)
+    assert {c.method for c in fake_telegram.calls} <= {
+        "getMe", "setWebhook", "sendMessage", "answerCallbackQuery",
+    }  # copied, never forwarded  # fmt: skip
+    async with sessions() as session:
+        case = (await session.scalars(select(Case))).one()
+    assert (case.status, case.assignee_id, case.anonymous) == ("assigned", binh.id, True)

@@ -209,7 +209,11 @@ class FakeTelegram:
             ),
         }
 
-    def button_update(self, user_id: int, data: str) -> dict[str, Any]:
+    def button_update(self, user_id: int, data: str, chat_id: int | None = None) -> dict[str, Any]:
+        """A button press, in the user's private chat or (chat_id < 0) in a group."""
+        chat: dict[str, Any] = {"id": chat_id or user_id, "type": "private", "first_name": "Lan"}
+        if chat_id is not None and chat_id < 0:
+            chat = {"id": chat_id, "type": "supergroup", "title": "Cán bộ"}
         return {
             "update_id": self.next_update_id(),
             "callback_query": {
@@ -220,7 +224,7 @@ class FakeTelegram:
                 "message": {
                     "message_id": next(self._message_ids),
                     "date": int(time.time()),
-                    "chat": {"id": user_id, "type": "private", "first_name": "Lan"},
+                    "chat": chat,
                     "from": BOT_USER,
                     "text": "menu",
                 },

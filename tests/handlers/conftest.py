@@ -32,10 +32,13 @@ class Clock:
 class Talk:
     """One person talking to the bot."""
 
-    def __init__(self, dispatcher: Dispatcher, database: db.Database, user: str) -> None:
+    def __init__(
+        self, dispatcher: Dispatcher, database: db.Database, user: str, channel: str = "terminal"
+    ) -> None:
         self.dispatcher = dispatcher
         self.db = database
         self.user = user
+        self.channel = channel
 
     async def send(self, msg: Incoming) -> list[Outgoing]:
         async with self.db.sessions() as session:
@@ -44,13 +47,18 @@ class Talk:
         return replies
 
     async def say(self, text: str) -> list[Outgoing]:
-        return await self.send(Incoming("terminal", self.user, self.user, text=text))
+        return await self.send(Incoming(self.channel, self.user, self.user, text=text))
 
-    async def press(self, payload: str) -> list[Outgoing]:
-        return await self.send(Incoming("terminal", self.user, self.user, payload=payload))
+    async def press(self, payload: str, chat: str | None = None) -> list[Outgoing]:
+        """Press a button (in another chat, e.g. a group, when `chat` is given)."""
+        return await self.send(
+            Incoming(self.channel, self.user, chat or self.user, payload=payload)
+        )
 
     async def attach(self, *attachments: Attachment) -> list[Outgoing]:
-        return await self.send(Incoming("terminal", self.user, self.user, attachments=attachments))
+        return await self.send(
+            Incoming(self.channel, self.user, self.user, attachments=attachments)
+        )
 
 
 @pytest.fixture
@@ -79,8 +87,8 @@ def dispatcher(
 
 @pytest.fixture
 def talk(dispatcher: Dispatcher, database: db.Database):
-    """talk(user="900") -> Talk."""
-    return lambda user="900": Talk(dispatcher, database, user)
+    """talk(user="900", channel="terminal") -> Talk."""
+    return lambda user="900", channel="terminal": Talk(dispatcher, database, user, channel)
 
 
 def buttons(reply: Outgoing) -> list[str]:

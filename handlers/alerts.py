@@ -1,0 +1,139 @@
+"""What officers are told on their messenger: a new case in their queue, a worker's answer.
+
+Alerts go to the routed union's officers who linked Telegram, and to its registered
+officers' groups; nobody else (an unregistered group gets nothing). They carry the case's
+summary and its action buttons, never the identity of an anonymous reporter.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import Services
+from bot.services.i18n import N_, _, format_datetime
+from handlers.types import Address, Button, Keyboard, Outgoing
+from storage import evidence, officers
+from storage.models import Case, Officer, Union, Ward, Workplace
+
+OFFICER_CHANNEL = "telegram"
+PREVIEW = 600  # characters of the worker's text in an alert
+KIND_NAMES = {
+    "question": N_("Question"),
+    "membership": N_("Membership interest"),
+    "grievance": N_("Grievance"),
+    "support": N_("Hardship support"),
+}
+OFFICER_STATUS = {
+    "new": N_("new"),
+    "assigned": N_("being handled"),
+    "waiting_worker": N_("waiting for the worker"),
+    "resolved": N_("resolved"),
+    "closed": N_("closed"),
+}
+
+
+def actions(case: Case) -> Keyboard:
+    """Claim, reply, note, move, resolve: one tap each."""
+    cid = case.id
+    return (
+        (Button(_("Claim"), f"o:claim:{cid}"), Button(_("Reply"), f"o:reply:{cid}")),
+        (Button(_("Note"), f"o:note:{cid}"), Button(_("Move"), f"o:move:{cid}")),
+        (Button(_("Resolve"), f"o:close:{cid}"), Button(_("Details"), f"o:view:{cid}")),
+    )
+
+
+async def heading(session: AsyncSession, case: Case) -> str:
+    """Code, kind, category, status, union, workplace, ward, who sent it, when it is due."""
+    union = await session.get(Union, case.union_id)
+    place = await session.get(Workplace, case.workplace_id) if case.workplace_id else None
+    ward = await session.get(Ward, case.ward_id) if case.ward_id else None
+    details = case.details or {}
+    lines = [
+        " · ".join(
+            part for part in (case.code, _(KIND_NAMES[case.kind]), _category(case.category)) if part
+        ),
+        _("Status: {status} · {union}").format(
+            status=_(OFFICER_STATUS[case.status]), union=union.name if union else "-"
+        ),
+    ]
+    where = place.name if place else details.get("workplace_text")
+    if where or ward:
+        lines.append(
+            _("Workplace: {place} · Ward: {ward}").format(
+                place=where or "-", ward=ward.name if ward else details.get("ward_text") or "-"
+            )
+        )
+    lines.append(
+        _("Anonymous: the reporter's identity is not shown to anyone.")
+        if case.anonymous
+        else _("Named: contact details are in the case.")
+    )
+    if case.first_response_due_at and case.first_response_at is None:
+        lines.append(
+            _("First answer due: {due}").format(due=format_datetime(case.first_response_due_at))
+        )
+    if case.resolution_due_at and case.status not in ("resolved", "closed"):
+        lines.append(_("Resolve by: {due}").format(due=format_datetime(case.resolution_due_at)))
+    files = await evidence.for_case(session, case.id)
+    if files:
+        lines.append(_("Files attached: {count}").format(count=len(files)))
+    return "\n".join(lines)
+
+
+def _category(category: str | None) -> str | None:
+    # Lazy import: the forms own their category names.
+    from handlers import grievance, support
+
+    for choice in (*grievance.CATEGORIES, *support.SITUATIONS):
+        if choice.value == category:
+            return _(choice.label)
+    return None
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= PREVIEW else text[: PREVIEW - 1] + "…"
+
+
+async def recipients(session: AsyncSession, union_id: int) -> list[Address]:
+    """The union's linked officers (private chats) and its registered groups."""
+    people = [
+        Address(OFFICER_CHANNEL, str(o.telegram_user_id))
+        for o in await officers.to_notify(session, union_id)
+    ]
+    groups = [Address(g.channel, g.chat_id) for g in await officers.groups(session, union_id)]
+    return people + groups
+
+
+async def new_case(
+    session: AsyncSession, services: Services, case: Case, first_text: str
+) -> list[Outgoing]:
+    """A new (or escalated) case, announced to its union's officers."""
+    addresses = await recipients(session, case.union_id)
+    if not addresses:
+        return []
+    with services.catalogs.activate(services.settings.default_language):
+        text = "\n".join(
+            [_("New request in your queue:"), await heading(session, case), "", _clip(first_text)]
+        )
+        keyboard = actions(case)
+    return [Outgoing(address, text, keyboard) for address in addresses]
+
+
+async def worker_answered(
+    session: AsyncSession, services: Services, case: Case, text: str
+) -> list[Outgoing]:
+    """The worker wrote back: tell the officer handling it, or else the union's officers."""
+    if case.assignee_id is not None:
+        assignee = await session.get(Officer, case.assignee_id)
+        linked = assignee is not None and assignee.telegram_user_id and assignee.active
+        addresses = [Address(OFFICER_CHANNEL, str(assignee.telegram_user_id))] if linked else []
+    else:
+        addresses = await recipients(session, case.union_id)
+    if not addresses:
+        return []
+    with services.catalogs.activate(services.settings.default_language):
+        body = _("The worker answered on {code}:").format(code=case.code) + "\n" + _clip(text)
+        keyboard = (
+            (Button(_("Reply"), f"o:reply:{case.id}"), Button(_("Details"), f"o:view:{case.id}")),
+        )
+    return [Outgoing(address, body, keyboard) for address in addresses]

@@ -1,0 +1,227 @@
+"""Officers on Telegram: linking, alerts, the queue, and each action, with the access rules
+checked from every entry point (commands, buttons, the writing flow, alerts)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot import accounts
+from bot.services import access
+from storage.models import AuditEntry, Case, CaseMessage, Officer
+from tests.conftest import TEST_VAULT, count
+from tests.handlers.conftest import NOW, buttons
+from tests.handlers.test_grievance import to_anonymity
+
+SUA = "GR-SUACAONGUYEN"  # grassroots, under CL-CAMLY, under FED-ROOT
+WORKER_ID = "506"
+
+
+async def add_officer(sessions, union: str, name: str, telegram: str | None, role="officer"):
+    async with sessions() as session:
+        officer = await accounts.add_officer(
+            session, union_code=union, name=name, role=role, now=NOW, telegram_user_id=telegram
+        )
+        await session.commit()
+        return officer.id
+
+
+async def file_anonymous_report(talk):
+    """A worker on Telegram files an anonymous grievance routed to GR-SUACAONGUYEN."""
+    worker = talk(WORKER_ID, "telegram")
+    await to_anonymity(worker)
+    return worker, await worker.press("f:grievance:anonymity:anonymous")
+
+
+@pytest.fixture
+async def setup(talk, sessions):
+    """Officers of the case's union, of its cluster, of an unrelated union, and an admin;
+    then the anonymous report."""
+    ids = {
+        "binh": await add_officer(sessions, SUA, "Trần Thị Bình", "7001"),
+        "cluster": await add_officer(sessions, "CL-CAMLY", "Lê Văn Cụm", "7002"),
+        "other": await add_officer(sessions, "GR-THONGXANH", "Phạm Khác", "7003"),
+        "admin": await add_officer(sessions, "FED-ROOT", "Quản trị", "7004", role="admin"),
+        "silent": await add_officer(sessions, SUA, "Chưa Liên Kết", None),
+    }
+    async with sessions() as session:
+        await accounts.register_group(session, SUA, "-100555", NOW)
+        await accounts.register_group(session, "GR-THONGXANH", "-100777", NOW)
+        await session.commit()
+    worker, replies = await file_anonymous_report(talk)
+    async with sessions() as session:
+        case = (await session.scalars(select(Case))).one()
+    return ids, worker, replies, case
+
+
+async def test_a_new_case_is_announced_to_its_union_only_without_identity(setup):
+    _ids, _worker, replies, case = setup
+    to_worker, *alerts = replies
+    assert to_worker.to.chat_id == WORKER_ID
+    assert sorted(a.to.chat_id for a in alerts) == ["-100555", "7001"]  # not 7002/7003/-100777
+    text = alerts[0].text
+    assert text.startswith("Hồ sơ mới trong hàng đợi của bạn:\nKN-2026-000001 · Phản ánh · ")
+    assert "Ẩn danh: không ai được xem danh tính người gửi." in text
+    assert "Nơi làm: Công ty TNHH Sữa Cao Nguyên · Phường/xã: Phường Cam Ly - Đà Lạt" in text
+    assert WORKER_ID not in text and "Lan" not in text
+    assert buttons(alerts[0]) == [
+        f"o:claim:{case.id}", f"o:reply:{case.id}", f"o:note:{case.id}",
+        f"o:move:{case.id}", f"o:close:{case.id}", f"o:view:{case.id}",
+    ]  # fmt: skip
+
+
+async def test_an_officer_works_the_case_from_claim_to_resolved(setup, talk, sessions):
+    ids, worker, _replies, case = setup
+    binh = talk("7001", "telegram")
+    [queue] = await binh.say("/queue")
+    assert queue.text.startswith("Hồ sơ đang mở (gấp nhất trước):\nKN-2026-000001 · mới · hạn")
+    [claimed, told] = await binh.press(f"o:claim:{case.id}")
+    assert claimed.text.startswith("Bạn đã nhận KN-2026-000001.")
+    assert (told.to.chat_id, told.text) == (
+        WORKER_ID, "Hồ sơ KN-2026-000001 của bạn đã chuyển sang: đang xử lý.",
+    )  # fmt: skip
+    [prompt] = await binh.press(f"o:reply:{case.id}")
+    assert prompt.text.startswith("Viết câu trả lời cho người lao động về KN-2026-000001")
+    answer = "Chào bạn, tuần này công đoàn sẽ làm việc với công ty về tiền lương."
+    [sent, copied] = await binh.say(answer)
+    assert sent.text == "Đã gửi cho người lao động (KN-2026-000001)."
+    assert copied.to.chat_id == WORKER_ID and copied.text.endswith(answer)
+    assert buttons(copied)[0] == "case:reply:KN-2026-000001"
+    # The worker answers; the officer handling it is told.
+    await worker.press("case:reply:KN-2026-000001")
+    [thanks, alert] = await worker.say("Dạ em cảm ơn, em chờ tin ạ")
+    assert thanks.to.chat_id == WORKER_ID and alert.to.chat_id == "7001"
+    assert alert.text == "Người lao động trả lời hồ sơ KN-2026-000001:\nDạ em cảm ơn, em chờ tin ạ"
+    # An internal note never reaches the worker.
+    await binh.press(f"o:note:{case.id}")
+    [noted] = await binh.say("Đã gọi phòng nhân sự, hẹn thứ Sáu.")
+    assert noted.text == "Đã thêm ghi chú vào KN-2026-000001."
+    [resolved, told] = await binh.press(f"o:close:{case.id}")
+    assert resolved.text == "Đã đóng KN-2026-000001. Người lao động đã được báo."
+    assert told.to.chat_id == WORKER_ID and "đã giải quyết" in told.text
+    async with sessions() as session:
+        done = await session.get(Case, case.id)
+        thread = (await session.scalars(select(CaseMessage.author).order_by(CaseMessage.id))).all()
+        actions = (await session.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all()
+    assert (done.status, done.assignee_id) == ("resolved", ids["binh"])
+    assert done.first_response_at == NOW
+    assert thread == ["worker", "officer", "worker", "note"]
+    assert actions == [
+        "case.opened", "case.assigned", "case.status", "case.replied", "case.answered",
+        "case.noted", "case.status",
+    ]  # fmt: skip
+
+
+async def test_no_officer_outside_the_union_tree_can_reach_the_case(setup, talk, sessions):
+    _ids, _worker, _replies, case = setup
+    other = talk("7003", "telegram")
+    refusal = "Không có hồ sơ này trong hàng đợi của công đoàn bạn."
+    for action in ("claim", "reply", "note", "move", "close", "view", "up"):
+        [reply] = await other.press(f"o:{action}:{case.id}")
+        assert reply.text == refusal, action
+    [reply] = await other.say("/case KN-2026-000001")
+    assert reply.text == refusal
+    [reply] = await other.say("/case kn-2026-999999")  # a code that does not exist: the same
+    assert reply.text == refusal
+    [empty] = await other.say("/queue")
+    assert empty.text == "Hàng đợi trống: không có hồ sơ nào đang mở."
+    async with sessions() as session:
+        untouched = await session.get(Case, case.id)
+        denied = await count(sessions, AuditEntry, AuditEntry.action == "case.denied")
+    assert (untouched.status, untouched.assignee_id) == ("new", None)
+    assert denied == 8
+
+
+async def test_a_writing_flow_started_before_access_was_lost_changes_nothing(setup, talk, sessions):
+    ids, _worker, _replies, case = setup
+    binh = talk("7001", "telegram")
+    await binh.press(f"o:reply:{case.id}")
+    async with sessions() as session:  # Bình moves to another union meanwhile
+        officer = await session.get(Officer, ids["binh"])
+        officer.union_id = (await session.get(Officer, ids["other"])).union_id
+        await session.commit()
+    [reply] = await binh.say("Chào bạn")
+    assert reply.text == "Không có hồ sơ này trong hàng đợi của công đoàn bạn."
+    assert await count(sessions, CaseMessage, CaseMessage.author == "officer") == 0
+
+
+async def test_the_cluster_and_the_admin_see_the_case_below_them(setup, talk):
+    _ids, _worker, _replies, case = setup
+    for user in ("7002", "7004"):
+        [detail] = await talk(user, "telegram").say("/case KN-2026-000001")
+        assert detail.text.startswith("KN-2026-000001 · Phản ánh")
+        assert "Công ty nợ lương hai tháng rồi" in detail.text
+        assert buttons(detail)[0] == f"o:claim:{case.id}"
+
+
+async def test_escalation_moves_the_case_up_and_the_origin_keeps_read_access(setup, talk, sessions):
+    _ids, _worker, _replies, case = setup
+    binh = talk("7001", "telegram")
+    [choices] = await binh.press(f"o:move:{case.id}")
+    assert buttons(choices) == [f"o:up:{case.id}", f"o:give:{case.id}:5"]  # the unlinked one
+    done, *rest = await binh.press(f"o:up:{case.id}")
+    assert done.text.startswith("Đã chuyển KN-2026-000001 lên Công đoàn phường Cam Ly - Đà Lạt.")
+    alerts = [r for r in rest if r.to.chat_id == "7002"]
+    told = [r for r in rest if r.to.chat_id == WORKER_ID]
+    assert len(alerts) == 1 and alerts[0].text.startswith("Hồ sơ mới trong hàng đợi của bạn:")
+    assert "Công đoàn phường Cam Ly" in told[0].text
+    # Bình may still read it, without action buttons, and not act on it.
+    [detail] = await binh.say("/case KN-2026-000001")
+    assert detail.text.startswith("KN-2026-000001") and buttons(detail) == []
+    [refused] = await binh.press(f"o:close:{case.id}")
+    assert refused.text == "Không có hồ sơ này trong hàng đợi của công đoàn bạn."
+    async with sessions() as session:
+        moved = await session.get(Case, case.id)
+        scope = access.Scope(0, 0, frozenset({moved.origin_union_id}))
+    assert moved.escalated and moved.union_id != moved.origin_union_id
+    assert scope.can_view(moved) and not scope.can_act(moved)
+
+
+async def test_a_button_in_the_registered_group_is_answered_there(setup, talk):
+    _ids, _worker, _replies, case = setup
+    binh = talk("7001", "telegram")
+    [detail] = await binh.press(f"o:view:{case.id}", chat="-100555")
+    assert detail.to.chat_id == "-100555" and detail.text.startswith("KN-2026-000001")
+    # Writing a reply is asked for in the officer's private chat, never in the group.
+    [prompt] = await binh.press(f"o:reply:{case.id}", chat="-100555")
+    assert prompt.to.chat_id == "7001"
+
+
+async def test_people_who_are_not_officers_see_nothing_of_this(setup, talk):
+    _ids, worker, _replies, case = setup
+    [unknown] = await worker.say("/queue")
+    assert unknown.text.startswith("Mình không hiểu lệnh /queue.")
+    [stale] = await worker.press(f"o:claim:{case.id}")
+    assert stale.text == "Nút này không còn dùng được. Bạn chọn lại giúp mình nhé."
+    for forged in ("o:claim", "o:claim:x", "o:claim:1:2:3", "o:nope:1"):
+        [stale] = await talk("7001", "telegram").press(forged)
+        assert stale.text.startswith("Nút này không còn dùng được")
+    # The terminal (or any other channel) is never an officer, whatever its user id.
+    [unknown] = await talk("7001").say("/queue")
+    assert unknown.text.startswith("Mình không hiểu lệnh /queue.")
+
+
+async def test_linking_telegram_with_a_one_time_code(talk, sessions, clock):
+    async with sessions() as session:
+        officer = await accounts.add_officer(
+            session, union_code=SUA, name="Bình", role="officer", now=NOW
+        )
+        code = accounts.invite(officer, TEST_VAULT, NOW).code
+        await session.commit()
+    newcomer = talk("8001", "telegram")
+    [wrong] = await newcomer.say("/canbo AAAAA-BBBBB")
+    assert wrong.text.startswith("Mã không đúng hoặc đã hết hạn.")
+    [linked] = await newcomer.say(f"/canbo {code.lower().replace('-', ' ')}")
+    assert linked.text.startswith("Đã liên kết: bạn là Bình, Công đoàn cơ sở Công ty TNHH Sữa")
+    [again] = await talk("8002", "telegram").say(f"/canbo {code}")  # one time only
+    assert again.text.startswith("Mã không đúng")
+    async with sessions() as session:
+        officer = (await session.scalars(select(Officer))).one()
+        late = accounts.invite(officer, TEST_VAULT, NOW)
+        await session.commit()
+    assert officer.telegram_user_id == "8001"
+    clock.now = NOW + timedelta(days=accounts.INVITE_DAYS, seconds=1)
+    [expired] = await talk("8003", "telegram").say(f"/canbo {late.code}")
+    assert expired.text.startswith("Mã không đúng")
