@@ -29,6 +29,7 @@ from bot.evidence import EvidenceFetcher
 from bot.inbox import InboxWriter
 from bot.outbox import Sender
 from bot.services import Services
+from bot.web import views as dashboard
 from storage import db, unions
 from storage.directory import load as load_directory
 from storage.inbox import NewUpdate
@@ -82,6 +83,7 @@ def create_app(settings: Settings, *, terminal: TerminalChannel | None = None) -
     app.cleanup_ctx.append(http_ctx)
     app.cleanup_ctx.append(runtime_ctx)
     app.router.add_get("/healthz", healthz)
+    dashboard.setup(app)
     if settings.telegram_token and settings.telegram_webhook_mode and terminal is None:
         app.router.add_post(WEBHOOK_PATH, telegram_webhook)
     return app

@@ -151,6 +151,44 @@ async def queue(
     ).all()
 
 
+async def listing(
+    session: AsyncSession,
+    where: ColumnElement[bool],
+    *,
+    open_only: bool = False,
+    status: str | None = None,
+    kind: str | None = None,
+    category: str | None = None,
+    workplace_id: int | None = None,
+    ward_id: int | None = None,
+    assignee_id: int | None = None,
+    due_before: datetime | None = None,
+    text: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Sequence[Case]:
+    """Cases matching `where` (an access condition) and the filters, most urgent first."""
+    query = select(Case).where(where)
+    if open_only:
+        query = query.where(Case.status.in_(OPEN_STATUSES))
+    for column, value in (
+        (Case.status, status), (Case.kind, kind), (Case.category, category),
+        (Case.workplace_id, workplace_id), (Case.ward_id, ward_id),
+        (Case.assignee_id, assignee_id),
+    ):  # fmt: skip
+        if value is not None:
+            query = query.where(column == value)
+    if due_before is not None:
+        query = query.where(Case.due_at < due_before)
+    if text:
+        # The code, or anything written in the thread (worker, officers, notes).
+        pattern = "%" + text.replace("\\", "").replace("%", "").replace("_", "") + "%"
+        in_thread = select(CaseMessage.case_id).where(CaseMessage.text.ilike(pattern))
+        query = query.where(or_(Case.code.ilike(pattern), Case.id.in_(in_thread)))
+    query = query.order_by(Case.due_at.is_(None), Case.due_at, Case.id).limit(limit).offset(offset)
+    return (await session.scalars(query)).all()
+
+
 async def thread(session: AsyncSession, case_id: int, limit: int = 50) -> list[CaseMessage]:
     """The case's last `limit` messages, oldest first."""
     newest = (

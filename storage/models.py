@@ -214,6 +214,21 @@ class Officer(Base):
     invite_expires_at: Mapped[datetime | None]
 
 
+class OfficerSession(Base):
+    """A dashboard login. The cookie holds a random token; only its hash is stored, so a
+    copy of the database opens no session. Logout deletes the row."""
+
+    __tablename__ = "officer_sessions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    token_tag: Mapped[str] = mapped_column(String(64), unique=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
 class OfficerGroup(Base):
     """A messenger group of a union's officers, registered to be told of new cases there.
     Groups not registered get nothing."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.directory import Directory, UnionEntry, WardEntry, WorkplaceEntry
@@ -170,3 +170,22 @@ async def workplace_named(session: AsyncSession, name: str) -> Workplace | None:
 
 async def ward_named(session: AsyncSession, name: str) -> Ward | None:
     return await session.scalar(select(Ward).where(Ward.name == name))
+
+
+async def places(
+    session: AsyncSession, union_ids: frozenset[int] | None
+) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """Workplaces and wards within these unions' reach (all when None), by name: a
+    workplace of one of the unions or in a ward one of them organises."""
+    ward_query = select(Ward.id, Ward.name).order_by(Ward.name)
+    place_query = select(Workplace.id, Workplace.name).order_by(Workplace.name)
+    if union_ids is not None:
+        ids = sorted(union_ids)
+        ward_query = ward_query.where(Ward.organizing_union_id.in_(ids))
+        in_wards = select(Ward.id).where(Ward.organizing_union_id.in_(ids))
+        place_query = place_query.where(
+            or_(Workplace.union_id.in_(ids), Workplace.ward_id.in_(in_wards))
+        )
+    wards = [(i, n) for i, n in (await session.execute(ward_query)).all()]
+    workplaces = [(i, n) for i, n in (await session.execute(place_query)).all()]
+    return workplaces, wards

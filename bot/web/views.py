@@ -1,0 +1,412 @@
+"""The officer dashboard's pages and actions (server-rendered, Vietnamese, no build step).
+
+Every page runs in one database transaction: the login is checked (bot/web/auth.py), cases
+are reached only through bot/services/access.py, views and actions are audited, and the
+worker's messages an action produces go to the outbox in the same transaction and to the
+sender after the commit. Worker text is rendered by Jinja with autoescaping, so it is inert.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.dispatch import store_replies
+from bot.services import access
+from bot.services.i18n import N_, _, format_datetime
+from bot.web import auth
+from handlers import alerts, casework, grievance, support
+from handlers.types import Outgoing
+from storage import audit, cases, evidence, officers, unions
+from storage.models import CASE_KINDS, CASE_STATUSES, Case, Officer, Union, Ward, Workplace
+
+TEMPLATES = Path(__file__).parent / "templates"
+VIEWS = ("new", "mine", "overdue", "all")
+PAGE_SIZE = 50
+MAX_REPLY = 4000
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+CATEGORIES = {c.value: c.label for c in (*grievance.CATEGORIES, *support.SITUATIONS)}
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+_env.globals.update(_=_, when=format_datetime, kinds=alerts.KIND_NAMES)
+_env.globals.update(statuses=alerts.OFFICER_STATUS, categories=CATEGORIES)
+
+
+# ---------------------------------------------------------------------------- plumbing
+
+
+class Page:
+    """What a view needs: the request, a session in a transaction, the clock, the login."""
+
+    def __init__(self, request: web.Request, session: AsyncSession, now: datetime) -> None:
+        self.request = request
+        self.session = session
+        self.now = now
+        self.login: auth.Login | None = None
+        self.outgoing: list[Outgoing] = []
+
+    @property
+    def runtime(self) -> Any:
+        from bot.app import RUNTIME  # the app module imports this one
+
+        return self.request.app[RUNTIME]
+
+    def render(self, template: str, status: int = 200, **values: Any) -> web.Response:
+        values.setdefault("login", self.login)
+        body = _env.get_template(template).render(**values)
+        return web.Response(
+            text=body, status=status, content_type="text/html", headers=SECURITY_HEADERS
+        )
+
+    def refuse(self, status: int, message: str) -> web.Response:
+        return self.render("error.html", status=status, message=message)
+
+
+View = Callable[[Page], Awaitable[web.StreamResponse]]
+
+
+def redirect(url: str) -> web.Response:
+    """303 See Other: after a form, the browser loads the page with GET."""
+    return web.Response(status=303, headers={**SECURITY_HEADERS, "Location": url})
+
+
+def page(view: View, *, login: bool = True, post: bool = False) -> Callable[..., Any]:
+    """Wrap a view: transaction, language, login and CSRF checks, outbox hand-off."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        from bot.app import DATABASE, RUNTIME
+
+        runtime = request.app[RUNTIME]
+        services = runtime.services
+        database = request.app[DATABASE]
+        with services.catalogs.activate(services.settings.default_language):
+            async with database.writing(), database.sessions() as session:
+                current = Page(request, session, services.clock())
+                if login:
+                    current.login = await auth.current(
+                        session, services.vault, request, current.now
+                    )
+                    if current.login is None:
+                        await session.commit()
+                        return redirect("/officer/login")
+                    if post:
+                        form = await request.post()
+                        if not auth.csrf_ok(current.login.csrf, form.get("csrf")):
+                            return current.refuse(403, _("This form has expired. Reload the page."))
+                response = await view(current)
+                deliveries = await store_replies(session, current.outgoing, current.now)
+                await session.commit()
+        if deliveries:
+            runtime.sender.submit(deliveries)
+        return response
+
+    return handler
+
+
+def _scope(page_: Page) -> Awaitable[access.Scope]:
+    assert page_.login is not None
+    return access.scope(page_.session, page_.login.officer)
+
+
+# ---------------------------------------------------------------------------- login
+
+
+async def login_form(current: Page, error: str | None = None, status: int = 200) -> web.Response:
+    token = current.request.cookies.get(auth.LOGIN_COOKIE) or auth.secrets.token_urlsafe(24)
+    response = current.render("login.html", status=status, csrf=token, error=error)
+    auth.set_cookie(response, current.request, auth.LOGIN_COOKIE, token)
+    return response
+
+
+async def login_page(current: Page) -> web.StreamResponse:
+    return await login_form(current)
+
+
+async def login_submit(current: Page) -> web.StreamResponse:
+    request = current.request
+    form = await request.post()
+    if not auth.csrf_ok(request.cookies.get(auth.LOGIN_COOKIE, ""), form.get("csrf")):
+        return await login_form(current, _("This form has expired. Please try again."), 403)
+    address = request.remote or "?"
+    limiter: auth.Addresses = request.app[ADDRESSES]
+    if not limiter.allow(address, current.now):
+        return await login_form(current, _("Too many attempts. Wait 15 minutes."), 429)
+    name, password = str(form.get("login", ""))[:100], str(form.get("password", ""))[:200]
+    vault = current.runtime.services.vault
+    result = await auth.log_in(current.session, vault, name, password, current.now)
+    if result == "locked":
+        return await login_form(current, _("Too many wrong passwords. Wait 15 minutes."), 429)
+    if isinstance(result, str):
+        return await login_form(current, _("Wrong login or password."), 401)
+    token, _row = result
+    response = redirect("/officer/queue")
+    auth.set_cookie(response, request, auth.COOKIE, token)
+    response.del_cookie(auth.LOGIN_COOKIE, path=auth.PATH)
+    return response
+
+
+async def logout(current: Page) -> web.StreamResponse:
+    await auth.log_out(current.session, current.runtime.services.vault, current.request)
+    response = redirect("/officer/login")
+    response.del_cookie(auth.COOKIE, path=auth.PATH)
+    return response
+
+
+# ---------------------------------------------------------------------------- the queue
+
+
+def _number(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 12 else None
+
+
+async def queue(current: Page) -> web.StreamResponse:
+    """/officer/queue?view=new|mine|overdue|all plus filters and search."""
+    query = current.request.query
+    view = query.get("view", "new")
+    if view not in VIEWS:
+        view = "new"
+    scope = await _scope(current)
+    assert current.login is not None
+    status = query.get("status") if query.get("status") in CASE_STATUSES else None
+    kind = query.get("kind") if query.get("kind") in CASE_KINDS else None
+    category = query.get("category") if query.get("category") in CATEGORIES else None
+    page_number = _number(query.get("page")) or 1
+    filters: dict[str, Any] = {
+        "status": "new" if view == "new" else status,
+        "kind": kind,
+        "category": category,
+        "workplace_id": _number(query.get("workplace")),
+        "ward_id": _number(query.get("ward")),
+        "text": query.get("q", "").strip()[:100] or None,
+    }
+    if view == "mine":
+        filters["assignee_id"] = current.login.officer.id
+    if view == "overdue":
+        filters["due_before"] = current.now
+    found = await cases.listing(
+        current.session,
+        scope.visible() if view == "all" else scope.actionable(),
+        open_only=view != "all",
+        limit=PAGE_SIZE + 1,
+        offset=(page_number - 1) * PAGE_SIZE,
+        **filters,
+    )
+    rows = [await _row(current, case) for case in found[:PAGE_SIZE]]
+    audit.record(
+        current.session, actor="officer", officer_id=scope.officer_id, action="queue.viewed",
+        now=current.now, detail={"view": view, "shown": len(rows)},
+    )  # fmt: skip
+    chosen = {k: v for k, v in query.items() if k != "page" and v}
+    return current.render(
+        "queue.html",
+        view=view,
+        views=VIEWS,
+        rows=rows,
+        chosen=chosen,
+        places=await _places(current, scope),
+        next_page=urlencode({**chosen, "page": page_number + 1})
+        if len(found) > PAGE_SIZE
+        else None,
+    )
+
+
+async def _row(current: Page, case: Case) -> dict[str, Any]:
+    union = await current.session.get(Union, case.union_id)
+    place = await current.session.get(Workplace, case.workplace_id) if case.workplace_id else None
+    assignee = await current.session.get(Officer, case.assignee_id) if case.assignee_id else None
+    open_ = case.status in cases.OPEN_STATUSES
+    return {
+        "case": case,
+        "union": union.name if union else "-",
+        "place": place.name if place else (case.details or {}).get("workplace_text") or "-",
+        "assignee": assignee.name if assignee else None,
+        "overdue": open_ and case.due_at is not None and case.due_at < current.now,
+    }
+
+
+async def _places(current: Page, scope: access.Scope) -> dict[str, list[tuple[int, str]]]:
+    """Workplaces and wards for the filters: those of the officer's unions (all for admins)."""
+    directory = await unions.places(current.session, scope.unions)
+    return {"workplaces": directory[0], "wards": directory[1]}
+
+
+# ---------------------------------------------------------------------------- one case
+
+
+async def _case(current: Page, act: bool) -> tuple[access.Scope, Case | None]:
+    scope = await _scope(current)
+    code = current.request.match_info["code"][:30]
+    found = await access.case_for(current.session, scope, current.now, code=code, act=act)
+    return scope, found
+
+
+def _no_case(current: Page) -> web.Response:
+    # The same answer whether the case is out of reach or does not exist.
+    return current.refuse(403, _("You cannot open this request, or it does not exist."))
+
+
+async def case_page(current: Page) -> web.StreamResponse:
+    scope, case = await _case(current, act=False)
+    if case is None:
+        return _no_case(current)
+    audit.record(
+        current.session, actor="officer", officer_id=scope.officer_id, action="case.viewed",
+        case_id=case.id, now=current.now,
+    )  # fmt: skip
+    session = current.session
+    names = {o.id: o.name for o in await officers.in_unions(session, [case.union_id])}
+    thread = await cases.thread(session, case.id, limit=500)
+    authors = {m.officer_id for m in thread if m.officer_id and m.officer_id not in names}
+    for officer_id in authors:
+        author = await session.get(Officer, officer_id)
+        names[officer_id] = author.name if author else "-"
+    union = await session.get(Union, case.union_id)
+    parent = await session.get(Union, union.parent_id) if union and union.parent_id else None
+    return current.render(
+        "case.html",
+        case=case,
+        row=await _row(current, case),
+        ward=await session.get(Ward, case.ward_id) if case.ward_id else None,
+        thread=thread,
+        names=names,
+        files=await evidence.for_case(session, case.id),
+        contact=_contact(current, case),
+        details=_details(case),
+        can_act=scope.can_act(case),
+        colleagues=sorted(names.items(), key=lambda item: item[1]),
+        parent=parent,
+        done=current.request.query.get("done"),
+    )
+
+
+def _contact(current: Page, case: Case) -> dict[str, str] | None:
+    """A named case's contact details; never anything for an anonymous one."""
+    if case.anonymous or case.contact_sealed is None:
+        return None
+    try:
+        data = json.loads(current.runtime.services.vault.open(case.contact_sealed))
+    except ValueError:
+        return None
+    return {k: str(v) for k, v in data.items() if v}
+
+
+def _details(case: Case) -> Mapping[str, str]:
+    shown = ("since", "affected", "urgency", "member", "contract", "contact_time")
+    return {k: str(v) for k, v in (case.details or {}).items() if k in shown and v}
+
+
+async def case_file(current: Page) -> web.StreamResponse:
+    """One evidence file, to an officer who may read the case; always as a download."""
+    scope, case = await _case(current, act=False)
+    file_id = _number(current.request.match_info["file"])
+    if case is None or file_id is None:
+        return _no_case(current)
+    row = await evidence.content(current.session, case.id, file_id)
+    if row is None or row.content is None:
+        return current.refuse(404, _("No such file."))
+    audit.record(
+        current.session, actor="officer", officer_id=scope.officer_id, action="evidence.viewed",
+        case_id=case.id, now=current.now, detail={"file": row.id},
+    )  # fmt: skip
+    extension = {"image/jpeg": "jpg", "application/pdf": "pdf", "audio/ogg": "ogg"}
+    name = f"{case.code}-{row.id}.{extension.get(row.mime or '', 'bin')}"
+    return web.Response(
+        body=row.content,
+        content_type=row.mime or "application/octet-stream",
+        headers={**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+async def case_action(current: Page) -> web.StreamResponse:
+    """POST /officer/case/{code}/{action}: reply, note, status, assign, escalate."""
+    case = (await _case(current, act=True))[1]
+    if case is None:
+        return _no_case(current)
+    assert current.login is not None
+    officer = current.login.officer
+    form = await current.request.post()
+    action = current.request.match_info["action"]
+    services = current.runtime.services
+    session, now = current.session, current.now
+    text = str(form.get("text", "")).strip()
+    if action in ("reply", "note"):
+        if not text or len(text) > MAX_REPLY:
+            return current.refuse(400, _("Write between 1 and {limit} characters.").format(
+                limit=MAX_REPLY))  # fmt: skip
+        if action == "note":
+            casework.add_note(session, case, text, now, officer.id)
+        else:
+            current.outgoing += await casework.officer_reply(
+                session, services, case, text, now, officer.id
+            )
+    elif action == "status":
+        status = form.get("status")
+        if status not in CASE_STATUSES:
+            return current.refuse(400, _("Unknown status."))
+        current.outgoing += await casework.change_status(
+            session, services, case, str(status), now, officer.id
+        )
+    elif action == "assign":
+        assignee = await session.get(Officer, _number(str(form.get("officer", ""))) or 0)
+        if assignee is None or not assignee.active or assignee.union_id != case.union_id:
+            return current.refuse(400, _("That officer cannot take this request."))
+        current.outgoing += await casework.assign(
+            session, services, case, assignee.id, now, officer.id
+        )
+    elif action == "escalate":
+        parent = await casework.escalate(session, services, case, now, officer.id)
+        if parent is None:
+            return current.refuse(400, _("This request is already with the top union."))
+        first = await cases.first_text(session, case.id)
+        current.outgoing += await alerts.new_case(session, services, case, first)
+        current.outgoing += await casework.tell_worker(
+            session, services, case,
+            N_("Your request {code} has been passed to {union}, which will handle it from now on."),
+            code=case.code, union=parent.name,
+        )  # fmt: skip
+        return redirect(f"/officer/case/{case.code}?done=escalate")
+    else:
+        return current.refuse(404, _("Unknown action."))
+    return redirect(f"/officer/case/{case.code}?done={action}")
+
+
+async def home(current: Page) -> web.StreamResponse:
+    return redirect("/officer/queue")
+
+
+# ---------------------------------------------------------------------------- routes
+
+ADDRESSES = web.AppKey("login_addresses", auth.Addresses)
+
+
+def setup(app: web.Application) -> None:
+    """Register the dashboard under /officer."""
+    app[ADDRESSES] = auth.Addresses()
+    app.router.add_get("/officer", page(home))
+    app.router.add_get("/officer/", page(home))
+    app.router.add_get("/officer/login", page(login_page, login=False))
+    app.router.add_post("/officer/login", page(login_submit, login=False))
+    app.router.add_post("/officer/logout", page(logout, post=True))
+    app.router.add_get("/officer/queue", page(queue))
+    app.router.add_get("/officer/case/{code}", page(case_page))
+    app.router.add_get("/officer/case/{code}/file/{file}", page(case_file))
+    app.router.add_post("/officer/case/{code}/{action}", page(case_action, post=True))
+    app.router.add_static("/officer/static", Path(__file__).parent / "static")

@@ -1,0 +1,237 @@
+"""The officer dashboard over HTTP: logins, CSRF, the queue, a case, and the access rules
+from every page and action, on both databases."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select, update
+
+from bot import accounts
+from bot.app import create_app
+from storage import cases, evidence, people, unions
+from storage.models import AuditEntry, Case, CaseMessage, OfficerSession, OutboxItem
+from tests.conftest import TEST_VAULT, count
+
+PASSWORD = "mat-khau-rat-dai"
+NOW = datetime.now(UTC)
+
+
+async def make_case(session, union_code: str, text: str, *, anonymous: bool, phone=None):
+    union = await unions.by_code(session, union_code)
+    person = await people.create(session, "telegram", f"9{union.id}{int(anonymous)}", "vi", NOW)
+    await session.flush()
+    contact = TEST_VAULT.seal(f'{{"phone": "{phone}"}}') if phone else None
+    return await cases.open(
+        session, kind="grievance", union_id=union.id, category="wages",
+        person_id=None if anonymous else person.id, text=text, now=NOW, anonymous=anonymous,
+        due_at=NOW + timedelta(days=2), contact_sealed=contact,
+        reporter_sealed=TEST_VAULT.seal(str(person.id)) if anonymous else None,
+    )  # fmt: skip
+
+
+@pytest.fixture
+async def dashboard(settings, sessions) -> AsyncIterator[dict]:
+    app = create_app(settings)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    async with sessions() as session:
+        for login, union, role in (
+            ("binh", "GR-SUACAONGUYEN", "officer"),
+            ("khac", "GR-THONGXANH", "officer"),
+            ("admin", "FED-ROOT", "admin"),
+        ):
+            await accounts.add_officer(
+                session, union_code=union, name=login.title(), role=role, now=NOW,
+                login=login, password=PASSWORD,
+            )  # fmt: skip
+        mine = await make_case(
+            session, "GR-SUACAONGUYEN", "Nợ lương <script>alert(1)</script>", anonymous=True
+        )
+        named = await make_case(
+            session, "GR-SUACAONGUYEN", "Tăng ca quá giờ", anonymous=False, phone="0912345678"
+        )
+        theirs = await make_case(session, "GR-THONGXANH", "Chuyện ở khách sạn", anonymous=False)
+        photo = evidence.receive(
+            session, channel="telegram", reference="x", kind="photo", mime="image/jpeg",
+            size=3, now=NOW,
+        )  # fmt: skip
+        await session.flush()
+        await evidence.attach(session, [photo.id], theirs.id)
+        await evidence.store(session, photo.id, mime="image/jpeg", content=b"\xff\xd8x", now=NOW)
+        codes = {"mine": mine.code, "named": named.code, "theirs": theirs.code}
+        await session.commit()
+    yield {"client": client, "codes": codes, "photo": photo.id}
+    await client.close()
+
+
+async def log_in(client: TestClient, login: str, password: str = PASSWORD) -> int:
+    page = await client.get("/officer/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)
+    response = await client.post(
+        "/officer/login",
+        data={"csrf": token, "login": login, "password": password},
+        allow_redirects=False,
+    )
+    return response.status
+
+
+async def csrf_of(client: TestClient, path: str = "/officer/queue") -> str:
+    page = await client.get(path)
+    return re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)
+
+
+async def test_logging_in_and_out(dashboard, sessions):
+    client = dashboard["client"]
+    first = await client.get("/officer/queue", allow_redirects=False)
+    assert (first.status, first.headers["Location"]) == (303, "/officer/login")
+    assert await log_in(client, "binh", "wrong password") == 401
+    assert await log_in(client, "nobody", PASSWORD) == 401
+    assert await count(sessions, OfficerSession) == 0
+    page = await client.get("/officer/login")
+    cookie = page.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/officer" in cookie
+    forged = await client.post(
+        "/officer/login", data={"csrf": "forged", "login": "binh", "password": PASSWORD}
+    )
+    assert forged.status == 403 and await count(sessions, OfficerSession) == 0
+    assert await log_in(client, "binh") == 303
+    queue = await client.get("/officer/queue")
+    assert queue.status == 200
+    for header in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options"):
+        assert header in queue.headers
+    token = await csrf_of(client)
+    bad = await client.post("/officer/logout", data={"csrf": "x"}, allow_redirects=False)
+    assert bad.status == 403 and await count(sessions, OfficerSession) == 1
+    out = await client.post("/officer/logout", data={"csrf": token}, allow_redirects=False)
+    assert out.status == 303 and await count(sessions, OfficerSession) == 0
+    after = await client.get("/officer/queue", allow_redirects=False)
+    assert after.status == 303
+
+
+async def test_five_wrong_passwords_lock_the_account(dashboard):
+    client = dashboard["client"]
+    for _ in range(5):
+        assert await log_in(client, "binh", "not the password") == 401
+    assert await log_in(client, "binh") == 429  # even the right one, for 15 minutes
+    assert await log_in(client, "khac") == 303  # others are not locked
+
+
+async def test_an_idle_session_expires(dashboard, sessions):
+    client = dashboard["client"]
+    await log_in(client, "binh")
+    async with sessions() as session:
+        await session.execute(
+            update(OfficerSession).values(last_seen_at=datetime.now(UTC) - timedelta(hours=3))
+        )
+        await session.commit()
+    expired = await client.get("/officer/queue", allow_redirects=False)
+    assert (expired.status, expired.headers["Location"]) == (303, "/officer/login")
+
+
+async def test_the_queue_shows_only_the_officers_unions(dashboard):
+    client, codes = dashboard["client"], dashboard["codes"]
+    await log_in(client, "binh")
+    page = await (await client.get("/officer/queue?view=new")).text()
+    assert codes["mine"] in page and codes["named"] in page and codes["theirs"] not in page
+    every = await (await client.get("/officer/queue?view=all&status=new")).text()
+    assert codes["theirs"] not in every
+    searched = await (await client.get("/officer/queue?view=all&q=t%C4%83ng+ca")).text()
+    assert codes["named"] in searched and codes["mine"] not in searched
+    assert "<script>" not in page
+    await client.post("/officer/logout", data={"csrf": await csrf_of(client)})
+    await log_in(client, "admin")
+    everything = await (await client.get("/officer/queue?view=all")).text()
+    assert all(code in everything for code in codes.values())
+
+
+async def test_another_unions_case_cannot_be_opened_acted_on_or_downloaded(dashboard, sessions):
+    client, codes = dashboard["client"], dashboard["codes"]
+    await log_in(client, "binh")
+    token = await csrf_of(client)
+    theirs, missing = codes["theirs"], "KN-2026-999999"
+    refused = await client.get(f"/officer/case/{theirs}")
+    nothing = await client.get(f"/officer/case/{missing}")
+    assert refused.status == nothing.status == 403
+    assert await refused.text() == await nothing.text()  # guessing tells nothing
+    download = await client.get(f"/officer/case/{theirs}/file/{dashboard['photo']}")
+    assert download.status == 403
+    for action, form in (
+        ("reply", {"text": "Chào bạn"}), ("note", {"text": "x"}), ("status", {"status": "closed"}),
+        ("assign", {"officer": "1"}), ("escalate", {}),
+    ):  # fmt: skip
+        response = await client.post(
+            f"/officer/case/{theirs}/{action}", data={"csrf": token, **form}, allow_redirects=False
+        )
+        assert response.status == 403, action
+    async with sessions() as session:
+        case = await cases.by_code(session, theirs)
+        thread = (await session.scalars(select(CaseMessage).where(CaseMessage.case_id == case.id)))
+        assert (case.status, case.assignee_id, case.escalated) == ("new", None, False)
+        assert len(thread.all()) == 1
+    assert await count(sessions, OutboxItem) == 0
+    assert await count(sessions, AuditEntry, AuditEntry.action == "case.denied") == 7
+
+
+async def test_a_case_page_is_inert_and_keeps_anonymity(dashboard):
+    client, codes = dashboard["client"], dashboard["codes"]
+    await log_in(client, "binh")
+    page = await (await client.get(f"/officer/case/{codes['mine']}")).text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>" not in page
+    assert "không ai được xem danh tính người gửi" in page
+    named = await (await client.get(f"/officer/case/{codes['named']}")).text()
+    assert "0912345678" in named
+
+
+async def test_actions_reach_the_worker_and_need_the_csrf_token(dashboard, sessions):
+    client, code = dashboard["client"], dashboard["codes"]["named"]
+    await log_in(client, "binh")
+    forged = await client.post(f"/officer/case/{code}/reply", data={"text": "x", "csrf": "no"})
+    assert forged.status == 403
+    token = await csrf_of(client, f"/officer/case/{code}")
+    reply = await client.post(
+        f"/officer/case/{code}/reply",
+        data={"csrf": token, "text": "Chào bạn, công đoàn đã nhận."},
+        allow_redirects=False,
+    )
+    assert (reply.status, reply.headers["Location"]) == (303, f"/officer/case/{code}?done=reply")
+    note = await client.post(
+        f"/officer/case/{code}/note", data={"csrf": token, "text": "Gọi lại thứ Hai"}
+    )
+    assert note.status == 200
+    empty = await client.post(f"/officer/case/{code}/reply", data={"csrf": token, "text": " "})
+    assert empty.status == 400
+    resolved = await client.post(
+        f"/officer/case/{code}/status", data={"csrf": token, "status": "resolved"}
+    )
+    assert resolved.status == 200
+    async with sessions() as session:
+        case = (await session.scalars(select(Case).where(Case.code == code))).one()
+        texts = (await session.scalars(select(OutboxItem.text).order_by(OutboxItem.id))).all()
+        authors = (
+            await session.scalars(
+                select(CaseMessage.author)
+                .where(CaseMessage.case_id == case.id)
+                .order_by(CaseMessage.id)
+            )
+        ).all()
+    assert case.status == "resolved" and case.first_response_at is not None
+    assert authors == ["worker", "officer", "note"]
+    assert texts[0].endswith("Chào bạn, công đoàn đã nhận.") and "đã giải quyết" in texts[1]
+
+
+async def test_the_admin_downloads_evidence_as_an_attachment(dashboard, sessions):
+    client, code = dashboard["client"], dashboard["codes"]["theirs"]
+    await log_in(client, "admin")
+    page = await (await client.get(f"/officer/case/{code}")).text()
+    link = f"/officer/case/{code}/file/{dashboard['photo']}"
+    assert link in page
+    download = await client.get(link)
+    assert download.status == 200 and await download.read() == b"\xff\xd8x"
+    assert download.headers["Content-Disposition"].startswith("attachment;")
+    assert download.headers["X-Content-Type-Options"] == "nosniff"
+    assert await count(sessions, AuditEntry, AuditEntry.action == "evidence.viewed") == 1
