@@ -53,6 +53,8 @@ class Settings:
     due_days: Mapping[str, tuple[int, int | None]] = field(
         default_factory=lambda: dict(DEFAULT_DUE_DAYS)
     )
+    # Hours past a case's due time before it is escalated to the parent union (0: at once).
+    sla_grace_hours: int = 24
     # Or a file of keys, one per line; on the embedded default it is made on first start.
     key_file: Path | None = None
     generate_key_file: bool = False
@@ -94,6 +96,7 @@ class Settings:
             ),
             generate_key_file=is_sqlite and not merged.get("UNIONBOT_KEY_FILE"),
             due_days=_due_days(merged.get("UNIONBOT_DUE_DAYS")),
+            sla_grace_hours=_number(merged, "UNIONBOT_SLA_GRACE_HOURS", 24),
         )
 
     def with_(self, **changes: object) -> Settings:

@@ -57,6 +57,7 @@ async def officer_reply(
     case.updated_at = now
     if case.first_response_at is None:
         case.first_response_at = now
+        case.due_at = case.resolution_due_at  # the next stage's due time (None: no target)
     if case.status == "new":
         case.status = "assigned"
     if case.assignee_id is None and officer_id is not None:

@@ -189,6 +189,24 @@ async def listing(
     return (await session.scalars(query)).all()
 
 
+async def overdue(
+    session: AsyncSession, before: datetime, union_ids: Sequence[int], limit: int = 100
+) -> Sequence[Case]:
+    """Open cases of these unions due before `before`, the longest overdue first."""
+    return (
+        await session.scalars(
+            select(Case)
+            .where(
+                Case.status.in_(OPEN_STATUSES),
+                Case.due_at < before,
+                Case.union_id.in_(list(union_ids)),
+            )
+            .order_by(Case.due_at, Case.id)
+            .limit(limit)
+        )
+    ).all()
+
+
 async def thread(session: AsyncSession, case_id: int, limit: int = 50) -> list[CaseMessage]:
     """The case's last `limit` messages, oldest first."""
     newest = (

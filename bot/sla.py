@@ -1,0 +1,80 @@
+"""The SLA watch: cases left past their due time move up to the parent union.
+
+Every few minutes it takes the open cases whose due time passed more than the grace period
+ago (UNIONBOT_SLA_GRACE_HOURS) in any union that has a parent, and escalates each: the
+parent union owns it (the first union keeps read access), its officers get the alert, the
+worker is told their request is still being handled, and the case gets a new first-response
+due time at the new union, so it does not climb again at once. Cases already at the root
+federation stay overdue and highlighted on the dashboard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.dispatch import store_replies
+from bot.logs import describe
+from bot.outbox import Sender
+from bot.services import Services, calendar
+from bot.services.i18n import N_
+from handlers import alerts, casework
+from handlers.types import Outgoing
+from storage import cases
+from storage.db import Database
+from storage.models import Union
+
+log = logging.getLogger(__name__)
+
+CHECK_SECONDS = 300.0
+STILL_HANDLED = N_(
+    "Your request {code} is still being handled. It has been passed to {union} so that it "
+    "is answered sooner."
+)
+
+
+class SlaWatch:
+    def __init__(self, database: Database, services: Services, sender: Sender) -> None:
+        self.db = database
+        self.services = services
+        self.sender = sender
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception as exc:
+                log.error("SLA check failed: %s", describe(exc))
+            await asyncio.sleep(CHECK_SECONDS)
+
+    async def run_once(self) -> int:
+        """Escalate what is overdue beyond the grace period; how many cases moved."""
+        now = self.services.clock()
+        grace = timedelta(hours=self.services.settings.sla_grace_hours)
+        async with self.db.writing(), self.db.sessions() as session:
+            with_parent = (
+                await session.scalars(select(Union.id).where(Union.parent_id.is_not(None)))
+            ).all()
+            late = await cases.overdue(session, now - grace, with_parent)
+            replies: list[Outgoing] = []
+            for case in late:
+                parent = await casework.escalate(session, self.services, case, now)
+                if parent is None:
+                    continue
+                first_days = self.services.settings.due_days[case.kind][0]
+                case.due_at = calendar.add_working_days(now, first_days)
+                text = await cases.first_text(session, case.id)
+                replies += await alerts.new_case(session, self.services, case, text)
+                replies += await casework.tell_worker(
+                    session, self.services, case, STILL_HANDLED, code=case.code, union=parent.name
+                )
+            deliveries = await store_replies(session, replies, now)
+            await session.commit()
+        if deliveries:
+            self.sender.submit(deliveries)
+        if late:
+            log.info("escalated %d overdue cases", len(late))
+        return len(late)
