@@ -8,8 +8,11 @@ sender after the commit. Worker text is rendered by Jinja with autoescaping, so 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dispatch import store_replies
-from bot.services import access
+from bot.services import access, calendar
 from bot.services.i18n import N_, _, format_datetime
 from bot.web import auth
 from handlers import alerts, casework, grievance, support
@@ -177,18 +180,25 @@ def _number(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and len(value) < 12 else None
 
 
-async def queue(current: Page) -> web.StreamResponse:
-    """/officer/queue?view=new|mine|overdue|all plus filters and search."""
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """A queue view and its filters, read from the query string (anything unknown ignored)."""
+
+    view: str
+    where: Any  # the access condition for this view
+    filters: dict[str, Any]
+    open_only: bool
+
+
+def _selection(current: Page, scope: access.Scope) -> Selection:
     query = current.request.query
     view = query.get("view", "new")
     if view not in VIEWS:
         view = "new"
-    scope = await _scope(current)
     assert current.login is not None
     status = query.get("status") if query.get("status") in CASE_STATUSES else None
     kind = query.get("kind") if query.get("kind") in CASE_KINDS else None
     category = query.get("category") if query.get("category") in CATEGORIES else None
-    page_number = _number(query.get("page")) or 1
     filters: dict[str, Any] = {
         "status": "new" if view == "new" else status,
         "kind": kind,
@@ -201,13 +211,24 @@ async def queue(current: Page) -> web.StreamResponse:
         filters["assignee_id"] = current.login.officer.id
     if view == "overdue":
         filters["due_before"] = current.now
+    where = scope.visible() if view == "all" else scope.actionable()
+    return Selection(view, where, filters, open_only=view != "all")
+
+
+async def queue(current: Page) -> web.StreamResponse:
+    """/officer/queue?view=new|mine|overdue|all plus filters and search."""
+    scope = await _scope(current)
+    chosen_view = _selection(current, scope)
+    view = chosen_view.view
+    query = current.request.query
+    page_number = _number(query.get("page")) or 1
     found = await cases.listing(
         current.session,
-        scope.visible() if view == "all" else scope.actionable(),
-        open_only=view != "all",
+        chosen_view.where,
+        open_only=chosen_view.open_only,
         limit=PAGE_SIZE + 1,
         offset=(page_number - 1) * PAGE_SIZE,
-        **filters,
+        **chosen_view.filters,
     )
     rows = [await _row(current, case) for case in found[:PAGE_SIZE]]
     audit.record(
@@ -217,6 +238,7 @@ async def queue(current: Page) -> web.StreamResponse:
     chosen = {k: v for k, v in query.items() if k != "page" and v}
     return current.render(
         "queue.html",
+        export=urlencode(chosen),
         view=view,
         views=VIEWS,
         rows=rows,
@@ -246,6 +268,64 @@ async def _places(current: Page, scope: access.Scope) -> dict[str, list[tuple[in
     """Workplaces and wards for the filters: those of the officer's unions (all for admins)."""
     directory = await unions.places(current.session, scope.unions)
     return {"workplaces": directory[0], "wards": directory[1]}
+
+
+EXPORT_LIMIT = 10_000
+EXPORT_COLUMNS = (
+    "code", "kind", "category", "status", "union", "workplace", "ward", "anonymous",
+    "created_at", "due_at", "first_response_at", "closed_at", "officer", "contact",
+)  # fmt: skip
+
+
+def spreadsheet_safe(value: object) -> str:
+    """A cell a spreadsheet will not run: text starting with = + - @ or a control character
+    is prefixed with an apostrophe (CSV/formula injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r", "\n") else text
+
+
+async def export(current: Page) -> web.StreamResponse:
+    """/officer/export.csv with the queue's view and filters: one row per case; contact
+    details only for named cases, never anything identifying for anonymous ones."""
+    scope = await _scope(current)
+    chosen = _selection(current, scope)
+    found = await cases.listing(
+        current.session, chosen.where, open_only=chosen.open_only, limit=EXPORT_LIMIT,
+        **chosen.filters,
+    )  # fmt: skip
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    for case in found:
+        row = await _row(current, case)
+        ward = await current.session.get(Ward, case.ward_id) if case.ward_id else None
+        contact = _contact(current, case)
+        writer.writerow(
+            spreadsheet_safe(value)
+            for value in (
+                case.code, case.kind, case.category or "", case.status, row["union"],
+                row["place"], ward.name if ward else (case.details or {}).get("ward_text"),
+                "yes" if case.anonymous else "no", _iso(case.created_at), _iso(case.due_at),
+                _iso(case.first_response_at), _iso(case.closed_at), row["assignee"] or "",
+                " · ".join(contact.values()) if contact else "",
+            )
+        )  # fmt: skip
+    audit.record(
+        current.session, actor="officer", officer_id=scope.officer_id, action="cases.exported",
+        now=current.now, detail={"view": chosen.view, "rows": len(found)},
+    )  # fmt: skip
+    name = f"ho-so-{current.now:%Y%m%d-%H%M}.csv"
+    return web.Response(
+        # A byte-order mark, so spreadsheet programs read the Vietnamese letters as UTF-8.
+        body=("\ufeff" + out.getvalue()).encode(),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.isoformat(timespec="minutes") if moment else ""
 
 
 # ---------------------------------------------------------------------------- one case
@@ -371,6 +451,19 @@ async def case_action(current: Page) -> web.StreamResponse:
         current.outgoing += await casework.assign(
             session, services, case, assignee.id, now, officer.id
         )
+    elif action == "admit":
+        if case.kind != "membership":
+            return current.refuse(400, _("Only a membership request can be confirmed."))
+        # A new dict: the JSON column notices a replaced value, not an edited one.
+        admitted = now.astimezone(calendar.LOCAL_TIME).date().isoformat()
+        case.details = {**(case.details or {}), "admitted_at": admitted}
+        audit.record(
+            session, actor="officer", officer_id=officer.id, action="member.admitted",
+            case_id=case.id, now=now,
+        )  # fmt: skip
+        current.outgoing += await casework.change_status(
+            session, services, case, "resolved", now, officer.id
+        )
     elif action == "escalate":
         parent = await casework.escalate(session, services, case, now, officer.id)
         if parent is None:
@@ -406,6 +499,7 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/officer/login", page(login_submit, login=False))
     app.router.add_post("/officer/logout", page(logout, post=True))
     app.router.add_get("/officer/queue", page(queue))
+    app.router.add_get("/officer/export.csv", page(export))
     app.router.add_get("/officer/case/{code}", page(case_page))
     app.router.add_get("/officer/case/{code}/file/{file}", page(case_file))
     app.router.add_post("/officer/case/{code}/{action}", page(case_action, post=True))

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from bot import accounts
 from bot.app import create_app
+from bot.services import calendar
 from storage import cases, evidence, people, unions
 from storage.models import AuditEntry, Case, CaseMessage, OfficerSession, OutboxItem
 from tests.conftest import TEST_VAULT, count
@@ -235,3 +236,44 @@ async def test_the_admin_downloads_evidence_as_an_attachment(dashboard, sessions
     assert download.headers["Content-Disposition"].startswith("attachment;")
     assert download.headers["X-Content-Type-Options"] == "nosniff"
     assert await count(sessions, AuditEntry, AuditEntry.action == "evidence.viewed") == 1
+
+
+async def test_the_csv_export_keeps_anonymity_and_neutralises_formulas(dashboard, sessions):
+    client, codes = dashboard["client"], dashboard["codes"]
+    async with sessions() as session:
+        case = await cases.by_code(session, codes["named"])
+        case.details = {"workplace_text": "=HYPERLINK(\"http://evil\")"}
+        await session.commit()
+    await log_in(client, "binh")
+    response = await client.get("/officer/export.csv?view=all")
+    assert response.status == 200 and response.content_type == "text/csv"
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="ho-so-')
+    body = (await response.read()).decode("utf-8-sig")
+    lines = body.splitlines()
+    assert lines[0].startswith("code,kind,category,status,union,workplace")
+    rows = {line.split(",")[0]: line for line in lines[1:]}
+    assert set(rows) == {codes["mine"], codes["named"]}  # not the other union's case
+    assert "0912345678" in rows[codes["named"]]
+    assert "'=HYPERLINK" in rows[codes["named"]]
+    anonymous = rows[codes["mine"]]
+    assert ",yes," in anonymous and not re.search(r"\d{9}", anonymous.split(",")[-1] or "")
+    assert await count(sessions, AuditEntry, AuditEntry.action == "cases.exported") == 1
+
+
+async def test_confirming_a_member_records_the_admission(dashboard, sessions):
+    client, code = dashboard["client"], dashboard["codes"]["named"]
+    async with sessions() as session:
+        case = await cases.by_code(session, code)
+        case.kind = "membership"
+        await session.commit()
+    await log_in(client, "binh")
+    token = await csrf_of(client, f"/officer/case/{code}")
+    done = await client.post(f"/officer/case/{code}/admit", data={"csrf": token})
+    assert done.status == 200
+    async with sessions() as session:
+        case = await cases.by_code(session, code)
+    today_in_vietnam = datetime.now(calendar.LOCAL_TIME).date()
+    assert case.status == "resolved" and case.details["admitted_at"] == str(today_in_vietnam)
+    grievance = dashboard["codes"]["mine"]
+    refused = await client.post(f"/officer/case/{grievance}/admit", data={"csrf": token})
+    assert refused.status == 400
