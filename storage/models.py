@@ -229,6 +229,18 @@ class OfficerSession(Base):
     expires_at: Mapped[datetime]
 
 
+class CannedReply(Base):
+    """A ready answer officers can send in one tap; admins maintain the list."""
+
+    __tablename__ = "canned_replies"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    title: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    updated_at: Mapped[datetime]
+
+
 class OfficerGroup(Base):
     """A messenger group of a union's officers, registered to be told of new cases there.
     Groups not registered get nothing."""

@@ -128,3 +128,7 @@ async def register_group(
     else:
         group.union_id = union_id
     return group
+
+
+async def all_groups(session: AsyncSession) -> Sequence[OfficerGroup]:
+    return (await session.scalars(select(OfficerGroup).order_by(OfficerGroup.id))).all()

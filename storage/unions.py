@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.directory import Directory, UnionEntry, WardEntry, WorkplaceEntry
@@ -189,3 +189,8 @@ async def places(
     wards = [(i, n) for i, n in (await session.execute(ward_query)).all()]
     workplaces = [(i, n) for i, n in (await session.execute(place_query)).all()]
     return workplaces, wards
+
+
+def all_unions_query() -> Select[tuple[Union]]:
+    """Every union, the root first, then by level and name (for choosers)."""
+    return select(Union).order_by(Union.parent_id.is_not(None), Union.level, Union.name)

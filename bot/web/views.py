@@ -28,7 +28,7 @@ from bot.services.i18n import N_, _, format_datetime
 from bot.web import auth
 from handlers import alerts, casework, grievance, support
 from handlers.types import Outgoing
-from storage import audit, cases, evidence, officers, unions
+from storage import audit, canned, cases, evidence, officers, unions
 from storage.models import CASE_KINDS, CASE_STATUSES, Case, Officer, Union, Ward, Workplace
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -372,6 +372,7 @@ async def case_page(current: Page) -> web.StreamResponse:
         details=_details(case),
         can_act=scope.can_act(case),
         colleagues=sorted(names.items(), key=lambda item: item[1]),
+        canned=await canned.all_replies(session),
         parent=parent,
         done=current.request.query.get("done"),
     )
@@ -427,6 +428,10 @@ async def case_action(current: Page) -> web.StreamResponse:
     services = current.runtime.services
     session, now = current.session, current.now
     text = str(form.get("text", "")).strip()
+    canned_id = _number(str(form.get("canned", "")))
+    if action == "reply" and canned_id is not None:
+        ready = await canned.get(session, canned_id)
+        text = ready.text if ready else ""
     if action in ("reply", "note"):
         if not text or len(text) > MAX_REPLY:
             return current.refuse(400, _("Write between 1 and {limit} characters.").format(
@@ -504,3 +509,6 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/officer/case/{code}/file/{file}", page(case_file))
     app.router.add_post("/officer/case/{code}/{action}", page(case_action, post=True))
     app.router.add_static("/officer/static", Path(__file__).parent / "static")
+    from bot.web import admin  # it builds on this module
+
+    admin.setup(app)

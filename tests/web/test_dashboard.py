@@ -4,86 +4,15 @@ from every page and action, on both databases."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select, update
 
-from bot import accounts
-from bot.app import create_app
 from bot.services import calendar
-from storage import cases, evidence, people, unions
+from storage import cases
 from storage.models import AuditEntry, Case, CaseMessage, OfficerSession, OutboxItem
-from tests.conftest import TEST_VAULT, count
-
-PASSWORD = "mat-khau-rat-dai"
-NOW = datetime.now(UTC)
-
-
-async def make_case(session, union_code: str, text: str, *, anonymous: bool, phone=None):
-    union = await unions.by_code(session, union_code)
-    person = await people.create(session, "telegram", f"9{union.id}{int(anonymous)}", "vi", NOW)
-    await session.flush()
-    contact = TEST_VAULT.seal(f'{{"phone": "{phone}"}}') if phone else None
-    return await cases.open(
-        session, kind="grievance", union_id=union.id, category="wages",
-        person_id=None if anonymous else person.id, text=text, now=NOW, anonymous=anonymous,
-        due_at=NOW + timedelta(days=2), contact_sealed=contact,
-        reporter_sealed=TEST_VAULT.seal(str(person.id)) if anonymous else None,
-    )  # fmt: skip
-
-
-@pytest.fixture
-async def dashboard(settings, sessions) -> AsyncIterator[dict]:
-    app = create_app(settings)
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    async with sessions() as session:
-        for login, union, role in (
-            ("binh", "GR-SUACAONGUYEN", "officer"),
-            ("khac", "GR-THONGXANH", "officer"),
-            ("admin", "FED-ROOT", "admin"),
-        ):
-            await accounts.add_officer(
-                session, union_code=union, name=login.title(), role=role, now=NOW,
-                login=login, password=PASSWORD,
-            )  # fmt: skip
-        mine = await make_case(
-            session, "GR-SUACAONGUYEN", "Nợ lương <script>alert(1)</script>", anonymous=True
-        )
-        named = await make_case(
-            session, "GR-SUACAONGUYEN", "Tăng ca quá giờ", anonymous=False, phone="0912345678"
-        )
-        theirs = await make_case(session, "GR-THONGXANH", "Chuyện ở khách sạn", anonymous=False)
-        photo = evidence.receive(
-            session, channel="telegram", reference="x", kind="photo", mime="image/jpeg",
-            size=3, now=NOW,
-        )  # fmt: skip
-        await session.flush()
-        await evidence.attach(session, [photo.id], theirs.id)
-        await evidence.store(session, photo.id, mime="image/jpeg", content=b"\xff\xd8x", now=NOW)
-        codes = {"mine": mine.code, "named": named.code, "theirs": theirs.code}
-        await session.commit()
-    yield {"client": client, "codes": codes, "photo": photo.id}
-    await client.close()
-
-
-async def log_in(client: TestClient, login: str, password: str = PASSWORD) -> int:
-    page = await client.get("/officer/login")
-    token = re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)
-    response = await client.post(
-        "/officer/login",
-        data={"csrf": token, "login": login, "password": password},
-        allow_redirects=False,
-    )
-    return response.status
-
-
-async def csrf_of(client: TestClient, path: str = "/officer/queue") -> str:
-    page = await client.get(path)
-    return re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)
+from tests.conftest import count
+from tests.web.conftest import PASSWORD, csrf_of, log_in
 
 
 async def test_logging_in_and_out(dashboard, sessions):
@@ -171,7 +100,7 @@ async def test_another_unions_case_cannot_be_opened_acted_on_or_downloaded(dashb
         assert response.status == 403, action
     async with sessions() as session:
         case = await cases.by_code(session, theirs)
-        thread = (await session.scalars(select(CaseMessage).where(CaseMessage.case_id == case.id)))
+        thread = await session.scalars(select(CaseMessage).where(CaseMessage.case_id == case.id))
         assert (case.status, case.assignee_id, case.escalated) == ("new", None, False)
         assert len(thread.all()) == 1
     assert await count(sessions, OutboxItem) == 0
@@ -242,7 +171,7 @@ async def test_the_csv_export_keeps_anonymity_and_neutralises_formulas(dashboard
     client, codes = dashboard["client"], dashboard["codes"]
     async with sessions() as session:
         case = await cases.by_code(session, codes["named"])
-        case.details = {"workplace_text": "=HYPERLINK(\"http://evil\")"}
+        case.details = {"workplace_text": '=HYPERLINK("http://evil")'}
         await session.commit()
     await log_in(client, "binh")
     response = await client.get("/officer/export.csv?view=all")

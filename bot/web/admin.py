@@ -1,0 +1,157 @@
+"""Dashboard pages for admins (the federation): canned replies, officer accounts with
+one-time Telegram link codes, officers' groups. Officers may read the canned replies;
+everything else here answers 403 to anyone but an admin."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot import accounts
+from bot.services.i18n import _
+from bot.web.views import Page, page, redirect
+from storage import audit, canned, officers, unions
+from storage.models import Officer, Union
+
+
+def _is_admin(current: Page) -> bool:
+    return current.login is not None and current.login.officer.role == "admin"
+
+
+def _number(value: object) -> int | None:
+    text = str(value or "")
+    return int(text) if text.isdigit() and len(text) < 12 else None
+
+
+# ---------------------------------------------------------------------------- canned replies
+
+
+async def replies_page(current: Page, error: str | None = None, status: int = 200):
+    return current.render(
+        "replies.html",
+        status=status,
+        replies=await canned.all_replies(current.session),
+        admin=_is_admin(current),
+        error=error,
+    )
+
+
+async def replies_change(current: Page) -> web.StreamResponse:
+    """POST /officer/replies (add), /officer/replies/{id} (change), …/{id}/delete."""
+    if not _is_admin(current):
+        return current.refuse(403, _("Only an administrator can do this."))
+    assert current.login is not None
+    reply_id = _number(current.request.match_info.get("id"))
+    if current.request.path.endswith("/delete") and reply_id is not None:
+        await canned.remove(current.session, reply_id)
+        return redirect("/officer/replies")
+    form = await current.request.post()
+    title = str(form.get("title", "")).strip()
+    text = str(form.get("text", "")).strip()
+    if not title or not text or len(title) > canned.MAX_TITLE or len(text) > canned.MAX_TEXT:
+        error = _("A reply needs a title (at most {title}) and a text (at most {text}).")
+        return await replies_page(
+            current, error.format(title=canned.MAX_TITLE, text=canned.MAX_TEXT), 400
+        )
+    existing = await canned.get(current.session, reply_id) if reply_id is not None else None
+    if reply_id is not None and existing is None:
+        return current.refuse(404, _("No such reply."))
+    canned.save(
+        current.session, existing, title=title, text=text,
+        officer_id=current.login.officer.id, now=current.now,
+    )  # fmt: skip
+    return redirect("/officer/replies")
+
+
+# ---------------------------------------------------------------------------- officers
+
+
+async def officers_page(
+    current: Page, *, invite: accounts.Invite | None = None, invited: str | None = None,
+    error: str | None = None, status: int = 200,
+) -> web.StreamResponse:  # fmt: skip
+    if not _is_admin(current):
+        return current.refuse(403, _("Only an administrator can do this."))
+    session = current.session
+    all_unions = (await session.scalars(unions.all_unions_query())).all()
+    names = {u.id: u for u in all_unions}
+    groups = await officers.all_groups(session)
+    return current.render(
+        "officers.html",
+        status=status,
+        officers=[(o, names.get(o.union_id)) for o, _code in await officers.listing(session)],
+        groups=[(g, names.get(g.union_id)) for g in groups],
+        unions=all_unions,
+        invite=invite,
+        invited=invited,
+        error=error,
+    )
+
+
+async def officers_list(current: Page) -> web.StreamResponse:
+    return await officers_page(current)
+
+
+async def officers_add(current: Page) -> web.StreamResponse:
+    """Create an officer and show their one-time link code once."""
+    if not _is_admin(current):
+        return current.refuse(403, _("Only an administrator can do this."))
+    form = await current.request.post()
+    union = await current.session.get(Union, _number(form.get("union")) or 0)
+    login = str(form.get("login", "")).strip() or None
+    password = str(form.get("password", "")) or None
+    try:
+        officer = await accounts.add_officer(
+            current.session, union_code=union.code if union else "", name=str(form.get("name", "")),
+            role=str(form.get("role", "officer")), now=current.now, login=login,
+            password=password,
+        )  # fmt: skip
+    except accounts.AccountError as problem:
+        return await officers_page(current, error=str(problem), status=400)
+    code = accounts.invite(officer, current.runtime.services.vault, current.now)
+    _audit(current, "officer.added", officer.id)
+    return await officers_page(current, invite=code, invited=officer.name)
+
+
+async def officers_invite(current: Page) -> web.StreamResponse:
+    if not _is_admin(current):
+        return current.refuse(403, _("Only an administrator can do this."))
+    officer = await current.session.get(Officer, _number(current.request.match_info["id"]) or 0)
+    if officer is None:
+        return current.refuse(404, _("No such officer."))
+    code = accounts.invite(officer, current.runtime.services.vault, current.now)
+    _audit(current, "officer.invited", officer.id)
+    return await officers_page(current, invite=code, invited=officer.name)
+
+
+async def groups_add(current: Page) -> web.StreamResponse:
+    if not _is_admin(current):
+        return current.refuse(403, _("Only an administrator can do this."))
+    form = await current.request.post()
+    union = await current.session.get(Union, _number(form.get("union")) or 0)
+    try:
+        await accounts.register_group(
+            current.session, union.code if union else "", str(form.get("chat_id", "")).strip(),
+            current.now,
+        )  # fmt: skip
+    except accounts.AccountError as problem:
+        return await officers_page(current, error=str(problem), status=400)
+    return redirect("/officer/officers")
+
+
+def _audit(current: Page, action: str, officer_id: int) -> None:
+    assert current.login is not None
+    audit.record(
+        current.session, actor="officer", officer_id=current.login.officer.id, action=action,
+        now=current.now, detail={"officer": officer_id},
+    )  # fmt: skip
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/officer/replies", page(replies_page))
+    app.router.add_post("/officer/replies", page(replies_change, post=True))
+    app.router.add_post("/officer/replies/{id}", page(replies_change, post=True))
+    app.router.add_post("/officer/replies/{id}/delete", page(replies_change, post=True))
+    app.router.add_get("/officer/officers", page(officers_list))
+    app.router.add_post("/officer/officers", page(officers_add, post=True))
+    app.router.add_post("/officer/officers/{id}/invite", page(officers_invite, post=True))
+    app.router.add_post("/officer/groups", page(groups_add, post=True))
