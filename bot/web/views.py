@@ -26,7 +26,7 @@ from bot.dispatch import store_replies
 from bot.services import access, calendar
 from bot.services.i18n import N_, _, format_datetime
 from bot.web import auth
-from handlers import alerts, casework, grievance, support
+from handlers import alerts, casework, grievance, membership, support
 from handlers.types import Outgoing
 from storage import audit, canned, cases, evidence, officers, unions
 from storage.models import CASE_KINDS, CASE_STATUSES, Case, Officer, Union, Ward, Workplace
@@ -389,9 +389,35 @@ def _contact(current: Page, case: Case) -> dict[str, str] | None:
     return {k: str(v) for k, v in data.items() if v}
 
 
+DETAIL_LABELS = {
+    "since": N_("Going on since"),
+    "affected": N_("Workers affected"),
+    "urgency": N_("Urgency"),
+    "member": N_("Union member"),
+    "contract": N_("Labour contract"),
+    "contact_time": N_("Best time to call"),
+}
+# Per field: the same value means different things in different forms ("month").
+CHOICE_LABELS = {
+    field: {choice.value: choice.label for choice in choices}
+    for field, choices in (
+        ("since", grievance.SINCE), ("affected", grievance.AFFECTED),
+        ("urgency", support.URGENCY), ("member", support.MEMBERSHIP),
+        ("contract", membership.CONTRACTS), ("contact_time", membership.CONTACT_TIMES),
+    )
+}  # fmt: skip
+
+
 def _details(case: Case) -> Mapping[str, str]:
-    shown = ("since", "affected", "urgency", "member", "contract", "contact_time")
-    return {k: str(v) for k, v in (case.details or {}).items() if k in shown and v}
+    """The form's answers that identify nobody, as the officer reads them."""
+    details = case.details or {}
+    shown = {}
+    for key, label in DETAIL_LABELS.items():
+        if details.get(key):
+            value = str(details[key])
+            known = CHOICE_LABELS[key].get(value)
+            shown[_(label)] = _(known) if known else value
+    return shown
 
 
 async def case_file(current: Page) -> web.StreamResponse:

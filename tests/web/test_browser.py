@@ -1,0 +1,123 @@
+"""End to end in headless Chromium (Debian's package, driven by Playwright; never a
+downloaded browser): a worker reports through the fake Telegram API, an officer logs in to
+the dashboard, finds the case, replies, and the fake API receives the message to the worker.
+Screenshots go to artifacts/screenshots/.
+
+Without chromium or playwright these tests skip with the reason, except under CI=true,
+where .ci/run installs both and a missing one is a failure.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import accounts
+from tests.conftest import IN_CI
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+PASSWORD = "mat-khau-rat-dai"
+STORY = "Quản lý nói <script>alert(1)</script> rồi trừ lương cả xưởng"
+
+try:
+    from playwright.async_api import async_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    async_playwright = None  # type: ignore[assignment]
+
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
+def _missing() -> str | None:
+    if async_playwright is None:
+        return "the playwright package is not installed (pip install -e '.[test]')"
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        return "Debian's chromium is not installed (apt-get install chromium)"
+    return None
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    reason = _missing()
+    if reason:
+        if IN_CI:
+            pytest.fail(f"{reason}; CI=true: .ci/run must install it")
+        pytest.skip(reason)
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=FLAGS, headless=True
+        )
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+async def report_on_telegram(fake) -> None:
+    steps = [
+        fake.text_update(611, "/start"),
+        fake.button_update(611, "report:start"),
+        fake.button_update(611, "f:grievance:category:wages"),
+        fake.text_update(611, "sua cao nguyen"),
+        fake.text_update(611, STORY),
+        fake.button_update(611, "f:grievance:since:months"),
+        fake.button_update(611, "f:grievance:affected:many"),
+        fake.button_update(611, "f:grievance:evidence:done"),
+        fake.button_update(611, "f:grievance:anonymity:anonymous"),
+    ]
+    for number, update in enumerate(steps, 1):
+        await fake.deliver(update)
+        await fake.wait_for("sendMessage", number)
+
+
+async def test_an_officer_answers_a_telegram_report_from_the_dashboard(
+    browser, start_bot, fake_telegram, sessions
+):
+    bot = await start_bot()
+    async with sessions() as session:
+        await accounts.add_officer(
+            session, union_code="GR-SUACAONGUYEN", name="Trần Thị Bình", role="officer",
+            now=datetime.now(UTC), login="binh", password=PASSWORD,
+        )  # fmt: skip
+        await session.commit()
+    await report_on_telegram(fake_telegram)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    page = await browser.new_page(viewport={"width": 1280, "height": 800})
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    await page.goto(f"{bot.url}/officer/login")
+    await page.fill("input[name=login]", "binh")
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("form.login button[type=submit]")
+    await page.wait_for_url("**/officer/queue")
+    row = page.locator("table.queue tbody tr")
+    assert await row.count() == 1
+    assert "KN-2026-000001" in await row.inner_text()
+    await page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
+
+    await page.click("text=KN-2026-000001")
+    await page.wait_for_url("**/officer/case/KN-2026-000001")
+    thread = await page.locator("ol.thread").inner_text()
+    assert "<script>alert(1)</script>" in thread  # shown as text, not run
+    assert dialogs == []
+    await page.screenshot(path=str(SCREENSHOTS / "case.png"), full_page=True)
+
+    sent_before = len(fake_telegram.sent())
+    answer = "Chào bạn, công đoàn sẽ làm việc với công ty trong tuần này."
+    await page.fill("form[action$='/reply'] textarea[name=text]", answer)
+    await page.click("form[action$='/reply'] button[type=submit]")
+    await page.wait_for_url("**?done=reply")
+    await fake_telegram.wait_for("sendMessage", sent_before + 1)
+    reply = fake_telegram.sent(611)[-1]
+    assert reply["text"].endswith(answer)
+    assert "Chào bạn" in await page.locator("ol.thread").inner_text()
