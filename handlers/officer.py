@@ -86,6 +86,10 @@ async def queue(ctx: Context, msg: Incoming) -> list[Outgoing]:
         return await menu.unknown_command(ctx, msg)
     scope = await access.scope(ctx.session, officer)
     open_cases = await cases.queue(ctx.session, scope.actionable(), limit=QUEUE_SIZE + 1)
+    audit.record(
+        ctx.session, actor="officer", officer_id=officer.id, action="queue.viewed", now=ctx.now,
+        detail={"shown": min(len(open_cases), QUEUE_SIZE)},
+    )  # fmt: skip
     if not open_cases:
         return [ctx.reply(_("Your queue is empty: no open requests."))]
     lines = [_("Open requests (most urgent first):")]
