@@ -20,6 +20,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import text
 
+from bot.channels import webchat
 from bot.channels.base import Channel
 from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel
 from bot.channels.terminal import TerminalChannel
@@ -29,6 +30,7 @@ from bot.evidence import EvidenceFetcher
 from bot.inbox import InboxWriter
 from bot.outbox import Sender
 from bot.services import Services
+from bot.sla import SlaWatch
 from bot.web import views as dashboard
 from storage import db, unions
 from storage.directory import load as load_directory
@@ -71,6 +73,7 @@ HTTP = web.AppKey("http", aiohttp.ClientSession)
 RUNTIME = web.AppKey("runtime", Runtime)
 TELEGRAM = web.AppKey("telegram", TelegramChannel)
 TERMINAL = web.AppKey("terminal", TerminalChannel)
+WEBCHAT = web.AppKey("webchat", webchat.WebChatChannel)
 
 
 def create_app(settings: Settings, *, terminal: TerminalChannel | None = None) -> web.Application:
@@ -86,6 +89,9 @@ def create_app(settings: Settings, *, terminal: TerminalChannel | None = None) -
     dashboard.setup(app)
     if settings.telegram_token and settings.telegram_webhook_mode and terminal is None:
         app.router.add_post(WEBHOOK_PATH, telegram_webhook)
+    if terminal is None:
+        # The web chat comes with the web server; in `unionbot chat` the terminal replaces it.
+        webchat.add_routes(app, WEBCHAT)
     return app
 
 
@@ -146,6 +152,10 @@ async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
         telegram = TelegramChannel(settings, app[HTTP], writer)
         channels[telegram.name] = telegram
         app[TELEGRAM] = telegram
+    if terminal is None:
+        chat = webchat.WebChatChannel(database, writer)
+        channels[chat.name] = chat
+        app[WEBCHAT] = chat
     app[RUNTIME] = runtime
 
     runtime.tasks = [
@@ -154,6 +164,7 @@ async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(sender.run_flusher(), name="outbox-flusher"),
         asyncio.create_task(sender.run_scanner(), name="outbox-scanner"),
         asyncio.create_task(fetcher.run(), name="evidence-fetcher"),
+        asyncio.create_task(SlaWatch(database, services, sender).run(), name="sla-watch"),
     ]
     try:
         if telegram is not None:

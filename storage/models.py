@@ -174,7 +174,11 @@ class OutboxItem(Base):
     """A message to send, written in the same transaction as the effects that caused it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "sent_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "sent_at", "id"),
+        # The web chat reads a visitor's replies by chat.
+        Index("ix_outbox_chat", "channel", "chat_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     # Lets SQLite insert a batch of rows in one statement and still hand back their ids in

@@ -80,6 +80,20 @@ async def due(
     return (await session.scalars(stmt)).all()
 
 
+async def for_chat(
+    session: AsyncSession, channel: str, chat_id: str, after: int = 0, limit: int = 50
+) -> Sequence[OutboxItem]:
+    """Messages written to one chat with ids above `after`, oldest first, sent or not (the
+    web chat reads its replies here, so they outlive the process that wrote them)."""
+    stmt = (
+        select(OutboxItem)
+        .where(OutboxItem.channel == channel, OutboxItem.chat_id == chat_id, OutboxItem.id > after)
+        .order_by(OutboxItem.id)
+        .limit(limit)
+    )
+    return (await session.scalars(stmt)).all()
+
+
 async def mark_sent(session: AsyncSession, ids: Sequence[int], now: datetime) -> None:
     if ids:
         await session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids)).values(sent_at=now))

@@ -320,7 +320,7 @@ async def test_healthz_answers_when_the_database_does(start_bot, fake_telegram):
     async with aiohttp.ClientSession() as client, client.get(f"{bot.url}/healthz") as response:
         assert response.status == 200
         assert (await response.json())["ok"] is True
-    assert bot.app[RUNTIME].channels.keys() == {"telegram"}
+    assert bot.app[RUNTIME].channels.keys() == {"telegram", "web"}
 
 
 async def test_nul_characters_are_dropped_rather_than_refused_by_the_database(
