@@ -538,3 +538,6 @@ def setup(app: web.Application) -> None:
     from bot.web import admin  # it builds on this module
 
     admin.setup(app)
+    from bot.web import statistics  # it builds on this module too
+
+    statistics.setup(app)

@@ -26,7 +26,7 @@ from bot.dispatch import store_replies
 from handlers.types import Address, Outgoing
 from storage.models import InboxItem, Person
 from tests.channels.test_telegram import MENU_LABELS, MENU_PAYLOADS
-from tests.conftest import IN_CI, count, free_port
+from tests.conftest import count, free_port
 
 GREETING = "Xin chào! Mình là trợ lý tự động của Công đoàn"
 STATIC = resources.files("bot").joinpath("web", "static")
@@ -499,30 +499,10 @@ async def wait_until(condition: Any, timeout: float = 10.0) -> None:
 # -- in a real browser ----------------------------------------------------------------------
 
 
-@pytest.fixture
-async def chromium() -> AsyncIterator[Any]:
-    """Debian's headless Chromium through Playwright, as tests/web/test_browser.py runs it."""
-    from tests.web import test_browser
-
-    reason = test_browser._missing()
-    if reason:
-        if IN_CI:
-            pytest.fail(f"{reason}; CI=true: .ci/run must install it")
-        pytest.skip(reason)
-    async with test_browser.async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=test_browser.CHROMIUM, args=test_browser.FLAGS, headless=True
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-async def test_a_worker_chats_on_a_phone_sized_page(chromium, start_web):
+async def test_a_worker_chats_on_a_phone_sized_page(browser, start_web):
     web_app = await start_web(poll_seconds=20.0)
-    page = await chromium.new_page(viewport={"width": 360, "height": 740})
+    page = await browser.new_page(viewport={"width": 360, "height": 740})
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: dialogs.append(dialog.message))
     await page.goto(f"{web_app.url}/chat")

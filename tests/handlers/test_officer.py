@@ -109,8 +109,8 @@ async def test_an_officer_works_the_case_from_claim_to_resolved(setup, talk, ses
     assert done.first_response_at == NOW
     assert thread == ["worker", "officer", "worker", "note"]
     assert actions == [
-        "case.opened", "queue.viewed", "case.assigned", "case.status", "case.replied", "case.answered",
-        "case.noted", "case.status",
+        "case.opened", "queue.viewed", "case.assigned", "case.status", "case.replied",
+        "case.answered", "case.noted", "case.status",
     ]  # fmt: skip
 
 

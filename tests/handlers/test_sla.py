@@ -42,9 +42,7 @@ async def test_an_overdue_case_is_escalated_once_after_the_grace_period(
     async with sessions() as session:
         moved = await session.get(Case, report.id)
         cluster = await unions.by_code(session, "CL-CAMLY")
-        sent = (
-            await session.scalars(select(OutboxItem).where(OutboxItem.id > before))
-        ).all()
+        sent = (await session.scalars(select(OutboxItem).where(OutboxItem.id > before))).all()
     assert (moved.union_id, moved.escalated) == (cluster.id, True)
     assert moved.origin_union_id is not None and moved.due_at > clock.now
     assert sorted(m.chat_id for m in sent) == ["506", "7002"]

@@ -32,21 +32,26 @@ async def make_case(session, union_code: str, text: str, *, anonymous: bool, pho
     )  # fmt: skip
 
 
+async def add_officers(session) -> None:
+    """binh (GR-SUACAONGUYEN), khac (GR-THONGXANH) and admin (FED-ROOT), one password."""
+    for login, union, role in (
+        ("binh", "GR-SUACAONGUYEN", "officer"),
+        ("khac", "GR-THONGXANH", "officer"),
+        ("admin", "FED-ROOT", "admin"),
+    ):
+        await accounts.add_officer(
+            session, union_code=union, name=login.title(), role=role, now=NOW,
+            login=login, password=PASSWORD,
+        )  # fmt: skip
+
+
 @pytest.fixture
 async def dashboard(settings, sessions) -> AsyncIterator[dict]:
     app = create_app(settings)
     client = TestClient(TestServer(app))
     await client.start_server()
     async with sessions() as session:
-        for login, union, role in (
-            ("binh", "GR-SUACAONGUYEN", "officer"),
-            ("khac", "GR-THONGXANH", "officer"),
-            ("admin", "FED-ROOT", "admin"),
-        ):
-            await accounts.add_officer(
-                session, union_code=union, name=login.title(), role=role, now=NOW,
-                login=login, password=PASSWORD,
-            )  # fmt: skip
+        await add_officers(session)
         mine = await make_case(
             session, "GR-SUACAONGUYEN", "Nợ lương <script>alert(1)</script>", anonymous=True
         )

@@ -9,57 +9,17 @@ where .ci/run installs both and a missing one is a failure.
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot import accounts
-from tests.conftest import IN_CI
+from tests.conftest import SCREENSHOTS
+from tests.web.conftest import PASSWORD
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-PASSWORD = "mat-khau-rat-dai"
 STORY = "Quản lý nói <script>alert(1)</script> rồi trừ lương cả xưởng"
 
-try:
-    from playwright.async_api import async_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    async_playwright = None  # type: ignore[assignment]
-
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-
-
-def _missing() -> str | None:
-    if async_playwright is None:
-        return "the playwright package is not installed (pip install -e '.[test]')"
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        return "Debian's chromium is not installed (apt-get install chromium)"
-    return None
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    reason = _missing()
-    if reason:
-        if IN_CI:
-            pytest.fail(f"{reason}; CI=true: .ci/run must install it")
-        pytest.skip(reason)
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=FLAGS, headless=True
-        )
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 async def report_on_telegram(fake) -> None:
@@ -121,3 +81,8 @@ async def test_an_officer_answers_a_telegram_report_from_the_dashboard(
     reply = fake_telegram.sent(611)[-1]
     assert reply["text"].endswith(answer)
     assert "Chào bạn" in await page.locator("ol.thread").inner_text()
+
+    await page.click("text=Thống kê")
+    await page.wait_for_url("**/officer/stats")
+    await page.wait_for_selector("canvas")
+    await page.screenshot(path=str(SCREENSHOTS / "statistics.png"), full_page=True)

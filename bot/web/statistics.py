@@ -1,0 +1,244 @@
+"""The dashboard's statistics page, /officer/stats: what reaches the officer's unions, how fast
+it is answered, and membership against the plan's targets, each as a chart with a table
+beneath it.
+
+Only the cases the officer may read are counted (Scope.visible(); admins: all). Counts under
+5 are hidden by storage.statistics.suppress: "<5" in the tables, not drawn in the charts.
+Rows keep a fixed order (the form's order, names, months), never by size, since a hidden
+cell ranked between two shown ones would be bounded by them. The charts' numbers reach
+stats.js in a JSON <script> block, as the page's CSP allows no inline script; the JSON is
+escaped so that no text in it can end that block.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from babel.numbers import format_decimal
+from markupsafe import Markup
+
+from bot.services import access, membership_plan
+from bot.services.i18n import LOCAL_TIME, N_, _, current_language, format_date
+from bot.web.views import CATEGORIES, Page, page
+from handlers import alerts
+from storage import audit, statistics, unions
+from storage.models import CASE_KINDS, CASE_STATUSES
+
+log = logging.getLogger(__name__)
+
+PLAN_FILE = "membership.yaml"
+# A membership case's category is the worker's answer about their contract (handlers/
+# membership.py); the form's own wording is a reply ("Yes, I have..."), not a label.
+CONTRACTS = {
+    "contract": N_("with a labour contract"),
+    "no_contract": N_("without a written contract"),
+    "foreign_long": N_("foreign worker, 12 months or more"),
+    "foreign_short": N_("foreign worker, under 12 months"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """One breakdown as shown: rows of (label, shown text) and the total's shown text."""
+
+    key: str  # names the chart's canvas, chart-<key>
+    title: str
+    column: str  # what the rows are: category, status...
+    rows: list[tuple[str, str]]
+    total: str
+
+
+def number(value: float) -> str:
+    """A number as the reader writes it: 13.600 in Vietnamese, 13,600 in English."""
+    return format_decimal(value, format="#,##0.#", locale=current_language())
+
+
+def script_json(value: object) -> Markup:
+    """JSON to put inside a <script> element: every <, > and & is written as a \\u escape, so
+    no text in the data ("</script>", "<!--") can end or alter the element."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    for char in "<>&\u2028\u2029":
+        text = text.replace(char, f"\\u{ord(char):04x}")
+    return Markup(text)
+
+
+def duration(value: timedelta | None) -> str:
+    if value is None:
+        return _("fewer than 5 requests")
+    hours = value.total_seconds() / 3600
+    if hours < 1:
+        return _("{n} minutes").format(n=number(round(hours * 60)))
+    if hours < 48:
+        return _("{n} hours").format(n=number(round(hours, 1)))
+    return _("{n} days").format(n=number(round(hours / 24, 1)))
+
+
+def _hidden_text(small: bool) -> str:
+    """'<5' for a count under 5; 'hidden' for one left out only to protect a small one."""
+    return "<5" if small else _("hidden")
+
+
+def _shown(
+    key: str, title: str, column: str, counts: dict[str, int], labels: dict[str, str]
+) -> tuple[Table, dict[str, Any]]:
+    """A breakdown's table and chart data after suppression, in the order of `counts`."""
+    shown = statistics.suppress(counts)
+    rows = [
+        (labels[cell], _hidden_text(cell in shown.small) if value is None else number(value))
+        for cell, value in shown.cells.items()
+    ]
+    total = number(shown.total) if shown.total is not None else _hidden_text(False)
+    chart = {
+        "keys": list(shown.cells),
+        "labels": [labels[cell] for cell in shown.cells],
+        "series": [{"label": title, "values": list(shown.cells.values())}],
+    }
+    return Table(key, title, column, rows, total), chart
+
+
+def _category_label(current: Page, kind: str, category: str | None) -> str:
+    kind_name = _(alerts.KIND_NAMES.get(kind, kind))
+    if category is None:
+        return kind_name
+    if kind == "membership" and category in CONTRACTS:
+        name = _(CONTRACTS[category])
+    elif kind == "question":
+        article = current.runtime.services.knowledge.article(category, current_language())
+        name = article.title if article else category
+    else:
+        name = _(CATEGORIES[category]) if category in CATEGORIES else category
+    return f"{kind_name} · {name}"
+
+
+def _month_label(month: str) -> str:
+    year, number_ = month.split("-")
+    return f"{number_}/{year}"
+
+
+async def stats(current: Page) -> web.StreamResponse:
+    """GET /officer/stats."""
+    assert current.login is not None
+    session, now = current.session, current.now
+    scope = await access.scope(session, current.login.officer)
+    where = scope.visible()
+    root = await unions.root(session)
+    whole = scope.unions is None or (root is not None and root.id in scope.unions)
+
+    tables: list[Table] = []
+    charts: dict[str, Any] = {}
+
+    def add(
+        key: str, title: str, column: str, counts: dict[str, int], labels: dict[str, str]
+    ) -> None:
+        table, chart = _shown(key, title, column, counts, labels)
+        tables.append(table)
+        charts[key] = chart
+
+    categories = await statistics.by_category(session, where)
+    order = sorted(
+        categories,
+        key=lambda k: (CASE_KINDS.index(k[0]) if k[0] in CASE_KINDS else 9, k[1] or ""),
+    )
+    add(
+        "category",
+        _("Requests by category"),
+        _("Category"),
+        {f"{kind}:{category or ''}": categories[kind, category] for kind, category in order},
+        {f"{k}:{c or ''}": _category_label(current, k, c) for k, c in order},
+    )
+    statuses = await statistics.by_status(session, where)
+    present = [s for s in CASE_STATUSES if s in statuses]
+    add(
+        "status",
+        _("Requests by status"),
+        _("Status"),
+        {s: statuses[s] for s in present},
+        {s: _(alerts.OFFICER_STATUS[s]).capitalize() for s in present},
+    )
+    held = await statistics.by_union(session, where)
+    by_name = sorted(held, key=lambda k: (k[1], k[0]))
+    add(
+        "union",
+        _("Requests by union"),
+        _("Union"),
+        {code: held[code, name] for code, name in by_name},
+        {code: name for code, name in by_name},
+    )
+    months = await statistics.per_month(session, where, now)
+    add("month", _("Requests per month"), _("Month"), months, {m: _month_label(m) for m in months})
+    interest = await statistics.per_month(session, where, now, kind="membership")
+    interest_table, charts["interest"] = _shown(
+        "interest", _("Membership interest per month"), _("Month"), interest,
+        {m: _month_label(m) for m in interest},
+    )  # fmt: skip
+
+    members = await _members(current, scope, whole)
+    if members["chart"] is not None:
+        charts["members"] = members["chart"]
+
+    response = statistics.median(await statistics.response_times(session, where))
+    resolution = statistics.median(await statistics.resolution_times(session, where))
+    audit.record(
+        session, actor="officer", officer_id=scope.officer_id, action="stats.viewed", now=now,
+        detail={"whole": whole},
+    )  # fmt: skip
+    return current.render(
+        "stats.html",
+        whole=whole,
+        tables=tables,
+        interest=interest_table,
+        members=members,
+        response=duration(response),
+        resolution=duration(resolution),
+        themes=[(t.text, number(t.count)) for t in await statistics.themes(session)],
+        data=script_json({"locale": current_language(), "charts": charts}),
+    )
+
+
+async def _members(current: Page, scope: access.Scope, whole: bool) -> dict[str, Any]:
+    """Members per year against the plan: the rows to show, the chart, or what is wrong."""
+    path = current.runtime.services.settings.content_dir / PLAN_FILE
+    try:
+        plan = membership_plan.load(path)
+    except membership_plan.PlanError as exc:
+        log.error("%s", exc)
+        return {"error": str(exc), "rows": [], "chart": None, "as_of": None}
+    codes = None
+    if not whole and scope.unions is not None:
+        codes = await statistics.union_codes(current.session, scope.unions)
+    # Members join the union that holds the case, so count the cases held by these unions
+    # (not those escalated away from them), like the baselines of these unions.
+    admitted = await statistics.admissions(current.session, scope.actionable())
+    years = membership_plan.progress(
+        plan, codes, admitted, current.now.astimezone(LOCAL_TIME).year, targets=whole
+    )
+    rows = []
+    for year in years:
+        if year.hidden:
+            through = f"{number(year.floor)} + <5" if year.floor else "<5"
+        else:
+            # Blank before, on (nothing yet) and after the baseline.
+            through = number(year.through_bot) if year.through_bot else ""
+        rows.append(
+            {
+                "year": year.year,
+                "members": number(year.members) if year.members is not None else "",
+                "hidden": year.hidden,
+                "through_bot": through,
+                "target": number(year.target) if year.target is not None else "",
+            }
+        )
+    series = [{"label": _("Members"), "values": [y.members for y in years]}]
+    if whole:
+        series.append({"label": _("Plan target"), "values": [y.target for y in years]})
+    chart = {"labels": [str(y.year) for y in years], "series": series}
+    return {"error": None, "rows": rows, "chart": chart, "as_of": format_date(plan.as_of)}
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/officer/stats", page(stats))
