@@ -20,7 +20,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from aiohttp import web
 
@@ -29,7 +29,7 @@ from bot.accounts import AccountError
 from bot.app import RUNTIME, create_app, ensure_schema, seed_directory
 from bot.channels.terminal import TerminalChannel, converse
 from bot.config import ConfigError, Settings, default_settings
-from bot.services import knowledge
+from bot.services import calendar, knowledge
 from bot.services.crypto import load_vault
 from bot.services.i18n import LANGUAGES, LOCAL_TIME, Catalogs, _
 from bot.services.knowledge import SOON_DAYS, ContentError, Knowledge
@@ -195,9 +195,22 @@ def check_content(settings: Settings, today: date | None, soon_days: int) -> int
         print(f"stale: {article.path} (valid until {article.valid_until})")
     for article in report.soon_stale:
         print(f"soon stale: {article.path} (valid until {article.valid_until})")
-    if report.ok:
+    ok = report.ok
+    try:
+        holidays = calendar.load_holidays(settings.content_dir)
+    except ConfigError as exc:
+        print(f"invalid: {exc}")
+        return 1
+    covered = holidays.covered_until
+    path = settings.content_dir / calendar.HOLIDAYS_FILE
+    if covered is not None and covered < today:
+        print(f"stale: {path} (complete until {covered}: add the next holidays)")
+        ok = False
+    elif covered is not None and covered < today + timedelta(days=soon_days):
+        print(f"soon stale: {path} (complete until {covered})")
+    if ok:
         print(f"knowledge base ok on {today}")
-    return 0 if report.ok else 1
+    return 0 if ok else 1
 
 
 async def list_unanswered(settings: Settings, limit: int) -> int:

@@ -65,7 +65,7 @@ class SlaWatch:
                 if parent is None:
                     continue
                 first_days = self.services.settings.due_days[case.kind][0]
-                case.due_at = calendar.add_working_days(now, first_days)
+                case.due_at = calendar.add_working_days(now, first_days, self.services.holidays)
                 text = await cases.first_text(session, case.id)
                 replies += await alerts.new_case(session, self.services, case, text)
                 replies += await casework.tell_worker(

@@ -131,7 +131,7 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
         return [ctx.reply(_("Sorry, the union's queue is not set up yet."), menu.main_menu())]
     decision, union = routed
     first_due, resolution_due = calendar.due_times(
-        "grievance", ctx.now, ctx.services.settings.due_days
+        "grievance", ctx.now, ctx.services.settings.due_days, ctx.services.holidays
     )
     anonymous = answers.get("anonymity") != "named" or answers.get("consent") is False
     vault = ctx.services.vault

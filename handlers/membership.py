@@ -101,7 +101,7 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
         return [ctx.reply(_("Sorry, the union's queue is not set up yet."), menu.main_menu())]
     decision, union = routed
     first_due, _resolution = calendar.due_times(
-        "membership", ctx.now, ctx.services.settings.due_days
+        "membership", ctx.now, ctx.services.settings.due_days, ctx.services.holidays
     )
     contact = {k: answers.get(k) for k in ("name", "phone", "contact_time")}
     details = {

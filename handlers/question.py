@@ -112,7 +112,9 @@ async def submit(ctx: Context, text: str, topic: str) -> list[Outgoing]:
                 ((Button(_("Send it to an officer"), "q:send"),),),
             )
         ]
-    first_due, _resolution = calendar.due_times("question", ctx.now, ctx.services.settings.due_days)
+    first_due, _resolution = calendar.due_times(
+        "question", ctx.now, ctx.services.settings.due_days, ctx.services.holidays
+    )
     case = await cases.open(
         ctx.session,
         kind="question",

@@ -83,7 +83,9 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
     if routed is None:
         return [ctx.reply(_("Sorry, the union's queue is not set up yet."), menu.main_menu())]
     decision, union = routed
-    first_due, _resolution = calendar.due_times("support", ctx.now, ctx.services.settings.due_days)
+    first_due, _resolution = calendar.due_times(
+        "support", ctx.now, ctx.services.settings.due_days, ctx.services.holidays
+    )
     anonymous = answers.get("consent") is False or (
         "consent" not in answers and ctx.person.consent_at is None
     )

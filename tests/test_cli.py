@@ -323,3 +323,9 @@ async def test_serve_runs_the_bot_on_telegram(tmp_path, mode):
         await fake.stop()
     assert proc.returncode == 0, err.decode()
     assert "Traceback" not in err.decode()
+
+
+def test_content_check_fails_once_the_holiday_list_runs_out(tmp_path):
+    late = run([sys.executable, "-m", "bot", "content", "check", "--today", "2027-02-02"], tmp_path)
+    assert late.returncode == 1
+    assert "holidays.yaml (complete until 2027-01-31: add the next holidays)" in late.stdout

@@ -1,5 +1,5 @@
 """Services that handlers reach through ctx.services: settings, translations, the knowledge
-base, the encryption vault, the clock."""
+base, the encryption vault, the clock, the public holidays."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bot.config import Settings
+from bot.config import CONTENT_DIR, Settings
+from bot.services.calendar import Holidays, load_holidays
 from bot.services.crypto import Vault, load_vault
 from bot.services.i18n import Catalogs
 from bot.services.knowledge import Knowledge
@@ -24,6 +25,7 @@ class Services:
     knowledge: Knowledge
     vault: Vault
     clock: Callable[[], datetime] = field(default=utcnow)
+    holidays: Holidays = field(default_factory=lambda: load_holidays(CONTENT_DIR))
 
     @classmethod
     def load(cls, settings: Settings, clock: Callable[[], datetime] = utcnow) -> Services:
@@ -34,4 +36,5 @@ class Services:
             knowledge=Knowledge.load(settings.content_dir),
             vault=load_vault(settings),
             clock=clock,
+            holidays=load_holidays(settings.content_dir),
         )
