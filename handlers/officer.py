@@ -172,6 +172,12 @@ async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
         raise StaleButton(payload)
     action, case_id = parts[1], int(parts[2])
     argument = parts[3] if len(parts) == 4 else None
+    if ctx.address.chat_id != officer.telegram_user_id and not await officers.group_at(
+        ctx.session, ctx.address.channel, ctx.address.chat_id
+    ):
+        # Pressed in a group that is not registered (a forwarded alert, say): answer in the
+        # officer's private chat, so nothing about the case reaches that group.
+        ctx.address = _private(ctx, officer)
     scope = await access.scope(ctx.session, officer)
     case = await access.case_for(ctx.session, scope, ctx.now, case_id=case_id, act=action != "view")
     if case is None:

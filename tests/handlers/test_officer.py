@@ -187,6 +187,9 @@ async def test_a_button_in_the_registered_group_is_answered_there(setup, talk):
     # Writing a reply is asked for in the officer's private chat, never in the group.
     [prompt] = await binh.press(f"o:reply:{case.id}", chat="-100555")
     assert prompt.to.chat_id == "7001"
+    # In a group that is not registered, the answer goes to the officer privately.
+    [private] = await binh.press(f"o:view:{case.id}", chat="-100999")
+    assert private.to.chat_id == "7001" and private.text.startswith("KN-2026-000001")
 
 
 async def test_people_who_are_not_officers_see_nothing_of_this(setup, talk):
