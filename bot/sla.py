@@ -21,15 +21,16 @@ from bot.logs import describe
 from bot.outbox import Sender
 from bot.services import Services, calendar
 from bot.services.i18n import N_
-from handlers import alerts, casework
+from handlers import casework
 from handlers.types import Outgoing
 from storage import cases
 from storage.db import Database
-from storage.models import Union
+from storage.models import Case, Union
 
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 300.0
+BATCH = 100  # cases moved per check; the next check takes the rest
 STILL_HANDLED = N_(
     "Your request {code} is still being handled. It has been passed to {union} so that it "
     "is answered sooner."
@@ -58,19 +59,18 @@ class SlaWatch:
             with_parent = (
                 await session.scalars(select(Union.id).where(Union.parent_id.is_not(None)))
             ).all()
-            late = await cases.overdue(session, now - grace, with_parent)
+            late = await cases.listing(
+                session, Case.union_id.in_(with_parent), open_only=True,
+                due_before=now - grace, limit=BATCH,
+            )  # fmt: skip
             replies: list[Outgoing] = []
             for case in late:
-                parent = await casework.escalate(session, self.services, case, now)
-                if parent is None:
-                    continue
+                _parent, told = await casework.pass_up(
+                    session, self.services, case, now, message=STILL_HANDLED
+                )
                 first_days = self.services.settings.due_days[case.kind][0]
                 case.due_at = calendar.add_working_days(now, first_days, self.services.holidays)
-                text = await cases.first_text(session, case.id)
-                replies += await alerts.new_case(session, self.services, case, text)
-                replies += await casework.tell_worker(
-                    session, self.services, case, STILL_HANDLED, code=case.code, union=parent.name
-                )
+                replies += told
             deliveries = await store_replies(session, replies, now)
             await session.commit()
         if deliveries:

@@ -10,12 +10,13 @@ returns the worker's messages as replies for the caller to commit with the rest.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import Services
-from bot.services.i18n import _
+from bot.services.i18n import N_, _
 from handlers import alerts, menu, status
 from handlers.types import Address, Button, Context, Incoming, Outgoing, StaleButton
 from storage import audit, cases
@@ -179,6 +180,41 @@ async def escalate(
         detail={"from": current.code, "to": parent.code},
     )  # fmt: skip
     return parent
+
+
+PASSED_UP = N_("Your request {code} has been passed to {union}, which will handle it from now on.")
+CONTACT_FIELDS = ("name", "phone", "contact_time")
+
+
+async def pass_up(
+    session: AsyncSession,
+    services: Services,
+    case: Case,
+    now: datetime,
+    officer_id: int | None = None,
+    message: str = PASSED_UP,
+) -> tuple[Union | None, list[Outgoing]]:
+    """Escalate, announce the case to the parent union's officers and tell the worker
+    (`message`, a msgid with {code} and {union}); (None, []) when already at the root."""
+    parent = await escalate(session, services, case, now, officer_id)
+    if parent is None:
+        return None, []
+    first = await cases.first_text(session, case.id)
+    announced = await alerts.new_case(session, services, case, first)
+    told = await tell_worker(session, services, case, message, code=case.code, union=parent.name)
+    return parent, [*announced, *told]
+
+
+def contact(services: Services, case: Case) -> dict[str, str] | None:
+    """A named case's contact details (name, phone, time to call), opened for officers;
+    never anything for an anonymous case."""
+    if case.anonymous or case.contact_sealed is None:
+        return None
+    try:
+        sealed = json.loads(services.vault.open(case.contact_sealed))
+    except ValueError:
+        return None
+    return {k: str(sealed[k]) for k in CONTACT_FIELDS if sealed.get(k)} or None
 
 
 async def tell_worker(

@@ -9,15 +9,11 @@ The worker is warned when their own words look identifying (a phone number, thei
 
 from __future__ import annotations
 
-import json
-
-from bot.services import calendar
 from bot.services.i18n import N_, _, format_datetime
 from bot.services.text import identifying
-from handlers import alerts, evidence, forms, menu, status, workplace
+from handlers import alerts, evidence, forms, intake, menu, status, workplace
 from handlers.forms import REDO, Answers, Choice, Field, Form
 from handlers.types import Context, Incoming, Outgoing, StaleButton
-from storage import cases
 
 CATEGORIES = (
     Choice("wages", N_("Unpaid or late wages")),
@@ -126,46 +122,24 @@ CONSENT = N_(
 
 async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
     """Open the KN- case and tell the worker its code, who answers and by when."""
-    routed = await workplace.destination(ctx, answers)
-    if routed is None:
-        return [ctx.reply(_("Sorry, the union's queue is not set up yet."), menu.main_menu())]
-    decision, union = routed
-    first_due, resolution_due = calendar.due_times(
-        "grievance", ctx.now, ctx.services.settings.due_days, ctx.services.holidays
-    )
     anonymous = answers.get("anonymity") != "named" or answers.get("consent") is False
-    vault = ctx.services.vault
-    phone = None if anonymous else answers.get("phone")
-    if phone:
-        ctx.person.phone_encrypted = vault.seal(phone)
-    case = await cases.open(
-        ctx.session,
+    filed = await intake.file(
+        ctx,
+        answers,
         kind="grievance",
         category=answers.get("category"),
-        union_id=union.id,
-        text=str(answers["story"]),
-        now=ctx.now,
         anonymous=anonymous,
-        due_at=first_due,
-        first_response_due_at=first_due,
-        resolution_due_at=resolution_due,
-        details={
-            "since": answers.get("since"),
-            "affected": answers.get("affected"),
-            "workplace_text": workplace.typed(answers, "workplace"),
-            "ward_text": workplace.typed(answers, "ward"),
-        },
-        contact_sealed=vault.seal(json.dumps({"phone": phone})) if phone else None,
-        **await workplace.case_columns(ctx, decision),
-        **status.reporter(ctx, anonymous),
+        details={"since": answers.get("since"), "affected": answers.get("affected")},
     )
-    attached = await evidence.attach(ctx, answers.get("evidence"), case.id)
+    if filed is None:
+        return [ctx.reply(_("Sorry, the union's queue is not set up yet."), menu.main_menu())]
+    case = filed.case
     lines = [
         _("Your report has been received. Request code: {code}.").format(code=case.code),
         _("{union} will answer you by {first}; the aim is to resolve it by {resolution}.").format(
-            union=union.name,
-            first=format_datetime(first_due),
-            resolution=format_datetime(resolution_due or first_due),
+            union=filed.union.name,
+            first=format_datetime(filed.first_due),
+            resolution=format_datetime(filed.resolution_due or filed.first_due),
         ),
         _(
             "You are anonymous: officers do not see your name, account or phone. Their "
@@ -174,7 +148,7 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
         if anonymous
         else _("Officers will answer you here; you can follow it under “My requests”."),
     ]
-    if line := evidence.attached_line(attached):
+    if line := evidence.attached_line(filed.attached):
         lines.insert(1, line)
     if anonymous:
         lines.append(status.pin_notice(ctx, case))

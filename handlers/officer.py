@@ -14,8 +14,6 @@ audited, and an anonymous reporter's identity is never shown.
 
 from __future__ import annotations
 
-import json
-
 from bot import accounts
 from bot.services import access
 from bot.services.i18n import N_, _, format_datetime
@@ -85,7 +83,9 @@ async def queue(ctx: Context, msg: Incoming) -> list[Outgoing]:
     if officer is None:
         return await menu.unknown_command(ctx, msg)
     scope = await access.scope(ctx.session, officer)
-    open_cases = await cases.queue(ctx.session, scope.actionable(), limit=QUEUE_SIZE + 1)
+    open_cases = await cases.listing(
+        ctx.session, scope.actionable(), open_only=True, limit=QUEUE_SIZE + 1
+    )
     audit.record(
         ctx.session, actor="officer", officer_id=officer.id, action="queue.viewed", now=ctx.now,
         detail={"shown": min(len(open_cases), QUEUE_SIZE)},
@@ -135,9 +135,9 @@ async def _details(ctx: Context, scope: access.Scope, case: Case) -> Outgoing:
         case_id=case.id, now=ctx.now,
     )  # fmt: skip
     lines = [await alerts.heading(ctx.session, case)]
-    contact = _contact(ctx, case)
-    if contact:
-        lines.append(contact)
+    details = casework.contact(ctx.services, case)
+    if details:
+        lines.append(_("Contact: {details}").format(details=" · ".join(details.values())))
     thread = await cases.thread(ctx.session, case.id, limit=THREAD_SIZE)
     if thread:
         lines.append("")
@@ -146,18 +146,6 @@ async def _details(ctx: Context, scope: access.Scope, case: Case) -> Outgoing:
         lines.append(f"[{who}, {format_datetime(entry.created_at)}]\n{entry.text}")
     keyboard = alerts.actions(case) if scope.can_act(case) else ()
     return ctx.reply("\n".join(lines), keyboard)
-
-
-def _contact(ctx: Context, case: Case) -> str | None:
-    """A named case's contact details, opened for the officer; never for an anonymous one."""
-    if case.anonymous or case.contact_sealed is None:
-        return None
-    try:
-        contact = json.loads(ctx.services.vault.open(case.contact_sealed))
-    except ValueError:
-        return None
-    shown = [str(contact[k]) for k in ("name", "phone", "contact_time") if contact.get(k)]
-    return _("Contact: {details}").format(details=" · ".join(shown)) if shown else None
 
 
 # ---------------------------------------------------------------------------- acting
@@ -290,18 +278,11 @@ async def _give(
 
 
 async def _escalate(ctx: Context, officer: Officer, case: Case) -> list[Outgoing]:
-    parent = await casework.escalate(ctx.session, ctx.services, case, ctx.now, officer.id)
+    parent, told = await casework.pass_up(ctx.session, ctx.services, case, ctx.now, officer.id)
     if parent is None:
         return [ctx.reply(_("{code} is already with the top union.").format(code=case.code))]
-    first = await cases.first_text(ctx.session, case.id)
-    announced = await alerts.new_case(ctx.session, ctx.services, case, first)
-    told = await casework.tell_worker(
-        ctx.session, ctx.services, case,
-        N_("Your request {code} has been passed to {union}, which will handle it from now on."),
-        code=case.code, union=parent.name,
-    )  # fmt: skip
     done = _("{code} moved up to {union}. Your union can still read it.")
-    return [ctx.reply(done.format(code=case.code, union=parent.name)), *announced, *told]
+    return [ctx.reply(done.format(code=case.code, union=parent.name)), *told]
 
 
 async def _resolve(ctx: Context, officer: Officer, case: Case) -> list[Outgoing]:

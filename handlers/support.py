@@ -8,14 +8,10 @@ without it, the request is sent like an anonymous report and answered through th
 
 from __future__ import annotations
 
-import json
-
-from bot.services import calendar
 from bot.services.i18n import N_, _, format_datetime
-from handlers import alerts, evidence, forms, menu, status, workplace
+from handlers import alerts, evidence, forms, intake, menu, status, workplace
 from handlers.forms import Answers, Choice, Field, Form
 from handlers.types import Context, Incoming, Outgoing, StaleButton
-from storage import cases
 
 SITUATIONS = (
     Choice("illness", N_("Illness")),
@@ -79,46 +75,26 @@ CONSENT = N_(
 
 async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
     """Open the HT- case and tell the worker its code, who answers and by when."""
-    routed = await workplace.destination(ctx, answers)
-    if routed is None:
-        return [ctx.reply(_("Sorry, the union's queue is not set up yet."), menu.main_menu())]
-    decision, union = routed
-    first_due, _resolution = calendar.due_times(
-        "support", ctx.now, ctx.services.settings.due_days, ctx.services.holidays
-    )
     anonymous = answers.get("consent") is False or (
         "consent" not in answers and ctx.person.consent_at is None
     )
-    phone = None if anonymous else answers.get("phone")
-    if phone:
-        ctx.person.phone_encrypted = ctx.services.vault.seal(phone)
-    case = await cases.open(
-        ctx.session,
+    filed = await intake.file(
+        ctx,
+        answers,
         kind="support",
         category=answers.get("situation"),
-        union_id=union.id,
-        text=str(answers["story"]),
-        now=ctx.now,
         anonymous=anonymous,
-        due_at=first_due,
-        first_response_due_at=first_due,
-        details={
-            "urgency": answers.get("urgency"),
-            "member": answers.get("member"),
-            "workplace_text": workplace.typed(answers, "workplace"),
-            "ward_text": workplace.typed(answers, "ward"),
-        },
-        contact_sealed=ctx.services.vault.seal(json.dumps({"phone": phone})) if phone else None,
-        **await workplace.case_columns(ctx, decision),
-        **status.reporter(ctx, anonymous),
+        details={"urgency": answers.get("urgency"), "member": answers.get("member")},
     )
-    attached = await evidence.attach(ctx, answers.get("evidence"), case.id)
+    if filed is None:
+        return [ctx.reply(_("Sorry, the union's queue is not set up yet."), menu.main_menu())]
+    case = filed.case
     text = _(
         "Your request has been received. Request code: {code}.\n"
         "An officer of {union} will answer you by {due}. What the union can offer depends on "
         "its rules and funds; the officer will explain."
-    ).format(code=case.code, union=union.name, due=format_datetime(first_due))
-    if line := evidence.attached_line(attached):
+    ).format(code=case.code, union=filed.union.name, due=format_datetime(filed.first_due))
+    if line := evidence.attached_line(filed.attached):
         text += "\n" + line
     if anonymous:
         text += "\n" + status.pin_notice(ctx, case)

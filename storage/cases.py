@@ -137,20 +137,6 @@ async def detach(session: AsyncSession, person_id: int, reporter_tag: str) -> in
     return int(result.rowcount or 0)
 
 
-async def queue(
-    session: AsyncSession, where: ColumnElement[bool], limit: int = 50
-) -> Sequence[Case]:
-    """Open cases matching `where` (an access condition), the soonest due first."""
-    return (
-        await session.scalars(
-            select(Case)
-            .where(where, Case.status.in_(OPEN_STATUSES))
-            .order_by(Case.due_at.is_(None), Case.due_at, Case.id)
-            .limit(limit)
-        )
-    ).all()
-
-
 async def listing(
     session: AsyncSession,
     where: ColumnElement[bool],
@@ -187,24 +173,6 @@ async def listing(
         query = query.where(or_(Case.code.ilike(pattern), Case.id.in_(in_thread)))
     query = query.order_by(Case.due_at.is_(None), Case.due_at, Case.id).limit(limit).offset(offset)
     return (await session.scalars(query)).all()
-
-
-async def overdue(
-    session: AsyncSession, before: datetime, union_ids: Sequence[int], limit: int = 100
-) -> Sequence[Case]:
-    """Open cases of these unions due before `before`, the longest overdue first."""
-    return (
-        await session.scalars(
-            select(Case)
-            .where(
-                Case.status.in_(OPEN_STATUSES),
-                Case.due_at < before,
-                Case.union_id.in_(list(union_ids)),
-            )
-            .order_by(Case.due_at, Case.id)
-            .limit(limit)
-        )
-    ).all()
 
 
 async def thread(session: AsyncSession, case_id: int, limit: int = 50) -> list[CaseMessage]:

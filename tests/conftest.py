@@ -237,6 +237,15 @@ class RunningBot:
             await self.runner.cleanup()
 
 
+async def serve(app: web.Application, port: int | None = None) -> RunningBot:
+    """Serve the app on a local port (a free one unless given)."""
+    port = port or free_port()
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return RunningBot(app, runner, f"http://127.0.0.1:{port}")
+
+
 @pytest.fixture
 async def fake_telegram() -> AsyncIterator[FakeTelegram]:
     fake = FakeTelegram()
@@ -260,11 +269,7 @@ async def start_bot(settings: Settings, fake_telegram: FakeTelegram) -> AsyncIte
             telegram_webhook_secret=WEBHOOK_SECRET if webhook else None,
             **changes,
         )
-        app = create_app(bot_settings)
-        runner = web.AppRunner(app, handle_signals=False)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        bot = RunningBot(app, runner, url)
+        bot = await serve(create_app(bot_settings), port)
         running.append(bot)
         return bot
 

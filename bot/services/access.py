@@ -66,12 +66,12 @@ async def below(session: AsyncSession, union_id: int) -> frozenset[int]:
     for child, parent in rows:
         if parent is not None:
             children.setdefault(parent, []).append(child)
-    found, todo = {union_id}, [union_id]
-    while todo:
-        for child in children.get(todo.pop(), ()):
+    found, unvisited = {union_id}, [union_id]
+    while unvisited:
+        for child in children.get(unvisited.pop(), ()):
             if child not in found:
                 found.add(child)
-                todo.append(child)
+                unvisited.append(child)
     return frozenset(found)
 
 

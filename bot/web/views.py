@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -299,7 +298,7 @@ async def export(current: Page) -> web.StreamResponse:
     for case in found:
         row = await _row(current, case)
         ward = await current.session.get(Ward, case.ward_id) if case.ward_id else None
-        contact = _contact(current, case)
+        contact = casework.contact(current.runtime.services, case)
         writer.writerow(
             spreadsheet_safe(value)
             for value in (
@@ -368,7 +367,7 @@ async def case_page(current: Page) -> web.StreamResponse:
         thread=thread,
         names=names,
         files=await evidence.for_case(session, case.id),
-        contact=_contact(current, case),
+        contact=casework.contact(current.runtime.services, case),
         details=_details(case),
         can_act=scope.can_act(case),
         colleagues=sorted(names.items(), key=lambda item: item[1]),
@@ -376,17 +375,6 @@ async def case_page(current: Page) -> web.StreamResponse:
         parent=parent,
         done=current.request.query.get("done"),
     )
-
-
-def _contact(current: Page, case: Case) -> dict[str, str] | None:
-    """A named case's contact details; never anything for an anonymous one."""
-    if case.anonymous or case.contact_sealed is None:
-        return None
-    try:
-        data = json.loads(current.runtime.services.vault.open(case.contact_sealed))
-    except ValueError:
-        return None
-    return {k: str(v) for k, v in data.items() if v}
 
 
 DETAIL_LABELS = {
@@ -496,16 +484,10 @@ async def case_action(current: Page) -> web.StreamResponse:
             session, services, case, "resolved", now, officer.id
         )
     elif action == "escalate":
-        parent = await casework.escalate(session, services, case, now, officer.id)
+        parent, told = await casework.pass_up(session, services, case, now, officer.id)
         if parent is None:
             return current.refuse(400, _("This request is already with the top union."))
-        first = await cases.first_text(session, case.id)
-        current.outgoing += await alerts.new_case(session, services, case, first)
-        current.outgoing += await casework.tell_worker(
-            session, services, case,
-            N_("Your request {code} has been passed to {union}, which will handle it from now on."),
-            code=case.code, union=parent.name,
-        )  # fmt: skip
+        current.outgoing += told
         return redirect(f"/officer/case/{case.code}?done=escalate")
     else:
         return current.refuse(404, _("Unknown action."))

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot.app import RUNTIME, WEBCHAT, Runtime, create_app
+from bot.app import WEBCHAT, create_app
 from bot.channels.base import FetchError
 from bot.channels.terminal import TerminalChannel
 from bot.channels.webchat import COOKIE, MAX_BODY_BYTES, WebChatChannel, to_update
@@ -26,32 +26,19 @@ from bot.dispatch import store_replies
 from handlers.types import Address, Outgoing
 from storage.models import InboxItem, Person
 from tests.channels.test_telegram import MENU_LABELS, MENU_PAYLOADS
-from tests.conftest import count, free_port
+from tests.conftest import RunningBot, count, serve
 
 GREETING = "Xin chào! Mình là trợ lý tự động của Công đoàn"
 STATIC = resources.files("bot").joinpath("web", "static")
 VISITOR = "A" * 32
 
 
-@dataclass
-class WebApp:
-    app: web.Application
-    runner: web.AppRunner
-    url: str
-    stopped: bool = False
-
-    @property
-    def runtime(self) -> Runtime:
-        return self.app[RUNTIME]
+class WebApp(RunningBot):
+    """The app serving HTTP, with its web chat channel at hand."""
 
     @property
     def chat(self) -> WebChatChannel:
         return self.app[WEBCHAT]
-
-    async def stop(self) -> None:
-        if not self.stopped:
-            self.stopped = True
-            await self.runner.cleanup()
 
 
 @dataclass
@@ -107,12 +94,8 @@ async def start_web(settings: Settings) -> AsyncIterator[Any]:
     running: list[WebApp] = []
 
     async def start(poll_seconds: float = 0.2) -> WebApp:
-        port = free_port()
-        app = create_app(settings)
-        runner = web.AppRunner(app, handle_signals=False)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        running.append(WebApp(app, runner, f"http://127.0.0.1:{port}"))
+        served = await serve(create_app(settings))
+        running.append(WebApp(served.app, served.runner, served.url))
         running[-1].chat.poll_seconds = poll_seconds
         return running[-1]
 
