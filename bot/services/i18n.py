@@ -96,14 +96,25 @@ def current_language() -> str:
 
 
 def format_date(moment: datetime | date) -> str:
-    """A date as people read it, in Vietnam time: '25 tháng 11, 2026'. A calendar date (no
-    time of day) is shown as it is."""
+    """A date as people read it, in Vietnam time: '25/11/2026' (Vietnamese write the day
+    first, in figures; "25 tháng 11, 2026" reads as a translation). A calendar date (no time
+    of day) is shown as it is."""
     if isinstance(moment, datetime):
         moment = moment.astimezone(LOCAL_TIME)
-    return babel_format_date(moment, "long", locale=current_language())
+    pattern = "d/M/y" if current_language() == "vi" else "d MMM y"
+    return babel_format_date(moment, pattern, locale=current_language())
 
 
 def format_datetime(moment: datetime) -> str:
-    """Date and time in Vietnam time: '20:05, 25 tháng 11, 2026'."""
-    pattern = "HH:mm, d MMMM, y" if current_language() == "vi" else "d MMMM y, HH:mm"
-    return babel_format_datetime(moment, pattern, tzinfo=LOCAL_TIME, locale=current_language())
+    """Time, weekday and date in Vietnam time: '17:00 thứ Tư, 9/12/2026'. The weekday tells a
+    worker at a glance whether "by then" means tomorrow or next week."""
+    language = current_language()
+    if language != "vi":
+        return babel_format_datetime(
+            moment, "HH:mm, EEE d MMM y", tzinfo=LOCAL_TIME, locale=language
+        )
+    local = moment.astimezone(LOCAL_TIME)
+    weekday = babel_format_date(local, "EEEE", locale="vi")  # "Thứ Tư", "Chủ Nhật"
+    # Mid-sentence Vietnamese writes "thứ Tư" and "chủ nhật".
+    weekday = "chủ nhật" if local.weekday() == 6 else weekday[:1].lower() + weekday[1:]
+    return f"{local:%H:%M} {weekday}, {local.day}/{local.month}/{local.year}"

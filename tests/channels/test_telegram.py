@@ -427,7 +427,7 @@ async def test_registering_interest_on_telegram_resumes_after_a_restart(
     assert texts[5] == "Bạn có hợp đồng lao động không?"
     assert texts[7].startswith(
         "Cảm ơn bạn! Mình đã ghi nhận đăng ký. Mã hồ sơ: GN-2026-000001.\n"
-        "Cán bộ Công đoàn cơ sở Công ty CP Khách sạn Thông Xanh sẽ gọi cho bạn trước 17:00,"
+        "Cán bộ Công đoàn cơ sở Công ty CP Khách sạn Thông Xanh sẽ gọi cho bạn trước 17:00 "
     )
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()

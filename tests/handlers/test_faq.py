@@ -117,7 +117,7 @@ async def test_an_answer_past_its_valid_until_carries_a_warning(talk, clock):
     [stale] = await worker.say("luong toi thieu vung bao nhieu")
     assert stale.text.startswith(fresh.text)
     assert stale.text.endswith(
-        "⚠️ Các con số ở trên áp dụng đến ngày 31 tháng 12, 2026, có thể đã thay đổi. "
+        "⚠️ Các con số ở trên áp dụng đến ngày 31/12/2026, có thể đã thay đổi. "
         "Bạn hãy hỏi cán bộ công đoàn để biết con số mới nhất."
     )
 

@@ -40,8 +40,8 @@ async def test_an_anonymous_report_lands_in_the_right_queue_without_identity(tal
     pin = re.search(r"Mã PIN của bạn: (\d{6})\.", done.text).group(1)
     assert done.text == (
         "Mình đã nhận phản ánh của bạn. Mã hồ sơ: KN-2026-000001.\n"
-        "Công đoàn cơ sở Công ty TNHH Sữa Cao Nguyên sẽ trả lời bạn trước 17:00, 27 tháng "
-        "11, 2026; mục tiêu giải quyết xong trước 17:00, 9 tháng 12, 2026.\n"
+        "Công đoàn cơ sở Công ty TNHH Sữa Cao Nguyên sẽ trả lời bạn trước 17:00 thứ Sáu, "
+        "27/11/2026; mục tiêu giải quyết xong trước 17:00 thứ Tư, 9/12/2026.\n"
         "Bạn đang ẩn danh: cán bộ không thấy tên, tài khoản hay số điện thoại của bạn. Câu "
         "trả lời sẽ gửi về đây; bạn theo dõi ở mục “Theo dõi hồ sơ”.\n"
         f"Mã PIN của bạn: {pin}. Hãy giữ kỹ: với mã hồ sơ và mã PIN này, bạn xem được hồ sơ "
@@ -82,7 +82,7 @@ async def test_an_anonymous_report_lands_in_the_right_queue_without_identity(tal
     # The reporter still finds it under "My requests"; another person does not.
     [mine] = await worker.press("status:list")
     assert "KN-2026-000001 · Phản ánh · đã tiếp nhận" in mine.text
-    assert "→ cán bộ trả lời trước 17:00, 27 tháng 11, 2026" in mine.text
+    assert "→ cán bộ trả lời trước 17:00 thứ Sáu, 27/11/2026" in mine.text
     other = talk("901")
     await other.say("/start")
     [theirs] = await other.press("status:list")

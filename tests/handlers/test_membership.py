@@ -48,7 +48,7 @@ async def test_registering_interest_opens_a_routed_case_with_sealed_contact(talk
     assert done.text == (
         "Cảm ơn bạn! Mình đã ghi nhận đăng ký. Mã hồ sơ: GN-2026-000001.\n"
         "Cán bộ Công đoàn cơ sở Công ty TNHH Sữa Cao Nguyên sẽ gọi cho bạn trước "
-        "17:00, 30 tháng 11, 2026.\n"  # three working days from Wednesday 25 November
+        "17:00 thứ Hai, 30/11/2026.\n"  # three working days from Wednesday 25 November
         "Có hợp đồng lao động thì bạn gia nhập công đoàn cơ sở nơi làm việc; nơi chưa có "
         "công đoàn cơ sở thì công đoàn cấp trên hướng dẫn bạn và giúp thành lập."
     )
@@ -195,7 +195,7 @@ async def test_a_form_left_too_long_expires_and_says_so(talk, clock, sessions):
     await worker.press("f:membership:consent:yes")
     clock.now = NOW + timedelta(days=8)
     [late] = await worker.say("Nguyễn Văn An")
-    assert late.text.startswith("Phần bạn bắt đầu điền ngày 25 tháng 11, 2026 chưa xong sau 7")
+    assert late.text.startswith("Phần bạn bắt đầu điền ngày 25/11/2026 chưa xong sau 7")
     assert buttons(late) == MENU
     async with sessions() as session:
         assert (await session.scalars(select(Conversation.state))).one() == {}

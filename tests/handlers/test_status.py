@@ -30,13 +30,13 @@ async def test_requests_are_listed_newest_first_with_local_dates(talk, clock):
     [reply] = await worker.press("status:list")
     assert reply.text == (
         "Hồ sơ của bạn:\n"
-        "HD-2026-000003 · Câu hỏi · đã tiếp nhận · gửi ngày 1 tháng 12, 2026\n"
-        "  → cán bộ trả lời trước 17:00, 3 tháng 12, 2026\n"
-        "HD-2026-000001 · Câu hỏi · đã tiếp nhận · gửi ngày 25 tháng 11, 2026\n"
-        "  → cán bộ trả lời trước 17:00, 27 tháng 11, 2026"
+        "HD-2026-000003 · Câu hỏi · đã tiếp nhận · gửi ngày 1/12/2026\n"
+        "  → cán bộ trả lời trước 17:00 thứ Năm, 3/12/2026\n"
+        "HD-2026-000001 · Câu hỏi · đã tiếp nhận · gửi ngày 25/11/2026\n"
+        "  → cán bộ trả lời trước 17:00 thứ Sáu, 27/11/2026"
     )
     await worker.say("/lang en")
     [english] = await worker.press("status:list")
     assert english.text.splitlines()[1] == (
-        "HD-2026-000003 · Question · received · sent December 1, 2026"
+        "HD-2026-000003 · Question · received · sent 1 Dec 2026"
     )

@@ -33,7 +33,8 @@ async def test_a_support_request_with_consent_is_linked_and_routed(talk, session
     [done] = await worker.say("0912345678")
     assert done.text.startswith(
         "Mình đã nhận yêu cầu của bạn. Mã hồ sơ: HT-2026-000001.\n"
-        "Cán bộ Công đoàn cơ sở Công ty TNHH Hoa Viên Đà Lạt sẽ trả lời bạn trước 17:00, 27"
+        "Cán bộ Công đoàn cơ sở Công ty TNHH Hoa Viên Đà Lạt sẽ trả lời bạn trước "
+        "17:00 thứ Sáu, 27/11/2026"
     )
     assert "tùy quy định và nguồn quỹ" in done.text
     assert [b.payload for row in done.buttons for b in row] == MENU

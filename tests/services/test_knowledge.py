@@ -138,7 +138,7 @@ def test_a_stale_answer_carries_a_plain_warning(knowledge):
     assert "⚠️" not in fresh and "Căn cứ: Nghị định 293/2025" in fresh
     assert stale.startswith(fresh)
     assert stale.endswith(
-        "⚠️ Các con số ở trên áp dụng đến ngày 31 tháng 12, 2026, có thể đã thay đổi. "
+        "⚠️ Các con số ở trên áp dụng đến ngày 31/12/2026, có thể đã thay đổi. "
         "Bạn hãy hỏi cán bộ công đoàn để biết con số mới nhất."
     )
 
