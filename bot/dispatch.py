@@ -270,6 +270,9 @@ class Dispatcher:
                 return []
             if verdict is Verdict.WARN:
                 return [menu.slow_down(address)]
+            if msg.numbered is not None:
+                row = batch.conversations.get(person.id) if person else None
+                msg = handlers.read_number(msg, row.state if row is not None else {})
             if msg.payload is not None and (
                 not valid_payload(msg.payload)
                 or (person is None and not await self._officer_button(session, msg))

@@ -2,13 +2,16 @@
 
 The dispatcher (bot/dispatch.py) picks a handler in this order: a button press by the
 payload's namespace (BUTTONS), a /command (COMMANDS), the person's active flow (FLOWS),
-else FALLBACK for free text. Handlers never import telegram, aiohttp, bot.channels or
+else FALLBACK for free text. Everything but a form's own steps and /huy sets an open form
+aside (see `aside`). Handlers never import telegram, aiohttp, bot.channels or
 bot.web.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
+from typing import Any
 
 from handlers import (
     casework,
@@ -23,54 +26,79 @@ from handlers import (
     status,
     support,
 )
-from handlers.types import Handler
+from handlers.types import Context, Handler, Incoming, Outgoing
 
 # The multi-step forms (handlers/forms.py runs them), by name.
 FORMS: dict[str, forms.Form] = {
     form.name: form for form in (membership.FORM, grievance.FORM, support.FORM)
 }
 
+
+def aside(handler: Handler) -> Handler:
+    """Anything but the form's own answers, reached mid-form, sets the form aside first; the
+    replies then offer it back ("Continue" / "Drop it")."""
+
+    async def run(ctx: Context, msg: Incoming) -> list[Outgoing]:
+        just = forms.set_aside(ctx)
+        return await forms.offer_back(ctx, await handler(ctx, msg), FORMS, just)
+
+    return run
+
+
+_begin = partial(forms.begin, forms=FORMS)
+
 COMMANDS: dict[str, Handler] = {
-    "start": menu.start,
-    "menu": menu.show,
-    "help": menu.help,
-    "lang": menu.language,
+    "start": aside(menu.start),
+    "menu": aside(menu.show),
+    "help": aside(menu.help),
+    "lang": aside(menu.language),
     "cancel": question.cancel,
     "huy": question.cancel,
-    "hoso": status.show,
-    "tracuu": status.look_up,
-    "xoadulieu": privacy.ask,
+    "hoso": aside(status.show),
+    "tracuu": aside(status.look_up),
+    "xoadulieu": aside(privacy.ask),
     # Officers (unknown commands to everyone else).
-    "queue": officer.queue,
-    "case": officer.show_case,
-    "canbo": officer.link,
+    "queue": aside(officer.queue),
+    "case": aside(officer.show_case),
+    "canbo": aside(officer.link),
 }
 
 # Button payloads are "<namespace>:<rest>"; the namespace picks the handler.
 BUTTONS: dict[str, Handler] = {
-    "menu": menu.on_button,
-    "faq": faq.on_button,
-    "join": membership.on_button,
-    "report": grievance.on_button,
-    "support": support.on_button,
-    "privacy": privacy.on_button,
-    "case": casework.on_button,
+    "menu": aside(menu.on_button),
+    "faq": aside(faq.on_button),
+    # "<form.button>:start" and ":new" (forms.begin decides about a form set aside).
+    **{form.button: aside(_begin) for form in FORMS.values()},
+    "privacy": aside(privacy.on_button),
+    "case": aside(casework.on_button),
     "f": partial(forms.on_button, forms=FORMS),
-    "lang": menu.on_language_button,
-    "q": question.on_button,
-    "status": status.on_button,
-    "o": officer.on_button,
+    "lang": aside(menu.on_language_button),
+    "q": aside(question.on_button),
+    "status": aside(status.on_button),
+    "o": aside(officer.on_button),
 }
 
 # state["flow"] -> the handler for what the person sends while that flow is active
 # (text, or a photo or sticker where text was expected).
 FLOWS: dict[str, Handler] = {
-    "question": question.on_text,
+    "question": aside(question.on_text),
     "form": partial(forms.on_text, forms=FORMS),
-    "case_reply": casework.on_text,
-    "officer_write": officer.on_text,
+    "case_reply": aside(casework.on_text),
+    "officer_write": aside(officer.on_text),
 }
 
-FALLBACK: Handler = faq.on_text
-UNSUPPORTED: Handler = menu.unsupported
-UNKNOWN_COMMAND: Handler = menu.unknown_command
+FALLBACK: Handler = aside(faq.on_text)
+UNSUPPORTED: Handler = aside(menu.unsupported)
+UNKNOWN_COMMAND: Handler = aside(menu.unknown_command)
+
+
+def read_number(msg: Incoming, state: dict[str, Any]) -> Incoming:
+    """A typed number of a shown option (Incoming.numbered): the press of that option, unless
+    the person is in the middle of typing an answer (a count, a phone, a message)."""
+    if msg.numbered is None:
+        return msg
+    flow = state.get("flow")
+    typing = forms.takes_text(state, FORMS) if flow == "form" else flow in FLOWS
+    if typing:
+        return replace(msg, numbered=None)
+    return replace(msg, payload=msg.numbered, text=None, numbered=None)

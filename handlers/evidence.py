@@ -24,8 +24,8 @@ async def collect(ctx: Context, attachment: Attachment) -> int:
     if attachment.reference is None or not scrubber.accepts(attachment.kind, attachment.mime):
         raise Invalid(
             _(
-                "I can take photos, voice messages and PDF files. For anything else, describe "
-                "it in your own words; an officer can ask you for it later."
+                "I can only take photos, voice messages and PDF files. For anything else, "
+                "describe it in your own words; an officer can ask you for it later."
             )
         )
     if attachment.size is not None and attachment.size > scrubber.MAX_BYTES:
@@ -49,7 +49,7 @@ async def collect(ctx: Context, attachment: Attachment) -> int:
 
 def field(prompt: str) -> Field:
     """The evidence step, asking with `prompt` (a msgid)."""
-    return Field("evidence", prompt, choices=(DONE,), collect=collect, most=MOST)
+    return Field("evidence", prompt, choices=(DONE,), collect=collect, most=MOST, label=N_("Files"))
 
 
 async def attach(ctx: Context, ids: Sequence[int] | None, case_id: int) -> int:

@@ -9,11 +9,13 @@ The worker is warned when their own words look identifying (a phone number, thei
 
 from __future__ import annotations
 
+import re
+
 from bot.services.i18n import N_, _, format_datetime
 from bot.services.text import identifying
 from handlers import alerts, evidence, forms, intake, menu, status, workplace
-from handlers.forms import REDO, Answers, Choice, Field, Form
-from handlers.types import Context, Incoming, Outgoing, StaleButton
+from handlers.forms import REDO, Answers, Choice, Field, Form, Invalid
+from handlers.types import Context, Outgoing
 
 CATEGORIES = (
     Choice("wages", N_("Unpaid or late wages")),
@@ -45,6 +47,19 @@ CHECK = (
     Choice("keep", N_("Keep it as it is")),
     Choice(REDO, N_("Write it again")),
 )
+
+
+async def parse_affected(ctx: Context, text: str, answers: Answers) -> str:
+    """A number of workers typed ("6", "khoảng 20 người") as the range it falls in."""
+    found = re.search(r"\d+", text)
+    if found is None:
+        raise Invalid(_("Tap one of the buttons, or type the number of workers, e.g. 6."))
+    count = int(found.group())
+    if count < 1:
+        raise Invalid(_("Tap one of the buttons, or type the number of workers, e.g. 6."))
+    return "me" if count == 1 else "few" if count <= 10 else "many" if count <= 50 else "most"
+
+
 WHAT_SHOWS = {"phone": N_("a phone number"), "email": N_("an e-mail address"), "name": N_("a name")}
 
 
@@ -54,7 +69,7 @@ def _shows(answers: Answers) -> str:
 
 
 FIELDS = (
-    Field("category", N_("What is the problem about?"), choices=CATEGORIES),
+    Field("category", N_("What is the problem about?"), choices=CATEGORIES, label=N_("Problem")),
     *workplace.fields(
         N_(
             "Where does it happen? Write the company, hotel, farm or shop name (or its tax "
@@ -69,6 +84,8 @@ FIELDS = (
             "You do not need to give your name."
         ),
         parse=forms.parse_story,
+        label=N_("What happened"),
+        show=forms.show_story,
     ),
     Field(
         "story_check",
@@ -79,9 +96,16 @@ FIELDS = (
         choices=CHECK,
         ask_if=lambda answers: bool(identifying(str(answers.get("story") or ""))),
         redo="story",
+        part_of="story",
     ),
-    Field("since", N_("Since when has this been going on?"), choices=SINCE),
-    Field("affected", N_("How many workers are affected?"), choices=AFFECTED),
+    Field("since", N_("Since when has this been going on?"), choices=SINCE, label=N_("Since")),
+    Field(
+        "affected",
+        N_("How many workers are affected? Tap one, or type the number."),
+        choices=AFFECTED,
+        parse=parse_affected,
+        label=N_("Workers affected"),
+    ),
     evidence.field(
         N_(
             "Do you have photos, voice messages or PDF files that show the problem (a payslip, "
@@ -97,6 +121,8 @@ FIELDS = (
             "phone; they answer you here through the bot."
         ),
         choices=ANONYMITY,
+        label=N_("Anonymous"),
+        show=lambda answers: _(ANONYMITY[0 if _anonymous(answers) else 1].label),
     ),
     Field(
         "phone",
@@ -105,6 +131,9 @@ FIELDS = (
         optional=True,
         personal=True,
         ask_if=lambda answers: answers.get("anonymity") == "named",
+        label=N_("Phone"),
+        show=forms.show_phone,
+        part_of="anonymity",
     ),
 )
 
@@ -122,7 +151,7 @@ CONSENT = N_(
 
 async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
     """Open the KN- case and tell the worker its code, who answers and by when."""
-    anonymous = answers.get("anonymity") != "named" or answers.get("consent") is False
+    anonymous = _anonymous(answers)
     filed = await intake.file(
         ctx,
         answers,
@@ -156,17 +185,18 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
     return [ctx.reply("\n".join(lines), menu.main_menu()), *announced]
 
 
+def _anonymous(answers: Answers) -> bool:
+    """Anonymous unless the worker chose to be named and agreed to it."""
+    return answers.get("anonymity") != "named" or answers.get("consent") is False
+
+
 FORM = Form(
     name="grievance",
     fields=FIELDS,
     finish=finish,
+    title=N_("Report a problem"),
+    button="report",
     consent_text=CONSENT,
     placeholders=lambda answers: {"shows": _shows(answers)},
+    notes=workplace.receiver,
 )
-
-
-async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
-    """report:start, from the menu and from answers about problems at work."""
-    if msg.payload != "report:start":
-        raise StaleButton(msg.payload)
-    return await forms.start(ctx, FORM)

@@ -15,7 +15,7 @@ from bot.services import calendar
 from bot.services.i18n import N_, _, format_datetime
 from handlers import alerts, forms, menu, workplace
 from handlers.forms import Answers, Choice, Field, Form, Invalid
-from handlers.types import Context, Incoming, Outgoing, StaleButton
+from handlers.types import Context, Outgoing
 from storage import cases
 
 CONTRACTS = (
@@ -58,22 +58,36 @@ async def parse_name(ctx: Context, text: str, answers: Answers) -> str:
 
 
 FORM_FIELDS = (
-    Field("name", N_("What is your full name?"), parse=parse_name, personal=True),
+    Field(
+        "name",
+        N_("What is your full name?"),
+        parse=parse_name,
+        personal=True,
+        label=N_("Name"),
+    ),
     Field(
         "phone",
         N_("Which phone number can the union call you on?"),
         parse=forms.parse_phone,
         personal=True,
+        label=N_("Phone"),
+        show=forms.show_phone,
     ),
     *workplace.fields(
         N_("Where do you work? Write the company, hotel, farm or shop name (or its tax code).")
     ),
-    Field("contract", N_("Do you have a labour contract?"), choices=CONTRACTS),
+    Field(
+        "contract",
+        N_("Do you have a labour contract?"),
+        choices=CONTRACTS,
+        label=N_("Labour contract"),
+    ),
     Field(
         "contact_time",
         N_("When is it best for the union to call you?"),
         choices=CONTACT_TIMES,
         optional=True,
+        label=N_("Best time to call"),
     ),
 )
 
@@ -158,12 +172,9 @@ FORM = Form(
     name="membership",
     fields=FORM_FIELDS,
     finish=finish,
+    title=N_("Join the union"),
+    button="join",
     consent_text=CONSENT,
+    needs_consent=True,
+    notes=workplace.receiver,
 )
-
-
-async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
-    """join:start, from the menu and from answers about joining."""
-    if msg.payload != "join:start":
-        raise StaleButton(msg.payload)
-    return await forms.start(ctx, FORM)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bot.services import calendar
 from bot.services.i18n import N_, _
-from handlers import alerts, menu
+from handlers import alerts, forms, menu
 from handlers.types import Button, Context, Incoming, Outgoing, StaleButton
 from storage import cases, unions
 
@@ -18,7 +18,6 @@ TOPICS = {
     "support": N_("Hardship support"),
     "other": N_("Other"),
 }
-CANCEL_WORDS = {"huy", "huỷ", "hủy", "cancel", "thoi", "thôi"}
 
 
 async def _root_name(ctx: Context) -> str:
@@ -67,8 +66,13 @@ async def on_text(ctx: Context, msg: Incoming) -> list[Outgoing]:
     text = (msg.text or "").strip()
     if not text:
         return [ctx.reply(_("Please write your message as text. Send /cancel to stop."))]
-    if text.lower() in CANCEL_WORDS:
-        return await cancel(ctx, msg)
+    if forms.cancel_intent(text):
+        # A message of one word like "huỷ" or "thôi" is not a question: ask what they meant.
+        keyboard = (
+            (Button(_("Yes, cancel it"), "q:drop"),),
+            (Button(_("No, I will write it"), "q:keep"),),
+        )
+        return [ctx.reply(_("Do you want to stop writing your message?"), keyboard)]
     topic = ctx.state.get("topic", "other")
     return await submit(ctx, text, topic if topic in TOPICS else "other")
 
@@ -80,6 +84,10 @@ async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
         return await offer(ctx, msg)
     if payload.startswith("q:write:"):
         return await write(ctx, msg)
+    if payload in ("q:drop", "q:keep") and ctx.state.get("flow") == "question":
+        if payload == "q:drop":
+            return await cancel(ctx, msg)
+        return [ctx.reply(_("Write your message in one text. Send /cancel to stop."))]
     if payload == "q:send":
         draft = ctx.state.get("draft")
         if not isinstance(draft, str) or not draft.strip():
@@ -89,9 +97,9 @@ async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
 
 
 async def cancel(ctx: Context, msg: Incoming) -> list[Outgoing]:
-    """/cancel, /huy: drop what is in progress."""
-    had_something = bool(ctx.state)
-    ctx.state.clear()
+    """/cancel, /huy: drop what is in progress, a form set aside included (with its files)."""
+    had_something = bool(ctx.state.get("flow") or ctx.state.get(forms.PAUSED))
+    await forms.drop(ctx)
     text = _("Cancelled.") if had_something else _("There is nothing to cancel.")
     return [ctx.reply(text + " " + _("What do you need? Choose one below."), menu.main_menu())]
 
@@ -101,8 +109,8 @@ async def submit(ctx: Context, text: str, topic: str) -> list[Outgoing]:
     root = await unions.root(ctx.session)
     if root is None:
         # The directory was never imported: keep the draft so nothing is lost.
+        ctx.end_flow()
         ctx.state["draft"] = text
-        ctx.state.pop("flow", None)
         return [
             ctx.reply(
                 _(
@@ -127,7 +135,7 @@ async def submit(ctx: Context, text: str, topic: str) -> list[Outgoing]:
         first_response_due_at=first_due,
         route_rule=4,  # a question goes to the root federation
     )
-    ctx.state.clear()
+    ctx.end_flow()
     return [
         ctx.reply(
             _(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from bot.services.i18n import N_, _, format_datetime
 from handlers import alerts, evidence, forms, intake, menu, status, workplace
 from handlers.forms import Answers, Choice, Field, Form
-from handlers.types import Context, Incoming, Outgoing, StaleButton
+from handlers.types import Context, Outgoing
 
 SITUATIONS = (
     Choice("illness", N_("Illness")),
@@ -32,13 +32,27 @@ MEMBERSHIP = (
     Choice("unsure", N_("I am not sure")),
 )
 
+# Said after the worker has told what happened, before the next question: one line that
+# shows they were heard.
+SYMPATHY = {
+    "illness": N_("I am sorry to hear about the illness. I hope things get better soon."),
+    "work_accident": N_("I am sorry about the accident. I hope you recover well."),
+    "occupational_disease": N_("I am sorry that your work has made you ill."),
+    "disaster": N_("I am sorry about the damage. I hope you and your family are safe."),
+    "job_loss": N_("I am sorry you lost your job. This is a hard time."),
+    "other": N_("Thank you for telling me. I am sorry you are going through this."),
+}
+
 FIELDS = (
-    Field("situation", N_("What has happened?"), choices=SITUATIONS),
-    Field("urgency", N_("How urgent is it?"), choices=URGENCY),
+    Field("situation", N_("What has happened?"), choices=SITUATIONS, label=N_("Situation")),
+    Field("urgency", N_("How urgent is it?"), choices=URGENCY, label=N_("Urgency")),
     Field(
         "story",
         N_("Tell briefly what happened and what help you need."),
         parse=forms.parse_story,
+        label=N_("What happened"),
+        show=forms.show_story,
+        ack=lambda answers: _(SYMPATHY.get(str(answers.get("situation")), SYMPATHY["other"])),
     ),
     evidence.field(
         N_(
@@ -47,7 +61,7 @@ FIELDS = (
             "tap “Done, continue”."
         )
     ),
-    Field("member", N_("Are you a union member?"), choices=MEMBERSHIP),
+    Field("member", N_("Are you a union member?"), choices=MEMBERSHIP, label=N_("Union member")),
     *workplace.fields(
         N_("Where do you work? Write the company, hotel, farm or shop name (or its tax code)."),
         workplace_optional=True,
@@ -58,6 +72,8 @@ FIELDS = (
         parse=forms.parse_phone,
         optional=True,
         personal=True,
+        label=N_("Phone"),
+        show=forms.show_phone,
     ),
 )
 
@@ -75,9 +91,7 @@ CONSENT = N_(
 
 async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
     """Open the HT- case and tell the worker its code, who answers and by when."""
-    anonymous = answers.get("consent") is False or (
-        "consent" not in answers and ctx.person.consent_at is None
-    )
+    anonymous = _anonymous(ctx, answers)
     filed = await intake.file(
         ctx,
         answers,
@@ -102,16 +116,29 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
     return [ctx.reply(text, menu.main_menu()), *announced]
 
 
+def _anonymous(ctx: Context, answers: Answers) -> bool:
+    """Sent without the worker's name unless they agreed to be known."""
+    return answers.get("consent") is False or (
+        "consent" not in answers and ctx.person.consent_at is None
+    )
+
+
+async def notes(ctx: Context, answers: Answers) -> list[str]:
+    """The review's last lines: who receives the request, and whether it carries the name."""
+    named = _("Officers will know this request is yours and answer you here.")
+    nameless = _("It is sent without your name; officers answer you here.")
+    return [
+        *await workplace.receiver(ctx, answers),
+        nameless if _anonymous(ctx, answers) else named,
+    ]
+
+
 FORM = Form(
     name="support",
     fields=FIELDS,
     finish=finish,
+    title=N_("Hardship support"),
+    button="support",
     consent_text=CONSENT,
+    notes=notes,
 )
-
-
-async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
-    """support:start, from the menu and from answers about the union's care."""
-    if msg.payload != "support:start":
-        raise StaleButton(msg.payload)
-    return await forms.start(ctx, FORM)

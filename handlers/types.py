@@ -19,6 +19,9 @@ from storage.models import Person
 # Telegram's limits, which the other channels are held to as well.
 MAX_TEXT = 4096
 MAX_PAYLOAD_BYTES = 64
+# Conversation state that survives the end of a flow: a form set aside (handlers/forms.py)
+# and the wrong PINs tried (handlers/status.py).
+LASTING_STATE = ("paused", "pin_failures")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,10 @@ class Incoming:
     ack: str | None = None
     # When the person sent it, if the channel says (it may be long before we receive it).
     sent_at: datetime | None = None
+    # Typed text that is the number of an option the channel showed (the terminal numbers
+    # its buttons): that option's payload. The dispatcher reads it as the press unless the
+    # step expects a typed answer, where "6" may mean six people.
+    numbered: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +103,13 @@ class Context:
     address: Address
     # True when this message created the person: the first thing they ever sent.
     first_contact: bool = False
+
+    def end_flow(self) -> None:
+        """Forget the flow in progress. A form set aside and the count of wrong PINs outlive
+        it (they end on their own terms)."""
+        kept = {key: self.state[key] for key in LASTING_STATE if key in self.state}
+        self.state.clear()
+        self.state.update(kept)
 
     def reply(self, text: str, buttons: Sequence[Sequence[Button]] = ()) -> Outgoing:
         """A message back to the chat this message came from."""

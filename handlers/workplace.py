@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.services import router
-from bot.services.i18n import N_
+from bot.services.i18n import N_, _
 from bot.services.router import Route
 from handlers.forms import Answers, Choice, Field
 from handlers.types import Context
@@ -18,6 +18,7 @@ from storage import unions
 from storage.models import Union
 
 NONE_OF_THESE = "none"
+CHECK = (Choice("yes", N_("Yes, that is it")), Choice("no", N_("No, it is another place")))
 
 
 async def parse_workplace(ctx: Context, text: str, answers: Answers) -> dict[str, object]:
@@ -42,14 +43,26 @@ def _candidates(key: str) -> Callable[[Answers], tuple[Choice, ...]]:
 
 
 def chosen(answers: Answers, key: str) -> str | None:
-    """The directory name the worker's answer settled on, if any."""
+    """The directory name the worker's answer settled on, if any: the one match they
+    confirmed, or the one they picked among several."""
     matches = (answers.get(key) or {}).get("matches") or []
     if len(matches) == 1:
-        return matches[0]
+        # The workplace is echoed and confirmed; a ward's one match is taken as it is.
+        confirmed = key != "workplace" or answers.get("workplace_check") == "yes"
+        return matches[0] if confirmed else None
     choice = answers.get(f"{key}_choice")
     if choice and choice != NONE_OF_THESE and choice.isdigit() and int(choice) < len(matches):
         return matches[int(choice)]
     return None
+
+
+def shown(answers: Answers, key: str) -> str | None:
+    """What the review shows for the workplace or ward: the directory's name, or what the
+    worker wrote (which the directory does not know)."""
+    written = typed(answers, key)
+    if found := chosen(answers, key):
+        return found
+    return _("{text} (not in our list)").format(text=written) if written else None
 
 
 def typed(answers: Answers, key: str) -> str | None:
@@ -57,19 +70,40 @@ def typed(answers: Answers, key: str) -> str | None:
     return (answers.get(key) or {}).get("text")
 
 
-def _ambiguous(key: str) -> Callable[[Answers], bool]:
-    return lambda answers: len((answers.get(key) or {}).get("matches") or []) > 1
+def _matched(key: str, count: Callable[[int], bool]) -> Callable[[Answers], bool]:
+    return lambda answers: count(len((answers.get(key) or {}).get("matches") or []))
+
+
+def _first_match(key: str) -> Callable[[Answers], dict[str, str]]:
+    return lambda answers: {"match": ((answers.get(key) or {}).get("matches") or [""])[0]}
 
 
 def fields(workplace_prompt: str, *, workplace_optional: bool = False) -> tuple[Field, ...]:
-    """Workplace, its choice when ambiguous, ward when unknown, its choice when ambiguous."""
+    """Workplace, then the one match confirmed or a choice among several; the ward when the
+    workplace is unknown, and its choice when ambiguous."""
     return (
-        Field("workplace", workplace_prompt, parse=parse_workplace, optional=workplace_optional),
+        Field(
+            "workplace",
+            workplace_prompt,
+            parse=parse_workplace,
+            optional=workplace_optional,
+            label=N_("Workplace"),
+            show=lambda answers: shown(answers, "workplace"),
+        ),
+        Field(
+            "workplace_check",
+            N_("I understand: {match}. Is that right?"),
+            choices=CHECK,
+            ask_if=_matched("workplace", lambda n: n == 1),
+            part_of="workplace",
+            values=_first_match("workplace"),
+        ),
         Field(
             "workplace_choice",
             N_("Several workplaces have that name. Which one is yours?"),
             choices=_candidates("workplace"),
-            ask_if=_ambiguous("workplace"),
+            ask_if=_matched("workplace", lambda n: n > 1),
+            part_of="workplace",
         ),
         Field(
             "ward",
@@ -77,14 +111,26 @@ def fields(workplace_prompt: str, *, workplace_optional: bool = False) -> tuple[
             parse=parse_ward,
             optional=True,
             ask_if=lambda answers: chosen(answers, "workplace") is None,
+            label=N_("Ward"),
+            show=lambda answers: shown(answers, "ward"),
+            part_of="workplace",
         ),
         Field(
             "ward_choice",
             N_("Which of these wards do you mean?"),
             choices=_candidates("ward"),
-            ask_if=_ambiguous("ward"),
+            ask_if=_matched("ward", lambda n: n > 1),
+            part_of="ward",
         ),
     )
+
+
+async def receiver(ctx: Context, answers: Answers) -> list[str]:
+    """The review's line naming the union that will receive what the worker sends."""
+    routed = await destination(ctx, answers)
+    if routed is None:
+        return []
+    return [_("It goes to: {union}.").format(union=routed[1].name)]
 
 
 async def route(ctx: Context, answers: Answers) -> Route | None:

@@ -1,8 +1,10 @@
 """The terminal: talk to the bot as a worker (`unionbot chat`).
 
 Lines typed go through the same inbox, dispatcher and outbox as Telegram. Buttons are shown
-as numbered lines; typing the number presses the button. "/tep PATH" sends a local file as if
-it were a photo, voice message or document (to try the evidence step of a report).
+as numbered lines. Typing a number presses its button, except where the bot waits for a
+typed answer (a name, a phone, how many people): there "6" is the answer and "#6" presses.
+"/tep PATH" sends a local file as if it were a photo, voice message or document (to try the
+evidence step of a report).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from handlers.types import Attachment, Incoming
 from storage.inbox import NewUpdate
 
 PROMPT = "> "
+PRESS = "#"  # "#6" always presses button 6, even where the bot waits for a typed number
 FILE_COMMAND = "/tep "
 
 
@@ -35,11 +38,16 @@ class TerminalChannel:
         self._counter = itertools.count(1)
 
     def update_for(self, line: str) -> NewUpdate:
-        """The inbox row for a typed line: a button press if it is a shown number."""
+        """The inbox row for a typed line: "#N" presses button N; a plain N is sent as text
+        that names button N, which presses it unless the bot is waiting for a typed answer."""
         line = line.rstrip("\r\n").replace("\x00", "")
         payload: dict[str, Any] = {"user": self.user}
-        if line.strip() in self._choices:
-            payload["button"] = self._choices[line.strip()]
+        typed = line.strip()
+        if typed.startswith(PRESS) and typed[len(PRESS) :].strip() in self._choices:
+            payload["button"] = self._choices[typed[len(PRESS) :].strip()]
+        elif typed in self._choices:
+            payload["text"] = typed
+            payload["numbered"] = self._choices[typed]
         elif line.startswith(FILE_COMMAND):
             payload["file"] = str(Path(line[len(FILE_COMMAND) :].strip()).expanduser().resolve())
         else:
@@ -51,6 +59,7 @@ class TerminalChannel:
         if not isinstance(user, str):
             return None
         text, button, file = payload.get("text"), payload.get("button"), payload.get("file")
+        numbered = payload.get("numbered")
         return Incoming(
             channel=self.name,
             user_id=user,
@@ -58,6 +67,7 @@ class TerminalChannel:
             text=text if isinstance(text, str) else None,
             payload=button if isinstance(button, str) else None,
             attachments=(local_file(file),) if isinstance(file, str) else (),
+            numbered=numbered if isinstance(numbered, str) and isinstance(text, str) else None,
         )
 
     async def send(self, delivery: Delivery) -> None:

@@ -416,16 +416,20 @@ async def test_registering_interest_on_telegram_resumes_after_a_restart(
     steps = [
         fake_telegram.text_update(504, "0987 654 321"),
         fake_telegram.text_update(504, "KS Thông Xanh"),
+        fake_telegram.button_update(504, "f:membership:workplace_check:yes"),
         fake_telegram.button_update(504, "f:membership:contract:contract"),
         fake_telegram.button_update(504, "f:membership:contact_time:-skip"),
+        fake_telegram.button_update(504, "f:membership:review:send"),
     ]
     for number, update in enumerate(steps, 5):
         await fake_telegram.deliver(update)
         await fake_telegram.wait_for("sendMessage", number)
     texts = [m["text"] for m in fake_telegram.sent(504)]
     assert texts[4].startswith("Bạn làm ở đâu?")
-    assert texts[5] == "Bạn có hợp đồng lao động không?"
-    assert texts[7].startswith(
+    assert texts[5] == "Mình hiểu là Công ty CP Khách sạn Thông Xanh, đúng không?"
+    assert texts[6] == "Bạn có hợp đồng lao động không?"
+    assert texts[8].startswith("Bạn xem lại trước khi gửi nhé:\n• Họ tên: Trần Thị Hoa\n")
+    assert texts[9].startswith(
         "Cảm ơn bạn! Mình đã ghi nhận đăng ký. Mã hồ sơ: GN-2026-000001.\n"
         "Cán bộ Công đoàn cơ sở Công ty CP Khách sạn Thông Xanh sẽ gọi cho bạn trước 17:00 "
     )
@@ -444,11 +448,13 @@ async def test_an_anonymous_report_on_telegram_keeps_no_telegram_identity(
         fake_telegram.button_update(505, "report:start"),
         fake_telegram.button_update(505, "f:grievance:category:safety"),
         fake_telegram.text_update(505, "xuong may lang biang"),
+        fake_telegram.button_update(505, "f:grievance:workplace_check:yes"),
         fake_telegram.text_update(505, "Xưởng nóng quá, không có quạt, nhiều người bị say nắng"),
         fake_telegram.button_update(505, "f:grievance:since:month"),
         fake_telegram.button_update(505, "f:grievance:affected:most"),
         fake_telegram.button_update(505, "f:grievance:evidence:done"),
         fake_telegram.button_update(505, "f:grievance:anonymity:anonymous"),
+        fake_telegram.button_update(505, "f:grievance:review:send"),
     ]
     for number, update in enumerate(steps, 1):
         await fake_telegram.deliver(update)
@@ -494,6 +500,7 @@ async def test_evidence_is_downloaded_through_the_file_endpoint_and_scrubbed(
         fake_telegram.button_update(506, "report:start"),
         fake_telegram.button_update(506, "f:grievance:category:wages"),
         fake_telegram.text_update(506, "sua cao nguyen"),
+        fake_telegram.button_update(506, "f:grievance:workplace_check:yes"),
         fake_telegram.text_update(506, "Công ty nợ lương hai tháng, có phiếu lương làm bằng"),
         fake_telegram.button_update(506, "f:grievance:since:months"),
         fake_telegram.button_update(506, "f:grievance:affected:many"),
@@ -503,12 +510,13 @@ async def test_evidence_is_downloaded_through_the_file_endpoint_and_scrubbed(
         fake_telegram.document_update(506, "NO-SUCH-FILE", "application/pdf", file_size=900),
         fake_telegram.button_update(506, "f:grievance:evidence:done"),
         fake_telegram.button_update(506, "f:grievance:anonymity:anonymous"),
+        fake_telegram.button_update(506, "f:grievance:review:send"),
     ]
     for number, update in enumerate(steps, 1):
         await fake_telegram.deliver(update)
         await fake_telegram.wait_for("sendMessage", number)
     texts = [m["text"] for m in fake_telegram.sent(506)]
-    assert texts[7].startswith("Đã nhận: 1 tệp.") and texts[10].startswith("Đã nhận: 4 tệp.")
+    assert texts[8].startswith("Đã nhận: 1 tệp.") and texts[11].startswith("Đã nhận: 4 tệp.")
     assert "Đã đính kèm 4 tệp" in texts[-1]
 
     rows = await wait_fetched(sessions, 4)
@@ -584,15 +592,17 @@ async def test_an_officer_handles_a_case_on_telegram_and_the_worker_is_told(
         fake_telegram.button_update(508, "report:start"),
         fake_telegram.button_update(508, "f:grievance:category:wages"),
         fake_telegram.text_update(508, "sua cao nguyen"),
+        fake_telegram.button_update(508, "f:grievance:workplace_check:yes"),
         fake_telegram.text_update(508, "Công ty nợ lương hai tháng rồi, cả xưởng chưa ai được trả"),
         fake_telegram.button_update(508, "f:grievance:since:months"),
         fake_telegram.button_update(508, "f:grievance:affected:many"),
         fake_telegram.button_update(508, "f:grievance:evidence:done"),
+        fake_telegram.button_update(508, "f:grievance:anonymity:anonymous"),
     ]
     for update in steps:
         await step(update, len(fake_telegram.sent()) + 1)
     # The last step: the worker's receipt, and the alerts to Bình and the group.
-    await step(fake_telegram.button_update(508, "f:grievance:anonymity:anonymous"),
+    await step(fake_telegram.button_update(508, "f:grievance:review:send"),
                len(fake_telegram.sent()) + 3)  # fmt: skip
     alert = fake_telegram.sent(7001)[-1]
     assert alert["text"].startswith("Hồ sơ mới trong hàng đợi của bạn:\nKN-2026-000001")

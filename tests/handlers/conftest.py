@@ -39,12 +39,20 @@ class Talk:
         self.db = database
         self.user = user
         self.channel = channel
+        self.last: list[Outgoing] = []
 
     async def send(self, msg: Incoming) -> list[Outgoing]:
         async with self.db.sessions() as session:
             replies = await self.dispatcher.handle(session, msg, self.dispatcher.services.clock())
             await session.commit()
+        self.last = replies
         return replies
+
+    async def tap(self, label: str) -> list[Outgoing]:
+        """Press the button labelled `label` in the bot's last replies, as a worker would."""
+        found = [b.payload for r in self.last for row in r.buttons for b in row if b.label == label]
+        assert found, f"no button {label!r} in {[labels(r) for r in self.last]}"
+        return await self.press(found[-1])
 
     async def say(self, text: str) -> list[Outgoing]:
         return await self.send(Incoming(self.channel, self.user, self.user, text=text))

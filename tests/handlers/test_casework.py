@@ -8,7 +8,7 @@ from sqlalchemy import select
 from handlers import casework
 from storage.models import AuditEntry, Case, CaseMessage
 from tests.handlers.conftest import NOW, buttons
-from tests.handlers.test_grievance import to_anonymity
+from tests.handlers.test_grievance import file_report, to_anonymity
 
 REFUSAL = "Nút này không còn dùng được. Bạn chọn lại giúp mình nhé."
 
@@ -16,7 +16,7 @@ REFUSAL = "Nút này không còn dùng được. Bạn chọn lại giúp mình 
 async def filed_anonymously(talk):
     worker = talk("900")
     await to_anonymity(worker)
-    await worker.press("f:grievance:anonymity:anonymous")
+    await file_report(worker)
     return worker
 
 

@@ -28,6 +28,7 @@ async def to_evidence(worker):
     await worker.press("report:start")
     await worker.press("f:grievance:category:wages")
     await worker.say("nha may sua cao nguyen")
+    await worker.tap("Đúng rồi")
     await worker.say(STORY)
     await worker.press("f:grievance:since:months")
     [proof] = await worker.press("f:grievance:affected:many")
@@ -52,7 +53,9 @@ async def test_files_are_counted_then_attached_to_the_case(talk, sessions):
     [again] = await worker.press("f:grievance:anonymity:-back")
     assert again.text.endswith("Đã nhận: 3 tệp.")
     await worker.say("xong")  # typed instead of tapped
-    [done] = await worker.press("f:grievance:anonymity:anonymous")
+    [review] = await worker.press("f:grievance:anonymity:anonymous")
+    assert "• Tệp kèm theo: 3 tệp\n" in review.text
+    [done, *_alerts] = await worker.tap("Gửi")
     assert "Đã đính kèm 3 tệp; thông tin ẩn như vị trí chụp được xoá." in done.text
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()
@@ -73,7 +76,8 @@ async def test_what_cannot_be_taken_is_refused_and_recorded_nowhere(talk, sessio
         Attachment("document", "tg-doc", 1000, "application/msword"),
     ):
         [refusal] = await worker.attach(attachment)
-        assert refusal.text.startswith("Mình nhận được ảnh, tin nhắn thoại và tệp PDF.")
+        # "Mình chỉ nhận…": what the bot can take, not a claim that it received it.
+        assert refusal.text.startswith("Mình chỉ nhận ảnh, tin nhắn thoại và tệp PDF.")
     [too_big] = await worker.attach(Attachment("document", "tg-big", 30_000_000, "application/pdf"))
     assert too_big.text.startswith("Tệp này lớn quá (tối đa 10 MB).")
     [typed] = await worker.say("anh o trong may")
@@ -132,7 +136,9 @@ async def test_support_takes_files_too(talk, sessions):
     await worker.press("f:support:evidence:done")
     await worker.press("f:support:member:member")
     await worker.say("hoa vien")
-    [done] = await worker.press("f:support:consent:no")
+    await worker.tap("Đúng rồi")
+    await worker.press("f:support:consent:no")
+    [done, *_alerts] = await worker.tap("Gửi")
     assert "Đã đính kèm 1 tệp" in done.text
     async with sessions() as session:
         row = (await session.scalars(select(Evidence))).one()
@@ -151,6 +157,7 @@ async def test_files_of_forms_never_sent_are_swept_after_eight_days(
     await other.attach(PDF)
     await other.press("f:grievance:evidence:done")
     await other.press("f:grievance:anonymity:anonymous")
+    await other.tap("Gửi")
     fetcher = EvidenceFetcher(database, dispatcher.services, {})
     assert await fetcher.sweep() == 0
     clock.now += timedelta(days=8, minutes=1)

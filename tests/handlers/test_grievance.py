@@ -22,7 +22,10 @@ async def to_anonymity(worker, story: str = STORY):
     assert buttons(category)[0] == "f:grievance:category:wages"
     [where] = await worker.press("f:grievance:category:wages")
     assert where.text.startswith("Việc này xảy ra ở đâu?")
-    [what] = await worker.say("nha may sua cao nguyen")
+    [check] = await worker.say("nha may sua cao nguyen")
+    # The match is echoed, so a wrong guess is caught where it is made.
+    assert check.text == "Mình hiểu là Công ty TNHH Sữa Cao Nguyên, đúng không?"
+    [what] = await worker.tap("Đúng rồi")
     assert what.text.startswith("Chuyện gì đã xảy ra?")
     await worker.say(story)
     await worker.press("f:grievance:since:months")
@@ -33,10 +36,36 @@ async def to_anonymity(worker, story: str = STORY):
     return anonymity
 
 
+async def file_report(worker, anonymity: str = "anonymous"):
+    """From the anonymity question: choose, then send from the review; the receipt first,
+    then what went to officers."""
+    [review] = await worker.press(f"f:grievance:anonymity:{anonymity}")
+    assert review.text.startswith("Bạn xem lại trước khi gửi nhé:")
+    return await worker.press("f:grievance:review:send")
+
+
 async def test_an_anonymous_report_lands_in_the_right_queue_without_identity(talk, sessions):
     worker = talk("900")
     await to_anonymity(worker)
-    [done] = await worker.press("f:grievance:anonymity:anonymous")
+    [review] = await worker.press("f:grievance:anonymity:anonymous")
+    assert review.text == (
+        "Bạn xem lại trước khi gửi nhé:\n"
+        "• Vấn đề: Nợ lương, chậm lương\n"
+        "• Nơi làm việc: Công ty TNHH Sữa Cao Nguyên\n"
+        "• Sự việc: Công ty nợ lương hai tháng rồi, cả xưởng 40 người chưa ai được trả.\n"
+        "• Từ khi nào: Từ 1 đến 6 tháng\n"
+        "• Số người bị ảnh hưởng: Từ 11 đến 50 người\n"
+        "• Tệp kèm theo: (chưa ghi)\n"
+        "• Ẩn danh: Tôi muốn ẩn danh\n"
+        "Gửi tới: Công đoàn cơ sở Công ty TNHH Sữa Cao Nguyên.\n"
+        "Đúng rồi thì bấm “Gửi”; cần sửa thì bấm “Sửa”."
+    )
+    assert buttons(review) == [
+        "f:grievance:review:send", "f:grievance:review:change",
+        "f:grievance:review:-back", "f:grievance:review:-cancel",
+    ]  # fmt: skip
+    assert await count(sessions, Case) == 0  # nothing is sent before "Gửi"
+    [done] = await worker.tap("Gửi")
     pin = re.search(r"Mã PIN của bạn: (\d{6})\.", done.text).group(1)
     assert done.text == (
         "Mình đã nhận phản ánh của bạn. Mã hồ sơ: KN-2026-000001.\n"
@@ -110,7 +139,9 @@ async def test_a_named_report_asks_consent_before_keeping_the_phone(talk, sessio
     assert consent.text.startswith("Bạn chọn để cán bộ biết là bạn.")
     [phone] = await worker.press("f:grievance:consent:yes")
     assert phone.text.startswith("Nếu muốn cán bộ gọi điện, bạn ghi số điện thoại.")
-    [done] = await worker.say("0987 654 321")
+    [review] = await worker.say("0987 654 321")
+    assert "• Ẩn danh: Cán bộ được biết là tôi\n• Số điện thoại: •••••••321\n" in review.text
+    [done] = await worker.tap("Gửi")
     assert "Cán bộ sẽ trả lời bạn ở đây" in done.text
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()
@@ -123,7 +154,11 @@ async def test_a_named_report_without_consent_goes_anonymous(talk, sessions):
     worker = talk()
     await to_anonymity(worker)
     await worker.press("f:grievance:anonymity:named")
-    [done] = await worker.press("f:grievance:consent:no")
+    [review] = await worker.press("f:grievance:consent:no")
+    # Without consent the report goes anonymously, and the review says so.
+    assert "• Ẩn danh: Tôi muốn ẩn danh\n" in review.text
+    assert "Số điện thoại" not in review.text
+    [done] = await worker.tap("Gửi")
     assert "Bạn đang ẩn danh" in done.text
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()
@@ -149,7 +184,7 @@ async def test_identifying_words_in_the_story_are_pointed_out(talk, sessions):
     await worker.press("f:grievance:since:week")
     await worker.press("f:grievance:affected:few")
     await worker.say("khong co")  # no evidence, typed
-    [done] = await worker.press("f:grievance:anonymity:anonymous")
+    [done, *_alerts] = await file_report(worker)
     assert "Liên đoàn Lao động tỉnh Lâm Đồng sẽ trả lời bạn" in done.text  # nothing to route by
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()
@@ -163,13 +198,21 @@ async def test_a_too_short_story_and_forged_buttons_change_nothing(talk, session
     await worker.press("report:start")
     await worker.press("f:grievance:category:other")
     await worker.say("5800100001")  # the hotel, by its tax code
+    await worker.tap("Đúng rồi")
     [short] = await worker.say("😡😡😡")
     assert short.text.startswith("Bạn kể ngắn gọn chuyện gì xảy ra giúp mình")
     refusal = "Nút này không còn dùng được. Bạn chọn lại giúp mình nhé."
     for forged in ("f:grievance:story:-skip", "f:grievance:category:wages", "f:grievance:x:y"):
         assert [r.text for r in await worker.press(forged)] == [refusal]
-    # Starting another form puts this one aside, and says so.
-    first, consent = await worker.press("join:start")
-    assert first.text == "Mình đã bỏ phần bạn đang điền dở trước đó."
+    # Starting another form asks which to keep; dropping this one is the worker's choice.
+    [which] = await worker.press("join:start")
+    assert which.text == (
+        "Bạn chưa điền xong “Gửi phản ánh”. Nếu làm “Gia nhập công đoàn”, phần đang điền dở "
+        "sẽ bị bỏ."
+    )
+    [story] = await worker.tap("Tiếp tục “Gửi phản ánh”")
+    assert story.text.startswith("Mình tiếp tục phần “Gửi phản ánh” nhé.\n\nChuyện gì đã")
+    await worker.press("join:start")
+    [consent] = await worker.tap("Bỏ phần đó, làm “Gia nhập công đoàn”")
     assert consent.text.startswith("Để đăng ký")
     assert await count(sessions, Case) == 0

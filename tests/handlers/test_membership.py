@@ -40,11 +40,25 @@ async def to_workplace(worker):
 async def test_registering_interest_opens_a_routed_case_with_sealed_contact(talk, sessions):
     worker = talk()
     await to_workplace(worker)
-    [contract] = await worker.say("cty sua cao nguyen")  # known: the ward is not asked
+    [check] = await worker.say("cty sua cao nguyen")
+    assert check.text == "Mình hiểu là Công ty TNHH Sữa Cao Nguyên, đúng không?"
+    [contract] = await worker.tap("Đúng rồi")  # known: the ward is not asked
     assert contract.text == "Bạn có hợp đồng lao động không?"
     [call] = await worker.press("f:membership:contract:contract")
     assert "f:membership:contact_time:-skip" in buttons(call)
-    [done] = await worker.press("f:membership:contact_time:morning")
+    [review] = await worker.press("f:membership:contact_time:morning")
+    assert review.text == (
+        "Bạn xem lại trước khi gửi nhé:\n"
+        "• Họ tên: Nguyễn Văn An\n"
+        "• Số điện thoại: •••••••678\n"  # the review is a chat message: the number is masked
+        "• Nơi làm việc: Công ty TNHH Sữa Cao Nguyên\n"
+        "• Hợp đồng lao động: Có, tôi có hợp đồng lao động\n"
+        "• Giờ tiện gọi: Buổi sáng\n"
+        "Gửi tới: Công đoàn cơ sở Công ty TNHH Sữa Cao Nguyên.\n"
+        "Đúng rồi thì bấm “Gửi”; cần sửa thì bấm “Sửa”."
+    )
+    assert await count(sessions, Case) == 0
+    [done, *_alerts] = await worker.tap("Gửi")
     assert done.text == (
         "Cảm ơn bạn! Mình đã ghi nhận đăng ký. Mã hồ sơ: GN-2026-000001.\n"
         "Cán bộ Công đoàn cơ sở Công ty TNHH Sữa Cao Nguyên sẽ gọi cho bạn trước "
@@ -91,7 +105,11 @@ async def test_an_unknown_workplace_is_routed_by_its_ward_or_to_the_federation(t
     assert ward.text.startswith("Nơi làm việc của bạn ở phường, xã nào?")
     await first.say("p9")  # Phường 9 is now part of Lâm Viên
     await first.press("f:membership:contract:no_contract")
-    [done] = await first.press("f:membership:contact_time:-skip")
+    [review] = await first.press("f:membership:contact_time:-skip")
+    assert "• Nơi làm việc: quán phở cô Ba (chưa có trong danh sách)\n" in review.text
+    assert "• Phường/xã: Phường Lâm Viên - Đà Lạt\n" in review.text
+    assert "• Giờ tiện gọi: (chưa ghi)\n" in review.text
+    [done, *_alerts] = await first.tap("Gửi")
     assert "Cán bộ Công đoàn phường Lâm Viên - Đà Lạt sẽ gọi" in done.text
     assert "nghiệp đoàn cơ sở" in done.text
 
@@ -100,7 +118,8 @@ async def test_an_unknown_workplace_is_routed_by_its_ward_or_to_the_federation(t
     await second.say("quán phở cô Ba")
     await second.press("f:membership:ward:-skip")
     await second.press("f:membership:contract:foreign_long")
-    [done] = await second.press("f:membership:contact_time:any")
+    await second.press("f:membership:contact_time:any")
+    [done, *_alerts] = await second.tap("Gửi")
     assert "Cán bộ Liên đoàn Lao động tỉnh Lâm Đồng sẽ gọi" in done.text
     async with sessions() as session:
         rules = (await session.scalars(select(Case.route_rule).order_by(Case.id))).all()
@@ -128,7 +147,8 @@ async def test_two_equally_good_workplaces_are_not_guessed(talk, sessions):
     ]  # fmt: skip
     await worker.press("f:membership:workplace_choice:0")
     await worker.press("f:membership:contract:contract")
-    [done] = await worker.press("f:membership:contact_time:-skip")
+    await worker.press("f:membership:contact_time:-skip")
+    [done, *_alerts] = await worker.tap("Gửi")
     assert "Công đoàn cơ sở Công ty TNHH Hoa Viên Đà Lạt" in done.text
 
 
@@ -167,7 +187,9 @@ async def test_bad_answers_get_a_clear_reason_and_the_same_question(talk, sessio
         assert [r.text for r in await worker.press(stale)] == [REFUSAL], stale
     async with sessions() as session:
         assert (await session.scalars(select(Conversation.state))).one() == before
-    [cancelled] = await worker.say("huỷ")
+    [sure] = await worker.say("huỷ")  # where text is expected, the bot asks first
+    assert sure.text == "Bạn muốn huỷ phần đang điền? Chưa có gì được gửi đi."
+    [cancelled] = await worker.say("có")
     assert cancelled.text.startswith("Đã huỷ, chưa có gì được gửi đi.")
     assert await count(sessions, Case) == 0
 
@@ -176,12 +198,11 @@ async def test_without_consent_nothing_personal_is_asked_or_kept(talk, sessions)
     worker = talk()
     await worker.say("/start")
     await worker.press("join:start")
-    [after] = await worker.press("f:membership:consent:no")
-    assert after.text.startswith("Bạn làm ở đâu?")  # name and phone are skipped
-    await worker.say("cty sua cao nguyen")
-    await worker.press("f:membership:contract:contract")
-    [done] = await worker.press("f:membership:contact_time:-skip")
+    # Registering needs a name and a phone: without consent the form ends at once, instead
+    # of asking four more questions for nothing.
+    [done] = await worker.press("f:membership:consent:no")
     assert done.text.startswith("Không có sự đồng ý của bạn thì mình không được lưu họ tên")
+    assert buttons(done) == MENU
     async with sessions() as session:
         person = (await session.scalars(select(Person))).one()
     assert (person.consent_at, person.phone_encrypted) == (None, None)
@@ -205,8 +226,10 @@ async def test_a_second_person_is_asked_for_consent_only_once(talk):
     worker = talk()
     await to_workplace(worker)
     await worker.say("cty sua cao nguyen")
+    await worker.tap("Đúng rồi")
     await worker.press("f:membership:contract:contract")
     await worker.press("f:membership:contact_time:-skip")
+    await worker.tap("Gửi")
     [name] = await worker.press("join:start")  # again: consent was given already
     assert name.text == "Họ tên đầy đủ của bạn là gì?"
 

@@ -88,13 +88,26 @@ async def test_codes_count_per_kind_and_year(talk, clock, sessions):
 async def test_cancel_drops_the_message_in_progress(talk, sessions):
     worker = talk()
     await worker.say("/start")
-    for cancel in ("/huy", "huỷ", "/cancel", "Hủy"):
+    for cancel in ("/huy", "/cancel"):
         await worker.press("q:write:join")
         [reply] = await worker.say(cancel)
         assert reply.text.startswith("Đã huỷ.")
+    # A cancel word typed where the message is expected is asked about, never sent on.
+    for word in ("huỷ", "Hủy", "thoi"):
+        await worker.press("q:write:join")
+        [sure] = await worker.say(word)
+        assert sure.text == "Bạn muốn thôi không viết tin nhắn nữa?"
+        [reply] = await worker.tap("Có, huỷ")
+        assert reply.text.startswith("Đã huỷ.")
+    await worker.press("q:write:join")
+    await worker.say("thôi")
+    [go_on] = await worker.tap("Không, mình viết tiếp")
+    assert go_on.text.startswith("Bạn viết tin nhắn trong một lần gửi nhé.")
+    [sent, *_alerts] = await worker.say("Cho em hỏi thủ tục vào công đoàn")
+    assert "Mã hồ sơ: HD-2026-000001." in sent.text
     [nothing] = await worker.say("/huy")
     assert nothing.text.startswith("Không có việc gì đang làm dở.")
-    assert await count(sessions, Case) == 0
+    assert await count(sessions, Case) == 1
 
 
 async def test_a_message_in_progress_survives_a_restart(dispatcher, database, sessions):

@@ -13,7 +13,7 @@ from storage import unions
 from storage.models import AuditEntry, Case, OutboxItem
 from tests.conftest import count
 from tests.handlers.conftest import NOW
-from tests.handlers.test_grievance import to_anonymity
+from tests.handlers.test_grievance import file_report, to_anonymity
 
 
 async def test_an_overdue_case_is_escalated_once_after_the_grace_period(
@@ -27,7 +27,7 @@ async def test_an_overdue_case_is_escalated_once_after_the_grace_period(
         await session.commit()
     worker = talk("506", "telegram")
     await to_anonymity(worker)
-    await worker.press("f:grievance:anonymity:anonymous")
+    await file_report(worker)
     await worker.press("q:write:other")  # a question: it sits at the root federation
     await worker.say("Cho em hỏi về lương tối thiểu vùng ở Lâm Đồng")
     watch = SlaWatch(database, dispatcher.services, Sender(database, dispatcher.services, {}))

@@ -17,10 +17,16 @@ async def to_phone(worker):
     await worker.press("f:support:situation:work_accident")
     await worker.press("f:support:urgency:now")
     [proof] = await worker.say("Em bị máy kẹp tay, nghỉ làm 2 tháng, nhà còn hai con nhỏ")
-    assert proof.text.startswith("Bạn có giấy tờ cho thấy hoàn cảnh của mình không")
+    # One line that shows the worker was heard, before the next question.
+    assert proof.text.startswith(
+        "Mình rất tiếc về tai nạn của bạn. Mong bạn mau bình phục.\n\n"
+        "Bạn có giấy tờ cho thấy hoàn cảnh của mình không"
+    )
     await worker.press("f:support:evidence:done")
     await worker.press("f:support:member:member")
-    [consent] = await worker.say("hoa vien")
+    [check] = await worker.say("hoa vien")
+    assert check.text == "Mình hiểu là Công ty TNHH Hoa Viên Đà Lạt, đúng không?"
+    [consent] = await worker.tap("Đúng rồi")
     assert consent.text.startswith("Để xem xét yêu cầu, công đoàn cần biết đó là bạn")
     return consent
 
@@ -30,7 +36,21 @@ async def test_a_support_request_with_consent_is_linked_and_routed(talk, session
     await to_phone(worker)
     [phone] = await worker.press("f:support:consent:yes")
     assert phone.text.startswith("Công đoàn gọi cho bạn qua số nào?")
-    [done] = await worker.say("0912345678")
+    [review] = await worker.say("0912345678")
+    assert review.text == (
+        "Bạn xem lại trước khi gửi nhé:\n"
+        "• Hoàn cảnh: Tai nạn lao động\n"
+        "• Mức độ gấp: Rất gấp (trong tuần này)\n"
+        "• Sự việc: Em bị máy kẹp tay, nghỉ làm 2 tháng, nhà còn hai con nhỏ\n"
+        "• Tệp kèm theo: (chưa ghi)\n"
+        "• Đoàn viên công đoàn: Có, tôi là đoàn viên\n"
+        "• Nơi làm việc: Công ty TNHH Hoa Viên Đà Lạt\n"
+        "• Số điện thoại: •••••••678\n"
+        "Gửi tới: Công đoàn cơ sở Công ty TNHH Hoa Viên Đà Lạt.\n"
+        "Cán bộ sẽ biết yêu cầu này là của bạn và trả lời bạn tại đây.\n"
+        "Đúng rồi thì bấm “Gửi”; cần sửa thì bấm “Sửa”."
+    )
+    [done, *_alerts] = await worker.tap("Gửi")
     assert done.text.startswith(
         "Mình đã nhận yêu cầu của bạn. Mã hồ sơ: HT-2026-000001.\n"
         "Cán bộ Công đoàn cơ sở Công ty TNHH Hoa Viên Đà Lạt sẽ trả lời bạn trước "
@@ -52,7 +72,10 @@ async def test_a_support_request_with_consent_is_linked_and_routed(talk, session
 async def test_without_consent_the_request_goes_without_a_name(talk, sessions):
     worker = talk()
     await to_phone(worker)
-    [done] = await worker.press("f:support:consent:no")
+    [review] = await worker.press("f:support:consent:no")
+    assert "Yêu cầu được gửi không kèm tên bạn; cán bộ trả lời bạn tại đây." in review.text
+    assert "Số điện thoại" not in review.text
+    [done, *_alerts] = await worker.tap("Gửi")
     assert "HT-2026-000001" in done.text
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()

@@ -28,11 +28,13 @@ async def report_on_telegram(fake) -> None:
         fake.button_update(611, "report:start"),
         fake.button_update(611, "f:grievance:category:wages"),
         fake.text_update(611, "sua cao nguyen"),
+        fake.button_update(611, "f:grievance:workplace_check:yes"),
         fake.text_update(611, STORY),
         fake.button_update(611, "f:grievance:since:months"),
         fake.button_update(611, "f:grievance:affected:many"),
         fake.button_update(611, "f:grievance:evidence:done"),
         fake.button_update(611, "f:grievance:anonymity:anonymous"),
+        fake.button_update(611, "f:grievance:review:send"),
     ]
     for number, update in enumerate(steps, 1):
         await fake.deliver(update)
