@@ -3,9 +3,12 @@
 Above the confidence threshold the worker gets the article, its legal basis and the next
 steps as buttons. Below it: the best 2–3 topics as buttons and "Ask a union officer", which
 passes the question on as a `question` case; the question is also counted among the
-unanswered ones for officers to write content. Greetings and thanks get a friendly word and
-the menu. `compose()` is the one place an answer's text is made: the bot, `unionbot ask` and
-bench/faq.py all go through it or through the same search.
+unanswered ones for officers to write content. Greetings, thanks and emoji get a friendly word
+and the menu; "who are you?" the truth (an automated assistant, officers answer messages);
+politics a polite "only work and the union"; a threat to the person's safety the emergency
+numbers and the union's help, before the answer if there is one. `compose()` is the one place
+an answer's text is made: the bot, `unionbot ask` and bench/faq.py all go through it or
+through the same search.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from datetime import date
 
 from bot.services.i18n import LOCAL_TIME, N_, _, format_date
 from bot.services.knowledge import Article, Knowledge, Match
-from handlers import menu, question
+from handlers import forms, menu, question
 from handlers.types import Button, Context, Incoming, Keyboard, Outgoing, StaleButton
 from storage import unanswered
 
@@ -32,6 +35,7 @@ NEXT_STEPS = {
     "support": (N_("Hardship support"), "support:start"),
 }
 PAGE_SIZE = 8
+SAFETY = N_("If you are in danger right now, call the police on 113 (ambulance 115) straight away.")
 
 
 def asker_tag(ctx: Context) -> str:
@@ -66,26 +70,32 @@ def render(article: Article, on: date) -> str:
     return "\n\n".join(parts)
 
 
-def next_steps(article: Article) -> Keyboard:
-    """The article's next steps, one button each, then the way back."""
-    rows = [(Button(_(NEXT_STEPS[step][0]), NEXT_STEPS[step][1]),) for step in article.next]
-    if "ask" not in article.next:
-        rows.append((Button(_(ASK), "faq:ask"),))
+def next_steps(article: Article, first: tuple[str, ...] = ()) -> Keyboard:
+    """The article's next steps (after `first`), one button each, then the way back."""
+    steps = (*first, *(step for step in article.next if step not in first))
+    rows = [step_button(step) for step in steps]
+    if "ask" not in steps:
+        rows.append(step_button("ask"))
     rows.append((Button(_("Other questions"), "faq:home"), menu.back_to_menu()))
     return tuple(rows)
 
 
+def step_button(step: str) -> tuple[Button, ...]:
+    label, payload = NEXT_STEPS[step]
+    return (Button(_(label), payload),)
+
+
 def compose(knowledge: Knowledge, match: Match, language: str, on: date) -> tuple[str, Keyboard]:
-    """The reply for a search result: answer, suggestions, or a friendly word."""
-    if match.smalltalk == "thanks":
-        return _("You are welcome! Write to me any time you need something."), menu.main_menu()
-    if match.smalltalk == "greeting":
-        return menu.greeting(), menu.main_menu()
+    """The reply for a search result: answer, suggestions, or a word of its own."""
+    if match.smalltalk == "danger":
+        return _danger(knowledge, match, language, on)
+    if match.smalltalk is not None:
+        return _smalltalk(match.smalltalk), menu.main_menu()
     if match.topic is not None:
         article = knowledge.article(match.topic, language)
         if article is not None:
             return render(article, on), next_steps(article)
-    ask = (Button(_(ASK), "faq:ask"),)
+    ask = step_button("ask")
     if match.suggestions:
         rows = [topic_button(knowledge, topic, language) for topic in match.suggestions]
         text = _(
@@ -99,6 +109,41 @@ def compose(knowledge: Knowledge, match: Match, language: str, on: date) -> tupl
         "answer you here."
     )
     return text, (ask, (Button(_("Browse the questions"), "faq:home"), menu.back_to_menu()))
+
+
+def _danger(knowledge: Knowledge, match: Match, language: str, on: date) -> tuple[str, Keyboard]:
+    """A threat to the person's safety: the emergency numbers first, then the answer if the
+    search found one, else what the union can do."""
+    article = knowledge.article(match.topic, language) if match.topic else None
+    if article is not None:
+        return _(SAFETY) + "\n\n" + render(article, on), next_steps(article, first=("support",))
+    text = _(
+        "Your safety comes first. The union can help too: ask for hardship support, report it "
+        "if it has to do with your work, or leave a message for a union officer, who will "
+        "answer you here."
+    )
+    steps = tuple(step_button(step) for step in ("support", "report", "ask"))
+    return _(SAFETY) + " " + text, (*steps, (menu.back_to_menu(),))
+
+
+def _smalltalk(kind: str) -> str:
+    """The friendly word for a message that is not a question."""
+    if kind == "greeting":
+        return menu.greeting()
+    if kind == "thanks":
+        return _("You are welcome! Write to me any time you need something.")
+    if kind == "identity":
+        return _(
+            "I am the union's automated assistant, not a person. I answer questions about work "
+            "and the union, and help you join, report a problem or ask for support. Union "
+            "officers read the messages you leave for them and answer you here."
+        )
+    if kind == "politics":
+        return _(
+            "I can only help with work, workers' rights and the union, so I do not discuss "
+            "politics. If you have a question about your work, type it here or choose below."
+        )
+    return _("What can I help you with? Choose below or type your question.")
 
 
 def topic_button(knowledge: Knowledge, topic: str, language: str) -> tuple[Button, ...]:
@@ -115,10 +160,11 @@ async def on_text(ctx: Context, msg: Incoming) -> list[Outgoing]:
     knowledge = ctx.services.knowledge
     language = ctx.person.language
     match = knowledge.search(text, language)
-    if match.smalltalk is None:
+    if match.smalltalk in (None, "danger"):
         # Kept so that "Ask a union officer" passes on exactly what the worker wrote.
         ctx.state["draft"] = text
-        if match.topic is None:
+        # A threat is not content to write: it is a person's story, maybe with their details.
+        if match.topic is None and match.smalltalk is None:
             await unanswered.record(
                 ctx.session,
                 language=match.language,
@@ -129,6 +175,10 @@ async def on_text(ctx: Context, msg: Incoming) -> list[Outgoing]:
                 asker=asker_tag(ctx),
             )
     reply_text, buttons = compose(knowledge, match, language, today(ctx))
+    if forms.PAUSED in ctx.state and match.topic is None and match.smalltalk is None:
+        # Likely an answer meant for the form set aside (a phone number after /start).
+        hint = _("If that was for the form you are filling in, tap “Continue” and send it again.")
+        reply_text = f"{hint}\n\n{reply_text}"
     replies = [ctx.reply(reply_text, buttons)]
     if ctx.first_contact and match.smalltalk is None:
         # Someone's very first message: say what the bot is before answering.

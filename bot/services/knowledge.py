@@ -10,15 +10,21 @@ scored and added: each topic as one document (title, keywords, example questions
 each example question on its own (the best one counts). A confidence in 0..1 combines how much
 of the question the best topic explains with how far it is ahead of the next; below
 THRESHOLD the search declines and offers suggestions instead of guessing.
+
+Some messages need a reply of their own, found from the vocabulary's phrase lists: short ones
+that are only a greeting, thanks, emoji or "who are you?", and, anywhere in a message, a
+threat to the person's safety or a political question (the latter only when no topic is
+confident).
 """
 
 from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -58,6 +64,14 @@ OFFTOPIC_CLOSE = 0.8  # ...or this share when the best is "none of these"
 ACCENT_SHARE = 0.7  # a word typed with diacritics: its accented form's share of its weight
 BM25_K1 = 1.2
 BM25_B = 0.6
+SMALLTALK_WORDS = 10  # a longer message is a question, whatever its words
+SMALLTALK = ("identity", "thanks", "greeting")  # the most telling first: "chào bạn, bạn là ai"
+# Kinds of content/vocabulary.yaml phrases looked for anywhere in a message. "harmless" phrases
+# only look like one of the others ("bị đánh giá" is being assessed, not beaten) and are
+# skipped; "work" marks a union or labour question, never a political one.
+SIGNALS = ("harmless", "danger", "politics", "work")  # on a tie, the first wins
+# What an emoji may carry besides itself: variation selectors, skin tones, zero-width joiner.
+_EMOJI_MARKS = re.compile("[\ufe0e\ufe0f\u200d\U0001f3fb-\U0001f3ff]")
 
 
 class ContentError(ValueError):
@@ -88,19 +102,27 @@ class _Entry:
         # must match the key's own diacritics (a key without any accepts only plain words).
         return all(t == fold_word(t) or t == k for t, k in zip(tokens, self.typed, strict=True))
 
+    def matches_strictly(self, tokens: Sequence[str]) -> bool:
+        """Like matches, but a one-word key only as typed: a lone folded word is too often
+        another one ("dang" is mostly "đang", now, rather than "đảng", the Party)."""
+        return tokens[0] == self.typed[0] if len(self.typed) == 1 else self.matches(tokens)
+
 
 @dataclass(frozen=True, slots=True)
 class Vocabulary:
-    """content/vocabulary.yaml: shorthand, phrases, stopwords and small talk."""
+    """content/vocabulary.yaml: shorthand, phrases, stopwords, small talk, and the phrases
+    of the replies of their own (identity, danger, politics)."""
 
     entries: dict[tuple[str, ...], tuple[_Entry, ...]]  # by folded key
     starts: frozenset[str]  # the folded first words of the keys
     longest: int
     stopwords: frozenset[str]  # accent keys, and folded forms of the plain ones
     stop_folded: frozenset[str]
-    greetings: frozenset[tuple[str, ...]]
-    thanks: frozenset[tuple[str, ...]]
+    smalltalk_phrases: dict[tuple[str, ...], str]  # folded words -> a kind of SMALLTALK
+    smalltalk_longest: int
     polite: frozenset[str]
+    thanks_emoji: frozenset[str]  # without variation selectors and skin tones
+    signals: _Signals
 
     @classmethod
     def load(cls, path: Path) -> Vocabulary:
@@ -108,8 +130,10 @@ class Vocabulary:
             data = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeLoader) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise ContentError(f"{path}: cannot read the vocabulary: {exc}") from exc
-        for key in ("stopwords", "greetings", "thanks", "polite"):
-            if not all(isinstance(item, str) for item in data.get(key) or ()):
+        lists = ("stopwords", "greetings", "thanks", "identity", "polite", "thanks_emoji")
+        for key in (*lists, *SIGNALS):
+            items = data.get(key) or []
+            if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
                 raise ContentError(f"{path}: '{key}' must list texts (quote yes, no, on, off)")
         entries: dict[tuple[str, ...], list[_Entry]] = defaultdict(list)
         for key in ("shorthand", "phrases"):
@@ -123,23 +147,34 @@ class Vocabulary:
                 entries[tuple(fold_word(w) for w in entry.typed)].append(entry)
         stop = {accent_key(w) for item in data.get("stopwords") or () for w in item.split()}
 
-        def phrase_set(key: str) -> frozenset[tuple[str, ...]]:
-            return frozenset(tuple(words(str(item))) for item in data.get(key) or ())
-
+        small: dict[tuple[str, ...], str] = {}
+        for kind in SMALLTALK:
+            for item in data.get("greetings" if kind == "greeting" else kind) or ():
+                small.setdefault(tuple(words(item)), kind)
+        small.pop((), None)
+        emoji = {_EMOJI_MARKS.sub("", item) for item in data.get("thanks_emoji") or ()}
+        if "" in emoji or any(ch.isalnum() for item in emoji for ch in item):
+            raise ContentError(f"{path}: 'thanks_emoji' must list emoji only")
         return cls(
             entries={key: tuple(value) for key, value in entries.items()},
             starts=frozenset(key[0] for key in entries),
             longest=max((len(key) for key in entries), default=1),
             stopwords=frozenset(stop),
             stop_folded=frozenset(fold_word(w) for w in stop),
-            greetings=phrase_set("greetings"),
-            thanks=phrase_set("thanks"),
+            smalltalk_phrases=small,
+            smalltalk_longest=max((len(key) for key in small), default=1),
             polite=frozenset(w for item in data.get("polite") or () for w in words(item)),
+            thanks_emoji=frozenset(emoji),
+            signals=_Signals.build(path, data),
         )
 
     def is_stopword(self, token: str) -> bool:
         """Typed with diacritics: that exact word is a stopword; without: any spelling is."""
         return token in self.stopwords if token != fold_word(token) else token in self.stop_folded
+
+    def tokens(self, text: str) -> list[str]:
+        """The words of a text as accent keys, shorthand and phrases expanded."""
+        return self.expand(accented_words(text))
 
     def expand(self, tokens: Sequence[str]) -> list[str]:
         """Shorthand words and known phrases replaced by what they stand for."""
@@ -167,22 +202,19 @@ class Vocabulary:
         return out
 
     def smalltalk(self, text: str) -> str | None:
-        """'greeting' or 'thanks' when the message is only that, else None."""
+        """What a message that is not a question is: 'identity' (who answers here?), 'thanks',
+        'greeting' when made only of such phrases and polite words; 'thanks' or 'emoji' when
+        made only of emoji and punctuation. None for anything else."""
         tokens = words(text)
-        if not tokens or len(tokens) > 8:
+        if not tokens:
+            return self._emoji(text)
+        if len(tokens) > SMALLTALK_WORDS:
             return None
         found: set[str] = set()
         i = 0
         while i < len(tokens):
-            for size in range(min(4, len(tokens) - i), 0, -1):
-                phrase = tuple(tokens[i : i + size])
-                kind = (
-                    "greeting"
-                    if phrase in self.greetings
-                    else "thanks"
-                    if phrase in self.thanks
-                    else None
-                )
+            for size in range(min(self.smalltalk_longest, len(tokens) - i), 0, -1):
+                kind = self.smalltalk_phrases.get(tuple(tokens[i : i + size]))
                 if kind:
                     found.add(kind)
                     i += size
@@ -191,9 +223,74 @@ class Vocabulary:
                 if tokens[i] not in self.polite:
                     return None
                 i += 1
-        if not found:
+        return next((kind for kind in SMALLTALK if kind in found), None)
+
+    def _emoji(self, text: str) -> str | None:
+        if any(ch.isalnum() for ch in text):  # letters of another script, say
             return None
-        return "thanks" if "thanks" in found else "greeting"
+        plain = _EMOJI_MARKS.sub("", text)
+        if any(emoji in plain for emoji in self.thanks_emoji):
+            return "thanks"
+        return "emoji" if any(unicodedata.category(ch) == "So" for ch in plain) else None
+
+    def signal(self, tokens: Sequence[str]) -> str | None:
+        """'danger' when a danger phrase is anywhere in the message (its `tokens()`); else
+        'politics' when a politics phrase is and nothing names the union or work; else None."""
+        found = self.signals.find(tokens)
+        if "danger" in found:
+            return "danger"
+        return "politics" if "politics" in found and "work" not in found else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Signals:
+    """The phrases looked for anywhere in a message, each with its kind (SIGNALS)."""
+
+    table: dict[tuple[str, ...], tuple[tuple[_Entry, str], ...]]  # by folded key
+    starts: frozenset[str]
+    longest: int
+
+    @classmethod
+    def build(cls, path: Path, data: dict[str, list[str]]) -> _Signals:
+        table: dict[tuple[str, ...], list[tuple[_Entry, str]]] = defaultdict(list)
+        for kind in SIGNALS:
+            for item in data.get(kind) or ():
+                typed = tuple(accented_words(item))
+                if not typed:
+                    raise ContentError(f"{path}: '{kind}' has an empty entry near {item!r}")
+                table[tuple(fold_word(w) for w in typed)].append((_Entry(typed, typed), kind))
+        return cls(
+            {key: tuple(value) for key, value in table.items()},
+            starts=frozenset(key[0] for key in table),
+            longest=max((len(key) for key in table), default=1),
+        )
+
+    def find(self, tokens: Sequence[str]) -> set[str]:
+        """The kinds of the phrases in the tokens, longest phrase first at each word so that
+        a harmless phrase hides the shorter one inside it."""
+        folded = [fold_word(t) for t in tokens]
+        found: set[str] = set()
+        i = 0
+        while i < len(tokens):
+            hit = self._longest_at(tokens, folded, i) if folded[i] in self.starts else None
+            if hit is None:
+                i += 1
+                continue
+            size, kind = hit
+            found.add(kind)
+            i += size
+        return found
+
+    def _longest_at(
+        self, tokens: Sequence[str], folded: Sequence[str], i: int
+    ) -> tuple[int, str] | None:
+        """The size and kind of the longest phrase starting at word i."""
+        for size in range(min(self.longest, len(tokens) - i), 0, -1):
+            window = tokens[i : i + size]
+            for entry, kind in self.table.get(tuple(folded[i : i + size]), ()):
+                if entry.matches_strictly(window):
+                    return size, kind
+        return None
 
 
 # ---------------------------------------------------------------------------- articles
@@ -465,8 +562,8 @@ class Index:
         # An unknown word weighs as much as the rarest known one against the question.
         self.max_idf = max(self.topic_view.idf.values(), default=1.0)
 
-    def _tokens(self, text: str) -> list[str]:
-        tokens = self.vocabulary.expand(accented_words(text))
+    def _tokens(self, text: str, expanded: Sequence[str] | None = None) -> list[str]:
+        tokens = self.vocabulary.tokens(text) if expanded is None else list(expanded)
         if self.language == "en":
             tokens = [_stem_en(fold_word(t)) for t in tokens]
         return tokens
@@ -485,11 +582,12 @@ class Index:
                 if accented or tokens[i + 1] != folded[i + 1]:
                     yield f"~{token}_{tokens[i + 1]}"
 
-    def query(self, text: str) -> Query:
-        """Expand, correct typos, and weight the terms of a question."""
+    def query(self, text: str, expanded: Sequence[str] | None = None) -> Query:
+        """Expand (unless `expanded` gives the vocabulary's tokens), correct typos, and weight
+        the terms of a question."""
         tokens: list[str] = []
         weights: list[float] = []
-        for token in self._tokens(text):
+        for token in self._tokens(text, expanded):
             plain = fold_word(token)
             if plain in self.lexicon or self.vocabulary.is_stopword(token) or plain.isdigit():
                 tokens.append(token)
@@ -554,10 +652,10 @@ class Index:
         plain = _stem_en(word) if self.language == "en" else word
         return plain in self.lexicon
 
-    def rank(self, text: str) -> Ranked | None:
+    def rank(self, text: str, expanded: Sequence[str] | None = None) -> Ranked | None:
         """Topics by score for a question, with the evidence about the best; None when
         nothing in the question matches any article."""
-        query = self.query(text)
+        query = self.query(text, expanded)
         scores = self.scores(query) if query.terms else []
         order = sorted(range(len(scores)), key=lambda i: -scores[i])
         if not order or scores[order[0]] <= 0:
@@ -637,7 +735,10 @@ class Match:
     topic: str | None
     confidence: float
     suggestions: tuple[str, ...] = ()
-    smalltalk: str | None = None  # "greeting" or "thanks": not a question at all
+    # Not a question for the articles: "greeting", "thanks", "emoji", "identity" (who answers
+    # here?), "politics", "danger" (a threat to the person's safety; the only one that may
+    # come with a topic, whose answer then follows the safety advice).
+    smalltalk: str | None = None
     language: str = "vi"  # the articles' language the match came from
 
 
@@ -687,9 +788,15 @@ class Knowledge:
         if small:
             return Match(None, 0.0, (), small, language)
         index = self.indexes.get(self.written_in(text, language))
-        if index is None:
-            return Match(None, 0.0, (), None, language)
-        return self._search(index, text)
+        tokens = self.vocabulary.tokens(text)  # expanded once for the search and the signals
+        match = self._search(index, text, tokens) if index else Match(None, 0.0, (), None, language)
+        signal = self.vocabulary.signal(tokens)
+        if signal == "danger" and match.topic is not None:
+            return replace(match, smalltalk=signal)
+        if signal and match.topic is None:
+            # A confident topic wins over politics: "đảng viên có được vào công đoàn không".
+            return Match(None, 0.0, (), signal, match.language)
+        return match
 
     def written_in(self, text: str, default: str) -> str:
         """'vi' for anything with Vietnamese diacritics; otherwise the language whose
@@ -715,8 +822,8 @@ class Knowledge:
         stop = self.vocabulary.stop_folded  # plain, so that both spellings give one key
         return " ".join(sorted({w for w in index.query(text).words if w not in stop}))
 
-    def _search(self, index: Index, text: str) -> Match:
-        ranked = index.rank(text)
+    def _search(self, index: Index, text: str, tokens: Sequence[str]) -> Match:
+        ranked = index.rank(text, tokens)
         if ranked is None:
             return Match(None, 0.0, (), None, index.language)
         confidence = confidence_of(ranked.evidence)

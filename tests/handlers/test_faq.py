@@ -129,3 +129,134 @@ async def test_a_person_who_chose_english_reads_the_english_article(talk):
     assert answer.text.startswith("Wages paid late or not paid")
     assert "Legal basis: Bộ luật Lao động 2019" in answer.text
     assert labels(answer)[:2] == ["Report a problem", "Ask a union officer"]
+
+
+# ---------------------------------------------------------------------------- safe replies
+
+IDENTITY = "Mình là trợ lý tự động của Công đoàn, không phải người thật."
+POLITICS = "Mình chỉ hỗ trợ các việc về việc làm, quyền lợi người lao động và công đoàn"
+SAFETY = "Nếu bạn đang gặp nguy hiểm, hãy gọi ngay Công an 113 (cấp cứu 115)."
+DANGER_BUTTONS = ["support:start", "report:start", "faq:ask", "menu:home"]
+THANKS = "Không có gì ạ! Khi cần, bạn cứ nhắn cho mình nhé."
+
+
+async def test_asking_who_answers_gets_the_truth_in_either_language(talk, sessions):
+    worker = await started(talk)
+    for text in (
+        "bạn là ai", "ban la ai", "Mày là ai vậy?", "ai đang trả lời vậy",
+        "bạn là người hay máy", "đây là bot à", "chào bạn, bạn là người thật hả",
+        "who are you?", "are you a bot", "Is this a real person?",
+    ):  # fmt: skip
+        [reply] = await worker.say(text)
+        assert reply.text.startswith(IDENTITY), text
+        assert "cán bộ công đoàn đọc và trả lời bạn ngay tại đây" in reply.text, text
+        assert buttons(reply) == MENU, text
+    assert await count(sessions, UnansweredQuestion) == 0
+
+
+async def test_a_first_message_asking_who_answers_is_answered_once(talk):
+    [reply] = await talk("901").say("ban la ai vay")
+    assert reply.text.startswith(IDENTITY) and buttons(reply) == MENU
+
+
+async def test_a_contact_question_is_not_taken_for_asking_who_the_bot_is(talk):
+    worker = await started(talk)
+    [reply] = await worker.say("chủ tịch công đoàn công ty em là ai, tìm ở đâu")
+    assert not reply.text.startswith(IDENTITY)
+
+
+async def test_political_questions_are_declined_politely(talk, sessions):
+    worker = await started(talk)
+    for text in (
+        "bạn nghĩ gì về đảng và nhà nước", "ban nghi gi ve dang va nha nuoc",
+        "Chế độ đa đảng có tốt hơn không?", "what do you think about the communist party",
+    ):  # fmt: skip
+        [reply] = await worker.say(text)
+        assert reply.text.startswith(POLITICS), text
+        assert "không bàn chuyện chính trị" in reply.text
+        assert buttons(reply) == MENU, text
+    assert await count(sessions, UnansweredQuestion) == 0
+
+
+async def test_union_and_labour_questions_are_not_taken_for_politics(talk):
+    worker = await started(talk)
+    [front] = await worker.say("công đoàn có thuộc Mặt trận Tổ quốc không")
+    assert not front.text.startswith(POLITICS)
+    [party] = await worker.say("Công đoàn có phải của Đảng không?")
+    assert not party.text.startswith(POLITICS)
+    [member] = await worker.say("đảng viên có được vào công đoàn không")
+    assert member.text.startswith("Ai được gia nhập công đoàn")
+    [election] = await worker.say("bầu ban chấp hành công đoàn")
+    assert not election.text.startswith(POLITICS)
+    # "đang" (now) folds to "dang" like "đảng" (the Party): it stays an ordinary word.
+    [wage] = await worker.say("tôi đang làm ở công ty may, bị nợ lương")
+    assert wage.text.startswith("Trả lương, nợ lương, chậm lương")
+    [accident] = await worker.say("dang lam viec thi bi tai nan")
+    assert accident.text.startswith("Tai nạn lao động")
+
+
+async def test_a_threatened_worker_is_told_to_call_113_and_offered_help(talk, sessions):
+    worker = await started(talk)
+    for text in (
+        "tôi bị xã hội đen đe dọa vì vay nặng lãi",
+        "toi vay app tin dung den gio ho doa giet ca nha",
+        "Em bị bọn đòi nợ thuê dọa đánh, giờ em phải làm sao?",
+        "I borrowed from a loan shark and now they threaten to kill me",
+    ):
+        [reply] = await worker.say(text)
+        assert reply.text.startswith(SAFETY), text
+        assert "Xin nghỉ việc" not in reply.text
+        assert buttons(reply) == DANGER_BUTTONS, text
+        assert labels(reply)[:2] == ["Hỗ trợ khó khăn", "Gửi phản ánh"]
+    # Such messages may hold personal details: not logged, but passed on when asked.
+    assert await count(sessions, UnansweredQuestion) == 0
+    [sent] = await worker.press("faq:ask")
+    assert "Mã hồ sơ: HD-2026-000001." in sent.text
+    async with sessions() as session:
+        message = (await session.scalars(select(CaseMessage))).one()
+    assert message.text == "I borrowed from a loan shark and now they threaten to kill me"
+
+
+async def test_a_labour_question_with_a_threat_gets_the_safety_line_and_the_answer(talk):
+    worker = await started(talk)
+    [reply] = await worker.say("chủ nợ dọa đánh em vì công ty nợ lương 3 tháng không trả")
+    assert reply.text.startswith(SAFETY + "\n\nTrả lương, nợ lương, chậm lương")
+    assert "Căn cứ: Bộ luật Lao động 2019" in reply.text
+    assert "report:start" in buttons(reply) and "support:start" in buttons(reply)
+
+
+async def test_threats_about_the_job_are_labour_questions(talk):
+    worker = await started(talk)
+    [union] = await worker.say("bị công ty đe dọa đuổi việc vì vào công đoàn")
+    assert "113" not in union.text
+    assert union.text.startswith("Bị gây khó dễ vì tham gia công đoàn")
+    [probation] = await worker.say("em bị đánh giá không đạt thử việc thì có được trả lương không")
+    assert "113" not in probation.text and probation.text.startswith("Thử việc")
+
+
+async def test_emoji_thanks_and_other_emoji_get_a_friendly_word(talk, sessions):
+    worker = await started(talk)
+    for text in ("👍", "🙏", "👍🏻", "❤️", "🙏🙏 !", "ok 👌"):
+        [reply] = await worker.say(text)
+        assert (reply.text, buttons(reply)) == (THANKS, MENU), text
+    for text in ("😢", "🤔?"):
+        [reply] = await worker.say(text)
+        assert reply.text == "Bạn cần mình giúp gì ạ? Bạn chọn bên dưới hoặc gõ câu hỏi nhé."
+        assert buttons(reply) == MENU
+    assert await count(sessions, UnansweredQuestion) == 0
+
+
+async def test_a_person_who_chose_english_gets_the_safe_replies_in_english(talk):
+    worker = await started(talk)
+    await worker.say("/lang en")
+    [identity] = await worker.say("bạn là ai")
+    assert identity.text.startswith("I am the union's automated assistant, not a person.")
+    [again] = await worker.say("who are you")
+    assert again.text == identity.text
+    [politics] = await worker.say("bạn nghĩ gì về đảng và nhà nước")
+    assert politics.text.startswith("I can only help with work, workers' rights and the union")
+    [danger] = await worker.say("toi bi xa hoi den doa giet")
+    assert danger.text.startswith("If you are in danger right now, call the police on 113")
+    assert labels(danger)[:2] == ["Hardship support", "Report a problem"]
+    [thanks] = await worker.say("🙏")
+    assert thanks.text == "You are welcome! Write to me any time you need something."

@@ -294,3 +294,92 @@ def test_a_theme_groups_wordings_of_one_question(knowledge):
     one = knowledge.theme("Xin hỏi lương tháng 13 có bắt buộc không ạ?", "vi")
     two = knowledge.theme("luong thang 13 co bat buoc ko", "vi")
     assert one == two and one
+
+
+# ---------------------------------------------------------------------------- safe replies
+
+SAFE_REPLIES = {
+    "bạn là ai": "identity",
+    "BAN LA AI": "identity",
+    "m là ai v": "identity",
+    "có phải người thật không ạ": "identity",
+    "am I talking to a bot?": "identity",
+    "bạn nghĩ gì về đảng và nhà nước": "politics",
+    "ý kiến của bạn về Đảng Cộng sản": "politics",
+    "đi bầu cử đại biểu quốc hội ở đâu": "politics",
+    "what do you think about politics in vietnam": "politics",
+    "em vay nặng lãi bị xã hội đen đến nhà dọa chém": "danger",
+    "bi giang ho doi no thue khung bo dien thoai": "danger",
+    "my boss beat me up and said he will kill me": "danger",
+    "👍": "thanks",
+    "🙏🏽🙏🏽": "thanks",
+    "✅": "thanks",
+    "💯": "thanks",
+    "😂😂": "emoji",
+}
+
+
+@pytest.mark.parametrize("text", SAFE_REPLIES)
+def test_safe_replies_are_recognised(knowledge, text):
+    match = knowledge.search(text, "vi")
+    assert (match.smalltalk, match.topic) == (SAFE_REPLIES[text], None), match
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tôi đang làm ở công ty may, bị nợ lương",
+        "cty dang no luong 2 thang",
+        "đảng viên có được vào công đoàn không",
+        "công đoàn có thuộc Mặt trận Tổ quốc không",
+        "cđ có phải của đảng không",
+        "chế độ thai sản bao nhiêu tháng",
+        "làm doanh nghiệp nhà nước có phải vào công đoàn không",
+        "bị công ty đe dọa đuổi việc vì vào công đoàn",
+        "em bị đánh giá không đạt thử việc",
+        "app vay tien nao uy tin",
+        "chủ tịch công đoàn là ai",
+        "???",
+    ],
+)
+def test_ordinary_questions_are_not_taken_for_politics_or_danger(knowledge, text):
+    assert knowledge.search(text, "vi").smalltalk not in ("politics", "danger", "identity")
+
+
+def test_a_one_word_politics_key_needs_its_diacritics(knowledge):
+    # "dang" is far more often "đang" (now) than "đảng" (the Party).
+    vocabulary = knowledge.vocabulary
+
+    def signal(text: str) -> str | None:
+        return vocabulary.signal(vocabulary.tokens(text))
+
+    assert signal("ý kiến về Đảng") == "politics"
+    assert signal("y kien ve dang") is None
+    assert signal("y kien ve dang va nha nuoc") == "politics"
+    assert signal("ý kiến về đang và nhà nước") is None
+
+
+def test_a_threat_keeps_the_answer_of_a_confident_topic(knowledge):
+    match = knowledge.search("chủ nợ dọa đánh vì công ty nợ lương", "vi")
+    assert (match.smalltalk, match.topic) == ("danger", "rights.wage_payment")
+
+
+def test_emoji_with_modifiers_count_as_the_plain_emoji(knowledge):
+    for text in ("👍", "👍🏻", "👍\ufe0f", "❤", "❤️", "♥️"):
+        assert knowledge.vocabulary.smalltalk(text) == "thanks", text
+    assert knowledge.vocabulary.smalltalk("👍 cty nợ lương") is None
+
+
+SAFE_LISTS = ["identity", "politics", "danger", "work", "harmless", "thanks_emoji"]
+
+
+@pytest.mark.parametrize("key", SAFE_LISTS)
+def test_a_malformed_safe_reply_list_is_refused(content_copy, key):
+    path = content_copy / "vocabulary.yaml"
+    data = yaml.safe_load(path.read_text("utf-8"))
+    data[key] = {"not": "a list"}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    problems = check(content_copy, date(2026, 11, 25)).problems
+    assert [p for p in problems if "vocabulary.yaml" in p] == [
+        f"{path}: '{key}' must list texts (quote yes, no, on, off)"
+    ]
