@@ -18,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.crypto import Vault
+from bot.services.i18n import N_, _
 from storage import officers, unions
 from storage.models import Officer
 
@@ -26,11 +27,14 @@ INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # nothing to misread: no 0
 INVITE_LENGTH = 10
 INVITE_PREFIX = "invite:"
 MIN_PASSWORD = 10
+# What each role (storage/officers.py ROLES) is called where a person reads it.
+ROLE_NAMES = {"officer": N_("Officer"), "admin": N_("Administrator")}
 _hasher = PasswordHasher()
 
 
 class AccountError(Exception):
-    """A request about accounts that cannot be carried out; the message says why."""
+    """A request about accounts that cannot be carried out; the message says why, in the
+    language active where it was raised (the CLI's and the dashboard's: the default)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +43,15 @@ class Invite:
     expires_at: datetime
 
 
-def hash_password(password: str) -> str:
+def check_password_length(password: str) -> None:
+    """AccountError unless the password is long enough (checked before anything else)."""
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
+        message = _("A password needs at least {count} characters.")
+        raise AccountError(message.format(count=MIN_PASSWORD))
+
+
+def hash_password(password: str) -> str:
+    check_password_length(password)
     return _hasher.hash(password)
 
 
@@ -91,20 +101,22 @@ async def add_officer(
 ) -> Officer:
     union = await unions.by_code(session, union_code)
     if union is None:
-        raise AccountError(f"no union with code {union_code!r}: import the directory first")
+        message = _("There is no union with the code “{code}”. Import the directory first.")
+        raise AccountError(message.format(code=union_code))
     if role not in officers.ROLES:
-        raise AccountError(f"role must be one of {', '.join(officers.ROLES)}")
+        message = _("The role must be one of: {roles}.")
+        raise AccountError(message.format(roles=", ".join(officers.ROLES)))
     if not name.strip():
-        raise AccountError("an officer needs a name")
+        raise AccountError(_("An officer needs a name."))
     if login is not None and await officers.by_login(session, login):
-        raise AccountError(f"the login {login!r} is taken")
+        raise AccountError(_("The login “{login}” is taken.").format(login=login))
     if login is not None and not password:
-        raise AccountError("a login needs a password")
+        raise AccountError(_("A login needs a password."))
     if telegram_user_id is not None:
         if not telegram_user_id.isdigit():
-            raise AccountError("a Telegram user id is a number")
+            raise AccountError(_("A Telegram user id is a number."))
         if await officers.by_telegram(session, telegram_user_id):
-            raise AccountError("that Telegram account is already linked to an officer")
+            raise AccountError(_("That Telegram account is already linked to an officer."))
     officer = officers.add(
         session,
         union_id=union.id,
@@ -124,7 +136,10 @@ async def register_group(
 ) -> None:
     union = await unions.by_code(session, union_code)
     if union is None:
-        raise AccountError(f"no union with code {union_code!r}")
+        message = _("There is no union with the code “{code}”.")
+        raise AccountError(message.format(code=union_code))
     if not re.fullmatch(r"-\d+", chat_id):
-        raise AccountError("a Telegram group's chat id is a negative number, e.g. -1001234567890")
+        raise AccountError(
+            _("A Telegram group's chat id is a negative number, e.g. -1001234567890.")
+        )
     await officers.register_group(session, union.id, channel, chat_id, now)

@@ -9,6 +9,10 @@ unionbot content unanswered        the questions the bot could not answer, most 
 unionbot directory import FILE     load or update the union directory
 unionbot officer add|invite|group|list   officer accounts, Telegram links, officers' groups
 unionbot db upgrade                bring the database schema up to date
+
+What the commands say to a person (prompts, reports, errors) goes through the catalogs in
+the default language, like the dashboard; JSON output, listed data and logs are not words to
+translate, and chat and serve speak each person's language.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from bot.channels.terminal import TerminalChannel, converse
 from bot.config import ConfigError, Settings, default_settings
 from bot.services import calendar, knowledge
 from bot.services.crypto import load_vault
-from bot.services.i18n import LANGUAGES, LOCAL_TIME, Catalogs, _
+from bot.services.i18n import LANGUAGES, LOCAL_TIME, Catalogs, _, format_date, format_datetime
 from bot.services.knowledge import SOON_DAYS, ContentError, Knowledge
 from bot.services.router import Router
 from handlers import faq, status
@@ -124,27 +128,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "serve":
             logs.setup(logging.INFO)
             serve(settings, args.host, args.port)
-        elif args.command == "ask":
-            return ask(settings, args)
-        elif args.command == "content" and args.action == "check":
-            return check_content(settings, args.today, args.soon_days)
-        elif args.command == "content":
-            return asyncio.run(list_unanswered(settings, args.limit))
-        elif args.command == "route":
-            return asyncio.run(route(settings, args))
-        elif args.command == "directory":
-            logs.setup(logging.WARNING)
-            return asyncio.run(import_directory(settings, args.file))
-        elif args.command == "officer":
-            logs.setup(logging.WARNING)
-            return asyncio.run(officer_command(settings, args))
-        elif args.command == "db" and args.action == "rotate-key":
-            logs.setup(logging.WARNING)
-            return asyncio.run(rotate_key(settings))
-        elif args.command == "db":
-            logs.setup(logging.INFO)
-            db.run_upgrade(settings.database_url)
-            print("database schema is up to date")
+        else:
+            # What a command prints is in the default language, like the dashboard; chat and
+            # serve choose a language per person.
+            catalogs = Catalogs(settings.content_dir / "locales")
+            with catalogs.activate(settings.default_language):
+                return command(settings, args, catalogs)
     except (ConfigError, ContentError, AccountError) as exc:
         print(f"unionbot: {exc}", file=sys.stderr)
         return 2
@@ -153,11 +142,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def ask(settings: Settings, args: argparse.Namespace) -> int:
+def command(settings: Settings, args: argparse.Namespace, catalogs: Catalogs) -> int:
+    """Every command but chat and serve."""
+    if args.command == "ask":
+        return ask(settings, args, catalogs)
+    if args.command == "content" and args.action == "check":
+        return check_content(settings, args.today, args.soon_days)
+    if args.command == "content":
+        return asyncio.run(list_unanswered(settings, args.limit))
+    if args.command == "route":
+        return asyncio.run(route(settings, args))
+    if args.command == "directory":
+        logs.setup(logging.WARNING)
+        return asyncio.run(import_directory(settings, args.file))
+    if args.command == "officer":
+        logs.setup(logging.WARNING)
+        return asyncio.run(officer_command(settings, args))
+    if args.command == "db" and args.action == "rotate-key":
+        logs.setup(logging.WARNING)
+        return asyncio.run(rotate_key(settings))
+    logs.setup(logging.INFO)
+    db.run_upgrade(settings.database_url)
+    print(_("The database schema is up to date."))
+    return 0
+
+
+def ask(settings: Settings, args: argparse.Namespace, catalogs: Catalogs) -> int:
     """`unionbot ask`: the same search and answer text as the chat, without a database."""
     language = args.lang or settings.default_language
     # Only the content is needed: no database, no keys, nothing written.
-    catalogs = Catalogs(settings.content_dir / "locales")
     knowledge = Knowledge.load(settings.content_dir)
     on = datetime.now(LOCAL_TIME).date()
 
@@ -178,7 +191,8 @@ def ask(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     text = " ".join(args.text).strip()
     if not text:
-        print("unionbot: ask needs a question, or --jsonl with questions on stdin", file=sys.stderr)
+        needs = _("ask needs a question (or --jsonl, with one question per line on stdin)")
+        print(f"unionbot: {needs}", file=sys.stderr)
         return 2
     result = answer(text)
     print(json.dumps(result, ensure_ascii=False) if args.json else result["answer"])
@@ -190,26 +204,30 @@ def check_content(settings: Settings, today: date | None, soon_days: int) -> int
     today = today or datetime.now(LOCAL_TIME).date()
     report = knowledge.check(settings.content_dir, today, soon_days)
     for problem in report.problems:
-        print(f"invalid: {problem}")
+        print(_("invalid: {problem}").format(problem=problem))
     for article in report.stale:
-        print(f"stale: {article.path} (valid until {article.valid_until})")
+        stale = _("stale: {path} (valid until {date})")
+        print(stale.format(path=article.path, date=format_date(article.valid_until)))
     for article in report.soon_stale:
-        print(f"soon stale: {article.path} (valid until {article.valid_until})")
+        soon = _("soon stale: {path} (valid until {date})")
+        print(soon.format(path=article.path, date=format_date(article.valid_until)))
     ok = report.ok
     try:
         holidays = calendar.load_holidays(settings.content_dir)
     except ConfigError as exc:
-        print(f"invalid: {exc}")
+        print(_("invalid: {problem}").format(problem=exc))
         return 1
     covered = holidays.covered_until
     path = settings.content_dir / calendar.HOLIDAYS_FILE
     if covered is not None and covered < today:
-        print(f"stale: {path} (complete until {covered}: add the next holidays)")
+        stale = _("stale: {path} (complete until {date}: add the next holidays)")
+        print(stale.format(path=path, date=format_date(covered)))
         ok = False
     elif covered is not None and covered < today + timedelta(days=soon_days):
-        print(f"soon stale: {path} (complete until {covered})")
+        soon = _("soon stale: {path} (complete until {date})")
+        print(soon.format(path=path, date=format_date(covered)))
     if ok:
-        print(f"knowledge base ok on {today}")
+        print(_("The knowledge base is in order on {date}.").format(date=format_date(today)))
     return 0 if ok else 1
 
 
@@ -246,7 +264,8 @@ async def route(settings: Settings, args: argparse.Namespace) -> int:
         finally:
             await database.close()
         if found is None:
-            print("unionbot: no directory imported; use --directory FILE", file=sys.stderr)
+            missing = _("no directory has been imported; use --directory FILE")
+            print(f"unionbot: {missing}", file=sys.stderr)
             return 1
     router = Router(found)
     if args.jsonl:
@@ -254,10 +273,15 @@ async def route(settings: Settings, args: argparse.Namespace) -> int:
             try:
                 asked = json.loads(line)
                 if not isinstance(asked, dict):
-                    raise ValueError("not an object")
+                    raise ValueError(_("not a JSON object"))
                 decision = router.route(_text(asked.get("workplace")), _text(asked.get("ward")))
+            except json.JSONDecodeError:
+                problem = _("line {number}: not JSON").format(number=number)
+                print(f"unionbot: {problem}", file=sys.stderr)
+                return 1
             except ValueError as exc:
-                print(f"unionbot: line {number}: {exc}", file=sys.stderr)
+                problem = _("line {number}: {problem}").format(number=number, problem=exc)
+                print(f"unionbot: {problem}", file=sys.stderr)
                 return 1
             print(json.dumps(decision.as_json(), ensure_ascii=False), flush=True)
         return 0
@@ -266,16 +290,18 @@ async def route(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps(decision.as_json(), ensure_ascii=False))
     else:
         print(
-            f"rule {decision.rule}: {decision.union} "
-            f"(workplace: {decision.workplace or '-'}; ward: {decision.ward or '-'})"
-        )
+            _("rule {rule}: {union} (workplace: {workplace}; ward: {ward})").format(
+                rule=decision.rule, union=decision.union, workplace=decision.workplace or "-",
+                ward=decision.ward or "-",
+            )
+        )  # fmt: skip
     return 0
 
 
 def _text(value: object) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    raise ValueError(f"expected text or null, not {value!r}")
+    raise ValueError(_("expected text or null, not {value}").format(value=json.dumps(value)))
 
 
 async def rotate_key(settings: Settings) -> int:
@@ -301,7 +327,8 @@ async def rotate_key(settings: Settings) -> int:
             await session.commit()
     finally:
         await database.close()
-    print(f"re-sealed {len(phones)} phone numbers and {len(sealed)} cases with the current key")
+    done = _("Re-sealed {phones} phone numbers and {cases} requests with the current key.")
+    print(done.format(phones=len(phones), cases=len(sealed)))
     return 0
 
 
@@ -321,7 +348,11 @@ async def chat(settings: Settings, user: str) -> None:
     try:
         runtime = app[RUNTIME]
         with runtime.services.catalogs.activate(settings.default_language):
-            banner = _("Type /start to begin and /quit to leave. Type a number to tap a button.")
+            banner = _(
+                "Type /start to begin and /quit to leave. Type a number to tap a button; where "
+                "I wait for a typed answer (a name, a phone, how many people), type #number "
+                "to tap one, e.g. #2."
+            )
         await converse(terminal, runtime.submit, banner)
     finally:
         await runner.cleanup()
@@ -346,7 +377,8 @@ async def import_directory(settings: Settings, path: str) -> int:
     try:
         directory = load_directory(path)
     except DirectoryError as exc:
-        print(f"unionbot: nothing imported: {exc}", file=sys.stderr)
+        nothing = _("nothing imported: {problem}").format(problem=exc)
+        print(f"unionbot: {nothing}", file=sys.stderr)
         return 1
     database = db.Database.open(settings.database_url)
     try:
@@ -356,11 +388,17 @@ async def import_directory(settings: Settings, path: str) -> int:
             await session.commit()
     finally:
         await database.close()
-    print(
-        f"imported {path}: {len(directory.unions)} unions, {len(directory.wards)} wards, "
-        f"{len(directory.workplaces)} workplaces "
-        f"({report.created} created, {report.updated} updated, {report.unchanged} unchanged)"
+    done = _(
+        "Imported {path}: {unions} unions, {wards} wards, {workplaces} workplaces ({created} "
+        "created, {updated} updated, {unchanged} unchanged)."
     )
+    print(
+        done.format(
+            path=path, unions=len(directory.unions), wards=len(directory.wards),
+            workplaces=len(directory.workplaces), created=report.created,
+            updated=report.updated, unchanged=report.unchanged,
+        )
+    )  # fmt: skip
     return 0
 
 
@@ -376,41 +414,61 @@ async def officer_command(settings: Settings, args: argparse.Namespace) -> int:
         async with database.writing(), database.sessions() as session:
             if args.action == "list":
                 for officer, union_code in await officers.listing(session):
-                    linked = "telegram" if officer.telegram_user_id else "-"
-                    print(f"{officer.id}\t{officer.login or '-'}\t{officer.role}\t"
+                    linked = "Telegram" if officer.telegram_user_id else "-"
+                    role = _(accounts.ROLE_NAMES[officer.role])
+                    print(f"{officer.id}\t{officer.login or '-'}\t{role}\t"
                           f"{union_code}\t{linked}\t{officer.name}")  # fmt: skip
                 return 0
             if args.action == "group":
                 await accounts.register_group(session, args.union, args.chat_id, now)
                 await session.commit()
-                print(f"group {args.chat_id} will be told of new cases of {args.union}")
+                told = _("The group {chat} will be told of new requests of {union}.")
+                print(told.format(chat=args.chat_id, union=args.union))
                 return 0
             if args.action == "add":
                 officer = await accounts.add_officer(
                     session, union_code=args.union, name=args.name, role=args.role, now=now,
                     login=args.login, password=password, telegram_user_id=args.telegram_id,
                 )  # fmt: skip
-                print(f"officer {officer.id} added: {officer.name} ({officer.role}, {args.union})")
+                added = _("Added officer {id}: {name} ({role}, {union})")
+                role = _(accounts.ROLE_NAMES[officer.role])
+                print(added.format(id=officer.id, name=officer.name, role=role, union=args.union))
             else:
                 officer = await officers.by_login_or_id(session, args.officer)
                 if officer is None:
-                    raise AccountError(f"no officer {args.officer!r}")
+                    missing = _("There is no officer “{officer}”.")
+                    raise AccountError(missing.format(officer=args.officer))
             if officer.telegram_user_id is None or args.action == "invite":
                 code = accounts.invite(officer, vault, now)
-                print(
-                    f"to link Telegram, the officer sends the bot: /canbo {code.code}\n"
-                    f"(one time, valid until {code.expires_at:%Y-%m-%d %H:%M} UTC)"
-                )
+                link = _("To link Telegram, the officer sends the bot: /canbo {code}\n"
+                         "(once, before {due})")  # fmt: skip
+                print(link.format(code=code.code, due=format_datetime(code.expires_at)))
             await session.commit()
     finally:
         await database.close()
     return 0
 
 
+PASSWORD_TRIES = 3
+
+
 def _password(args: argparse.Namespace) -> str:
+    """The new officer's password, from stdin or typed twice; its length is checked as soon
+    as it is given, so a short one is asked again before it has to be repeated."""
     if args.password_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("password: ")
-    if getpass.getpass("again: ") != first:
-        raise AccountError("the passwords differ")
+        password = sys.stdin.readline().rstrip("\r\n")
+        accounts.check_password_length(password)
+        return password
+    prompt = _("Password (at least {count} characters): ").format(count=accounts.MIN_PASSWORD)
+    for tries_left in range(PASSWORD_TRIES - 1, -1, -1):
+        first = getpass.getpass(prompt)
+        try:
+            accounts.check_password_length(first)
+            break
+        except AccountError as problem:
+            if not tries_left:
+                raise
+            print(problem, file=sys.stderr)
+    if getpass.getpass(_("Type the password again: ")) != first:
+        raise AccountError(_("The two passwords differ. Nothing was added."))
     return first

@@ -10,10 +10,10 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import Services
-from bot.services.i18n import N_, _, format_datetime
+from bot.services.i18n import N_, _, format_date, format_datetime
 from handlers.types import Address, Button, Keyboard, Outgoing
-from storage import evidence, officers
-from storage.models import Case, Officer, Union, Ward, Workplace
+from storage import cases, evidence, officers
+from storage.models import Case, CaseMessage, Officer, Union, Ward, Workplace
 
 OFFICER_CHANNEL = "telegram"
 PREVIEW = 600  # characters of the worker's text in an alert
@@ -30,6 +30,25 @@ OFFICER_STATUS = {
     "resolved": N_("resolved"),
     "closed": N_("closed"),
 }
+# Said wherever an officer would otherwise look for the sender (contact details, replies);
+# it says when, never who.
+ERASED = N_(
+    "The sender deleted their data on {date}; they can no longer be answered through the bot."
+)
+ERASED_ENTRY = N_("The sender deleted their data: nothing links this request to them any more.")
+
+
+async def erased(session: AsyncSession, case: Case) -> str | None:
+    """The note for a case whose sender erased their data (/xoadulieu), else None."""
+    when = await cases.detached_at(session, case.id)
+    return _(ERASED).format(date=format_date(when)) if when else None
+
+
+def thread_text(entry: CaseMessage) -> str:
+    """A thread entry as an officer reads it: system events in the reader's language."""
+    if entry.author == "system" and entry.text == cases.DETACHED:
+        return _(ERASED_ENTRY)
+    return entry.text
 
 
 def actions(case: Case) -> Keyboard:
@@ -63,11 +82,13 @@ async def heading(session: AsyncSession, case: Case) -> str:
                 place=where or "-", ward=ward.name if ward else details.get("ward_text") or "-"
             )
         )
-    lines.append(
-        _("Anonymous: the reporter's identity is not shown to anyone.")
-        if case.anonymous
-        else _("Named: contact details are in the case.")
-    )
+    gone = await erased(session, case)
+    if case.anonymous:
+        lines.append(_("Anonymous: the reporter's identity is not shown to anyone."))
+    elif not gone:
+        lines.append(_("Named: contact details are in the case."))
+    if gone:
+        lines.append(gone)
     if case.first_response_due_at and case.first_response_at is None:
         lines.append(
             _("First answer due: {due}").format(due=format_datetime(case.first_response_due_at))

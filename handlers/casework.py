@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import Services
 from bot.services.i18n import N_, _
-from handlers import alerts, menu, status
+from handlers import alerts, membership, menu, status
 from handlers.types import Address, Button, Context, Incoming, Outgoing, StaleButton
 from storage import audit, cases
 from storage.models import CASE_STATUSES, Case, CaseMessage, Person, Union
@@ -206,15 +206,21 @@ async def pass_up(
 
 
 def contact(services: Services, case: Case) -> dict[str, str] | None:
-    """A named case's contact details (name, phone, time to call), opened for officers;
-    never anything for an anonymous case."""
+    """A named case's contact details (name, phone, time to call), opened for officers and
+    in their language; never anything for an anonymous case."""
     if case.anonymous or case.contact_sealed is None:
         return None
     try:
         sealed = json.loads(services.vault.open(case.contact_sealed))
     except ValueError:
         return None
-    return {k: str(sealed[k]) for k in CONTACT_FIELDS if sealed.get(k)} or None
+    shown = {k: str(sealed[k]) for k in CONTACT_FIELDS if sealed.get(k)}
+    if "contact_time" in shown:
+        # Stored as the form's choice value ("evening"); officers read its label.
+        labels = {choice.value: choice.label for choice in membership.CONTACT_TIMES}
+        label = labels.get(shown["contact_time"])
+        shown["contact_time"] = _(label) if label else shown["contact_time"]
+    return shown or None
 
 
 async def tell_worker(
@@ -244,7 +250,7 @@ async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
     case = await _own_case(ctx, code) if payload.startswith("case:reply:") else None
     if case is None:
         raise StaleButton(payload)  # not theirs, or not a case at all
-    ctx.state.clear()
+    ctx.end_flow()
     ctx.state.update(flow="case_reply", case=code)
     text = _("Write your answer about {code} in one message. Send /cancel to stop.")
     return [ctx.reply(text.format(code=code))]
@@ -257,7 +263,7 @@ async def on_text(ctx: Context, msg: Incoming) -> list[Outgoing]:
     if not text:
         return [ctx.reply(_("Please write your message as text. Send /cancel to stop."))]
     case = await _own_case(ctx, code)
-    ctx.state.clear()
+    ctx.end_flow()
     if case is None:
         return [ctx.reply(_("What do you need? Choose one below."), menu.main_menu())]
     ctx.session.add(CaseMessage(case_id=case.id, author="worker", text=text, created_at=ctx.now))

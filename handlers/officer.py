@@ -25,6 +25,10 @@ from storage.models import Case, Officer, Union
 QUEUE_SIZE = 10
 THREAD_SIZE = 8
 MAX_TEXT = 3000
+UNREACHABLE = N_(
+    "{code}: the sender deleted their data, so a reply can no longer reach them. You can add "
+    "an internal note."
+)
 AUTHORS = {
     "worker": N_("Worker"),
     "officer": N_("Officer"),
@@ -143,7 +147,7 @@ async def _details(ctx: Context, scope: access.Scope, case: Case) -> Outgoing:
         lines.append("")
     for entry in thread:
         who = _(AUTHORS[entry.author])
-        lines.append(f"[{who}, {format_datetime(entry.created_at)}]\n{entry.text}")
+        lines.append(f"[{who}, {format_datetime(entry.created_at)}]\n{alerts.thread_text(entry)}")
     keyboard = alerts.actions(case) if scope.can_act(case) else ()
     return ctx.reply("\n".join(lines), keyboard)
 
@@ -174,6 +178,8 @@ async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
         return [await _details(ctx, scope, case)]
     if action == "claim":
         return await _claim(ctx, officer, case)
+    if action == "reply" and await alerts.erased(ctx.session, case):
+        return [ctx.reply(_(UNREACHABLE).format(code=case.code), alerts.actions(case))]
     if action in ("reply", "note"):
         return _start_writing(ctx, officer, case, action)
     if action == "move":
@@ -191,7 +197,11 @@ async def _claim(ctx: Context, officer: Officer, case: Case) -> list[Outgoing]:
     if case.assignee_id == officer.id:
         return [ctx.reply(_("{code} is already yours.").format(code=case.code))]
     told = await casework.assign(ctx.session, ctx.services, case, officer.id, ctx.now, officer.id)
-    done = _("{code} is now yours. The worker has been told it is being handled.")
+    done = (
+        _("{code} is now yours (the sender deleted their data, so nobody was told).")
+        if await alerts.erased(ctx.session, case)
+        else _("{code} is now yours. The worker has been told it is being handled.")
+    )
     return [ctx.reply(done.format(code=case.code), alerts.actions(case)), *told]
 
 
@@ -293,5 +303,9 @@ async def _resolve(ctx: Context, officer: Officer, case: Case) -> list[Outgoing]
     told = await casework.change_status(
         ctx.session, ctx.services, case, "resolved", ctx.now, officer.id
     )
-    done = _("{code} is resolved. The worker has been told.").format(code=case.code)
-    return [ctx.reply(done), *told]
+    done = (
+        _("{code} is resolved (the sender deleted their data, so nobody was told).")
+        if await alerts.erased(ctx.session, case)
+        else _("{code} is resolved. The worker has been told.")
+    )
+    return [ctx.reply(done.format(code=case.code)), *told]

@@ -5,7 +5,9 @@ drafts, and files sent with a form not yet sent), the messages the bot sent them
 askings among the unanswered questions.
 The inbox keeps nothing to erase: an update's content is cleared once it is processed. The
 cases they filed stay with the union, with every link back to them cut (their id, the sealed
-reporter and its tag, the sealed contact details). The worker is told exactly what went.
+reporter and its tag, the sealed contact details, the PIN); each case's thread records when,
+so officers see why nobody answers. The worker is told exactly what went and, before
+agreeing, that their request codes and PINs stop working.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ async def ask(ctx: Context, msg: Incoming) -> list[Outgoing]:
         "If you delete your data: your phone number, your agreement, anything half-filled, "
         "the messages I sent you and the questions you asked that I could not answer are "
         "erased. Requests you sent stay with the union so it can still act on them, but "
-        "nothing links them to you any more, so officers can no longer answer you about "
-        "them. This cannot be undone."
+        "nothing links them to you any more: you can no longer follow them here (the request "
+        "codes and PINs you were given stop working), and officers can no longer answer you "
+        "about them here. This cannot be undone."
     ).format(held="\n".join(f"• {line}" for line in held))
     buttons = (
         (Button(_("Delete my data"), "privacy:erase"),),
@@ -54,7 +57,9 @@ async def erase(ctx: Context) -> list[Outgoing]:
     ctx.state.clear()
     sent = await outbox.forget_person(ctx.session, person.id)
     asked = await unanswered.forget(ctx.session, faq.asker_tag(ctx))
-    detached = await cases.detach(ctx.session, person.id, status.reporter_tag(ctx, person.id))
+    detached = await cases.detach(
+        ctx.session, person.id, status.reporter_tag(ctx, person.id), ctx.now
+    )
     lines = [
         _("phone number") if "phone_encrypted" in held else None,
         _("your agreement to keep personal data") if "consent_at" in held else None,
@@ -73,7 +78,9 @@ async def erase(ctx: Context) -> list[Outgoing]:
     )
     if detached:
         text += "\n" + _(
-            "{count} requests stay with the union with nothing linking them to you."
+            "{count} requests stay with the union with nothing linking them to you. Their "
+            "request codes and PINs no longer work, and officers can no longer answer you "
+            "about them here."
         ).format(count=detached)
     return [ctx.reply(text, menu.main_menu())]
 

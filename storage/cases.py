@@ -23,6 +23,9 @@ INTAKE_COLUMNS = frozenset(
         "ward_id", "contact_sealed", "reporter_sealed", "reporter_tag", "pin_tag",
     }
 )  # fmt: skip
+# The text of the system entry a case's thread gets when its sender erases their data: a
+# marker, not a sentence, so each reader sees it in their own language (handlers/alerts.py).
+DETACHED = "[sender data erased]"
 # The year in a code is the year in Vietnam: a case at 01:00 on 1 January local time is new-year.
 LOCAL_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -120,12 +123,19 @@ async def owned_by(
     return await session.scalar(query)
 
 
-async def detach(session: AsyncSession, person_id: int, reporter_tag: str) -> int:
+async def detach(session: AsyncSession, person_id: int, reporter_tag: str, now: datetime) -> int:
     """Cut every link between a person and the cases they filed (theirs by id, or anonymous
-    by tag): the cases stay with the union, with no way back to the reporter."""
-    result = await session.execute(
+    by tag): the cases stay with the union, with no way back to the reporter. Each case's
+    thread records the day (a DETACHED system entry), so officers know why nobody answers.
+    Only the day: one exact time on several anonymous cases would show they share a sender."""
+    ids = (await session.scalars(select(Case.id).where(_filed_by(person_id, reporter_tag)))).all()
+    if not ids:
+        return 0
+    local = now.astimezone(LOCAL_TIME)
+    now = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(now.tzinfo)
+    await session.execute(
         update(Case)
-        .where(_filed_by(person_id, reporter_tag))
+        .where(Case.id.in_(ids))
         .values(
             person_id=None,
             reporter_sealed=None,
@@ -134,7 +144,24 @@ async def detach(session: AsyncSession, person_id: int, reporter_tag: str) -> in
             pin_tag=None,
         )
     )
-    return int(result.rowcount or 0)
+    for case_id in ids:
+        session.add(CaseMessage(case_id=case_id, author="system", text=DETACHED, created_at=now))
+        audit.record(session, actor="worker", action="case.detached", case_id=case_id, now=now)
+    return len(ids)
+
+
+async def detached_at(session: AsyncSession, case_id: int) -> datetime | None:
+    """When the case's sender erased their data (/xoadulieu), or None."""
+    return await session.scalar(
+        select(CaseMessage.created_at)
+        .where(
+            CaseMessage.case_id == case_id,
+            CaseMessage.author == "system",
+            CaseMessage.text == DETACHED,
+        )
+        .order_by(CaseMessage.id)
+        .limit(1)
+    )
 
 
 async def listing(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
+import io
 import json
 import os
 import re
@@ -16,8 +18,10 @@ import aiohttp
 import pytest
 from cryptography.fernet import Fernet
 
+from bot import cli
 from tests.conftest import SAMPLE_DIRECTORY, free_port
 from tests.fakes.telegram_api import FakeTelegram
+from tests.untranslated import leaks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,7 +86,7 @@ def test_chat_answers_a_question_typed_without_diacritics(tmp_path):
 
 
 def test_chat_registers_interest_and_makes_the_key_file_once(tmp_path):
-    lines = "/start\n2\n1\nNguyen Van An\n0912 345 678\ncty sua cao nguyen\n1\n4\n/quit\n"
+    lines = "/start\n2\n1\nNguyen Van An\n0912 345 678\ncty sua cao nguyen\n1\n1\n4\n1\n/quit\n"
     result = run([sys.executable, "-m", "bot", "chat", "--user", "an"], tmp_path, lines)
     assert result.returncode == 0, result.stderr
     assert "Để đăng ký, mình cần họ tên, số điện thoại và nơi làm việc của bạn." in result.stdout
@@ -123,19 +127,19 @@ def test_ask_jsonl_answers_one_line_per_question_in_either_language(tmp_path):
     assert leave["topic"] == "rights.annual_leave"
     assert leave["answer"].startswith("Annual leave")
     no_question = run([sys.executable, "-m", "bot", "ask", "--json"], tmp_path)
-    assert no_question.returncode == 2 and "needs a question" in no_question.stderr
+    assert no_question.returncode == 2 and "lệnh ask cần một câu hỏi" in no_question.stderr
 
 
 def test_content_check_exit_code_follows_a_fixed_clock(tmp_path):
     today = run([sys.executable, "-m", "bot", "content", "check", "--today", "2026-11-25"],
                 tmp_path)  # fmt: skip
     assert today.returncode == 0, today.stdout
-    assert "knowledge base ok on 2026-11-25" in today.stdout
-    assert "soon stale: " in today.stdout and "rights.minimum_wage.md" in today.stdout
+    assert "Kho kiến thức ổn vào ngày 25/11/2026." in today.stdout
+    assert "sắp cũ: " in today.stdout and "rights.minimum_wage.md" in today.stdout
     later = run([sys.executable, "-m", "bot", "content", "check", "--today", "2027-01-05"],
                 tmp_path)  # fmt: skip
     assert later.returncode == 1
-    assert "stale: " in later.stdout and "(valid until 2026-12-31)" in later.stdout
+    assert "đã cũ: " in later.stdout and "(chỉ đúng đến 31/12/2026)" in later.stdout
 
 
 def test_a_broken_article_stops_the_bot_with_its_name(tmp_path):
@@ -148,7 +152,7 @@ def test_a_broken_article_stops_the_bot_with_its_name(tmp_path):
     assert asked.returncode == 2
     assert asked.stderr.strip() == f"unionbot: {broken}: 'sources' is missing or not a list"
     checked = run([sys.executable, "-m", "bot", "content", "check"], tmp_path, **env)
-    assert checked.returncode == 1 and f"invalid: {broken}: 'sources'" in checked.stdout
+    assert checked.returncode == 1 and f"không hợp lệ: {broken}: 'sources'" in checked.stdout
 
 
 def test_content_unanswered_lists_what_the_bot_could_not_answer(tmp_path):
@@ -183,7 +187,7 @@ def test_route_with_a_directory_file_touches_no_database(tmp_path):
     ]  # fmt: skip
     bad = run([sys.executable, "-m", "bot", "route", "--directory", str(SAMPLE_DIRECTORY),
                "--jsonl"], tmp_path, '{"workplace": 5}\n')  # fmt: skip
-    assert bad.returncode == 1 and "line 1: expected text or null" in bad.stderr
+    assert bad.returncode == 1 and "dòng 1: cần chữ hoặc null, không phải 5" in bad.stderr
     assert not (tmp_path / "data").exists()
 
 
@@ -191,16 +195,16 @@ def test_route_without_a_file_reads_the_imported_directory(tmp_path):
     result = run([sys.executable, "-m", "bot", "route", "--workplace", "5800100003"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
-        "rule 2: CL-XUANHUONG (workplace: Nhà hàng Chợ Đêm Phố Núi; "
-        "ward: Phường Xuân Hương - Đà Lạt)"
+        "quy tắc 2: CL-XUANHUONG (nơi làm việc: Nhà hàng Chợ Đêm Phố Núi; "
+        "phường/xã: Phường Xuân Hương - Đà Lạt)"
     )
 
 
 def test_rotate_key_reseals_so_the_old_key_can_go(tmp_path):
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     report = (
-        "/start\n3\n1\nnha may sua cao nguyen\n"
-        "Công ty nợ lương hai tháng rồi, cả xưởng chưa ai được trả.\n1\n1\n1\n1\n/quit\n"
+        "/start\n3\n1\nnha may sua cao nguyen\n1\n"
+        "Công ty nợ lương hai tháng rồi, cả xưởng chưa ai được trả.\n1\n1\n1\n1\n1\n/quit\n"
     )
     filed = run([sys.executable, "-m", "bot", "chat", "--user", "an"], tmp_path, report,
                 UNIONBOT_ENCRYPTION_KEY=old)  # fmt: skip
@@ -208,7 +212,7 @@ def test_rotate_key_reseals_so_the_old_key_can_go(tmp_path):
     rotated = run([sys.executable, "-m", "bot", "db", "rotate-key"], tmp_path,
                   UNIONBOT_ENCRYPTION_KEY=f"{new},{old}")  # fmt: skip
     assert rotated.returncode == 0, rotated.stderr
-    assert rotated.stdout.strip() == "re-sealed 0 phone numbers and 1 cases with the current key"
+    assert rotated.stdout.strip() == "Đã mã hoá lại 0 số điện thoại và 1 hồ sơ bằng khoá hiện tại."
     # With only the new key, the anonymous reporter still finds their case.
     mine = run([sys.executable, "-m", "bot", "chat", "--user", "an"], tmp_path, "/hoso\n",
                UNIONBOT_ENCRYPTION_KEY=new)  # fmt: skip
@@ -232,7 +236,7 @@ def test_db_upgrade_and_directory_import(tmp_path):
         DATABASE_URL=url,
     )
     assert done.returncode == 0, done.stderr
-    assert "12 unions, 5 wards, 10 workplaces" in done.stdout
+    assert "12 công đoàn, 5 phường/xã, 10 nơi làm việc" in done.stdout
 
 
 def test_officer_accounts_invites_and_groups(tmp_path):
@@ -240,7 +244,7 @@ def test_officer_accounts_invites_and_groups(tmp_path):
     add = run([*unionbot, "add", "--union", "GR-SUACAONGUYEN", "--name", "Trần Thị Bình",
                "--login", "binh", "--password-stdin"], tmp_path, "mat-khau-dai-du\n")  # fmt: skip
     assert add.returncode == 0, add.stderr
-    assert add.stdout.startswith("officer 1 added: Trần Thị Bình (officer, GR-SUACAONGUYEN)")
+    assert add.stdout.startswith("Đã thêm cán bộ 1: Trần Thị Bình (Cán bộ, GR-SUACAONGUYEN)")
     first = re.search(r"/canbo ([A-Z0-9]{5}-[A-Z0-9]{5})", add.stdout)
     assert first, add.stdout
     again = run([*unionbot, "invite", "binh"], tmp_path)
@@ -253,17 +257,17 @@ def test_officer_accounts_invites_and_groups(tmp_path):
     assert group.returncode == 0, group.stderr
     listing = run([*unionbot, "list"], tmp_path).stdout.splitlines()
     assert listing == [
-        "1\tbinh\tofficer\tGR-SUACAONGUYEN\t-\tTrần Thị Bình",
-        "2\t-\tadmin\tFED-ROOT\ttelegram\tQuản trị",
+        "1\tbinh\tCán bộ\tGR-SUACAONGUYEN\t-\tTrần Thị Bình",
+        "2\t-\tQuản trị viên\tFED-ROOT\tTelegram\tQuản trị",
     ]
     for bad, reason in (
-        (["add", "--union", "NOPE", "--name", "X"], "no union with code 'NOPE'"),
+        (["add", "--union", "NOPE", "--name", "X"], "Không có công đoàn nào mang mã “NOPE”"),
         (["add", "--union", "FED-ROOT", "--name", "X", "--login", "binh", "--password-stdin"],
-         "the login 'binh' is taken"),
+         "Tên đăng nhập “binh” đã có người dùng"),
         (["add", "--union", "FED-ROOT", "--name", "X", "--login", "x", "--password-stdin"],
-         "at least 10 characters"),
-        (["group", "FED-ROOT", "12345"], "a negative number"),
-        (["invite", "nobody"], "no officer 'nobody'"),
+         "ít nhất 10 ký tự"),
+        (["group", "FED-ROOT", "12345"], "là một số âm"),
+        (["invite", "nobody"], "Không có cán bộ “nobody”"),
     ):  # fmt: skip
         result = run([*unionbot, *bad], tmp_path, "short\n" if "x" in bad else "pw-long-enough\n")
         assert result.returncode == 2 and reason in result.stderr, (bad, result.stderr)
@@ -328,4 +332,97 @@ async def test_serve_runs_the_bot_on_telegram(tmp_path, mode):
 def test_content_check_fails_once_the_holiday_list_runs_out(tmp_path):
     late = run([sys.executable, "-m", "bot", "content", "check", "--today", "2027-02-02"], tmp_path)
     assert late.returncode == 1
-    assert "holidays.yaml (complete until 2027-01-31: add the next holidays)" in late.stdout
+    assert "holidays.yaml (đủ đến 31/1/2027: hãy thêm các ngày nghỉ lễ tiếp theo)" in late.stdout
+
+
+# -- the command line speaks Vietnamese (its language is the default language) -------------
+
+
+class Typed:
+    """getpass.getpass with the answers a person types; remembers each prompt shown."""
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = list(answers)
+        self.prompts: list[str] = []
+
+    def __call__(self, prompt: str = "Password: ", stream: object = None) -> str:
+        self.prompts.append(prompt)
+        return self.answers.pop(0)
+
+
+@pytest.fixture
+def unionbot(tmp_path, monkeypatch, capsys):
+    """Run the CLI in this process, in a fresh folder with no configuration, so that
+    getpass can be faked: unionbot(*args, typed=(...), stdin="") -> (code, out, err, prompts)."""
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith(("DATABASE_URL", "TELEGRAM_", "PUBLIC_URL", "HTTP_", "UNIONBOT_")):
+            monkeypatch.delenv(name)
+
+    def run_cli(*args: str, typed: tuple[str, ...] = (), stdin: str = ""):
+        terminal = Typed(*typed)
+        monkeypatch.setattr(getpass, "getpass", terminal)
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = cli.main(list(args))
+        out = capsys.readouterr()
+        assert not terminal.answers, "not asked for everything typed"
+        return code, out.out, out.err, terminal.prompts
+
+    return run_cli
+
+
+ADD = ("officer", "add", "--union", "GR-SUACAONGUYEN", "--name", "Trần Thị Bình", "--login", "binh")
+
+
+def test_officer_add_asks_for_the_password_in_vietnamese_and_checks_it_at_once(unionbot):
+    code, out, err, prompts = unionbot(*ADD, typed=("ngắn", "mat-khau-rat-dai", "mat-khau-rat-dai"))
+    assert code == 0, err
+    assert prompts == [
+        "Mật khẩu (ít nhất 10 ký tự): ",
+        "Mật khẩu (ít nhất 10 ký tự): ",  # asked again at once: too short
+        "Nhập lại mật khẩu: ",
+    ]
+    assert err == "Mật khẩu cần có ít nhất 10 ký tự.\n"
+    assert out.startswith("Đã thêm cán bộ 1: Trần Thị Bình (Cán bộ, GR-SUACAONGUYEN)\n")
+    differ = ("mat-khau-rat-dai", "mat-khau-khac-han")
+    code, _out, err, prompts = unionbot(*ADD[:-1], "lan", typed=differ)
+    assert (code, err) == (2, "unionbot: Hai mật khẩu không giống nhau. Chưa thêm gì cả.\n")
+    code, _out, err, prompts = unionbot(*ADD[:-1], "lan", typed=("ngắn",) * 3)
+    assert len(prompts) == 3 and code == 2
+    assert err.endswith("unionbot: Mật khẩu cần có ít nhất 10 ký tự.\n")
+    code, _out, err, _prompts = unionbot(*ADD[:-1], "lan", "--password-stdin", stdin="ngắn\n")
+    assert (code, err) == (2, "unionbot: Mật khẩu cần có ít nhất 10 ký tự.\n")
+
+
+def test_what_the_command_line_says_is_vietnamese(unionbot, tmp_path):
+    """Prompts, reports and errors of every command that talks to a person (file paths
+    aside: they are names, not words)."""
+    said = []
+
+    def run(*args: str, **kwargs) -> int:
+        code, out, err, prompts = unionbot(*args, **kwargs)
+        said.extend([*prompts, out, err])
+        return code
+
+    assert run(*ADD, typed=("mat-khau-rat-dai",) * 2) == 0
+    assert run(*ADD, typed=("mat-khau-rat-dai",) * 2) == 2  # the login is taken
+    assert run("officer", "add", "--union", "NOPE", "--name", "X") == 2
+    assert run("officer", "add", "--union", "FED-ROOT", "--name", "Quản trị", "--role", "admin",
+               "--telegram-id", "42") == 0  # fmt: skip
+    assert run("officer", "add", "--union", "FED-ROOT", "--name", "Y", "--telegram-id", "4x") == 2
+    assert run("officer", "invite", "binh") == 0
+    assert run("officer", "invite", "nobody") == 2
+    assert run("officer", "group", "GR-SUACAONGUYEN", "-1001234567890") == 0
+    assert run("officer", "group", "GR-SUACAONGUYEN", "12345") == 2
+    assert run("officer", "list") == 0
+    assert run("db", "upgrade") == 0
+    assert run("db", "rotate-key") == 0
+    assert run("directory", "import", str(SAMPLE_DIRECTORY)) == 0
+    assert run("route", "--workplace", "5800100003") == 0
+    assert run("route", "--workplace", "quán phở", "--ward", "phuong 11") == 0
+    assert run("content", "check", "--today", "2026-11-25") == 0
+    assert run("content", "check", "--today", "2027-02-02") == 1
+    assert run("content", "unanswered") == 0
+    assert run("ask", "--json") == 2
+    text = re.sub(r"\S*/\S*", " ", "\n".join(said))
+    assert leaks(text) == [], text

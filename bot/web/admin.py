@@ -81,6 +81,7 @@ async def officers_page(
         officers=[(o, names.get(o.union_id)) for o, _code in await officers.listing(session)],
         groups=[(g, names.get(g.union_id)) for g in groups],
         unions=all_unions,
+        roles=accounts.ROLE_NAMES,
         invite=invite,
         invited=invited,
         error=error,

@@ -50,6 +50,31 @@ _env = jinja2.Environment(
 )
 _env.globals.update(_=_, when=format_datetime, kinds=alerts.KIND_NAMES)
 _env.globals.update(statuses=alerts.OFFICER_STATUS, categories=CATEGORIES)
+# An evidence file's kind, state and why it could not be used, as stored (bot/evidence.py,
+# bot/services/scrubber.py); a reason without a label here is not shown.
+FILE_KINDS = {"photo": N_("Photo"), "voice": N_("Voice message"), "document": N_("Document")}
+FILE_STATUSES = {
+    "pending": N_("still being fetched"),
+    "ready": N_("ready"),
+    "rejected": N_("cannot be used"),
+    "failed": N_("could not be fetched"),
+}
+FILE_REASONS = {
+    "too_large": N_("too large"),
+    "empty": N_("empty"),
+    "not_audio": N_("not a sound recording"),
+    "unsupported": N_("a kind of file that is not taken"),
+    "too_many_pixels": N_("picture too large"),
+    "not_an_image": N_("not a picture"),
+    "encrypted": N_("protected with a password"),
+    "too_many_pages": N_("too many pages"),
+    "not_a_pdf": N_("not a PDF file"),
+    "no_reference": N_("nothing left to fetch"),
+}
+_env.globals.update(
+    file_kinds=FILE_KINDS, file_statuses=FILE_STATUSES, file_reasons=FILE_REASONS,
+    shown=alerts.thread_text,
+)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- plumbing
@@ -368,6 +393,7 @@ async def case_page(current: Page) -> web.StreamResponse:
         names=names,
         files=await evidence.for_case(session, case.id),
         contact=casework.contact(current.runtime.services, case),
+        erased=await alerts.erased(session, case),
         details=_details(case),
         can_act=scope.can_act(case),
         colleagues=sorted(names.items(), key=lambda item: item[1]),
@@ -453,9 +479,10 @@ async def case_action(current: Page) -> web.StreamResponse:
         if action == "note":
             casework.add_note(session, case, text, now, officer.id)
         else:
-            current.outgoing += await casework.officer_reply(
-                session, services, case, text, now, officer.id
-            )
+            told = await casework.officer_reply(session, services, case, text, now, officer.id)
+            if not told:  # the sender erased their data: kept in the thread, sent to nobody
+                return redirect(f"/officer/case/{case.code}?done=unreachable")
+            current.outgoing += told
     elif action == "status":
         status = form.get("status")
         if status not in CASE_STATUSES:

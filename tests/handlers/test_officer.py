@@ -10,10 +10,12 @@ from sqlalchemy import select
 
 from bot import accounts
 from bot.services import access
+from storage import cases, unions
 from storage.models import AuditEntry, Case, CaseMessage, Officer
 from tests.conftest import TEST_VAULT, count
 from tests.handlers.conftest import NOW, buttons
-from tests.handlers.test_grievance import to_anonymity
+from tests.handlers.test_grievance import file_report, to_anonymity
+from tests.untranslated import leaks
 
 SUA = "GR-SUACAONGUYEN"  # grassroots, under CL-CAMLY, under FED-ROOT
 WORKER_ID = "506"
@@ -32,7 +34,7 @@ async def file_anonymous_report(talk):
     """A worker on Telegram files an anonymous grievance routed to GR-SUACAONGUYEN."""
     worker = talk(WORKER_ID, "telegram")
     await to_anonymity(worker)
-    return worker, await worker.press("f:grievance:anonymity:anonymous")
+    return worker, await file_report(worker)
 
 
 @pytest.fixture
@@ -228,3 +230,20 @@ async def test_linking_telegram_with_a_one_time_code(talk, sessions, clock):
     clock.now = NOW + timedelta(days=accounts.INVITE_DAYS, seconds=1)
     [expired] = await talk("8003", "telegram").say(f"/canbo {late.code}")
     assert expired.text.startswith("Mã không đúng")
+
+
+async def test_the_case_view_names_the_time_to_call_in_words(talk, sessions):
+    await add_officer(sessions, SUA, "Trần Thị Bình", "7001")
+    async with sessions() as session:
+        union = await unions.by_code(session, SUA)
+        await cases.open(
+            session, kind="membership", union_id=union.id, person_id=None, text="Gia nhập",
+            now=NOW, category="contract", details={"contract": "contract"},
+            contact_sealed=TEST_VAULT.seal(
+                '{"name": "Lan", "phone": "0912345678", "contact_time": "evening"}'
+            ),
+        )  # fmt: skip
+        await session.commit()
+    [shown] = await talk("7001", "telegram").say("/case GN-2026-000001")
+    assert "Liên hệ: Lan · 0912345678 · Buổi tối" in shown.text
+    assert leaks(shown.text) == []  # no "evening", nor anything else untranslated

@@ -73,7 +73,7 @@ async def test_an_admin_adds_an_officer_who_links_telegram_with_the_code(dashboa
         "/officer/officers",
         data={"csrf": token, "name": "X", "union": union, "login": "binh", "password": "x" * 12},
     )
-    assert taken.status == 400 and "the login &#39;binh&#39; is taken" in await taken.text()
+    assert taken.status == 400 and "Tên đăng nhập “binh” đã có người dùng." in await taken.text()
     bad = await client.post("/officer/groups", data={"csrf": token, "union": union, "chat_id": "5"})
     assert bad.status == 400 and await count(sessions, OfficerGroup) == 0
     good = await client.post(

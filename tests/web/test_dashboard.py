@@ -11,8 +11,8 @@ from sqlalchemy import select, update
 from bot.services import calendar
 from storage import cases
 from storage.models import AuditEntry, Case, CaseMessage, OfficerSession, OutboxItem
-from tests.conftest import count
-from tests.web.conftest import PASSWORD, csrf_of, log_in
+from tests.conftest import TEST_VAULT, count
+from tests.web.conftest import NOW, PASSWORD, csrf_of, log_in
 
 
 async def test_logging_in_and_out(dashboard, sessions):
@@ -206,3 +206,61 @@ async def test_confirming_a_member_records_the_admission(dashboard, sessions):
     grievance = dashboard["codes"]["mine"]
     refused = await client.post(f"/officer/case/{grievance}/admit", data={"csrf": token})
     assert refused.status == 400
+
+
+def _vietnamese_date(moment: datetime) -> str:
+    local = moment.astimezone(calendar.LOCAL_TIME)
+    return f"{local.day}/{local.month}/{local.year}"
+
+
+async def test_a_case_whose_sender_erased_their_data_says_so_and_takes_no_reply(
+    dashboard, sessions
+):
+    client, codes = dashboard["client"], dashboard["codes"]
+    async with sessions() as session:
+        named = await cases.by_code(session, codes["named"])
+        anonymous = await cases.by_code(session, codes["mine"])
+        anonymous.reporter_tag = "their-tag"
+        await cases.detach(session, named.person_id, "their-tag", NOW)
+        await session.commit()
+    note = (
+        f"Người gửi đã xoá dữ liệu của mình ngày {_vietnamese_date(NOW)}; không thể trả lời họ "
+        "qua bot nữa."
+    )
+    await log_in(client, "binh")
+    code = codes["named"]
+    page = await (await client.get(f"/officer/case/{code}")).text()
+    reporter = re.search(r"<dt>Người gửi</dt>\s*<dd>(.*?)</dd>", page, re.S).group(1)
+    assert reporter.strip() == note
+    assert "Người gửi đã xoá dữ liệu của mình: hồ sơ này không còn liên kết tới họ." in page
+    assert f'action="/officer/case/{code}/reply"' not in page  # nothing to send a reply to
+    hidden = await (await client.get(f"/officer/case/{codes['mine']}")).text()
+    assert "không ai được xem danh tính người gửi" in hidden and note in hidden
+    # A reply posted from a page opened before the erasure is kept, and the officer told.
+    token = await csrf_of(client, f"/officer/case/{code}")
+    reply = await client.post(
+        f"/officer/case/{code}/reply", data={"csrf": token, "text": "Chào bạn"},
+        allow_redirects=False,
+    )  # fmt: skip
+    assert reply.headers["Location"] == f"/officer/case/{code}?done=unreachable"
+    after = await (await client.get(reply.headers["Location"])).text()
+    assert (
+        "Đã lưu vào hồ sơ, nhưng người gửi đã xoá dữ liệu của mình nên câu trả lời không đến "
+        "được với họ."
+    ) in after
+    assert await count(sessions, OutboxItem) == 0
+
+
+async def test_the_time_to_call_is_shown_in_words(dashboard, sessions):
+    client, code = dashboard["client"], dashboard["codes"]["named"]
+    async with sessions() as session:
+        case = await cases.by_code(session, code)
+        case.contact_sealed = TEST_VAULT.seal(
+            '{"name": "Lan", "phone": "0912345678", "contact_time": "evening"}'
+        )
+        await session.commit()
+    await log_in(client, "binh")
+    page = await (await client.get(f"/officer/case/{code}")).text()
+    assert "Lan · 0912345678 · Buổi tối" in page and "evening" not in page
+    exported = (await (await client.get("/officer/export.csv?view=all")).read()).decode()
+    assert "Lan · 0912345678 · Buổi tối" in exported and "evening" not in exported
