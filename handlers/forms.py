@@ -338,7 +338,7 @@ def shown(field: Field, answers: Answers) -> str:
     if field.show is not None:
         text = field.show(answers)
     elif isinstance(value, list):
-        text = _("{count} file(s)").format(count=len(value)) if value else None
+        text = _("{count} file(s)").format(count=len(value)) if value else _("none")
     elif isinstance(value, str):
         label = next((c.label for c in field.options(answers) if c.value == value), None)
         text = _(label) if label else value

@@ -35,11 +35,11 @@ MEMBERSHIP = (
 # Said after the worker has told what happened, before the next question: one line that
 # shows they were heard.
 SYMPATHY = {
-    "illness": N_("I am sorry to hear about the illness. I hope things get better soon."),
+    "illness": N_("I am sorry to hear about the illness. I hope everyone gets well soon."),
     "work_accident": N_("I am sorry about the accident. I hope you recover well."),
     "occupational_disease": N_("I am sorry that your work has made you ill."),
     "disaster": N_("I am sorry about the damage. I hope you and your family are safe."),
-    "job_loss": N_("I am sorry you lost your job. This is a hard time."),
+    "job_loss": N_("I am sorry you lost your job. I hope you find new work soon."),
     "other": N_("Thank you for telling me. I am sorry you are going through this."),
 }
 

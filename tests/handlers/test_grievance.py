@@ -55,7 +55,7 @@ async def test_an_anonymous_report_lands_in_the_right_queue_without_identity(tal
         "• Sự việc: Công ty nợ lương hai tháng rồi, cả xưởng 40 người chưa ai được trả.\n"
         "• Từ khi nào: Từ 1 đến 6 tháng\n"
         "• Số người bị ảnh hưởng: Từ 11 đến 50 người\n"
-        "• Tệp kèm theo: (chưa ghi)\n"
+        "• Tệp kèm theo: không có\n"
         "• Ẩn danh: Tôi muốn ẩn danh\n"
         "Gửi tới: Công đoàn cơ sở Công ty TNHH Sữa Cao Nguyên.\n"
         "Đúng rồi thì bấm “Gửi”; cần sửa thì bấm “Sửa”."

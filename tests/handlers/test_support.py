@@ -42,7 +42,7 @@ async def test_a_support_request_with_consent_is_linked_and_routed(talk, session
         "• Hoàn cảnh: Tai nạn lao động\n"
         "• Mức độ gấp: Rất gấp (trong tuần này)\n"
         "• Sự việc: Em bị máy kẹp tay, nghỉ làm 2 tháng, nhà còn hai con nhỏ\n"
-        "• Tệp kèm theo: (chưa ghi)\n"
+        "• Tệp kèm theo: không có\n"
         "• Đoàn viên công đoàn: Có, tôi là đoàn viên\n"
         "• Nơi làm việc: Công ty TNHH Hoa Viên Đà Lạt\n"
         "• Số điện thoại: •••••••678\n"
