@@ -61,10 +61,34 @@ CANCEL_SURE = frozenset(
     for text in ("huỷ", "huỷ bỏ", "dừng", "dừng lại", "cancel", "stop")
 )
 # Folded, these may be a name (Huy, Dũng, Thôi) or "stop": the bot asks before cancelling.
-CANCEL_MAYBE = frozenset({"huy", "huy bo", "dung", "dung lai", "thoi", "thoi khong", "cancel"})
+CANCEL_MAYBE = frozenset({"huy", "huy bo", "dung", "dung lai", "thoi", "thoi khong"})
+
+
+@dataclass(frozen=True, slots=True)
+class Phrases:
+    """Short answers, matched exactly when typed with diacritics (so the name "Dũng" is not
+    "đúng") and in any spelling when typed without."""
+
+    accented: frozenset[str]
+    folded: frozenset[str]
+
+    @classmethod
+    def of(cls, *phrases: str) -> Phrases:
+        accented = frozenset(" ".join(accented_words(p)) for p in phrases)
+        return cls(accented, frozenset(fold(p) for p in phrases))
+
+    def said(self, text: str) -> bool:
+        typed = text.strip().strip(" .!?")
+        if has_diacritics(typed):
+            return " ".join(accented_words(typed)) in self.accented
+        return fold(typed) in self.folded
+
+
 # Answers to "Do you want to cancel?" and other yes/no questions, typed.
-YES_WORDS = ("có", "ok", "oke", "yes", "y", "đồng ý", "đúng", "đúng rồi", "ừ", "ừm", "vâng", "dạ")
-NO_WORDS = ("không", "ko", "k", "no", "n", "không phải", "sai", "không đồng ý", "chưa")
+YES_WORDS = Phrases.of(
+    "có", "ok", "oke", "yes", "y", "đồng ý", "đúng", "đúng rồi", "ừ", "ừm", "vâng", "dạ"
+)
+NO_WORDS = Phrases.of("không", "ko", "k", "no", "n", "không phải", "sai", "không đồng ý", "chưa")
 # Typed at a step that takes files: "that's all", "I have none".
 DONE_WORDS = frozenset({"xong", "done", "het", "khong co", "ko co", "k co", "none", "no"})
 BACK, SKIP, CANCEL, RESUME = "-back", "-skip", "-cancel", "-resume"
@@ -416,16 +440,7 @@ def cancel_intent(text: str) -> str | None:
 
 def yes_or_no(text: str) -> bool | None:
     """A typed yes (True) or no (False) to a yes/no question, else None."""
-    return True if _says(text, YES_WORDS) else False if _says(text, NO_WORDS) else None
-
-
-def _says(text: str, phrases: tuple[str, ...]) -> bool:
-    """Whether the text is one of the phrases: exactly, when typed with diacritics (so the
-    name "Dũng" is not "đúng"); any spelling, when typed without."""
-    typed = text.strip().strip(" .!?")
-    if has_diacritics(typed):
-        return " ".join(accented_words(typed)) in {" ".join(accented_words(p)) for p in phrases}
-    return fold(typed) in {fold(p) for p in phrases}
+    return True if YES_WORDS.said(text) else False if NO_WORDS.said(text) else None
 
 
 async def on_text(ctx: Context, msg: Incoming, forms: Mapping[str, Form]) -> list[Outgoing]:
