@@ -31,7 +31,8 @@ from bot.inbox import InboxWriter
 from bot.outbox import Sender
 from bot.services import Services
 from bot.sla import SlaWatch
-from bot.web import views as dashboard
+from bot.web import routes as dashboard
+from bot.web.pages import DASHBOARD, Dashboard
 from storage import db, unions
 from storage.directory import load as load_directory
 from storage.inbox import NewUpdate
@@ -56,7 +57,7 @@ class Runtime:
     fetcher: EvidenceFetcher
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
-    async def submit(self, update: NewUpdate) -> None:
+    async def receive(self, update: NewUpdate) -> None:
         """Store one update and wait until it is processed and its replies are sent."""
         await self.inbox.store([update])
         await self.settle()
@@ -140,7 +141,7 @@ async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
     services = Services.load(settings)
     channels: dict[str, Channel] = {}
     sender = Sender(database, services, channels)
-    dispatcher = Dispatcher(database, services, channels, on_outgoing=sender.submit)
+    dispatcher = Dispatcher(services, channels, sender)
     writer = InboxWriter(database, services, on_stored=dispatcher.wake)
     fetcher = EvidenceFetcher(database, services, channels)
     runtime = Runtime(services, writer, dispatcher, sender, channels, fetcher)
@@ -157,6 +158,7 @@ async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
         channels[chat.name] = chat
         app[WEBCHAT] = chat
     app[RUNTIME] = runtime
+    app[DASHBOARD] = Dashboard(services, sender)
 
     runtime.tasks = [
         asyncio.create_task(writer.run(), name="inbox-writer"),
@@ -164,7 +166,7 @@ async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(sender.run_flusher(), name="outbox-flusher"),
         asyncio.create_task(sender.run_scanner(), name="outbox-scanner"),
         asyncio.create_task(fetcher.run(), name="evidence-fetcher"),
-        asyncio.create_task(SlaWatch(database, services, sender).run(), name="sla-watch"),
+        asyncio.create_task(SlaWatch(services, sender).run(), name="sla-watch"),
     ]
     try:
         if telegram is not None:

@@ -28,17 +28,17 @@ from datetime import UTC, date, datetime, timedelta
 
 from aiohttp import web
 
-from bot import accounts, logs
-from bot.accounts import AccountError
+from bot import logs
 from bot.app import RUNTIME, create_app, ensure_schema, seed_directory
 from bot.channels.terminal import TerminalChannel, converse
 from bot.config import ConfigError, Settings, default_settings
-from bot.services import calendar, knowledge
+from bot.services import accounts, calendar, knowledge, reporters
+from bot.services.accounts import AccountError
 from bot.services.crypto import load_vault
 from bot.services.i18n import LANGUAGES, LOCAL_TIME, Catalogs, _, format_date, format_datetime
 from bot.services.knowledge import SOON_DAYS, ContentError, Knowledge
 from bot.services.router import Router
-from handlers import faq, status
+from handlers import faq
 from storage import cases, db, officers, people, unanswered, unions
 from storage.directory import DirectoryError
 from storage.directory import load as load_directory
@@ -323,7 +323,7 @@ async def rotate_key(settings: Settings) -> int:
                 if case.reporter_sealed:
                     case.reporter_sealed = vault.rotate(case.reporter_sealed)
                     person_id = vault.open(case.reporter_sealed)
-                    case.reporter_tag = status.tag_reporter(vault, person_id)
+                    case.reporter_tag = reporters.tag(vault, person_id)
             await session.commit()
     finally:
         await database.close()
@@ -353,7 +353,7 @@ async def chat(settings: Settings, user: str) -> None:
                 "I wait for a typed answer (a name, a phone, how many people), type #number "
                 "to tap one, e.g. #2."
             )
-        await converse(terminal, runtime.submit, banner)
+        await converse(terminal, runtime.receive, banner)
     finally:
         await runner.cleanup()
 

@@ -55,6 +55,8 @@ class Settings:
     )
     # Hours past a case's due time before it is escalated to the parent union (0: at once).
     sla_grace_hours: int = 24
+    # The channel officers link their account on and get alerts through (Telegram for now).
+    officer_channel: str = "telegram"
     # Or a file of keys, one per line; on the embedded default it is made on first start.
     key_file: Path | None = None
     generate_key_file: bool = False
@@ -97,6 +99,7 @@ class Settings:
             generate_key_file=is_sqlite and not merged.get("UNIONBOT_KEY_FILE"),
             due_days=_due_days(merged.get("UNIONBOT_DUE_DAYS")),
             sla_grace_hours=_number(merged, "UNIONBOT_SLA_GRACE_HOURS", 24),
+            officer_channel=_officer_channel(merged.get("UNIONBOT_OFFICER_CHANNEL")),
         )
 
     def with_(self, **changes: object) -> Settings:
@@ -138,6 +141,17 @@ def _due_days(value: str | None) -> dict[str, tuple[int, int | None]]:
                 f"kind=days/days with kinds {', '.join(DEFAULT_DUE_DAYS)}"
             ) from None
     return days
+
+
+# Channels officers can work a case on (linking, alerts, one-tap buttons).
+OFFICER_CHANNELS = ("telegram",)
+
+
+def _officer_channel(value: str | None) -> str:
+    channel = (value or "telegram").strip().lower()
+    if channel not in OFFICER_CHANNELS:
+        raise ConfigError(f"UNIONBOT_OFFICER_CHANNEL must be one of {', '.join(OFFICER_CHANNELS)}")
+    return channel
 
 
 def _flag(value: str | None, *, default: bool) -> bool:

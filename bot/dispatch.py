@@ -19,7 +19,7 @@ import asyncio
 import copy
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -27,14 +27,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import handlers
-from bot.channels.base import Channel, Delivery
+from bot.channels.base import Channel
 from bot.logs import describe
+from bot.outbox import Sender, Work
 from bot.services import Services
 from bot.services.flood import FloodGuard, Verdict
 from bot.services.i18n import _
-from handlers import menu
-from handlers.alerts import OFFICER_CHANNEL
+from handlers import registry
 from handlers.types import (
     MAX_PAYLOAD_BYTES,
     MAX_TEXT,
@@ -45,8 +44,7 @@ from handlers.types import (
     Outgoing,
     StaleButton,
 )
-from storage import conversations, inbox, officers, outbox, people
-from storage.db import Database
+from storage import conversations, inbox, officers, people
 from storage.models import Conversation, Person
 
 log = logging.getLogger(__name__)
@@ -59,7 +57,7 @@ RETRY_PAUSE_SECONDS = 1.0
 def pick(msg: Incoming, state: Mapping[str, object]) -> Handler:
     """The handler for a message: button, command, active flow, else free text."""
     if msg.payload is not None:
-        handler = handlers.BUTTONS.get(msg.payload.partition(":")[0])
+        handler = registry.BUTTONS.get(msg.payload.partition(":")[0])
         if handler is None:
             raise StaleButton(msg.payload)
         return handler
@@ -67,16 +65,16 @@ def pick(msg: Incoming, state: Mapping[str, object]) -> Handler:
     flow = state.get("flow")
     if not text:
         # A photo or sticker in the middle of a form is that form's business.
-        if isinstance(flow, str) and flow in handlers.FLOWS:
-            return handlers.FLOWS[flow]
-        return handlers.UNSUPPORTED
+        if isinstance(flow, str) and flow in registry.FLOWS:
+            return registry.FLOWS[flow]
+        return registry.UNSUPPORTED
     if text.startswith("/"):
         # "/start@UnionBot arg" in Telegram group syntax is still /start.
         name = text[1:].split(maxsplit=1)[0].partition("@")[0].lower() if len(text) > 1 else ""
-        return handlers.COMMANDS.get(name, handlers.UNKNOWN_COMMAND)
-    if isinstance(flow, str) and flow in handlers.FLOWS:
-        return handlers.FLOWS[flow]
-    return handlers.FALLBACK
+        return registry.COMMANDS.get(name, registry.UNKNOWN_COMMAND)
+    if isinstance(flow, str) and flow in registry.FLOWS:
+        return registry.FLOWS[flow]
+    return registry.FALLBACK
 
 
 def valid_payload(payload: str) -> bool:
@@ -88,16 +86,14 @@ class Dispatcher:
 
     def __init__(
         self,
-        database: Database,
         services: Services,
         channels: Mapping[str, Channel],
-        on_outgoing: Callable[[Sequence[Delivery]], None],
+        sender: Sender,
         batch_size: int = 100,
     ) -> None:
-        self.db = database
         self.services = services
         self.channels = channels
-        self.on_outgoing = on_outgoing
+        self.sender = sender
         self.batch_size = batch_size
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -133,82 +129,71 @@ class Dispatcher:
                     await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
 
     async def process_pending(self) -> int:
-        """Process one batch of pending updates; returns how many were taken."""
-        names = list(self.channels)
-        async with self.db.writing(), self.db.sessions() as session:
-            items = await inbox.pending(session, names, self.batch_size)
-            if not items:
-                return 0
-            try:
-                results = await self._process(session, items)
-                await session.commit()
-            except Exception as exc:
-                await session.rollback()
-                log.warning(
-                    "batch of %d failed (%s); redoing one by one", len(items), describe(exc)
+        """Process one batch of pending updates in one unit of work; returns how many were
+        taken."""
+        taken: list[inbox.Pending] = []
+        try:
+            async with self.sender.work() as work:
+                taken = list(
+                    await inbox.pending(work.session, list(self.channels), self.batch_size)
                 )
-                results = None
-        if results is None:
-            await self._process_one_by_one([item.id for item in items])
-        else:
-            await self._after_commit(results)
-        return len(items)
+                acks = await self._process(work, taken) if taken else []
+        except Exception as exc:
+            if not taken:
+                raise  # the database, not an update: run() retries
+            log.warning("batch of %d failed (%s); redoing one by one", len(taken), describe(exc))
+            await self._process_one_by_one([item.id for item in taken])
+            return len(taken)
+        self._acknowledge_all(acks)
+        return len(taken)
 
     async def _process_one_by_one(self, ids: Sequence[int]) -> None:
         for item_id in ids:
-            results, gave_up = None, False
-            async with self.db.writing(), self.db.sessions() as session:
-                items = await inbox.pending(session, list(self.channels), only=item_id)
-                if not items:
+            taken: list[inbox.Pending] = []
+            try:
+                async with self.sender.work() as work:
+                    taken = list(
+                        await inbox.pending(work.session, list(self.channels), only=item_id)
+                    )
+                    acks = await self._process(work, taken) if taken else []
+            except Exception as exc:
+                if taken and await self._record_failure(taken[0], exc):
                     continue
-                try:
-                    results = await self._process(session, items)
-                    await session.commit()
-                except Exception as exc:
-                    await session.rollback()
-                    gave_up = await self._record_failure(session, items[0], exc)
-            if results is not None:
-                await self._after_commit(results)
-            elif not gave_up:
                 # Stop here: the next pass retries this update before any later one, so this
                 # person's messages stay in order.
                 await asyncio.sleep(RETRY_PAUSE_SECONDS)
                 return
+            self._acknowledge_all(acks)
 
-    async def _record_failure(
-        self, session: AsyncSession, item: inbox.Pending, exc: Exception
-    ) -> bool:
-        now = self.services.clock()
+    async def _record_failure(self, item: inbox.Pending, exc: Exception) -> bool:
+        """Count a failed try; after the last one, apologise to the person. Whether it gave up."""
         log.error("update %d failed: %s", item.id, describe(exc))
-        gave_up = await inbox.record_failure(session, item.id, type(exc).__name__, now)
-        apology = await self._apology(session, item.channel, item.payload, now) if gave_up else None
-        await session.commit()
-        if apology is not None:
-            self.on_outgoing([apology])
+        async with self.sender.work() as work:
+            gave_up = await inbox.record_failure(
+                work.session, item.id, type(exc).__name__, work.now
+            )
+            if gave_up:
+                work.send(await self._apology(work.session, item.channel, item.payload))
         return gave_up
 
     async def _apology(
-        self, session: AsyncSession, channel_name: str, payload: dict[str, object], now: datetime
-    ) -> Delivery | None:
+        self, session: AsyncSession, channel_name: str, payload: dict[str, object]
+    ) -> list[Outgoing]:
         """After giving up on an update, tell the person, so they are not left waiting."""
         try:
             msg = self.channels[channel_name].to_incoming(payload)  # type: ignore[arg-type]
         except Exception:
-            return None
+            return []
         if msg is None:
-            return None
+            return []
         person = await people.find(session, msg.channel, msg.user_id)
         language = person.language if person else self.services.settings.default_language
         with self.services.catalogs.activate(language):
             text = _("Sorry, something went wrong with your last message. Please try again.")
-        reply = Outgoing(Address(msg.channel, msg.chat_id, person.id if person else None), text)
-        [delivery] = await store_replies(session, [reply], now)
-        return delivery
+        return [Outgoing(Address(msg.channel, msg.chat_id, person.id if person else None), text)]
 
-    async def _after_commit(self, done: Processed) -> None:
-        if done.deliveries:
-            self.on_outgoing(done.deliveries)
-        for msg in done.acks:
+    def _acknowledge_all(self, msgs: Sequence[Incoming]) -> None:
+        for msg in msgs:
             task = asyncio.create_task(self._acknowledge(msg))
             self._acks.add(task)
             task.add_done_callback(self._acks.discard)
@@ -226,21 +211,25 @@ class Dispatcher:
 
     # -- one update --------------------------------------------------------------------
 
-    async def _process(self, session: AsyncSession, items: Sequence[inbox.Pending]) -> Processed:
-        """Handle a batch of updates in the session's transaction, in arrival order."""
-        now = self.services.clock()
+    async def _process(self, work: Work, items: Sequence[inbox.Pending]) -> list[Incoming]:
+        """Handle a batch of updates in the unit of work, in arrival order; the button presses
+        to acknowledge once it commits."""
+        session, now = work.session, work.now
         parsed = [(item, self.channels[item.channel].to_incoming(item.payload)) for item in items]
         msgs = [msg for _item, msg in parsed if msg is not None]
         batch = await Batch.load(session, msgs)
-        replies = [reply for msg in msgs for reply in await self.handle(session, msg, now, batch)]
-        deliveries = await store_replies(session, replies, now)
+        for msg in msgs:
+            work.send(await self.handle(session, msg, now, batch))
         await inbox.finish(session, [item.id for item, msg in parsed if msg is not None], now)
         ignored = [item.id for item, msg in parsed if msg is None]
         await inbox.finish(session, ignored, now, status="ignored")
-        return Processed(deliveries, [msg for msg in msgs if msg.ack is not None])
+        return [msg for msg in msgs if msg.ack is not None]
 
     async def _officer_button(self, session: AsyncSession, msg: Incoming) -> bool:
-        if not (msg.payload or "").startswith("o:") or msg.channel != OFFICER_CHANNEL:
+        if (
+            not (msg.payload or "").startswith("o:")
+            or msg.channel != self.services.settings.officer_channel
+        ):
             return False
         return await officers.by_telegram(session, msg.user_id) is not None
 
@@ -260,7 +249,7 @@ class Dispatcher:
         with self.services.catalogs.activate(language):
             address = Address(msg.channel, msg.chat_id, person.id if person else None)
             if msg.text is not None and len(msg.text) > MAX_TEXT:
-                return [menu.too_long(address)]
+                return [registry.TOO_LONG(address)]
             if msg.text and "\x00" in msg.text:
                 # PostgreSQL cannot store NUL in text or JSON; no channel may bring it in.
                 msg = replace(msg, text=msg.text.replace("\x00", ""))
@@ -269,17 +258,17 @@ class Dispatcher:
             if verdict is Verdict.DROP:
                 return []
             if verdict is Verdict.WARN:
-                return [menu.slow_down(address)]
+                return [registry.SLOW_DOWN(address)]
             if msg.numbered is not None:
                 row = batch.conversations.get(person.id) if person else None
-                msg = handlers.read_number(msg, row.state if row is not None else {})
+                msg = registry.read_number(msg, row.state if row is not None else {})
             if msg.payload is not None and (
                 not valid_payload(msg.payload)
                 or (person is None and not await self._officer_button(session, msg))
             ):
                 # A button press from someone we never wrote to is forged (officers excepted:
                 # case alerts reach them, in a group too, before they ever write).
-                return [menu.stale(address)]
+                return [registry.STALE(address)]
             first_contact = person is None
             if person is None:
                 person = batch.people[key] = await people.create(
@@ -298,7 +287,7 @@ class Dispatcher:
                 with session.no_autoflush:
                     replies = await pick(msg, state)(ctx, msg)
             except StaleButton:
-                return [menu.stale(address)]
+                return [registry.STALE(address)]
             if ctx.state != before:
                 conversations.put(session, batch.conversations, person.id, ctx.state, now)
             return replies
@@ -317,35 +306,3 @@ class Batch:
         found = await people.find_many(session, {(m.channel, m.user_id) for m in msgs})
         rows = await conversations.rows(session, [p.id for p in found.values()])
         return cls(found, rows)
-
-
-@dataclass(frozen=True, slots=True)
-class Processed:
-    """What a committed batch leaves to do: messages to send, button presses to acknowledge."""
-
-    deliveries: list[Delivery]
-    acks: list[Incoming]
-
-
-async def store_replies(
-    session: AsyncSession, replies: Sequence[Outgoing], now: datetime
-) -> list[Delivery]:
-    """Write replies to the outbox (in the caller's transaction) and return them ready to
-    send once it commits."""
-    rows = [
-        outbox.message(
-            channel=r.to.channel,
-            chat_id=r.to.chat_id,
-            text=r.text,
-            buttons=[[[b.label, b.payload] for b in row] for row in r.buttons],
-            person_id=r.to.person_id,
-            now=now,
-        )
-        for r in replies
-    ]
-    ids = await outbox.add(session, rows)
-    return [
-        Delivery(id_, r.to.channel, r.to.chat_id, r.text,
-                 tuple(tuple((b.label, b.payload) for b in row) for row in r.buttons))
-        for id_, r in zip(ids, replies, strict=True)
-    ]  # fmt: skip

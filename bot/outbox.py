@@ -1,7 +1,14 @@
-"""The sender: delivers committed outbox rows through their channels and marks them sent.
+"""The outbox: the unit of work every path that sends uses, and the sender.
 
-Rows arrive from the dispatcher right after its commit (submit) and from a periodic scan of
-the outbox table, which finds what a crash left unsent and what is due for a retry. Messages
+`Sender.work()` is the one unit of work: a session in a transaction (behind the database's
+write gate), the caller's work, its replies written to the outbox table in the same
+transaction (`write`), the commit, and only then the rows handed to the sender. The
+dispatcher, its apology, the dashboard and the SLA watch all send this way, so a crash can
+repeat a message but never lose one.
+
+The sender delivers committed rows through their channels and marks them sent. Rows arrive
+right after a unit of work commits (`queue`) and from a periodic scan of the outbox table,
+which finds what a crash left unsent and what is due for a retry. Messages
 to one chat go out in the order they were written (a message waiting for a retry does not
 hold back the ones after it); different chats go out concurrently.
 A row stays "in flight" until its sent mark is committed, so the scan never sends it twice.
@@ -11,12 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
-from contextlib import suppress
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import Channel, Delivery, SendError
 from bot.logs import describe
 from bot.services import Services
+from handlers.types import Outgoing
 from storage import outbox
 from storage.db import Database
 from storage.models import OutboxItem
@@ -26,6 +38,48 @@ log = logging.getLogger(__name__)
 SCAN_SECONDS = 1.0
 FLUSH_DELAY_SECONDS = 0.1
 MAX_CONCURRENT_SENDS = 64
+
+
+@dataclass(slots=True)
+class Work:
+    """One unit of work in progress: its session and clock reading, and what it will send."""
+
+    session: AsyncSession
+    now: datetime
+    replies: list[Outgoing] = field(default_factory=list)
+    discarded: bool = False
+
+    def send(self, replies: Iterable[Outgoing]) -> None:
+        """Send these once the work commits (in the order given)."""
+        self.replies.extend(replies)
+
+    def discard(self) -> None:
+        """Roll the work back instead of committing it; nothing is sent."""
+        self.discarded = True
+
+
+async def write(
+    session: AsyncSession, replies: Sequence[Outgoing], now: datetime
+) -> list[Delivery]:
+    """Write replies to the outbox (in the caller's transaction) and return them ready to
+    send once it commits."""
+    rows = [
+        outbox.message(
+            channel=r.to.channel,
+            chat_id=r.to.chat_id,
+            text=r.text,
+            buttons=[[[b.label, b.payload] for b in row] for row in r.buttons],
+            person_id=r.to.person_id,
+            now=now,
+        )
+        for r in replies
+    ]
+    ids = await outbox.add(session, rows)
+    return [
+        Delivery(id_, r.to.channel, r.to.chat_id, r.text,
+                 tuple(tuple((b.label, b.payload) for b in row) for row in r.buttons))
+        for id_, r in zip(ids, replies, strict=True)
+    ]  # fmt: skip
 
 
 def to_delivery(row: OutboxItem) -> Delivery:
@@ -56,7 +110,23 @@ class Sender:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def submit(self, deliveries: Sequence[Delivery]) -> None:
+    @asynccontextmanager
+    async def work(self) -> AsyncIterator[Work]:
+        """The unit of work: session → the caller's work → outbox rows → commit → queue.
+
+        If the body raises, everything rolls back and nothing is sent.
+        """
+        async with self.db.writing(), self.db.sessions() as session:
+            unit = Work(session, self.services.clock())
+            yield unit
+            if unit.discarded:
+                await session.rollback()
+                return
+            deliveries = await write(session, unit.replies, unit.now)
+            await session.commit()
+        self.queue(deliveries)
+
+    def queue(self, deliveries: Sequence[Delivery]) -> None:
         """Queue committed messages for sending, in order per chat."""
         for delivery in deliveries:
             if delivery.id in self._inflight or delivery.channel not in self.channels:
@@ -152,7 +222,7 @@ class Sender:
             self._scanning = False
         skip = self._inflight | self._finished_during_scan
         fresh = [d for d in deliveries if d.id not in skip]
-        self.submit(fresh)
+        self.queue(fresh)
         return len(fresh)
 
     async def run_flusher(self) -> None:

@@ -16,15 +16,11 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.dispatch import store_replies
 from bot.logs import describe
 from bot.outbox import Sender
-from bot.services import Services, calendar
+from bot.services import Services, calendar, casework
 from bot.services.i18n import N_
-from handlers import casework
-from handlers.types import Outgoing
 from storage import cases
-from storage.db import Database
 from storage.models import Case, Union
 
 log = logging.getLogger(__name__)
@@ -38,8 +34,7 @@ STILL_HANDLED = N_(
 
 
 class SlaWatch:
-    def __init__(self, database: Database, services: Services, sender: Sender) -> None:
-        self.db = database
+    def __init__(self, services: Services, sender: Sender) -> None:
         self.services = services
         self.sender = sender
 
@@ -53,9 +48,9 @@ class SlaWatch:
 
     async def run_once(self) -> int:
         """Escalate what is overdue beyond the grace period; how many cases moved."""
-        now = self.services.clock()
         grace = timedelta(hours=self.services.settings.sla_grace_hours)
-        async with self.db.writing(), self.db.sessions() as session:
+        async with self.sender.work() as work:
+            session, now = work.session, work.now
             with_parent = (
                 await session.scalars(select(Union.id).where(Union.parent_id.is_not(None)))
             ).all()
@@ -63,18 +58,13 @@ class SlaWatch:
                 session, Case.union_id.in_(with_parent), open_only=True,
                 due_before=now - grace, limit=BATCH,
             )  # fmt: skip
-            replies: list[Outgoing] = []
             for case in late:
                 _parent, told = await casework.pass_up(
                     session, self.services, case, now, message=STILL_HANDLED
                 )
                 first_days = self.services.settings.due_days[case.kind][0]
                 case.due_at = calendar.add_working_days(now, first_days, self.services.holidays)
-                replies += told
-            deliveries = await store_replies(session, replies, now)
-            await session.commit()
-        if deliveries:
-            self.sender.submit(deliveries)
+                work.send(told)
         if late:
             log.info("escalated %d overdue cases", len(late))
         return len(late)

@@ -41,6 +41,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.services.i18n import N_, _, format_date
+from bot.services.labels import Choice
 from bot.services.text import accented_words, fold, has_diacritics, vietnamese_mobile
 from handlers import menu
 from handlers.types import (
@@ -103,12 +104,6 @@ PAUSED = "paused"  # a form set aside: its keys, kept until the worker picks it 
 
 class Invalid(Exception):
     """The worker's answer cannot be used; the message (already translated) says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class Choice:
-    value: str
-    label: str  # a msgid, translated when shown
 
 
 CONSENT_CHOICES = (Choice("yes", N_("I agree")), Choice("no", N_("I do not agree")))

@@ -11,34 +11,15 @@ from __future__ import annotations
 
 import re
 
+from bot.services import alerts
 from bot.services.i18n import N_, _, format_datetime
+from bot.services.labels import AFFECTED, SINCE
+from bot.services.labels import GRIEVANCE_CATEGORIES as CATEGORIES
 from bot.services.text import identifying
-from handlers import alerts, evidence, forms, intake, menu, status, workplace
+from handlers import evidence, forms, intake, menu, my_requests, workplace
 from handlers.forms import REDO, Answers, Choice, Field, Form, Invalid
 from handlers.types import Context, Outgoing
 
-CATEGORIES = (
-    Choice("wages", N_("Unpaid or late wages")),
-    Choice("overtime", N_("Overtime")),
-    Choice("insurance", N_("Social insurance not paid")),
-    Choice("safety", N_("Unsafe conditions")),
-    Choice("harassment", N_("Harassment or discrimination")),
-    Choice("dismissal", N_("Dismissal")),
-    Choice("contract", N_("Labour contract")),
-    Choice("other", N_("Something else")),
-)
-SINCE = (
-    Choice("week", N_("This week")),
-    Choice("month", N_("This month")),
-    Choice("months", N_("1 to 6 months")),
-    Choice("long", N_("Longer than 6 months")),
-)
-AFFECTED = (
-    Choice("me", N_("Only me")),
-    Choice("few", N_("2 to 10 people")),
-    Choice("many", N_("11 to 50 people")),
-    Choice("most", N_("More than 50 people")),
-)
 ANONYMITY = (
     Choice("anonymous", N_("Keep me anonymous")),
     Choice("named", N_("Officers may know it is me")),
@@ -180,7 +161,7 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
     if line := evidence.attached_line(filed.attached):
         lines.insert(1, line)
     if anonymous:
-        lines.append(status.pin_notice(ctx, case))
+        lines.append(my_requests.pin_notice(ctx, case))
     announced = await alerts.new_case(ctx.session, ctx.services, case, str(answers["story"]))
     return [ctx.reply("\n".join(lines), menu.main_menu()), *announced]
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.services import calendar
-from handlers import evidence, status, workplace
+from bot.services import calendar, reporters
+from handlers import evidence, workplace
 from handlers.forms import Answers
 from handlers.types import Context
 from storage import cases
@@ -68,7 +68,7 @@ async def file(
         },
         contact_sealed=vault.seal(json.dumps({"phone": phone})) if phone else None,
         **await workplace.case_columns(ctx, decision),
-        **status.reporter(ctx, anonymous),
+        **reporters.columns(ctx.services.vault, ctx.person.id, anonymous),
     )
     attached = await evidence.attach(ctx, answers.get("evidence"), case.id)
     return Filed(case, union, first_due, resolution_due, attached)

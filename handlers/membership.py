@@ -11,25 +11,14 @@ from __future__ import annotations
 import json
 import re
 
-from bot.services import calendar
+from bot.services import alerts, calendar
 from bot.services.i18n import N_, _, format_datetime
-from handlers import alerts, forms, menu, workplace
-from handlers.forms import Answers, Choice, Field, Form, Invalid
+from bot.services.labels import CONTACT_TIMES, CONTRACTS
+from handlers import forms, menu, workplace
+from handlers.forms import Answers, Field, Form, Invalid
 from handlers.types import Context, Outgoing
 from storage import cases
 
-CONTRACTS = (
-    Choice("contract", N_("Yes, I have a labour contract")),
-    Choice("no_contract", N_("No written contract / freelance")),
-    Choice("foreign_long", N_("Foreign worker, contract of 12 months or more")),
-    Choice("foreign_short", N_("Foreign worker, contract under 12 months")),
-)
-CONTACT_TIMES = (
-    Choice("morning", N_("Morning")),
-    Choice("afternoon", N_("Afternoon")),
-    Choice("evening", N_("Evening")),
-    Choice("any", N_("Any time")),
-)
 ROUTES = {
     "contract": N_(
         "With a labour contract you join the grassroots union where you work; where there is "

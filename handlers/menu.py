@@ -3,26 +3,16 @@ cannot use (unknown commands, stickers, stale buttons, over-long text)."""
 
 from __future__ import annotations
 
+from bot.services import menus
 from bot.services.i18n import LANGUAGES, _
-from handlers.types import Address, Button, Context, Incoming, Keyboard, Outgoing, StaleButton
+from handlers.types import Address, Button, Context, Incoming, Outgoing, StaleButton
 
 LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
 
 
-def main_menu() -> Keyboard:
-    """The six entry points, two per row, in the person's language."""
-    return (
-        (Button(_("Questions"), "faq:home"), Button(_("Join the union"), "join:start")),
-        (
-            Button(_("Report a problem"), "report:start"),
-            Button(_("Hardship support"), "support:start"),
-        ),
-        (Button(_("My requests"), "status:list"), Button("Ngôn ngữ / Language", "lang:choose")),
-    )
-
-
-def back_to_menu() -> Button:
-    return Button(_("Main menu"), "menu:home")
+# Re-exported: every handler ends its replies with them.
+main_menu = menus.main_menu
+back_to_menu = menus.back_to_menu
 
 
 def greeting() -> str:

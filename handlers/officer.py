@@ -14,10 +14,9 @@ audited, and an anonymous reporter's identity is never shown.
 
 from __future__ import annotations
 
-from bot import accounts
-from bot.services import access
+from bot.services import access, accounts, alerts, casework, labels
 from bot.services.i18n import N_, _, format_datetime
-from handlers import alerts, casework, menu
+from handlers import menu
 from handlers.types import Address, Button, Context, Incoming, Outgoing, StaleButton
 from storage import audit, cases, officers
 from storage.models import Case, Officer, Union
@@ -39,14 +38,16 @@ AUTHORS = {
 
 async def officer_of(ctx: Context) -> Officer | None:
     """The linked officer behind this message, if the sender is one."""
-    if ctx.address.channel != alerts.OFFICER_CHANNEL:
+    if ctx.address.channel != ctx.services.settings.officer_channel:
         return None
     return await officers.by_telegram(ctx.session, ctx.person.channel_user_id)
 
 
 def _private(ctx: Context, officer: Officer) -> Address:
     """The officer's own chat (a group's button press is answered there when it needs text)."""
-    return Address(alerts.OFFICER_CHANNEL, str(officer.telegram_user_id), ctx.person.id)
+    return Address(
+        ctx.services.settings.officer_channel, str(officer.telegram_user_id), ctx.person.id
+    )
 
 
 # ---------------------------------------------------------------------------- linking
@@ -55,7 +56,9 @@ def _private(ctx: Context, officer: Officer) -> Address:
 async def link(ctx: Context, msg: Incoming) -> list[Outgoing]:
     """/canbo CODE: link this Telegram account to an officer account."""
     code = (msg.text or "").partition(" ")[2][:40]
-    if ctx.address.channel != alerts.OFFICER_CHANNEL or not accounts.normalise_code(code):
+    if ctx.address.channel != ctx.services.settings.officer_channel or not accounts.normalise_code(
+        code
+    ):
         return [ctx.reply(_("Send /canbo followed by the code you were given."))]
     tag = accounts.invite_tag(ctx.services.vault, code)
     found = await officers.by_invite(ctx.session, tag, ctx.now)
@@ -111,7 +114,7 @@ def _queue_line(case: Case, officer: Officer, ctx: Context) -> str:
     mark = "⚠️ " if due is not None and due < ctx.now else ""
     mine = _(" · yours") if case.assignee_id == officer.id else ""
     when = _("due {due}").format(due=format_datetime(due)) if due else ""
-    return f"{mark}{case.code} · {_(alerts.OFFICER_STATUS[case.status])}{mine} · {when}"
+    return f"{mark}{case.code} · {_(labels.OFFICER_STATUSES[case.status])}{mine} · {when}"
 
 
 async def show_case(ctx: Context, msg: Incoming) -> list[Outgoing]:
@@ -237,9 +240,9 @@ async def on_text(ctx: Context, msg: Incoming) -> list[Outgoing]:
     if case is None:
         return [ctx.reply(_not_found())]
     if mode == "note":
-        casework.add_note(ctx.session, case, text, ctx.now, officer.id)
+        casework.note(ctx.session, case, text, ctx.now, officer.id)
         return [ctx.reply(_("Note added to {code}.").format(code=case.code), alerts.actions(case))]
-    told = await casework.officer_reply(ctx.session, ctx.services, case, text, ctx.now, officer.id)
+    told = await casework.reply(ctx.session, ctx.services, case, text, ctx.now, officer.id)
     sent = (
         _("Sent to the worker on {code}.")
         if told
@@ -273,18 +276,9 @@ async def _give(
     if assignee is None or not assignee.active or assignee.union_id != case.union_id:
         raise StaleButton(f"o:give:{case.id}:{assignee_id}")
     told = await casework.assign(ctx.session, ctx.services, case, assignee.id, ctx.now, officer.id)
-    replies = [
-        ctx.reply(_("{code} is now with {name}.").format(code=case.code, name=assignee.name))
-    ]
-    if assignee.telegram_user_id and assignee.id != officer.id:
-        with ctx.services.catalogs.activate(ctx.services.settings.default_language):
-            text = _("{name} gave you a request:").format(name=officer.name)
-            text += "\n" + await alerts.heading(ctx.session, case)
-            keyboard = alerts.actions(case)
-        replies.append(
-            Outgoing(Address(alerts.OFFICER_CHANNEL, assignee.telegram_user_id), text, keyboard)
-        )
-    return replies + told
+    done = _("{code} is now with {name}.").format(code=case.code, name=assignee.name)
+    given = await alerts.given(ctx.session, ctx.services, case, officer, assignee)
+    return [ctx.reply(done), *given, *told]
 
 
 async def _escalate(ctx: Context, officer: Officer, case: Case) -> list[Outgoing]:
@@ -300,7 +294,7 @@ async def _resolve(ctx: Context, officer: Officer, case: Case) -> list[Outgoing]
         return [ctx.reply(_("{code} is already resolved.").format(code=case.code))]
     if case.assignee_id is None:
         case.assignee_id = officer.id
-    told = await casework.change_status(
+    told = await casework.set_status(
         ctx.session, ctx.services, case, "resolved", ctx.now, officer.id
     )
     done = (

@@ -12,17 +12,16 @@ agreeing, that their request codes and PINs stop working.
 
 from __future__ import annotations
 
+from bot.services import reporters
 from bot.services.i18n import _
-from handlers import faq, forms, menu, status
+from handlers import faq, forms, menu, my_requests
 from handlers.types import Button, Context, Incoming, Outgoing, StaleButton
 from storage import cases, evidence, outbox, people, unanswered
 
 
 async def ask(ctx: Context, msg: Incoming) -> list[Outgoing]:
     """/xoadulieu: say what is kept and ask to confirm."""
-    filed = await cases.count_for_person(
-        ctx.session, ctx.person.id, status.reporter_tag(ctx, ctx.person.id)
-    )
+    filed = await cases.count_for_person(ctx.session, ctx.person.id, my_requests.reporter_tag(ctx))
     held = [
         _("phone number: {kept}").format(
             kept=_("kept, encrypted") if ctx.person.phone_encrypted else _("none")
@@ -58,7 +57,7 @@ async def erase(ctx: Context) -> list[Outgoing]:
     sent = await outbox.forget_person(ctx.session, person.id)
     asked = await unanswered.forget(ctx.session, faq.asker_tag(ctx))
     detached = await cases.detach(
-        ctx.session, person.id, status.reporter_tag(ctx, person.id), ctx.now
+        ctx.session, person.id, reporters.tag(ctx.services.vault, person.id), ctx.now
     )
     lines = [
         _("phone number") if "phone_encrypted" in held else None,

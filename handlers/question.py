@@ -4,9 +4,9 @@ items whose own flows are not built yet."""
 
 from __future__ import annotations
 
-from bot.services import calendar
+from bot.services import alerts, calendar
 from bot.services.i18n import N_, _
-from handlers import alerts, forms, menu
+from handlers import forms, menu
 from handlers.types import Button, Context, Incoming, Outgoing, StaleButton
 from storage import cases, unions
 

@@ -8,29 +8,13 @@ without it, the request is sent like an anonymous report and answered through th
 
 from __future__ import annotations
 
+from bot.services import alerts
 from bot.services.i18n import N_, _, format_datetime
-from handlers import alerts, evidence, forms, intake, menu, status, workplace
-from handlers.forms import Answers, Choice, Field, Form
+from bot.services.labels import MEMBERSHIP, URGENCY
+from bot.services.labels import SUPPORT_SITUATIONS as SITUATIONS
+from handlers import evidence, forms, intake, menu, my_requests, workplace
+from handlers.forms import Answers, Field, Form
 from handlers.types import Context, Outgoing
-
-SITUATIONS = (
-    Choice("illness", N_("Illness")),
-    Choice("work_accident", N_("Work accident")),
-    Choice("occupational_disease", N_("Occupational disease")),
-    Choice("disaster", N_("Natural disaster")),
-    Choice("job_loss", N_("Job loss")),
-    Choice("other", N_("Something else")),
-)
-URGENCY = (
-    Choice("now", N_("Very urgent (this week)")),
-    Choice("month", N_("Within a month")),
-    Choice("later", N_("Not urgent")),
-)
-MEMBERSHIP = (
-    Choice("member", N_("Yes, I am a union member")),
-    Choice("not_member", N_("No")),
-    Choice("unsure", N_("I am not sure")),
-)
 
 # Said after the worker has told what happened, before the next question: one line that
 # shows they were heard.
@@ -111,7 +95,7 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
     if line := evidence.attached_line(filed.attached):
         text += "\n" + line
     if anonymous:
-        text += "\n" + status.pin_notice(ctx, case)
+        text += "\n" + my_requests.pin_notice(ctx, case)
     announced = await alerts.new_case(ctx.session, ctx.services, case, str(answers["story"]))
     return [ctx.reply(text, menu.main_menu()), *announced]
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+# The contract imports nothing heavy and nothing of ours at run time: channels, services and
+# the web import it, and it must not pull the handlers, the models or the services in.
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import Services
-from storage.models import Person
+    from bot.services import Services
+    from storage.models import Person
 
 # Telegram's limits, which the other channels are held to as well.
 MAX_TEXT = 4096

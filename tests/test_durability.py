@@ -70,7 +70,7 @@ async def test_a_reply_committed_but_not_sent_is_sent_after_restart(
     start_bot, fake_telegram, sessions, monkeypatch
 ):
     fake = fake_telegram
-    monkeypatch.setattr(Sender, "submit", lambda self, rows: None)
+    monkeypatch.setattr(Sender, "queue", lambda self, rows: None)
     monkeypatch.setattr(Sender, "run_scanner", _hang)
     first = await start_bot()
     await fake.deliver(fake.text_update(602, "/start"))
@@ -95,14 +95,14 @@ async def test_a_reply_committed_but_not_sent_is_sent_after_restart(
 async def test_a_failing_update_does_not_block_the_others_and_the_person_is_told(
     start_bot, fake_telegram, sessions, monkeypatch, caplog
 ):
-    import handlers
+    from handlers import registry
 
     async def broken(ctx, msg):
         # An exception message that quotes what the worker wrote must not reach the logs.
         raise RuntimeError(f"cannot handle {msg.text!r}")
 
     monkeypatch.setattr("bot.dispatch.RETRY_PAUSE_SECONDS", 0.01)
-    monkeypatch.setattr(handlers, "FALLBACK", broken)
+    monkeypatch.setattr(registry, "FALLBACK", broken)
     bot = await start_bot()
     fake = fake_telegram
     await fake.deliver(fake.text_update(603, "/start"))

@@ -117,11 +117,11 @@ def local_file(path: str) -> Attachment:
 
 async def converse(
     channel: TerminalChannel,
-    submit: Callable[[NewUpdate], Awaitable[None]],
+    receive: Callable[[NewUpdate], Awaitable[None]],
     banner: str,
     read_line: Callable[[], Awaitable[str]] | None = None,
 ) -> None:
-    """Read lines until end of input (Ctrl-D) or /quit; `submit` stores one and waits until
+    """Read lines until end of input (Ctrl-D) or /quit; `receive` stores one and waits until
     the replies are shown."""
     read = read_line or _stdin_line
     channel.out.write(banner + "\n")
@@ -134,7 +134,7 @@ async def converse(
             return
         if not line.strip():
             continue
-        await submit(channel.update_for(line))
+        await receive(channel.update_for(line))
 
 
 async def _stdin_line() -> str:

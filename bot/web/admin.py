@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot import accounts
+from bot.services import accounts
 from bot.services.i18n import _
-from bot.web.views import Page, page, redirect
+from bot.web.pages import Page, redirect
 from storage import audit, canned, officers, unions
 from storage.models import Officer, Union
 
@@ -108,7 +108,7 @@ async def officers_add(current: Page) -> web.StreamResponse:
         )  # fmt: skip
     except accounts.AccountError as problem:
         return await officers_page(current, error=str(problem), status=400)
-    code = accounts.invite(officer, current.runtime.services.vault, current.now)
+    code = accounts.invite(officer, current.services.vault, current.now)
     _audit(current, "officer.added", officer.id)
     return await officers_page(current, invite=code, invited=officer.name)
 
@@ -119,7 +119,7 @@ async def officers_invite(current: Page) -> web.StreamResponse:
     officer = await current.session.get(Officer, _number(current.request.match_info["id"]) or 0)
     if officer is None:
         return current.refuse(404, _("No such officer."))
-    code = accounts.invite(officer, current.runtime.services.vault, current.now)
+    code = accounts.invite(officer, current.services.vault, current.now)
     _audit(current, "officer.invited", officer.id)
     return await officers_page(current, invite=code, invited=officer.name)
 
@@ -145,14 +145,3 @@ def _audit(current: Page, action: str, officer_id: int) -> None:
         current.session, actor="officer", officer_id=current.login.officer.id, action=action,
         now=current.now, detail={"officer": officer_id},
     )  # fmt: skip
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_get("/officer/replies", page(replies_page))
-    app.router.add_post("/officer/replies", page(replies_change, post=True))
-    app.router.add_post("/officer/replies/{id}", page(replies_change, post=True))
-    app.router.add_post("/officer/replies/{id}/delete", page(replies_change, post=True))
-    app.router.add_get("/officer/officers", page(officers_list))
-    app.router.add_post("/officer/officers", page(officers_add, post=True))
-    app.router.add_post("/officer/officers/{id}/invite", page(officers_invite, post=True))
-    app.router.add_post("/officer/groups", page(groups_add, post=True))

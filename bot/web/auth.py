@@ -23,7 +23,7 @@ from aiohttp import web
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.accounts import check_password, hash_password
+from bot.services.accounts import check_password, hash_password
 from bot.services.crypto import Vault
 from storage import audit, officers
 from storage.models import AuditEntry, Officer, OfficerSession
@@ -60,6 +60,10 @@ class Addresses:
             return False
         tries.append(now)
         return True
+
+
+# The login limiter, per client address (bot/web/routes.py sets it up).
+ADDRESSES = web.AppKey("login_addresses", Addresses)
 
 
 @functools.cache

@@ -22,24 +22,15 @@ from aiohttp import web
 from babel.numbers import format_decimal
 from markupsafe import Markup
 
-from bot.services import access, membership_plan
-from bot.services.i18n import LOCAL_TIME, N_, _, current_language, format_date
-from bot.web.views import CATEGORIES, Page, page
-from handlers import alerts
+from bot.services import access, labels, membership_plan
+from bot.services.i18n import LOCAL_TIME, _, current_language, format_date
+from bot.web.pages import Page
 from storage import audit, statistics, unions
 from storage.models import CASE_KINDS, CASE_STATUSES
 
 log = logging.getLogger(__name__)
 
 PLAN_FILE = "membership.yaml"
-# A membership case's category is the worker's answer about their contract (handlers/
-# membership.py); the form's own wording is a reply ("Yes, I have..."), not a label.
-CONTRACTS = {
-    "contract": N_("with a labour contract"),
-    "no_contract": N_("without a written contract"),
-    "foreign_long": N_("foreign worker, 12 months or more"),
-    "foreign_short": N_("foreign worker, under 12 months"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,16 +93,15 @@ def _shown(
 
 
 def _category_label(current: Page, kind: str, category: str | None) -> str:
-    kind_name = _(alerts.KIND_NAMES.get(kind, kind))
+    kind_name = _(labels.OFFICER_KINDS.get(kind, kind))
     if category is None:
         return kind_name
-    if kind == "membership" and category in CONTRACTS:
-        name = _(CONTRACTS[category])
-    elif kind == "question":
-        article = current.runtime.services.knowledge.article(category, current_language())
+    if kind == "question":
+        article = current.services.knowledge.article(category, current_language())
         name = article.title if article else category
     else:
-        name = _(CATEGORIES[category]) if category in CATEGORIES else category
+        label = labels.category(kind, category)
+        name = _(label) if label else category
     return f"{kind_name} · {name}"
 
 
@@ -158,7 +148,7 @@ async def stats(current: Page) -> web.StreamResponse:
         _("Requests by status"),
         _("Status"),
         {s: statuses[s] for s in present},
-        {s: _(alerts.OFFICER_STATUS[s]).capitalize() for s in present},
+        {s: _(labels.OFFICER_STATUSES[s]).capitalize() for s in present},
     )
     held = await statistics.by_union(session, where)
     by_name = sorted(held, key=lambda k: (k[1], k[0]))
@@ -202,7 +192,7 @@ async def stats(current: Page) -> web.StreamResponse:
 
 async def _members(current: Page, scope: access.Scope, whole: bool) -> dict[str, Any]:
     """Members per year against the plan: the rows to show, the chart, or what is wrong."""
-    path = current.runtime.services.settings.content_dir / PLAN_FILE
+    path = current.services.settings.content_dir / PLAN_FILE
     try:
         plan = membership_plan.load(path)
     except membership_plan.PlanError as exc:
@@ -238,7 +228,3 @@ async def _members(current: Page, scope: access.Scope, whole: bool) -> dict[str,
         series.append({"label": _("Plan target"), "values": [y.target for y in years]})
     chart = {"labels": [str(y.year) for y in years], "series": series}
     return {"error": None, "rows": rows, "chart": chart, "as_of": format_date(plan.as_of)}
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_get("/officer/stats", page(stats))

@@ -1,157 +1,34 @@
-"""The officer dashboard's pages and actions (server-rendered, Vietnamese, no build step).
+"""The officer dashboard's login, queue, export and case pages and the case actions
+(server-rendered, Vietnamese, no build step); the URL map is bot/web/routes.py.
 
-Every page runs in one database transaction: the login is checked (bot/web/auth.py), cases
-are reached only through bot/services/access.py, views and actions are audited, and the
-worker's messages an action produces go to the outbox in the same transaction and to the
-sender after the commit. Worker text is rendered by Jinja with autoescaping, so it is inert.
+Every page runs in one unit of work (bot/web/pages.py): the login is checked
+(bot/web/auth.py), cases are reached only through bot/services/access.py, views and actions
+are audited, and what an action does to a case is bot/services/casework.py, the same as on
+Telegram. Worker text is rendered by Jinja with autoescaping, so it is inert.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import jinja2
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.dispatch import store_replies
-from bot.services import access, calendar
-from bot.services.i18n import N_, _, format_datetime
+from bot.services import access, alerts, casework, labels
+from bot.services.i18n import _
 from bot.web import auth
-from handlers import alerts, casework, grievance, membership, support
-from handlers.types import Outgoing
+from bot.web.pages import SECURITY_HEADERS, Page, redirect
 from storage import audit, canned, cases, evidence, officers, unions
 from storage.models import CASE_KINDS, CASE_STATUSES, Case, Officer, Union, Ward, Workplace
 
-TEMPLATES = Path(__file__).parent / "templates"
 VIEWS = ("new", "mine", "overdue", "all")
 PAGE_SIZE = 50
 MAX_REPLY = 4000
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
-CATEGORIES = {c.value: c.label for c in (*grievance.CATEGORIES, *support.SITUATIONS)}
-
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)
-_env.globals.update(_=_, when=format_datetime, kinds=alerts.KIND_NAMES)
-_env.globals.update(statuses=alerts.OFFICER_STATUS, categories=CATEGORIES)
-# An evidence file's kind, state and why it could not be used, as stored (bot/evidence.py,
-# bot/services/scrubber.py); a reason without a label here is not shown.
-FILE_KINDS = {"photo": N_("Photo"), "voice": N_("Voice message"), "document": N_("Document")}
-FILE_STATUSES = {
-    "pending": N_("still being fetched"),
-    "ready": N_("ready"),
-    "rejected": N_("cannot be used"),
-    "failed": N_("could not be fetched"),
-}
-FILE_REASONS = {
-    "too_large": N_("too large"),
-    "empty": N_("empty"),
-    "not_audio": N_("not a sound recording"),
-    "unsupported": N_("a kind of file that is not taken"),
-    "too_many_pixels": N_("picture too large"),
-    "not_an_image": N_("not a picture"),
-    "encrypted": N_("protected with a password"),
-    "too_many_pages": N_("too many pages"),
-    "not_a_pdf": N_("not a PDF file"),
-    "no_reference": N_("nothing left to fetch"),
-}
-_env.globals.update(
-    file_kinds=FILE_KINDS, file_statuses=FILE_STATUSES, file_reasons=FILE_REASONS,
-    shown=alerts.thread_text,
-)  # fmt: skip
-
-
-# ---------------------------------------------------------------------------- plumbing
-
-
-class Page:
-    """What a view needs: the request, a session in a transaction, the clock, the login."""
-
-    def __init__(self, request: web.Request, session: AsyncSession, now: datetime) -> None:
-        self.request = request
-        self.session = session
-        self.now = now
-        self.login: auth.Login | None = None
-        self.outgoing: list[Outgoing] = []
-
-    @property
-    def runtime(self) -> Any:
-        from bot.app import RUNTIME  # the app module imports this one
-
-        return self.request.app[RUNTIME]
-
-    def render(self, template: str, status: int = 200, **values: Any) -> web.Response:
-        values.setdefault("login", self.login)
-        body = _env.get_template(template).render(**values)
-        return web.Response(
-            text=body, status=status, content_type="text/html", headers=SECURITY_HEADERS
-        )
-
-    def refuse(self, status: int, message: str) -> web.Response:
-        return self.render("error.html", status=status, message=message)
-
-
-View = Callable[[Page], Awaitable[web.StreamResponse]]
-
-
-def redirect(url: str) -> web.Response:
-    """303 See Other: after a form, the browser loads the page with GET."""
-    return web.Response(status=303, headers={**SECURITY_HEADERS, "Location": url})
-
-
-def page(view: View, *, login: bool = True, post: bool = False) -> Callable[..., Any]:
-    """Wrap a view: transaction, language, login and CSRF checks, outbox hand-off."""
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        from bot.app import DATABASE, RUNTIME
-
-        runtime = request.app[RUNTIME]
-        services = runtime.services
-        database = request.app[DATABASE]
-        with services.catalogs.activate(services.settings.default_language):
-            async with database.writing(), database.sessions() as session:
-                current = Page(request, session, services.clock())
-                if login:
-                    current.login = await auth.current(
-                        session, services.vault, request, current.now
-                    )
-                    if current.login is None:
-                        await session.commit()
-                        return redirect("/officer/login")
-                    if post:
-                        form = await request.post()
-                        if not auth.csrf_ok(current.login.csrf, form.get("csrf")):
-                            return current.refuse(403, _("This form has expired. Reload the page."))
-                response = await view(current)
-                deliveries = await store_replies(session, current.outgoing, current.now)
-                await session.commit()
-        if deliveries:
-            runtime.sender.submit(deliveries)
-        return response
-
-    return handler
-
-
-def _scope(page_: Page) -> Awaitable[access.Scope]:
-    assert page_.login is not None
-    return access.scope(page_.session, page_.login.officer)
-
 
 # ---------------------------------------------------------------------------- login
 
@@ -173,11 +50,11 @@ async def login_submit(current: Page) -> web.StreamResponse:
     if not auth.csrf_ok(request.cookies.get(auth.LOGIN_COOKIE, ""), form.get("csrf")):
         return await login_form(current, _("This form has expired. Please try again."), 403)
     address = request.remote or "?"
-    limiter: auth.Addresses = request.app[ADDRESSES]
+    limiter: auth.Addresses = request.app[auth.ADDRESSES]
     if not limiter.allow(address, current.now):
         return await login_form(current, _("Too many attempts. Wait 15 minutes."), 429)
     name, password = str(form.get("login", ""))[:100], str(form.get("password", ""))[:200]
-    vault = current.runtime.services.vault
+    vault = current.services.vault
     result = await auth.log_in(current.session, vault, name, password, current.now)
     if result == "locked":
         return await login_form(current, _("Too many wrong passwords. Wait 15 minutes."), 429)
@@ -191,7 +68,7 @@ async def login_submit(current: Page) -> web.StreamResponse:
 
 
 async def logout(current: Page) -> web.StreamResponse:
-    await auth.log_out(current.session, current.runtime.services.vault, current.request)
+    await auth.log_out(current.session, current.services.vault, current.request)
     response = redirect("/officer/login")
     response.del_cookie(auth.COOKIE, path=auth.PATH)
     return response
@@ -222,7 +99,7 @@ def _selection(current: Page, scope: access.Scope) -> Selection:
     assert current.login is not None
     status = query.get("status") if query.get("status") in CASE_STATUSES else None
     kind = query.get("kind") if query.get("kind") in CASE_KINDS else None
-    category = query.get("category") if query.get("category") in CATEGORIES else None
+    category = query.get("category") if query.get("category") in labels.FILTER_CATEGORIES else None
     filters: dict[str, Any] = {
         "status": "new" if view == "new" else status,
         "kind": kind,
@@ -241,7 +118,7 @@ def _selection(current: Page, scope: access.Scope) -> Selection:
 
 async def queue(current: Page) -> web.StreamResponse:
     """/officer/queue?view=new|mine|overdue|all plus filters and search."""
-    scope = await _scope(current)
+    scope = await current.scope()
     chosen_view = _selection(current, scope)
     view = chosen_view.view
     query = current.request.query
@@ -311,7 +188,7 @@ def spreadsheet_safe(value: object) -> str:
 async def export(current: Page) -> web.StreamResponse:
     """/officer/export.csv with the queue's view and filters: one row per case; contact
     details only for named cases, never anything identifying for anonymous ones."""
-    scope = await _scope(current)
+    scope = await current.scope()
     chosen = _selection(current, scope)
     found = await cases.listing(
         current.session, chosen.where, open_only=chosen.open_only, limit=EXPORT_LIMIT,
@@ -323,7 +200,7 @@ async def export(current: Page) -> web.StreamResponse:
     for case in found:
         row = await _row(current, case)
         ward = await current.session.get(Ward, case.ward_id) if case.ward_id else None
-        contact = casework.contact(current.runtime.services, case)
+        contact = casework.contact(current.services, case)
         writer.writerow(
             spreadsheet_safe(value)
             for value in (
@@ -356,7 +233,7 @@ def _iso(moment: datetime | None) -> str:
 
 
 async def _case(current: Page, act: bool) -> tuple[access.Scope, Case | None]:
-    scope = await _scope(current)
+    scope = await current.scope()
     code = current.request.match_info["code"][:30]
     found = await access.case_for(current.session, scope, current.now, code=code, act=act)
     return scope, found
@@ -392,7 +269,7 @@ async def case_page(current: Page) -> web.StreamResponse:
         thread=thread,
         names=names,
         files=await evidence.for_case(session, case.id),
-        contact=casework.contact(current.runtime.services, case),
+        contact=casework.contact(current.services, case),
         erased=await alerts.erased(session, case),
         details=_details(case),
         can_act=scope.can_act(case),
@@ -403,34 +280,15 @@ async def case_page(current: Page) -> web.StreamResponse:
     )
 
 
-DETAIL_LABELS = {
-    "since": N_("Going on since"),
-    "affected": N_("Workers affected"),
-    "urgency": N_("Urgency"),
-    "member": N_("Union member"),
-    "contract": N_("Labour contract"),
-    "contact_time": N_("Best time to call"),
-}
-# Per field: the same value means different things in different forms ("month").
-CHOICE_LABELS = {
-    field: {choice.value: choice.label for choice in choices}
-    for field, choices in (
-        ("since", grievance.SINCE), ("affected", grievance.AFFECTED),
-        ("urgency", support.URGENCY), ("member", support.MEMBERSHIP),
-        ("contract", membership.CONTRACTS), ("contact_time", membership.CONTACT_TIMES),
-    )
-}  # fmt: skip
-
-
 def _details(case: Case) -> Mapping[str, str]:
     """The form's answers that identify nobody, as the officer reads them."""
     details = case.details or {}
     shown = {}
-    for key, label in DETAIL_LABELS.items():
+    for key, name in labels.DETAIL_NAMES.items():
         if details.get(key):
             value = str(details[key])
-            known = CHOICE_LABELS[key].get(value)
-            shown[_(label)] = _(known) if known else value
+            known = labels.detail(key, value)
+            shown[_(name)] = _(known) if known else value
     return shown
 
 
@@ -457,96 +315,103 @@ async def case_file(current: Page) -> web.StreamResponse:
 
 
 async def case_action(current: Page) -> web.StreamResponse:
-    """POST /officer/case/{code}/{action}: reply, note, status, assign, escalate."""
+    """POST /officer/case/{code}/{action}: reply, note, status, assign, admit, escalate."""
     case = (await _case(current, act=True))[1]
     if case is None:
         return _no_case(current)
-    assert current.login is not None
-    officer = current.login.officer
-    form = await current.request.post()
     action = current.request.match_info["action"]
-    services = current.runtime.services
-    session, now = current.session, current.now
+    act = ACTIONS.get(action)
+    if act is None:
+        return current.refuse(404, _("Unknown action."))
+    form = await current.request.post()
+    return await act(current, case, form)
+
+
+Form = Mapping[str, Any]
+
+
+def _officer(current: Page) -> Officer:
+    assert current.login is not None
+    return current.login.officer
+
+
+async def _written(current: Page, case: Case, form: Form) -> web.StreamResponse:
+    """Reply (typed or a canned answer) or note."""
+    action = current.request.match_info["action"]
     text = str(form.get("text", "")).strip()
     canned_id = _number(str(form.get("canned", "")))
     if action == "reply" and canned_id is not None:
-        ready = await canned.get(session, canned_id)
+        ready = await canned.get(current.session, canned_id)
         text = ready.text if ready else ""
-    if action in ("reply", "note"):
-        if not text or len(text) > MAX_REPLY:
-            return current.refuse(400, _("Write between 1 and {limit} characters.").format(
-                limit=MAX_REPLY))  # fmt: skip
-        if action == "note":
-            casework.add_note(session, case, text, now, officer.id)
-        else:
-            told = await casework.officer_reply(session, services, case, text, now, officer.id)
-            if not told:  # the sender erased their data: kept in the thread, sent to nobody
-                return redirect(f"/officer/case/{case.code}?done=unreachable")
-            current.outgoing += told
-    elif action == "status":
-        status = form.get("status")
-        if status not in CASE_STATUSES:
-            return current.refuse(400, _("Unknown status."))
-        current.outgoing += await casework.change_status(
-            session, services, case, str(status), now, officer.id
+    if not text or len(text) > MAX_REPLY:
+        return current.refuse(400, _("Write between 1 and {limit} characters.").format(
+            limit=MAX_REPLY))  # fmt: skip
+    officer = _officer(current)
+    if action == "note":
+        casework.note(current.session, case, text, current.now, officer.id)
+        return _done(case, action)
+    told = await casework.reply(current.session, current.services, case, text, current.now,
+                                officer.id)  # fmt: skip
+    if not told:  # the sender erased their data: kept in the thread, sent to nobody
+        return _done(case, "unreachable")
+    current.send(told)
+    return _done(case, action)
+
+
+async def _status(current: Page, case: Case, form: Form) -> web.StreamResponse:
+    status = form.get("status")
+    if status not in CASE_STATUSES:
+        return current.refuse(400, _("Unknown status."))
+    current.send(await casework.set_status(
+        current.session, current.services, case, str(status), current.now, _officer(current).id
+    ))  # fmt: skip
+    return _done(case, "status")
+
+
+async def _assign(current: Page, case: Case, form: Form) -> web.StreamResponse:
+    assignee = await current.session.get(Officer, _number(str(form.get("officer", ""))) or 0)
+    if assignee is None or not assignee.active or assignee.union_id != case.union_id:
+        return current.refuse(400, _("That officer cannot take this request."))
+    current.send(await casework.assign(
+        current.session, current.services, case, assignee.id, current.now, _officer(current).id
+    ))  # fmt: skip
+    return _done(case, "assign")
+
+
+async def _admit(current: Page, case: Case, form: Form) -> web.StreamResponse:
+    try:
+        told = await casework.admit(
+            current.session, current.services, case, current.now, _officer(current).id
         )
-    elif action == "assign":
-        assignee = await session.get(Officer, _number(str(form.get("officer", ""))) or 0)
-        if assignee is None or not assignee.active or assignee.union_id != case.union_id:
-            return current.refuse(400, _("That officer cannot take this request."))
-        current.outgoing += await casework.assign(
-            session, services, case, assignee.id, now, officer.id
-        )
-    elif action == "admit":
-        if case.kind != "membership":
-            return current.refuse(400, _("Only a membership request can be confirmed."))
-        # A new dict: the JSON column notices a replaced value, not an edited one.
-        admitted = now.astimezone(calendar.LOCAL_TIME).date().isoformat()
-        case.details = {**(case.details or {}), "admitted_at": admitted}
-        audit.record(
-            session, actor="officer", officer_id=officer.id, action="member.admitted",
-            case_id=case.id, now=now,
-        )  # fmt: skip
-        current.outgoing += await casework.change_status(
-            session, services, case, "resolved", now, officer.id
-        )
-    elif action == "escalate":
-        parent, told = await casework.pass_up(session, services, case, now, officer.id)
-        if parent is None:
-            return current.refuse(400, _("This request is already with the top union."))
-        current.outgoing += told
-        return redirect(f"/officer/case/{case.code}?done=escalate")
-    else:
-        return current.refuse(404, _("Unknown action."))
-    return redirect(f"/officer/case/{case.code}?done={action}")
+    except casework.NotAllowed:
+        return current.refuse(400, _("Only a membership request can be confirmed."))
+    current.send(told)
+    return _done(case, "admit")
+
+
+async def _escalate(current: Page, case: Case, form: Form) -> web.StreamResponse:
+    parent, told = await casework.pass_up(
+        current.session, current.services, case, current.now, _officer(current).id
+    )
+    if parent is None:
+        return current.refuse(400, _("This request is already with the top union."))
+    current.send(told)
+    return _done(case, "escalate")
+
+
+def _done(case: Case, what: str) -> web.Response:
+    return redirect(f"/officer/case/{case.code}?done={what}")
+
+
+ACTIONS = {
+    "reply": _written,
+    "note": _written,
+    "status": _status,
+    "assign": _assign,
+    "admit": _admit,
+    "escalate": _escalate,
+}
 
 
 async def home(current: Page) -> web.StreamResponse:
     return redirect("/officer/queue")
-
-
-# ---------------------------------------------------------------------------- routes
-
-ADDRESSES = web.AppKey("login_addresses", auth.Addresses)
-
-
-def setup(app: web.Application) -> None:
-    """Register the dashboard under /officer."""
-    app[ADDRESSES] = auth.Addresses()
-    app.router.add_get("/officer", page(home))
-    app.router.add_get("/officer/", page(home))
-    app.router.add_get("/officer/login", page(login_page, login=False))
-    app.router.add_post("/officer/login", page(login_submit, login=False))
-    app.router.add_post("/officer/logout", page(logout, post=True))
-    app.router.add_get("/officer/queue", page(queue))
-    app.router.add_get("/officer/export.csv", page(export))
-    app.router.add_get("/officer/case/{code}", page(case_page))
-    app.router.add_get("/officer/case/{code}/file/{file}", page(case_file))
-    app.router.add_post("/officer/case/{code}/{action}", page(case_action, post=True))
-    app.router.add_static("/officer/static", Path(__file__).parent / "static")
-    from bot.web import admin  # it builds on this module
-
-    admin.setup(app)
-    from bot.web import statistics  # it builds on this module too
-
-    statistics.setup(app)

@@ -12,8 +12,8 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
-from bot import accounts
 from bot.app import RUNTIME
+from bot.services import accounts
 from storage import evidence
 from storage.models import Case, CaseMessage, Evidence, InboxItem, OutboxItem, Person, Union
 from tests.conftest import TEST_VAULT, WEBHOOK_SECRET, count

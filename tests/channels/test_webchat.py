@@ -17,12 +17,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from bot import outbox
 from bot.app import WEBCHAT, create_app
 from bot.channels.base import FetchError
 from bot.channels.terminal import TerminalChannel
 from bot.channels.webchat import COOKIE, MAX_BODY_BYTES, WebChatChannel, to_update
 from bot.config import Settings
-from bot.dispatch import store_replies
 from handlers.types import Address, Outgoing
 from storage.models import InboxItem, Person
 from tests.channels.test_telegram import MENU_LABELS, MENU_PAYLOADS
@@ -236,9 +236,9 @@ async def test_markup_comes_back_as_plain_text_in_json(start_web, browsers, sess
             await session.scalars(select(Person).where(Person.channel_user_id == visitor.cookie))
         ).one()
         reply = Outgoing(Address("web", visitor.cookie, person.id), script)
-        deliveries = await store_replies(session, [reply], web_app.runtime.services.clock())
+        deliveries = await outbox.write(session, [reply], web_app.runtime.services.clock())
         await session.commit()
-    web_app.runtime.sender.submit(deliveries)
+    web_app.runtime.sender.queue(deliveries)
     async with visitor.http.get(
         f"{web_app.url}/chat/messages", params={"after": visitor.after}
     ) as response:

@@ -10,6 +10,7 @@ import pytest
 
 from bot.config import Settings
 from bot.dispatch import Dispatcher
+from bot.outbox import Sender
 from bot.services import Services
 from bot.services.i18n import Catalogs
 from bot.services.knowledge import Knowledge
@@ -90,7 +91,7 @@ def dispatcher(
 ) -> Dispatcher:
     catalogs = Catalogs(settings.content_dir / "locales")
     services = Services(settings, catalogs, knowledge, TEST_VAULT, clock)
-    return Dispatcher(database, services, channels={}, on_outgoing=lambda rows: None)
+    return Dispatcher(services, {}, Sender(database, services, {}))
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from handlers import casework
+from bot.services import casework
 from storage.models import AuditEntry, Case, CaseMessage
 from tests.handlers.conftest import NOW, buttons
 from tests.handlers.test_grievance import file_report, to_anonymity
@@ -27,9 +27,7 @@ async def test_an_officer_reply_reaches_the_anonymous_reporter_and_they_answer(
     services = dispatcher.services
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()
-        [told] = await casework.officer_reply(
-            session, services, case, "Chúng tôi đã liên hệ công ty.", NOW
-        )
+        [told] = await casework.reply(session, services, case, "Chúng tôi đã liên hệ công ty.", NOW)
         await session.commit()
     # Addressed to the reporter's own chat, found only through the sealed reporter.
     assert (told.to.channel, told.to.chat_id) == ("terminal", "900")
@@ -58,7 +56,7 @@ async def test_status_changes_are_told_and_nobody_else_can_answer_a_case(
     await filed_anonymously(talk)
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()
-        [told] = await casework.change_status(session, dispatcher.services, case, "resolved", NOW)
+        [told] = await casework.set_status(session, dispatcher.services, case, "resolved", NOW)
         await session.commit()
     assert told.text == "Hồ sơ KN-2026-000001 của bạn đã chuyển sang: đã giải quyết."
     stranger = talk("901")
@@ -72,7 +70,5 @@ async def test_after_xoadulieu_nobody_can_be_told(talk, sessions, dispatcher):
     await worker.press("privacy:erase")
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()
-        assert (
-            await casework.officer_reply(session, dispatcher.services, case, "Xin chào", NOW) == []
-        )
+        assert await casework.reply(session, dispatcher.services, case, "Xin chào", NOW) == []
         await session.commit()

@@ -8,8 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import accounts
-from bot.services import access
+from bot.services import access, accounts
 from storage import cases, unions
 from storage.models import AuditEntry, Case, CaseMessage, Officer
 from tests.conftest import TEST_VAULT, count

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from handlers import status
+from bot.services import reporters
 from storage import cases, unions
 from storage.models import (
     AuditEntry,
@@ -44,7 +44,7 @@ async def _filed_by(talk, sessions, user: str, pin: str = "123456") -> tuple[Cas
             session, kind="grievance", union_id=union.id, person_id=None, anonymous=True,
             text="Nợ lương hai tháng", now=NOW, category="wages",
             reporter_sealed=TEST_VAULT.seal(str(person.id)),
-            reporter_tag=status.tag_reporter(TEST_VAULT, person.id),
+            reporter_tag=reporters.tag(TEST_VAULT, person.id),
         )  # fmt: skip
         hidden.pin_tag = TEST_VAULT.tag(f"pin:{hidden.code}:{pin}")
         await session.commit()

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from bot.dispatch import Dispatcher
+from bot.outbox import Sender
 from storage.models import AuditEntry, Case, CaseMessage, Union
 from tests.conftest import count
 from tests.handlers.conftest import Talk, buttons
@@ -114,7 +115,7 @@ async def test_a_message_in_progress_survives_a_restart(dispatcher, database, se
     await Talk(dispatcher, database, "900").say("/start")
     await Talk(dispatcher, database, "900").press("q:write:join")
     # A new dispatcher, as after a restart: the state is in the database.
-    restarted = Dispatcher(database, dispatcher.services, {}, lambda rows: None)
+    restarted = Dispatcher(dispatcher.services, {}, Sender(database, dispatcher.services, {}))
     [done] = await Talk(restarted, database, "900").say("Cho em hỏi thủ tục vào công đoàn")
     assert "Mã hồ sơ: HD-2026-000001." in done.text
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from bot.config import Settings
 from bot.dispatch import Dispatcher
+from bot.outbox import Sender
 from bot.services import Services
 from bot.services.i18n import Catalogs
 from handlers.question import TOPICS
@@ -69,7 +70,7 @@ async def _scenario(path: Path, msg: Incoming) -> tuple[list, dict, dict, int]:
             TEST_VAULT,
             lambda: NOW,
         )
-        dispatcher = Dispatcher(database, services, {}, lambda rows: None)
+        dispatcher = Dispatcher(services, {}, Sender(database, services, {}))
         async with database.sessions() as session:
             if not await unions.count(session):
                 await unions.import_directory(session, load_directory(SAMPLE_DIRECTORY))

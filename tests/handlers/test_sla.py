@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot import accounts
 from bot.outbox import Sender
+from bot.services import accounts
 from bot.sla import SlaWatch
 from storage import unions
 from storage.models import AuditEntry, Case, OutboxItem
@@ -30,7 +30,7 @@ async def test_an_overdue_case_is_escalated_once_after_the_grace_period(
     await file_report(worker)
     await worker.press("q:write:other")  # a question: it sits at the root federation
     await worker.say("Cho em hỏi về lương tối thiểu vùng ở Lâm Đồng")
-    watch = SlaWatch(database, dispatcher.services, Sender(database, dispatcher.services, {}))
+    watch = SlaWatch(dispatcher.services, Sender(database, dispatcher.services, {}))
     async with sessions() as session:
         report = (await session.scalars(select(Case).where(Case.kind == "grievance"))).one()
     due = report.due_at

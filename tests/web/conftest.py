@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot import accounts
 from bot.app import create_app
+from bot.services import accounts
 from storage import cases, evidence, people, unions
 from tests.conftest import TEST_VAULT
 

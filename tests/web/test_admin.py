@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from bot import accounts
+from bot.services import accounts
 from storage import officers
 from storage.models import CannedReply, OfficerGroup, OutboxItem
 from tests.conftest import TEST_VAULT, count

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot import accounts
+from bot.services import accounts
 from tests.conftest import SCREENSHOTS
 from tests.web.conftest import PASSWORD
 

@@ -12,9 +12,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from bot import accounts
 from bot.app import create_app
-from handlers import status
+from bot.services import accounts, reporters
 from storage import canned, cases, evidence, people, unions
 from storage.models import Case, CaseMessage, Evidence, UnansweredQuestion
 from tests.conftest import TEST_VAULT
@@ -42,7 +41,7 @@ async def _case(session, kind: str, category: str | None, *, contact=None, anony
         resolution_due_at=NOW + timedelta(days=10), details=details or {},
         contact_sealed=TEST_VAULT.seal(json.dumps(contact)) if contact else None,
         reporter_sealed=TEST_VAULT.seal(str(person.id)) if anonymous else None,
-        reporter_tag=status.tag_reporter(TEST_VAULT, person.id) if anonymous else None,
+        reporter_tag=reporters.tag(TEST_VAULT, person.id) if anonymous else None,
     )  # fmt: skip
     for column, value in columns.items():  # status, assignee, escalation
         setattr(case, column, value)

@@ -1,40 +1,25 @@
-"""“My requests”: the person's cases with their code, status and date."""
+"""“My requests” (/hoso, the menu button) and /tracuu CODE PIN: a worker's own cases with their
+code, status, date and what happens next; the PIN told once when an anonymous case is filed."""
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from datetime import datetime, timedelta
 
-from bot.services.crypto import Vault
-from bot.services.i18n import N_, _, format_date, format_datetime
+from bot.services import reporters
+from bot.services.i18n import _, format_date, format_datetime
+from bot.services.labels import WORKER_KINDS, WORKER_STATUSES
 from handlers import menu
 from handlers.types import Context, Incoming, Outgoing, StaleButton
 from storage import cases
 from storage.models import Case
 
-KIND_NAMES = {
-    "question": N_("Question"),
-    "membership": N_("Joining"),
-    "grievance": N_("Report"),
-    "support": N_("Support"),
-}
-STATUS_NAMES = {
-    "new": N_("received"),
-    "assigned": N_("being handled"),
-    "waiting_worker": N_("waiting for your answer"),
-    "resolved": N_("resolved"),
-    "closed": N_("closed"),
-}
 SHOWN = 5
 MAX_PIN_FAILURES = 5  # per person and day: 6 digits must not be guessable through the bot
 
 
 async def show(ctx: Context, msg: Incoming) -> list[Outgoing]:
     """The five most recent requests, newest first."""
-    recent = await cases.for_person(
-        ctx.session, ctx.person.id, reporter_tag(ctx, ctx.person.id), limit=SHOWN
-    )
+    recent = await cases.for_person(ctx.session, ctx.person.id, reporter_tag(ctx), limit=SHOWN)
     if not recent:
         text = _("You have not sent any request yet. When you do, its code will show here.")
         return [ctx.reply(text, menu.main_menu())]
@@ -47,8 +32,8 @@ def describe(case: Case) -> str:
     """One case as the worker reads it: code, kind, status, date, and what happens next."""
     line = _("{code} · {kind} · {status} · sent {date}").format(
         code=case.code,
-        kind=_(KIND_NAMES[case.kind]),
-        status=_(STATUS_NAMES[case.status]),
+        kind=_(WORKER_KINDS[case.kind]),
+        status=_(WORKER_STATUSES[case.status]),
         date=format_date(case.created_at),
     )
     if case.status == "new" and case.first_response_due_at:
@@ -64,19 +49,12 @@ def describe(case: Case) -> str:
     return f"{line}\n  → {nxt}"
 
 
-def new_pin(ctx: Context, case: Case) -> str:
-    """A 6-digit PIN for an anonymous case; only its keyed hash is kept."""
-    pin = f"{secrets.randbelow(10**6):06d}"
-    case.pin_tag = ctx.services.vault.tag(f"pin:{case.code}:{pin}")
-    return pin
-
-
 def pin_notice(ctx: Context, case: Case) -> str:
     """The PIN of a new anonymous case, told once, with how to use it."""
     return _(
         "Your PIN: {pin}. Keep it safe: with the request code and this PIN you can check the "
         "request from another phone or account: /tracuu {code} {pin}"
-    ).format(pin=new_pin(ctx, case), code=case.code)
+    ).format(pin=reporters.new_pin(ctx.services.vault, case), code=case.code)
 
 
 async def look_up(ctx: Context, msg: Incoming) -> list[Outgoing]:
@@ -97,12 +75,9 @@ async def look_up(ctx: Context, msg: Incoming) -> list[Outgoing]:
         ]
     code, pin = args[0].upper(), args[1]
     case = await cases.by_code(ctx.session, code)
-    expected = case.pin_tag if case is not None else None
-    given = ctx.services.vault.tag(f"pin:{code}:{pin}")
-    if expected is None or not hmac.compare_digest(expected, given):
+    if not reporters.pin_matches(ctx.services.vault, case, code, pin):
         ctx.state["pin_failures"] = [*failures, ctx.now.isoformat()]
         return [ctx.reply(_("The request code or the PIN is not right."), menu.main_menu())]
-    assert case is not None
     return [ctx.reply(describe(case), menu.main_menu())]
 
 
@@ -113,22 +88,6 @@ async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
     return await show(ctx, msg)
 
 
-def reporter_tag(ctx: Context, person_id: int) -> str:
-    """The tag that links a person to their anonymous cases (only with the key)."""
-    return tag_reporter(ctx.services.vault, person_id)
-
-
-def tag_reporter(vault: Vault, person_id: int | str) -> str:
-    return vault.tag(f"reporter:{person_id}")
-
-
-def reporter(ctx: Context, anonymous: bool) -> dict[str, object]:
-    """The Case columns that say who filed it: the person, or for an anonymous case only a
-    sealed copy (to relay answers) and the tag (for their own "My requests")."""
-    if not anonymous:
-        return {"person_id": ctx.person.id}
-    return {
-        "person_id": None,
-        "reporter_sealed": ctx.services.vault.seal(str(ctx.person.id)),
-        "reporter_tag": reporter_tag(ctx, ctx.person.id),
-    }
+def reporter_tag(ctx: Context) -> str:
+    """The tag of the person's anonymous cases (see bot/services/reporters.py)."""
+    return reporters.tag(ctx.services.vault, ctx.person.id)

@@ -1,35 +1,23 @@
-"""What officers are told on their messenger: a new case in their queue, a worker's answer.
+"""What officers are told on their messenger: a new case in their queue, a worker's answer, a
+case a colleague gave them; and how a case reads there (its heading, its thread, its buttons).
 
-Alerts go to the routed union's officers who linked Telegram, and to its registered
-officers' groups; nobody else (an unregistered group gets nothing). They carry the case's
-summary and its action buttons, never the identity of an anonymous reporter.
+Alerts go to the routed union's officers who linked their account on the officers' channel
+(the setting UNIONBOT_OFFICER_CHANNEL, Telegram by default) and to its registered officers'
+groups; nobody else (an unregistered group gets nothing). They carry the case's summary and
+its action buttons, never the identity of an anonymous reporter.
 """
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import Services
+from bot.services import Services, labels
 from bot.services.i18n import N_, _, format_date, format_datetime
 from handlers.types import Address, Button, Keyboard, Outgoing
 from storage import cases, evidence, officers
 from storage.models import Case, CaseMessage, Officer, Union, Ward, Workplace
 
-OFFICER_CHANNEL = "telegram"
 PREVIEW = 600  # characters of the worker's text in an alert
-KIND_NAMES = {
-    "question": N_("Question"),
-    "membership": N_("Membership interest"),
-    "grievance": N_("Grievance"),
-    "support": N_("Hardship support"),
-}
-OFFICER_STATUS = {
-    "new": N_("new"),
-    "assigned": N_("being handled"),
-    "waiting_worker": N_("waiting for the worker"),
-    "resolved": N_("resolved"),
-    "closed": N_("closed"),
-}
 # Said wherever an officer would otherwise look for the sender (contact details, replies);
 # it says when, never who.
 ERASED = N_(
@@ -69,10 +57,12 @@ async def heading(session: AsyncSession, case: Case) -> str:
     details = case.details or {}
     lines = [
         " · ".join(
-            part for part in (case.code, _(KIND_NAMES[case.kind]), _category(case.category)) if part
+            part
+            for part in (case.code, _(labels.OFFICER_KINDS[case.kind]), _category(case))
+            if part
         ),
         _("Status: {status} · {union}").format(
-            status=_(OFFICER_STATUS[case.status]), union=union.name if union else "-"
+            status=_(labels.OFFICER_STATUSES[case.status]), union=union.name if union else "-"
         ),
     ]
     where = place.name if place else details.get("workplace_text")
@@ -101,24 +91,19 @@ async def heading(session: AsyncSession, case: Case) -> str:
     return "\n".join(lines)
 
 
-def _category(category: str | None) -> str | None:
-    # Lazy import: the forms own their category names.
-    from handlers import grievance, support
-
-    for choice in (*grievance.CATEGORIES, *support.SITUATIONS):
-        if choice.value == category:
-            return _(choice.label)
-    return None
+def _category(case: Case) -> str | None:
+    label = labels.category(case.kind, case.category)
+    return _(label) if label else None
 
 
 def _clip(text: str) -> str:
     return text if len(text) <= PREVIEW else text[: PREVIEW - 1] + "…"
 
 
-async def recipients(session: AsyncSession, union_id: int) -> list[Address]:
+async def recipients(session: AsyncSession, services: Services, union_id: int) -> list[Address]:
     """The union's linked officers (private chats) and its registered groups."""
     people = [
-        Address(OFFICER_CHANNEL, str(o.telegram_user_id))
+        Address(services.settings.officer_channel, str(o.telegram_user_id))
         for o in await officers.to_notify(session, union_id)
     ]
     groups = [Address(g.channel, g.chat_id) for g in await officers.groups(session, union_id)]
@@ -129,7 +114,7 @@ async def new_case(
     session: AsyncSession, services: Services, case: Case, first_text: str
 ) -> list[Outgoing]:
     """A new (or escalated) case, announced to its union's officers."""
-    addresses = await recipients(session, case.union_id)
+    addresses = await recipients(session, services, case.union_id)
     if not addresses:
         return []
     with services.catalogs.activate(services.settings.default_language):
@@ -147,9 +132,10 @@ async def worker_answered(
     if case.assignee_id is not None:
         assignee = await session.get(Officer, case.assignee_id)
         linked = assignee is not None and assignee.telegram_user_id and assignee.active
-        addresses = [Address(OFFICER_CHANNEL, str(assignee.telegram_user_id))] if linked else []
+        channel = services.settings.officer_channel
+        addresses = [Address(channel, str(assignee.telegram_user_id))] if linked else []
     else:
-        addresses = await recipients(session, case.union_id)
+        addresses = await recipients(session, services, case.union_id)
     if not addresses:
         return []
     with services.catalogs.activate(services.settings.default_language):
@@ -158,3 +144,17 @@ async def worker_answered(
             (Button(_("Reply"), f"o:reply:{case.id}"), Button(_("Details"), f"o:view:{case.id}")),
         )
     return [Outgoing(address, body, keyboard) for address in addresses]
+
+
+async def given(
+    session: AsyncSession, services: Services, case: Case, giver: Officer, assignee: Officer
+) -> list[Outgoing]:
+    """A colleague gave the officer a case: tell them, unless they gave it to themselves."""
+    if not assignee.telegram_user_id or assignee.id == giver.id:
+        return []
+    with services.catalogs.activate(services.settings.default_language):
+        text = _("{name} gave you a request:").format(name=giver.name)
+        text += "\n" + await heading(session, case)
+        keyboard = actions(case)
+    to = Address(services.settings.officer_channel, assignee.telegram_user_id)
+    return [Outgoing(to, text, keyboard)]

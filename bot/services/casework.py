@@ -1,11 +1,12 @@
-"""What happens to a case after it is filed, as the officer side (Telegram /queue, the web
-dashboard) will call it: an officer's reply is copied to the worker, a status change is
-told to them, and the worker can answer back through the case.
+"""What officers do to a case, the same from Telegram, the dashboard and the SLA watch: answer
+the worker, add an internal note, change the status, assign, escalate or pass it up, confirm a
+membership admission, open the contact details; and the worker's answer back.
 
-Messages are copied, never forwarded (a forward shows its sender). For an anonymous case the
-worker is found only through the sealed reporter, inside this module; nothing returned to
-the officer side names them. Each function records the case thread and the audit log and
-returns the worker's messages as replies for the caller to commit with the rest.
+Each operation records the case thread and the audit log and returns the messages it
+produces (to the worker, to officers) for the caller to commit with the rest in one unit of
+work (bot/outbox.py). Messages are copied, never forwarded (a forward shows its sender). For
+an anonymous case the worker is found only through the sealed reporter, inside this module;
+nothing returned to the officer side names them.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import Services
+from bot.services import Services, alerts, calendar, labels, menus
 from bot.services.i18n import N_, _
-from handlers import alerts, membership, menu, status
-from handlers.types import Address, Button, Context, Incoming, Outgoing, StaleButton
+from handlers.types import Address, Button, Outgoing
 from storage import audit, cases
 from storage.models import CASE_STATUSES, Case, CaseMessage, Person, Union
+
+
+class NotAllowed(ValueError):
+    """The operation does not apply to this case (e.g. admitting a grievance)."""
 
 
 async def recipient(session: AsyncSession, services: Services, case: Case) -> Person | None:
@@ -41,7 +45,7 @@ def _to(person: Person) -> Address:
     return Address(person.channel, person.channel_user_id, person.id)
 
 
-async def officer_reply(
+async def reply(
     session: AsyncSession,
     services: Services,
     case: Case,
@@ -79,11 +83,11 @@ async def officer_reply(
         body = _("Answer from the union about your request {code}:\n{text}").format(
             code=case.code, text=text
         )
-        buttons = ((Button(_("Answer"), f"case:reply:{case.code}"),), (menu.back_to_menu(),))
+        buttons = ((Button(_("Answer"), f"case:reply:{case.code}"),), (menus.back_to_menu(),))
         return [Outgoing(_to(person), body, buttons)]
 
 
-async def change_status(
+async def set_status(
     session: AsyncSession,
     services: Services,
     case: Case,
@@ -111,12 +115,12 @@ async def change_status(
         return []
     with services.catalogs.activate(person.language):
         body = _("Your request {code} is now: {status}.").format(
-            code=case.code, status=_(status.STATUS_NAMES[new_status])
+            code=case.code, status=_(labels.WORKER_STATUSES[new_status])
         )
-        return [Outgoing(_to(person), body, menu.main_menu())]
+        return [Outgoing(_to(person), body, menus.main_menu())]
 
 
-def add_note(session: AsyncSession, case: Case, text: str, now: datetime, officer_id: int) -> None:
+def note(session: AsyncSession, case: Case, text: str, now: datetime, officer_id: int) -> None:
     """An internal note: officers read it, the worker never does."""
     session.add(
         CaseMessage(
@@ -148,7 +152,7 @@ async def assign(
     )  # fmt: skip
     if case.status != "new":
         return []
-    return await change_status(session, services, case, "assigned", now, officer_id)
+    return await set_status(session, services, case, "assigned", now, officer_id)
 
 
 async def escalate(
@@ -217,8 +221,7 @@ def contact(services: Services, case: Case) -> dict[str, str] | None:
     shown = {k: str(sealed[k]) for k in CONTACT_FIELDS if sealed.get(k)}
     if "contact_time" in shown:
         # Stored as the form's choice value ("evening"); officers read its label.
-        labels = {choice.value: choice.label for choice in membership.CONTACT_TIMES}
-        label = labels.get(shown["contact_time"])
+        label = labels.detail("contact_time", shown["contact_time"])
         shown["contact_time"] = _(label) if label else shown["contact_time"]
     return shown or None
 
@@ -231,49 +234,35 @@ async def tell_worker(
     if person is None:
         return []
     with services.catalogs.activate(person.language):
-        return [Outgoing(_to(person), _(message).format(**values), menu.main_menu())]
+        return [Outgoing(_to(person), _(message).format(**values), menus.main_menu())]
 
 
-# ---------------------------------------------------------------------------- the worker
+async def admit(
+    session: AsyncSession, services: Services, case: Case, now: datetime, officer_id: int
+) -> list[Outgoing]:
+    """Confirm that the worker behind a membership request was admitted: the day is kept
+    for the membership statistics, the case is resolved and the worker told."""
+    if case.kind != "membership":
+        raise NotAllowed("only a membership request can be confirmed")
+    # A new dict: the JSON column notices a replaced value, not an edited one.
+    admitted = now.astimezone(calendar.LOCAL_TIME).date().isoformat()
+    case.details = {**(case.details or {}), "admitted_at": admitted}
+    audit.record(
+        session, actor="officer", officer_id=officer_id, action="member.admitted",
+        case_id=case.id, now=now,
+    )  # fmt: skip
+    return await set_status(session, services, case, "resolved", now, officer_id)
 
 
-async def _own_case(ctx: Context, code: str) -> Case | None:
-    return await cases.owned_by(
-        ctx.session, code, ctx.person.id, status.reporter_tag(ctx, ctx.person.id)
-    )
-
-
-async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
-    """case:reply:<code>: the worker's next message goes to that case."""
-    payload = msg.payload or ""
-    code = payload.removeprefix("case:reply:")
-    case = await _own_case(ctx, code) if payload.startswith("case:reply:") else None
-    if case is None:
-        raise StaleButton(payload)  # not theirs, or not a case at all
-    ctx.end_flow()
-    ctx.state.update(flow="case_reply", case=code)
-    text = _("Write your answer about {code} in one message. Send /cancel to stop.")
-    return [ctx.reply(text.format(code=code))]
-
-
-async def on_text(ctx: Context, msg: Incoming) -> list[Outgoing]:
-    """The worker's answer: added to the case thread for the officers."""
-    code = str(ctx.state.get("case"))
-    text = (msg.text or "").strip()
-    if not text:
-        return [ctx.reply(_("Please write your message as text. Send /cancel to stop."))]
-    case = await _own_case(ctx, code)
-    ctx.end_flow()
-    if case is None:
-        return [ctx.reply(_("What do you need? Choose one below."), menu.main_menu())]
-    ctx.session.add(CaseMessage(case_id=case.id, author="worker", text=text, created_at=ctx.now))
-    case.updated_at = ctx.now
+async def worker_answer(
+    session: AsyncSession, services: Services, case: Case, text: str, now: datetime
+) -> list[Outgoing]:
+    """The worker wrote back on their case: into the thread, and the officers are told."""
+    session.add(CaseMessage(case_id=case.id, author="worker", text=text, created_at=now))
+    case.updated_at = now
     if case.status == "waiting_worker":
         case.status = "assigned"
     audit.record(
-        ctx.session, actor="worker", action="case.answered", case_id=case.id, now=ctx.now,
-        detail={},
+        session, actor="worker", action="case.answered", case_id=case.id, now=now, detail={},
     )  # fmt: skip
-    reply = _("Your answer was added to {code}. The officer will see it.").format(code=code)
-    told = await alerts.worker_answered(ctx.session, ctx.services, case, text)
-    return [ctx.reply(reply, menu.main_menu()), *told]
+    return await alerts.worker_answered(session, services, case, text)

@@ -1,0 +1,147 @@
+"""What every dashboard page shares: the unit of work around it, the login and CSRF checks,
+the templates and their labels, the security headers.
+
+`page(view)` wraps a view: it opens the outbox's unit of work (bot/outbox.py), so the
+session, the audit rows and the worker's messages an action produces commit together and
+go to the sender afterwards; it speaks the dashboard's language and checks the login.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from bot.outbox import Sender, Work
+from bot.services import Services, access, alerts, labels
+from bot.services.i18n import N_, _, format_datetime
+from bot.web import auth
+from handlers.types import Outgoing
+from storage.models import Case
+
+TEMPLATES = Path(__file__).parent / "templates"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+# An evidence file's kind, state and why it could not be used, as stored (bot/fetcher.py,
+# bot/services/scrubber.py); a reason without a label here is not shown.
+FILE_KINDS = {"photo": N_("Photo"), "voice": N_("Voice message"), "document": N_("Document")}
+FILE_STATUSES = {
+    "pending": N_("still being fetched"),
+    "ready": N_("ready"),
+    "rejected": N_("cannot be used"),
+    "failed": N_("could not be fetched"),
+}
+FILE_REASONS = {
+    "too_large": N_("too large"),
+    "empty": N_("empty"),
+    "not_audio": N_("not a sound recording"),
+    "unsupported": N_("a kind of file that is not taken"),
+    "too_many_pixels": N_("picture too large"),
+    "not_an_image": N_("not a picture"),
+    "encrypted": N_("protected with a password"),
+    "too_many_pages": N_("too many pages"),
+    "not_a_pdf": N_("not a PDF file"),
+    "no_reference": N_("nothing left to fetch"),
+}
+
+
+def category_of(case: Case) -> str | None:
+    """A case's category label (a msgid), read as its kind means it."""
+    return labels.category(case.kind, case.category)
+
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+_env.globals.update(
+    _=_, when=format_datetime, kinds=labels.OFFICER_KINDS, statuses=labels.OFFICER_STATUSES,
+    categories=labels.FILTER_CATEGORIES, category_of=category_of,
+    file_kinds=FILE_KINDS, file_statuses=FILE_STATUSES, file_reasons=FILE_REASONS,
+    shown=alerts.thread_text,
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    """What the pages need from the running bot (set by bot/app.py)."""
+
+    services: Services
+    sender: Sender  # its unit of work wraps every page
+
+
+DASHBOARD = web.AppKey("dashboard", Dashboard)
+
+
+class Page:
+    """What a view needs: the request, the unit of work, the services, the login."""
+
+    def __init__(self, request: web.Request, work: Work, services: Services) -> None:
+        self.request = request
+        self.work = work
+        self.session = work.session
+        self.now = work.now
+        self.services = services
+        self.login: auth.Login | None = None
+
+    def send(self, replies: list[Outgoing]) -> None:
+        """Messages (to the worker, to officers) to send once the page's work commits."""
+        self.work.send(replies)
+
+    def render(self, template: str, status: int = 200, **values: Any) -> web.Response:
+        values.setdefault("login", self.login)
+        body = _env.get_template(template).render(**values)
+        return web.Response(
+            text=body, status=status, content_type="text/html", headers=SECURITY_HEADERS
+        )
+
+    def refuse(self, status: int, message: str) -> web.Response:
+        return self.render("error.html", status=status, message=message)
+
+    def scope(self) -> Awaitable[access.Scope]:
+        """What the logged-in officer may read and act on."""
+        assert self.login is not None
+        return access.scope(self.session, self.login.officer)
+
+
+View = Callable[[Page], Awaitable[web.StreamResponse]]
+
+
+def redirect(url: str) -> web.Response:
+    """303 See Other: after a form, the browser loads the page with GET."""
+    return web.Response(status=303, headers={**SECURITY_HEADERS, "Location": url})
+
+
+def page(view: View, *, login: bool = True, post: bool = False) -> Callable[..., Any]:
+    """Wrap a view: unit of work, language, login and CSRF checks."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        dashboard = request.app[DASHBOARD]
+        services = dashboard.services
+        with services.catalogs.activate(services.settings.default_language):
+            async with dashboard.sender.work() as work:
+                current = Page(request, work, services)
+                if login:
+                    current.login = await auth.current(
+                        work.session, services.vault, request, work.now
+                    )
+                    if current.login is None:
+                        return redirect("/officer/login")
+                    if post:
+                        form = await request.post()
+                        if not auth.csrf_ok(current.login.csrf, form.get("csrf")):
+                            work.discard()
+                            return current.refuse(403, _("This form has expired. Reload the page."))
+                return await view(current)
+
+    return handler

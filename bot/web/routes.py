@@ -1,0 +1,39 @@
+"""The officer dashboard's whole URL map, on one screen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.web import admin, auth, statistics, views
+from bot.web.pages import page
+
+
+def setup(app: web.Application) -> None:
+    """Register the dashboard under /officer."""
+    app[auth.ADDRESSES] = auth.Addresses()
+    add_get, add_post = app.router.add_get, app.router.add_post
+    add_get("/officer", page(views.home))
+    add_get("/officer/", page(views.home))
+    add_get("/officer/login", page(views.login_page, login=False))
+    add_post("/officer/login", page(views.login_submit, login=False))
+    add_post("/officer/logout", page(views.logout, post=True))
+    # Cases
+    add_get("/officer/queue", page(views.queue))
+    add_get("/officer/export.csv", page(views.export))
+    add_get("/officer/case/{code}", page(views.case_page))
+    add_get("/officer/case/{code}/file/{file}", page(views.case_file))
+    add_post("/officer/case/{code}/{action}", page(views.case_action, post=True))
+    # Statistics
+    add_get("/officer/stats", page(statistics.stats))
+    # Administration: canned replies, officers, officers' groups
+    add_get("/officer/replies", page(admin.replies_page))
+    add_post("/officer/replies", page(admin.replies_change, post=True))
+    add_post("/officer/replies/{id}", page(admin.replies_change, post=True))
+    add_post("/officer/replies/{id}/delete", page(admin.replies_change, post=True))
+    add_get("/officer/officers", page(admin.officers_list))
+    add_post("/officer/officers", page(admin.officers_add, post=True))
+    add_post("/officer/officers/{id}/invite", page(admin.officers_invite, post=True))
+    add_post("/officer/groups", page(admin.groups_add, post=True))
+    app.router.add_static("/officer/static", Path(__file__).parent / "static")
