@@ -26,13 +26,14 @@ from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel
 from bot.channels.terminal import TerminalChannel
 from bot.config import ConfigError, Settings
 from bot.dispatch import Dispatcher
-from bot.evidence import EvidenceFetcher
+from bot.fetcher import EvidenceFetcher
 from bot.inbox import InboxWriter
 from bot.outbox import Sender
 from bot.services import Services
 from bot.sla import SlaWatch
 from bot.web import routes as dashboard
 from bot.web.pages import DASHBOARD, Dashboard
+from handlers import registry
 from storage import db, unions
 from storage.directory import load as load_directory
 from storage.inbox import NewUpdate
@@ -150,7 +151,9 @@ async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
     if terminal is not None:
         channels[terminal.name] = terminal
     elif settings.telegram_token:
-        telegram = TelegramChannel(settings, app[HTTP], writer)
+        telegram = TelegramChannel(
+            settings, app[HTTP], writer, group_button=registry.officer_button
+        )
         channels[telegram.name] = telegram
         app[TELEGRAM] = telegram
     if terminal is None:

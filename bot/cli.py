@@ -35,13 +35,14 @@ from bot.config import ConfigError, Settings, default_settings
 from bot.services import accounts, calendar, knowledge, reporters
 from bot.services.accounts import AccountError
 from bot.services.crypto import load_vault
-from bot.services.i18n import LANGUAGES, LOCAL_TIME, Catalogs, _, format_date, format_datetime
+from bot.services.i18n import LANGUAGES, Catalogs, _, format_date, format_datetime
 from bot.services.knowledge import SOON_DAYS, ContentError, Knowledge
 from bot.services.router import Router
 from handlers import faq
 from storage import cases, db, officers, people, unanswered, unions
 from storage.directory import DirectoryError
 from storage.directory import load as load_directory
+from storage.localtime import LOCAL_TIME
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -33,7 +33,7 @@ from bot.outbox import Sender, Work
 from bot.services import Services
 from bot.services.flood import FloodGuard, Verdict
 from bot.services.i18n import _
-from handlers import registry
+from handlers import payloads, registry
 from handlers.types import (
     MAX_PAYLOAD_BYTES,
     MAX_TEXT,
@@ -57,7 +57,7 @@ RETRY_PAUSE_SECONDS = 1.0
 def pick(msg: Incoming, state: Mapping[str, object]) -> Handler:
     """The handler for a message: button, command, active flow, else free text."""
     if msg.payload is not None:
-        handler = registry.BUTTONS.get(msg.payload.partition(":")[0])
+        handler = registry.BUTTONS.get(payloads.namespace(msg.payload))
         if handler is None:
             raise StaleButton(msg.payload)
         return handler
@@ -226,10 +226,8 @@ class Dispatcher:
         return [msg for msg in msgs if msg.ack is not None]
 
     async def _officer_button(self, session: AsyncSession, msg: Incoming) -> bool:
-        if (
-            not (msg.payload or "").startswith("o:")
-            or msg.channel != self.services.settings.officer_channel
-        ):
+        on_channel = msg.channel == self.services.settings.officer_channel
+        if not on_channel or not registry.officer_button(msg.payload or ""):
             return False
         return await officers.by_telegram(session, msg.user_id) is not None
 

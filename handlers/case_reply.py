@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.services import casework
 from bot.services.i18n import _
 from handlers import menu, my_requests
+from handlers.payloads import CaseReply
 from handlers.types import Context, Incoming, Outgoing, StaleButton
 from storage import cases
 from storage.models import Case
@@ -17,11 +18,9 @@ async def _own_case(ctx: Context, code: str) -> Case | None:
 
 async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
     """case:reply:<code>: the worker's next message goes to that case."""
-    payload = msg.payload or ""
-    code = payload.removeprefix("case:reply:")
-    case = await _own_case(ctx, code) if payload.startswith("case:reply:") else None
-    if case is None:
-        raise StaleButton(payload)  # not theirs, or not a case at all
+    code = CaseReply.unpack(msg.payload).code
+    if await _own_case(ctx, code) is None:
+        raise StaleButton(msg.payload)  # not theirs, or not a case at all
     ctx.end_flow()
     ctx.state.update(flow="case_reply", case=code)
     text = _("Write your answer about {code} in one message. Send /cancel to stop.")

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.services.i18n import LOCAL_TIME, N_, _, format_date
+from bot.services import menus
+from bot.services.i18n import N_, _, format_date
 from bot.services.knowledge import Article, Knowledge, Match
 from handlers import forms, menu, question
+from handlers.payloads import Faq
 from handlers.types import Button, Context, Incoming, Keyboard, Outgoing, StaleButton
 from storage import unanswered
+from storage.localtime import LOCAL_TIME
 
 GROUP_TITLES = {
     "join": N_("Joining the union"),
@@ -29,10 +32,10 @@ GROUP_TITLES = {
 }
 ASK = N_("Ask a union officer")
 NEXT_STEPS = {
-    "ask": (ASK, "faq:ask"),
-    "report": (N_("Report a problem"), "report:start"),
-    "join": (N_("Join the union"), "join:start"),
-    "support": (N_("Hardship support"), "support:start"),
+    "ask": (ASK, Faq("ask").pack()),
+    "report": (N_("Report a problem"), menus.REPORT),
+    "join": (N_("Join the union"), menus.JOIN),
+    "support": (N_("Hardship support"), menus.SUPPORT),
 }
 PAGE_SIZE = 8
 SAFETY = N_("If you are in danger right now, call the police on 113 (ambulance 115) straight away.")
@@ -76,7 +79,7 @@ def next_steps(article: Article, first: tuple[str, ...] = ()) -> Keyboard:
     rows = [step_button(step) for step in steps]
     if "ask" not in steps:
         rows.append(step_button("ask"))
-    rows.append((Button(_("Other questions"), "faq:home"), menu.back_to_menu()))
+    rows.append((Button(_("Other questions"), Faq("home").pack()), menu.back_to_menu()))
     return tuple(rows)
 
 
@@ -108,7 +111,8 @@ def compose(knowledge: Knowledge, match: Match, language: str, on: date) -> tupl
         "If your question is about that, tap “Ask a union officer” and an officer will "
         "answer you here."
     )
-    return text, (ask, (Button(_("Browse the questions"), "faq:home"), menu.back_to_menu()))
+    browse = Button(_("Browse the questions"), Faq("home").pack())
+    return text, (ask, (browse, menu.back_to_menu()))
 
 
 def _danger(knowledge: Knowledge, match: Match, language: str, on: date) -> tuple[str, Keyboard]:
@@ -148,7 +152,7 @@ def _smalltalk(kind: str) -> str:
 
 def topic_button(knowledge: Knowledge, topic: str, language: str) -> tuple[Button, ...]:
     article = knowledge.article(topic, language)
-    return (Button(article.title if article else topic, f"faq:t:{topic}"),)
+    return (Button(article.title if article else topic, Faq("t", topic).pack()),)
 
 
 # ---------------------------------------------------------------------------- handlers
@@ -189,7 +193,7 @@ async def on_text(ctx: Context, msg: Incoming) -> list[Outgoing]:
 async def home(ctx: Context) -> list[Outgoing]:
     """“Questions”: type a question, or browse the four groups."""
     rows = [
-        (Button(_(GROUP_TITLES.get(group.id, group.id)), f"faq:g:{group.id}"),)
+        (Button(_(GROUP_TITLES.get(group.id, group.id)), Faq("g", group.id).pack()),)
         for group in ctx.services.knowledge.taxonomy
     ]
     text = _(
@@ -203,12 +207,12 @@ async def browse(ctx: Context, group_id: str, page: int) -> list[Outgoing]:
     knowledge = ctx.services.knowledge
     group = knowledge.group(group_id)
     if group is None or page < 0 or page * PAGE_SIZE >= max(len(group.topics), 1):
-        raise StaleButton(f"faq:g:{group_id}:{page}")
+        raise StaleButton(Faq("g", group_id, page).pack())
     shown = group.topics[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
     rows = [topic_button(knowledge, topic, ctx.person.language) for topic in shown]
     if (page + 1) * PAGE_SIZE < len(group.topics):
-        rows.append((Button(_("More…"), f"faq:g:{group_id}:{page + 1}"),))
-    rows.append((Button(_("Other groups"), "faq:home"), menu.back_to_menu()))
+        rows.append((Button(_("More…"), Faq("g", group_id, page + 1).pack()),))
+    rows.append((Button(_("Other groups"), Faq("home").pack()), menu.back_to_menu()))
     title = _(GROUP_TITLES.get(group_id, group_id))
     return [ctx.reply(_("{group}: choose a topic.").format(group=title), rows)]
 
@@ -217,7 +221,7 @@ async def show(ctx: Context, topic: str) -> list[Outgoing]:
     """One article, from a button."""
     article = ctx.services.knowledge.article(topic, ctx.person.language)
     if article is None:
-        raise StaleButton(f"faq:t:{topic}")
+        raise StaleButton(Faq("t", topic).pack())
     ctx.state.pop("draft", None)
     return [ctx.reply(render(article, today(ctx)), next_steps(article))]
 
@@ -232,17 +236,13 @@ async def ask(ctx: Context) -> list[Outgoing]:
 
 async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
     """faq:home, faq:g:<group>[:<page>], faq:t:<topic>, faq:ask."""
-    payload = msg.payload or ""
-    parts = payload.split(":")
-    if payload == "faq:home":
-        return await home(ctx)
-    if payload == "faq:ask":
-        return await ask(ctx)
-    if len(parts) == 3 and parts[1] == "t":
-        return await show(ctx, parts[2])
-    if parts[1:2] == ["g"] and len(parts) in (3, 4):
-        page = parts[3] if len(parts) == 4 else "0"
-        if not page.isdigit() or len(page) > 3:
-            raise StaleButton(payload)
-        return await browse(ctx, parts[2], int(page))
-    raise StaleButton(payload)
+    pressed = Faq.unpack(msg.payload)
+    if pressed.view == "g" and pressed.key is not None:
+        return await browse(ctx, pressed.key, pressed.page or 0)
+    if pressed.page is not None:
+        raise StaleButton(msg.payload)
+    if pressed.view == "t" and pressed.key is not None:
+        return await show(ctx, pressed.key)
+    if pressed.key is not None:
+        raise StaleButton(msg.payload)
+    return await home(ctx) if pressed.view == "home" else await ask(ctx)

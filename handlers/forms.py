@@ -44,6 +44,7 @@ from bot.services.i18n import N_, _, format_date
 from bot.services.labels import Choice
 from bot.services.text import accented_words, fold, has_diacritics, vietnamese_mobile
 from handlers import menu
+from handlers.payloads import Begin, Step
 from handlers.types import (
     Attachment,
     Button,
@@ -207,9 +208,10 @@ def show_story(answers: Answers) -> str | None:
 
 async def begin(ctx: Context, msg: Incoming, forms: Mapping[str, Form]) -> list[Outgoing]:
     """<button>:start from the menu or an answer, <button>:new to drop the form set aside."""
-    namespace, _sep, action = (msg.payload or "").partition(":")
-    form = next((f for f in forms.values() if f.button == namespace), None)
-    if form is None or action not in ("start", "new"):
+    pressed = Begin.unpack(msg.payload)
+    action = pressed.how
+    form = next((f for f in forms.values() if f.button == pressed.form), None)
+    if form is None:
         raise StaleButton(msg.payload)
     paused = _paused(ctx, forms)
     if paused is not None and action == "start":
@@ -224,7 +226,7 @@ async def begin(ctx: Context, msg: Incoming, forms: Mapping[str, Form]) -> list[
         drop_it = _("Drop it, start “{form}”").format(form=_(form.title))
         keyboard = (
             (Button(keep, _pay(paused, step, RESUME)),),
-            (Button(drop_it, f"{form.button}:new"),),
+            (Button(drop_it, Begin(form.button, "new").pack()),),
             (menu.back_to_menu(),),
         )
         return [ctx.reply(text, keyboard)]
@@ -324,7 +326,7 @@ def buttons(ctx: Context, form: Form, step: str) -> list[tuple[Button, ...]]:
 
 
 def _pay(form: Form, step: str, value: str) -> str:
-    return f"f:{form.name}:{step}:{value}"
+    return Step(form.name, step, value).pack()
 
 
 def _received(ctx: Context) -> str:
@@ -516,23 +518,23 @@ def _typed_choice(text: str, choices: tuple[Choice, ...], numbers: bool) -> str 
 async def on_button(ctx: Context, msg: Incoming, forms: Mapping[str, Form]) -> list[Outgoing]:
     """f:<form>:<step>:<value>; anything not for the current step is stale."""
     payload = msg.payload or ""
-    parts = payload.split(":", 3)
-    if len(parts) != 4:
-        raise StaleButton(payload)
+    pressed = Step.unpack(payload)
     paused = _paused(ctx, forms)
-    if paused is not None and parts[1] == paused.name and parts[2] == ctx.state[PAUSED].get("step"):
-        if parts[3] == RESUME:
+    at_paused = paused is not None and pressed.form == paused.name
+    if at_paused and pressed.step == ctx.state[PAUSED].get("step"):
+        assert paused is not None
+        if pressed.value == RESUME:
             return await resume(ctx, paused)
-        if parts[3] == CANCEL:
+        if pressed.value == CANCEL:
             return await cancel(ctx)
         _take_up(ctx)  # an answer to the step it was set aside at: go on from there
     form = active(ctx, forms)
-    if form is None or parts[1] != form.name or parts[2] != ctx.state.get("step"):
+    if form is None or pressed.form != form.name or pressed.step != ctx.state.get("step"):
         raise StaleButton(payload)
     if late := await expired(ctx):
         return late
     ctx.state.pop(ASKED_CANCEL, None)
-    step, value = parts[2], parts[3]
+    step, value = pressed.step, pressed.value
     if value == CANCEL:
         return await cancel(ctx)
     if value == RESUME:

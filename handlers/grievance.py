@@ -16,7 +16,7 @@ from bot.services.i18n import N_, _, format_datetime
 from bot.services.labels import AFFECTED, SINCE
 from bot.services.labels import GRIEVANCE_CATEGORIES as CATEGORIES
 from bot.services.text import identifying
-from handlers import evidence, forms, intake, menu, my_requests, workplace
+from handlers import attachments, forms, intake, menu, my_requests, workplace
 from handlers.forms import REDO, Answers, Choice, Field, Form, Invalid
 from handlers.types import Context, Outgoing
 
@@ -87,7 +87,7 @@ FIELDS = (
         parse=parse_affected,
         label=N_("Workers affected"),
     ),
-    evidence.field(
+    attachments.field(
         N_(
             "Do you have photos, voice messages or PDF files that show the problem (a payslip, "
             "a notice, the workplace)? Send them here, up to 5. Pictures are re-saved so "
@@ -158,7 +158,7 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
         if anonymous
         else _("Officers will answer you here; you can follow it under “My requests”."),
     ]
-    if line := evidence.attached_line(filed.attached):
+    if line := attachments.attached_line(filed.attached):
         lines.insert(1, line)
     if anonymous:
         lines.append(my_requests.pin_notice(ctx, case))

@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from bot.services import calendar, reporters
-from handlers import evidence, workplace
+from handlers import workplace
 from handlers.forms import Answers
 from handlers.types import Context
-from storage import cases
+from storage import cases, evidence
 from storage.models import Case, Union
 
 
@@ -70,5 +70,5 @@ async def file(
         **await workplace.case_columns(ctx, decision),
         **reporters.columns(ctx.services.vault, ctx.person.id, anonymous),
     )
-    attached = await evidence.attach(ctx, answers.get("evidence"), case.id)
+    attached = await evidence.attach(ctx.session, list(answers.get("evidence") or ()), case.id)
     return Filed(case, union, first_due, resolution_due, attached)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.services import menus
 from bot.services.i18n import LANGUAGES, _
+from handlers import payloads
 from handlers.types import Address, Button, Context, Incoming, Outgoing, StaleButton
 
 LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
@@ -65,7 +66,9 @@ async def language(ctx: Context, msg: Incoming) -> list[Outgoing]:
 
 
 def _language_choice(ctx: Context) -> Outgoing:
-    buttons = tuple(Button(LANGUAGE_NAMES[code], f"lang:{code}") for code in LANGUAGES)
+    buttons = tuple(
+        Button(LANGUAGE_NAMES[code], payloads.Language(code).pack()) for code in LANGUAGES
+    )
     return ctx.reply("Chọn ngôn ngữ / Choose your language", (buttons,))
 
 
@@ -76,7 +79,7 @@ def _switch(ctx: Context, code: str) -> list[Outgoing]:
 
 async def on_language_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
     """lang:choose and lang:<code> buttons."""
-    choice = (msg.payload or "").partition(":")[2]
+    choice = payloads.Language.unpack(msg.payload).code
     if choice == "choose":
         return [_language_choice(ctx)]
     if choice not in LANGUAGES:
@@ -86,8 +89,7 @@ async def on_language_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
 
 async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
     """menu:home, the way back from anywhere."""
-    if msg.payload != "menu:home":
-        raise StaleButton(msg.payload)
+    payloads.Menu.unpack(msg.payload)
     return await show(ctx, msg)
 
 

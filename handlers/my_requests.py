@@ -9,7 +9,8 @@ from bot.services import reporters
 from bot.services.i18n import _, format_date, format_datetime
 from bot.services.labels import WORKER_KINDS, WORKER_STATUSES
 from handlers import menu
-from handlers.types import Context, Incoming, Outgoing, StaleButton
+from handlers.payloads import MyRequests
+from handlers.types import Context, Incoming, Outgoing
 from storage import cases
 from storage.models import Case
 
@@ -82,9 +83,8 @@ async def look_up(ctx: Context, msg: Incoming) -> list[Outgoing]:
 
 
 async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
-    """status:list."""
-    if msg.payload != "status:list":
-        raise StaleButton(msg.payload)
+    """status:list (the menu's "My requests")."""
+    MyRequests.unpack(msg.payload)
     return await show(ctx, msg)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from bot.services import access, accounts, alerts, casework, labels
 from bot.services.i18n import N_, _, format_datetime
 from handlers import menu
+from handlers.payloads import OfficerAction
 from handlers.types import Address, Button, Context, Incoming, Outgoing, StaleButton
 from storage import audit, cases, officers
 from storage.models import Case, Officer, Union
@@ -103,7 +104,7 @@ async def queue(ctx: Context, msg: Incoming) -> list[Outgoing]:
     rows = []
     for case in open_cases[:QUEUE_SIZE]:
         lines.append(_queue_line(case, officer, ctx))
-        rows.append((Button(case.code, f"o:view:{case.id}"),))
+        rows.append((Button(case.code, OfficerAction("view", case.id).pack()),))
     if len(open_cases) > QUEUE_SIZE:
         lines.append(_("…and more: the web dashboard lists them all."))
     return [ctx.reply("\n".join(lines), rows)]
@@ -160,13 +161,13 @@ async def _details(ctx: Context, scope: access.Scope, case: Case) -> Outgoing:
 
 async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
     """o:<action>:<case id>[:<argument>]."""
-    payload = msg.payload or ""
-    parts = payload.split(":")
+    pressed = OfficerAction.unpack(msg.payload)
     officer = await officer_of(ctx)
-    if officer is None or len(parts) not in (3, 4) or not parts[2].isdigit():
-        raise StaleButton(payload)
-    action, case_id = parts[1], int(parts[2])
-    argument = parts[3] if len(parts) == 4 else None
+    if officer is None:
+        raise StaleButton(msg.payload)
+    action, case_id, argument = pressed.verb, pressed.case_id, pressed.argument
+    if (argument is not None) != (action == "give"):
+        raise StaleButton(msg.payload)
     if ctx.address.chat_id != officer.telegram_user_id and not await officers.group_at(
         ctx.session, ctx.address.channel, ctx.address.chat_id
     ):
@@ -189,11 +190,11 @@ async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
         return await _move_choices(ctx, officer, case)
     if action == "up":
         return await _escalate(ctx, officer, case)
-    if action == "give" and argument is not None and argument.isdigit():
-        return await _give(ctx, scope, officer, case, int(argument))
-    if action == "close":
-        return await _resolve(ctx, officer, case)
-    raise StaleButton(payload)
+    if action == "give" and argument is not None:
+        return await _give(ctx, scope, officer, case, argument)
+    if action == "admit":
+        return await _admit(ctx, officer, case)
+    return await _resolve(ctx, officer, case)
 
 
 async def _claim(ctx: Context, officer: Officer, case: Case) -> list[Outgoing]:
@@ -259,11 +260,11 @@ async def _move_choices(ctx: Context, officer: Officer, case: Case) -> list[Outg
         parent = await ctx.session.get(Union, union.parent_id)
         if parent is not None:
             label = _("Up to {union}").format(union=parent.name)
-            rows.append((Button(label[:60], f"o:up:{case.id}"),))
+            rows.append((Button(label[:60], OfficerAction("up", case.id).pack()),))
     for colleague in await officers.in_unions(ctx.session, [case.union_id]):
         if colleague.id not in (case.assignee_id, officer.id):
             label = _("Give to {name}").format(name=colleague.name)
-            rows.append((Button(label[:60], f"o:give:{case.id}:{colleague.id}"),))
+            rows.append((Button(label[:60], OfficerAction("give", case.id, colleague.id).pack()),))
     if not rows:
         return [ctx.reply(_("There is nobody to move {code} to.").format(code=case.code))]
     return [ctx.reply(_("Move {code} to:").format(code=case.code), rows[:8])]
@@ -274,7 +275,7 @@ async def _give(
 ) -> list[Outgoing]:
     assignee = await ctx.session.get(Officer, assignee_id)
     if assignee is None or not assignee.active or assignee.union_id != case.union_id:
-        raise StaleButton(f"o:give:{case.id}:{assignee_id}")
+        raise StaleButton(OfficerAction("give", case.id, assignee_id).pack())
     told = await casework.assign(ctx.session, ctx.services, case, assignee.id, ctx.now, officer.id)
     done = _("{code} is now with {name}.").format(code=case.code, name=assignee.name)
     given = await alerts.given(ctx.session, ctx.services, case, officer, assignee)
@@ -302,4 +303,17 @@ async def _resolve(ctx: Context, officer: Officer, case: Case) -> list[Outgoing]
         if await alerts.erased(ctx.session, case)
         else _("{code} is resolved. The worker has been told.")
     )
+    return [ctx.reply(done.format(code=case.code)), *told]
+
+
+async def _admit(ctx: Context, officer: Officer, case: Case) -> list[Outgoing]:
+    """Confirm a membership admission, as on the dashboard."""
+    if case.kind != "membership":
+        raise StaleButton(OfficerAction("admit", case.id).pack())
+    if (case.details or {}).get("admitted_at"):
+        return [ctx.reply(_("{code}: the admission is already confirmed.").format(code=case.code))]
+    if case.assignee_id is None:
+        case.assignee_id = officer.id
+    told = await casework.admit(ctx.session, ctx.services, case, ctx.now, officer.id)
+    done = _("{code}: admission confirmed. The worker has been told.")
     return [ctx.reply(done.format(code=case.code)), *told]

@@ -15,7 +15,8 @@ from __future__ import annotations
 from bot.services import reporters
 from bot.services.i18n import _
 from handlers import faq, forms, menu, my_requests
-from handlers.types import Button, Context, Incoming, Outgoing, StaleButton
+from handlers.payloads import Privacy
+from handlers.types import Button, Context, Incoming, Outgoing
 from storage import cases, evidence, outbox, people, unanswered
 
 
@@ -41,8 +42,8 @@ async def ask(ctx: Context, msg: Incoming) -> list[Outgoing]:
         "about them here. This cannot be undone."
     ).format(held="\n".join(f"• {line}" for line in held))
     buttons = (
-        (Button(_("Delete my data"), "privacy:erase"),),
-        (Button(_("Keep it"), "privacy:keep"),),
+        (Button(_("Delete my data"), Privacy("erase").pack()),),
+        (Button(_("Keep it"), Privacy("keep").pack()),),
     )
     return [ctx.reply(text, buttons)]
 
@@ -86,8 +87,6 @@ async def erase(ctx: Context) -> list[Outgoing]:
 
 async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
     """privacy:erase and privacy:keep."""
-    if msg.payload == "privacy:erase":
+    if Privacy.unpack(msg.payload).choice == "erase":
         return await erase(ctx)
-    if msg.payload == "privacy:keep":
-        return [ctx.reply(_("Nothing was deleted."), menu.main_menu())]
-    raise StaleButton(msg.payload)
+    return [ctx.reply(_("Nothing was deleted."), menu.main_menu())]

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from bot.services import alerts, calendar
 from bot.services.i18n import N_, _
-from handlers import forms, menu
+from handlers import cancel, forms, menu
+from handlers.payloads import Question
 from handlers.types import Button, Context, Incoming, Outgoing, StaleButton
 from storage import cases, unions
 
@@ -27,20 +28,21 @@ async def _root_name(ctx: Context) -> str:
 
 async def offer(ctx: Context, msg: Incoming) -> list[Outgoing]:
     """q:offer:<topic>: this part is not ready; offer to leave a message instead."""
-    topic = (msg.payload or "").removeprefix("q:offer:")
+    topic = Question.unpack(msg.payload).topic
     if topic not in TOPICS:
         raise StaleButton(msg.payload)
     text = _(
         "“{feature}” is not ready in this chat yet. You can leave a message instead: "
         "an officer of {union} will read it and answer you here."
     ).format(feature=_(TOPICS[topic]), union=await _root_name(ctx))
-    buttons = ((Button(_("Leave a message"), f"q:write:{topic}"),), (menu.back_to_menu(),))
+    leave = Button(_("Leave a message"), Question("write", topic).pack())
+    buttons = ((leave,), (menu.back_to_menu(),))
     return [ctx.reply(text, buttons)]
 
 
 async def write(ctx: Context, msg: Incoming) -> list[Outgoing]:
     """q:write:<topic>: the next text the person sends becomes the message."""
-    topic = (msg.payload or "").removeprefix("q:write:")
+    topic = Question.unpack(msg.payload).topic
     if topic not in TOPICS:
         raise StaleButton(msg.payload)
     return start_writing(ctx, topic)
@@ -69,8 +71,8 @@ async def on_text(ctx: Context, msg: Incoming) -> list[Outgoing]:
     if forms.cancel_intent(text):
         # A message of one word like "huỷ" or "thôi" is not a question: ask what they meant.
         keyboard = (
-            (Button(_("Yes, cancel it"), "q:drop"),),
-            (Button(_("No, I will write it"), "q:keep"),),
+            (Button(_("Yes, cancel it"), Question("drop").pack()),),
+            (Button(_("No, I will write it"), Question("keep").pack()),),
         )
         return [ctx.reply(_("Do you want to stop writing your message?"), keyboard)]
     topic = ctx.state.get("topic", "other")
@@ -79,29 +81,23 @@ async def on_text(ctx: Context, msg: Incoming) -> list[Outgoing]:
 
 async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
     """q:* buttons."""
-    payload = msg.payload or ""
-    if payload.startswith("q:offer:"):
+    pressed = Question.unpack(msg.payload)
+    if pressed.verb == "offer":
         return await offer(ctx, msg)
-    if payload.startswith("q:write:"):
+    if pressed.verb == "write":
         return await write(ctx, msg)
-    if payload in ("q:drop", "q:keep") and ctx.state.get("flow") == "question":
-        if payload == "q:drop":
-            return await cancel(ctx, msg)
+    if pressed.topic is not None:
+        raise StaleButton(msg.payload)
+    if pressed.verb in ("drop", "keep") and ctx.state.get("flow") == "question":
+        if pressed.verb == "drop":
+            return await cancel.run(ctx, msg)
         return [ctx.reply(_("Write your message in one text. Send /cancel to stop."))]
-    if payload == "q:send":
+    if pressed.verb == "send":
         draft = ctx.state.get("draft")
         if not isinstance(draft, str) or not draft.strip():
-            raise StaleButton(payload)
+            raise StaleButton(msg.payload)
         return await submit(ctx, draft, "other")
-    raise StaleButton(payload)
-
-
-async def cancel(ctx: Context, msg: Incoming) -> list[Outgoing]:
-    """/cancel, /huy: drop what is in progress, a form set aside included (with its files)."""
-    had_something = bool(ctx.state.get("flow") or ctx.state.get(forms.PAUSED))
-    await forms.drop(ctx)
-    text = _("Cancelled.") if had_something else _("There is nothing to cancel.")
-    return [ctx.reply(text + " " + _("What do you need? Choose one below."), menu.main_menu())]
+    raise StaleButton(msg.payload)
 
 
 async def submit(ctx: Context, text: str, topic: str) -> list[Outgoing]:
@@ -117,7 +113,7 @@ async def submit(ctx: Context, text: str, topic: str) -> list[Outgoing]:
                     "Sorry, the union's queue is not set up yet, so I could not pass on your "
                     "message. I have kept it; please try again later."
                 ),
-                ((Button(_("Send it to an officer"), "q:send"),),),
+                ((Button(_("Send it to an officer"), Question("send").pack()),),),
             )
         ]
     first_due, _resolution = calendar.due_times(

@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 from handlers import (
+    cancel,
     case_reply,
     faq,
     forms,
@@ -22,6 +23,7 @@ from handlers import (
     menu,
     my_requests,
     officer,
+    payloads,
     privacy,
     question,
     support,
@@ -52,8 +54,8 @@ COMMANDS: dict[str, Handler] = {
     "menu": aside(menu.show),
     "help": aside(menu.help),
     "lang": aside(menu.language),
-    "cancel": question.cancel,
-    "huy": question.cancel,
+    "cancel": cancel.run,
+    "huy": cancel.run,
     "hoso": aside(my_requests.show),
     "tracuu": aside(my_requests.look_up),
     "xoadulieu": aside(privacy.ask),
@@ -63,20 +65,28 @@ COMMANDS: dict[str, Handler] = {
     "canbo": aside(officer.link),
 }
 
-# Button payloads are "<namespace>:<rest>"; the namespace picks the handler.
+# Button payloads (handlers/payloads.py) are "<namespace>:<fields>"; the namespace picks
+# the handler.
 BUTTONS: dict[str, Handler] = {
-    "menu": aside(menu.on_button),
-    "faq": aside(faq.on_button),
+    payloads.Menu.namespace: aside(menu.on_button),
+    payloads.Faq.namespace: aside(faq.on_button),
     # "<form.button>:start" and ":new" (forms.begin decides about a form set aside).
     **{form.button: aside(_begin) for form in FORMS.values()},
-    "privacy": aside(privacy.on_button),
-    "case": aside(case_reply.on_button),
-    "f": partial(forms.on_button, forms=FORMS),
-    "lang": aside(menu.on_language_button),
-    "q": aside(question.on_button),
-    "status": aside(my_requests.on_button),
-    "o": aside(officer.on_button),
+    payloads.Privacy.namespace: aside(privacy.on_button),
+    payloads.CaseReply.namespace: aside(case_reply.on_button),
+    payloads.Step.namespace: partial(forms.on_button, forms=FORMS),
+    payloads.Language.namespace: aside(menu.on_language_button),
+    payloads.Question.namespace: aside(question.on_button),
+    payloads.MyRequests.namespace: aside(my_requests.on_button),
+    payloads.OfficerAction.namespace: aside(officer.on_button),
 }
+
+
+def officer_button(payload: str) -> bool:
+    """An officer's one-tap action on a case: the only press taken in a group chat (a case
+    alert in a registered officers' group), and from someone the bot never wrote to."""
+    return payloads.namespace(payload) == payloads.OfficerAction.namespace
+
 
 # state["flow"] -> the handler for what the person sends while that flow is active
 # (text, or a photo or sticker where text was expected).

@@ -12,7 +12,7 @@ from bot.services import alerts
 from bot.services.i18n import N_, _, format_datetime
 from bot.services.labels import MEMBERSHIP, URGENCY
 from bot.services.labels import SUPPORT_SITUATIONS as SITUATIONS
-from handlers import evidence, forms, intake, menu, my_requests, workplace
+from handlers import attachments, forms, intake, menu, my_requests, workplace
 from handlers.forms import Answers, Field, Form
 from handlers.types import Context, Outgoing
 
@@ -38,7 +38,7 @@ FIELDS = (
         show=forms.show_story,
         ack=lambda answers: _(SYMPATHY.get(str(answers.get("situation")), SYMPATHY["other"])),
     ),
-    evidence.field(
+    attachments.field(
         N_(
             "Do you have papers that show your situation (a hospital paper, a photo of the "
             "damage)? Send photos or PDF files here, up to 5. When done, or if you have none, "
@@ -92,7 +92,7 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
         "An officer of {union} will answer you by {due}. What the union can offer depends on "
         "its rules and funds; the officer will explain."
     ).format(code=case.code, union=filed.union.name, due=format_datetime(filed.first_due))
-    if line := evidence.attached_line(filed.attached):
+    if line := attachments.attached_line(filed.attached):
         text += "\n" + line
     if anonymous:
         text += "\n" + my_requests.pin_notice(ctx, case)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
 from storage.dialect import insert
+from storage.localtime import LOCAL_TIME
 from storage.models import Case, CaseCounter, CaseMessage
 
 # Code prefixes read out on the phone: KN-2026-000123 is the 123rd grievance of 2026.
@@ -26,8 +26,6 @@ INTAKE_COLUMNS = frozenset(
 # The text of the system entry a case's thread gets when its sender erases their data: a
 # marker, not a sentence, so each reader sees it in their own language (handlers/alerts.py).
 DETACHED = "[sender data erased]"
-# The year in a code is the year in Vietnam: a case at 01:00 on 1 January local time is new-year.
-LOCAL_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 async def next_code(session: AsyncSession, kind: str, year: int) -> str:
@@ -60,6 +58,7 @@ async def open(
     if unknown:
         raise TypeError(f"not case intake columns: {sorted(unknown)}")
     case = Case(
+        # The year in Vietnam: a case at 01:00 on 1 January local time is new-year's.
         code=await next_code(session, kind, now.astimezone(LOCAL_TIME).year),
         kind=kind,
         category=category,

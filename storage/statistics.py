@@ -16,16 +16,15 @@ import statistics
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import unanswered
+from storage.localtime import LOCAL_TIME
 from storage.models import Case, Union
 
 THRESHOLD = 5
-LOCAL_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
 CLOSED = ("resolved", "closed")
 
 # ---------------------------------------------------------------------------- suppression

@@ -15,7 +15,7 @@ PACKAGES = ("bot", "handlers", "storage")
 
 # Rooms, most specific first: a module belongs to the first room whose prefix it has.
 ROOMS = {
-    "contract": ("handlers.types",),
+    "contract": ("handlers.types", "handlers.payloads"),
     "registry": ("handlers.registry",),
     "handlers": ("handlers",),
     "services": ("bot.services",),

@@ -17,6 +17,7 @@ import logging
 import secrets
 import warnings
 from collections import OrderedDict
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
@@ -48,7 +49,6 @@ WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 HANDLED_KINDS = {"message", "callback_query"}
-OFFICER_BUTTONS = "o:"
 POLL_TIMEOUT_SECONDS = 30
 # Webhook updates parsed but not yet dispatched, kept to avoid parsing twice.
 MAX_REMEMBERED = 10_000
@@ -70,11 +70,19 @@ def file_base_url(api_base: str) -> str:
 class TelegramChannel:
     name = "telegram"
 
-    def __init__(self, settings: Settings, http: aiohttp.ClientSession, inbox: InboxWriter):
+    def __init__(
+        self,
+        settings: Settings,
+        http: aiohttp.ClientSession,
+        inbox: InboxWriter,
+        group_button: Callable[[str], bool] = lambda payload: False,
+    ):
         if not settings.telegram_token:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
         self.settings = settings
         self.inbox = inbox
+        # Which presses count in a group chat: the handlers decide (bot/app.py wires it).
+        self.group_button = group_button
         self.webhook_secret = settings.telegram_webhook_secret or secrets.token_urlsafe(32)
         self.application = (
             Application.builder()
@@ -218,7 +226,7 @@ class TelegramChannel:
                 return _ignored(payload)
             # In a group only officers' buttons count (the case alerts sent to registered
             # officers' groups); handlers/officer.py checks who pressed them.
-            if message.chat.type != "private" and not query.data.startswith(OFFICER_BUTTONS):
+            if message.chat.type != "private" and not self.group_button(query.data):
                 return _ignored(payload)
             return Incoming(
                 channel=self.name,

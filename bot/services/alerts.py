@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import Services, labels
 from bot.services.i18n import N_, _, format_date, format_datetime
+from handlers.payloads import OfficerAction, OfficerVerb
 from handlers.types import Address, Button, Keyboard, Outgoing
 from storage import cases, evidence, officers
 from storage.models import Case, CaseMessage, Officer, Union, Ward, Workplace
@@ -41,12 +42,18 @@ def thread_text(entry: CaseMessage) -> str:
 
 def actions(case: Case) -> Keyboard:
     """Claim, reply, note, move, resolve: one tap each."""
-    cid = case.id
-    return (
-        (Button(_("Claim"), f"o:claim:{cid}"), Button(_("Reply"), f"o:reply:{cid}")),
-        (Button(_("Note"), f"o:note:{cid}"), Button(_("Move"), f"o:move:{cid}")),
-        (Button(_("Resolve"), f"o:close:{cid}"), Button(_("Details"), f"o:view:{cid}")),
-    )
+
+    def tap(label: str, verb: OfficerVerb) -> Button:
+        return Button(label, OfficerAction(verb, case.id).pack())
+
+    rows = [
+        (tap(_("Claim"), "claim"), tap(_("Reply"), "reply")),
+        (tap(_("Note"), "note"), tap(_("Move"), "move")),
+        (tap(_("Resolve"), "close"), tap(_("Details"), "view")),
+    ]
+    if case.kind == "membership" and not (case.details or {}).get("admitted_at"):
+        rows.append((tap(_("Confirm: admitted as a member"), "admit"),))
+    return tuple(rows)
 
 
 async def heading(session: AsyncSession, case: Case) -> str:
@@ -141,7 +148,10 @@ async def worker_answered(
     with services.catalogs.activate(services.settings.default_language):
         body = _("The worker answered on {code}:").format(code=case.code) + "\n" + _clip(text)
         keyboard = (
-            (Button(_("Reply"), f"o:reply:{case.id}"), Button(_("Details"), f"o:view:{case.id}")),
+            (
+                Button(_("Reply"), OfficerAction("reply", case.id).pack()),
+                Button(_("Details"), OfficerAction("view", case.id).pack()),
+            ),
         )
     return [Outgoing(address, body, keyboard) for address in addresses]
 

@@ -13,13 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import yaml
 
 from bot.config import DEFAULT_DUE_DAYS, ConfigError
+from storage.localtime import LOCAL_TIME
 
-LOCAL_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
 END_OF_DAY = time(17, 0)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import Services, alerts, calendar, labels, menus
 from bot.services.i18n import N_, _
+from handlers.payloads import CaseReply
 from handlers.types import Address, Button, Outgoing
 from storage import audit, cases
 from storage.models import CASE_STATUSES, Case, CaseMessage, Person, Union
@@ -83,7 +84,8 @@ async def reply(
         body = _("Answer from the union about your request {code}:\n{text}").format(
             code=case.code, text=text
         )
-        buttons = ((Button(_("Answer"), f"case:reply:{case.code}"),), (menus.back_to_menu(),))
+        answer = Button(_("Answer"), CaseReply("reply", case.code).pack())
+        buttons = ((answer,), (menus.back_to_menu(),))
         return [Outgoing(_to(person), body, buttons)]
 
 

@@ -17,16 +17,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from io import BytesIO
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from storage.localtime import LOCAL_TIME
+
 LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
-LOCAL_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,20 +7,30 @@ It lives with the services because what the union tells a worker outside a conve
 from __future__ import annotations
 
 from bot.services.i18n import _
+from handlers.payloads import Begin, Faq, Language, Menu, MyRequests
 from handlers.types import Button, Keyboard
+
+# The forms' start buttons (each form names its own namespace: handlers/membership.py,
+# grievance.py, support.py).
+JOIN = Begin("join").pack()
+REPORT = Begin("report").pack()
+SUPPORT = Begin("support").pack()
 
 
 def main_menu() -> Keyboard:
     """The six entry points, two per row, in the person's language."""
     return (
-        (Button(_("Questions"), "faq:home"), Button(_("Join the union"), "join:start")),
+        (Button(_("Questions"), Faq("home").pack()), Button(_("Join the union"), JOIN)),
         (
-            Button(_("Report a problem"), "report:start"),
-            Button(_("Hardship support"), "support:start"),
+            Button(_("Report a problem"), REPORT),
+            Button(_("Hardship support"), SUPPORT),
         ),
-        (Button(_("My requests"), "status:list"), Button("Ngôn ngữ / Language", "lang:choose")),
+        (
+            Button(_("My requests"), MyRequests("list").pack()),
+            Button("Ngôn ngữ / Language", Language("choose").pack()),
+        ),
     )
 
 
 def back_to_menu() -> Button:
-    return Button(_("Main menu"), "menu:home")
+    return Button(_("Main menu"), Menu("home").pack())

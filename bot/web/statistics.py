@@ -23,9 +23,10 @@ from babel.numbers import format_decimal
 from markupsafe import Markup
 
 from bot.services import access, labels, membership_plan
-from bot.services.i18n import LOCAL_TIME, _, current_language, format_date
+from bot.services.i18n import _, current_language, format_date
 from bot.web.pages import Page
 from storage import audit, statistics, unions
+from storage.localtime import LOCAL_TIME
 from storage.models import CASE_KINDS, CASE_STATUSES
 
 log = logging.getLogger(__name__)

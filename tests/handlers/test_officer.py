@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.services import access, accounts
 from storage import cases, unions
-from storage.models import AuditEntry, Case, CaseMessage, Officer
+from storage.models import AuditEntry, Case, CaseMessage, Officer, Person
 from tests.conftest import TEST_VAULT, count
 from tests.handlers.conftest import NOW, buttons
 from tests.handlers.test_grievance import file_report, to_anonymity
@@ -246,3 +246,38 @@ async def test_the_case_view_names_the_time_to_call_in_words(talk, sessions):
     [shown] = await talk("7001", "telegram").say("/case GN-2026-000001")
     assert "Liên hệ: Lan · 0912345678 · Buổi tối" in shown.text
     assert leaks(shown.text) == []  # no "evening", nor anything else untranslated
+
+
+async def test_an_officer_confirms_an_admission_on_telegram(talk, sessions):
+    """The dashboard's "confirm admission" is one tap on Telegram too (bot/services/casework.py
+    does it for both); the worker is told, and a second tap changes nothing."""
+    await add_officer(sessions, SUA, "Trần Thị Bình", "7001")
+    worker = talk("507", "telegram")
+    await worker.say("/start")
+    async with sessions() as session:
+        person = (
+            await session.scalars(select(Person).where(Person.channel_user_id == "507"))
+        ).one()
+        union = await unions.by_code(session, SUA)
+        await cases.open(
+            session, kind="membership", union_id=union.id, person_id=person.id, text="Gia nhập",
+            now=NOW, category="contract", details={"contract": "contract"},
+        )  # fmt: skip
+        await session.commit()
+    officer = talk("7001", "telegram")
+    await officer.say("/case GN-2026-000001")
+    confirmed, told = await officer.tap("Xác nhận: đã kết nạp đoàn viên")
+    assert confirmed.text.startswith("GN-2026-000001: đã xác nhận kết nạp")
+    assert told.to.chat_id == "507" and "đã chuyển sang: đã giải quyết" in told.text
+    async with sessions() as session:
+        case = (await session.scalars(select(Case))).one()
+        assert case.status == "resolved" and case.details["admitted_at"] == "2026-11-25"
+    assert await count(sessions, AuditEntry, AuditEntry.action == "member.admitted") == 1
+    [again] = await officer.press(f"o:admit:{case.id}")
+    assert "đã được xác nhận" in again.text
+    # A forged press on a grievance is refused.
+    await file_anonymous_report(talk)
+    async with sessions() as session:
+        report = (await session.scalars(select(Case).where(Case.kind == "grievance"))).one()
+    [refused] = await officer.press(f"o:admit:{report.id}")
+    assert refused.text.startswith("Nút này không còn dùng được")

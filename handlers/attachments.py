@@ -1,13 +1,12 @@
-"""The evidence step of the grievance and support forms: photos, voice messages, documents.
+"""The attachments step of the grievance and support forms: photos, voice messages, PDFs.
 
-A file is checked as it arrives (kind, declared size, how many) and recorded; the worker is
-answered at once, and the file is fetched and scrubbed in the background (bot/evidence.py).
-When the form is sent, its files go to the case it opens.
+A file is checked as it arrives (kind, declared size, how many) and recorded as evidence
+(storage/evidence.py); the worker is answered at once, and the file is fetched and scrubbed
+in the background (bot/fetcher.py, bot/services/scrubber.py). When the form is sent, its
+files go to the case it opens (handlers/intake.py).
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 from bot.services import scrubber
 from bot.services.i18n import N_, _
@@ -50,11 +49,6 @@ async def collect(ctx: Context, attachment: Attachment) -> int:
 def field(prompt: str) -> Field:
     """The evidence step, asking with `prompt` (a msgid)."""
     return Field("evidence", prompt, choices=(DONE,), collect=collect, most=MOST, label=N_("Files"))
-
-
-async def attach(ctx: Context, ids: Sequence[int] | None, case_id: int) -> int:
-    """Give the form's files to the case it opened."""
-    return await evidence.attach(ctx.session, list(ids or ()), case_id)
 
 
 def attached_line(count: int) -> str | None:

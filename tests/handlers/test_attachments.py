@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.channels.base import FetchError
 from bot.channels.terminal import TerminalChannel
-from bot.evidence import EvidenceFetcher
+from bot.fetcher import EvidenceFetcher
 from handlers.types import Attachment
 from storage.models import Case, Evidence
 from tests.conftest import count
