@@ -181,7 +181,7 @@ class Dispatcher:
     ) -> list[Outgoing]:
         """After giving up on an update, tell the person, so they are not left waiting."""
         try:
-            msg = self.channels[channel_name].to_incoming(payload)  # type: ignore[arg-type]
+            msg = self.channels[channel_name].to_incoming(payload)
         except Exception:
             return []
         if msg is None:
@@ -241,22 +241,16 @@ class Dispatcher:
         """
         if batch is None:
             batch = await Batch.load(session, [msg])
-        key = (msg.channel, msg.user_id)
-        person = batch.people.get(key)
+        person = batch.people.get((msg.channel, msg.user_id))
         language = person.language if person else self.services.settings.default_language
         with self.services.catalogs.activate(language):
             address = Address(msg.channel, msg.chat_id, person.id if person else None)
-            if msg.text is not None and len(msg.text) > MAX_TEXT:
-                return [registry.TOO_LONG(address)]
+            refused = self._refusal(msg, address, now)
+            if refused is not None:
+                return refused
             if msg.text and "\x00" in msg.text:
                 # PostgreSQL cannot store NUL in text or JSON; no channel may bring it in.
                 msg = replace(msg, text=msg.text.replace("\x00", ""))
-            # Counted by when the person sent it: a backlog after downtime is not a flood.
-            verdict = self.flood.check(key, msg.sent_at or now)
-            if verdict is Verdict.DROP:
-                return []
-            if verdict is Verdict.WARN:
-                return [registry.SLOW_DOWN(address)]
             if msg.numbered is not None:
                 row = batch.conversations.get(person.id) if person else None
                 msg = registry.read_number(msg, row.state if row is not None else {})
@@ -267,28 +261,48 @@ class Dispatcher:
                 # A button press from someone we never wrote to is forged (officers excepted:
                 # case alerts reach them, in a group too, before they ever write).
                 return [registry.STALE(address)]
-            first_contact = person is None
-            if person is None:
-                person = batch.people[key] = await people.create(
-                    session, msg.channel, msg.user_id, language, now
-                )
-                address = Address(msg.channel, msg.chat_id, person.id)
-            row = batch.conversations.get(person.id)
-            before: dict[str, Any] = row.state if row is not None else {}
-            # A deep copy: the row's value must stay as loaded, or a change inside a nested
-            # list or dict would compare equal to it and never be written.
-            state = copy.deepcopy(before)
-            ctx = Context(session, person, state, self.services, now, address, first_contact)
-            try:
-                # Repositories flush where they need ids (people.create, cases.open); autoflush
-                # would also write the batch's earlier outbox rows before every query.
-                with session.no_autoflush:
-                    replies = await pick(msg, state)(ctx, msg)
-            except StaleButton:
-                return [registry.STALE(address)]
-            if ctx.state != before:
-                conversations.put(session, batch.conversations, person.id, ctx.state, now)
-            return replies
+            return await self._run(session, msg, now, batch, language)
+
+    def _refusal(self, msg: Incoming, address: Address, now: datetime) -> list[Outgoing] | None:
+        """What to answer instead of handling: too long, or too many too fast; else None."""
+        if msg.text is not None and len(msg.text) > MAX_TEXT:
+            return [registry.TOO_LONG(address)]
+        # Counted by when the person sent it: a backlog after downtime is not a flood.
+        verdict = self.flood.check((msg.channel, msg.user_id), msg.sent_at or now)
+        if verdict is Verdict.DROP:
+            return []
+        if verdict is Verdict.WARN:
+            return [registry.SLOW_DOWN(address)]
+        return None
+
+    async def _run(
+        self, session: AsyncSession, msg: Incoming, now: datetime, batch: Batch, language: str
+    ) -> list[Outgoing]:
+        """The handler itself, with the person (created on first contact) and their state."""
+        key = (msg.channel, msg.user_id)
+        person = batch.people.get(key)
+        first_contact = person is None
+        if person is None:
+            person = batch.people[key] = await people.create(
+                session, msg.channel, msg.user_id, language, now
+            )
+        address = Address(msg.channel, msg.chat_id, person.id)
+        row = batch.conversations.get(person.id)
+        before: dict[str, Any] = row.state if row is not None else {}
+        # A deep copy: the row's value must stay as loaded, or a change inside a nested list
+        # or dict would compare equal to it and never be written.
+        state = copy.deepcopy(before)
+        ctx = Context(session, person, state, self.services, now, address, first_contact)
+        try:
+            # Repositories flush where they need ids (people.create, cases.open); autoflush
+            # would also write the batch's earlier outbox rows before every query.
+            with session.no_autoflush:
+                replies = await pick(msg, state)(ctx, msg)
+        except StaleButton:
+            return [registry.STALE(address)]
+        if ctx.state != before:
+            conversations.put(session, batch.conversations, person.id, ctx.state, now)
+        return replies
 
 
 @dataclass(slots=True)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from bot.services import scrubber
 from bot.services.i18n import N_, _
-from handlers.forms import Choice, Field, Invalid
+from bot.services.labels import Choice
+from handlers.forms import Field, Invalid
 from handlers.types import Attachment, Context
 from storage import evidence
 

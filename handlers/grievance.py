@@ -13,11 +13,11 @@ import re
 
 from bot.services import alerts
 from bot.services.i18n import N_, _, format_datetime
-from bot.services.labels import AFFECTED, SINCE
+from bot.services.labels import AFFECTED, SINCE, Choice
 from bot.services.labels import GRIEVANCE_CATEGORIES as CATEGORIES
 from bot.services.text import identifying
 from handlers import attachments, forms, intake, menu, my_requests, workplace
-from handlers.forms import REDO, Answers, Choice, Field, Form, Invalid
+from handlers.forms import REDO, Answers, Field, Form, Invalid
 from handlers.types import Context, Outgoing
 
 ANONYMITY = (

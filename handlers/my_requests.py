@@ -76,7 +76,8 @@ async def look_up(ctx: Context, msg: Incoming) -> list[Outgoing]:
         ]
     code, pin = args[0].upper(), args[1]
     case = await cases.by_code(ctx.session, code)
-    if not reporters.pin_matches(ctx.services.vault, case, code, pin):
+    matched = reporters.pin_matches(ctx.services.vault, case, code, pin)
+    if case is None or not matched:
         ctx.state["pin_failures"] = [*failures, ctx.now.isoformat()]
         return [ctx.reply(_("The request code or the PIN is not right."), menu.main_menu())]
     return [ctx.reply(describe(case), menu.main_menu())]

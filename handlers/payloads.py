@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import typing
 from dataclasses import dataclass, fields
-from functools import cache
 from typing import Any, ClassVar, Literal, Self
 
 from handlers.types import StaleButton
@@ -37,8 +36,17 @@ class _Spec:
     optional: bool
 
 
-@cache
+_SPECS: dict[type, tuple[_Spec, ...]] = {}
+
+
 def _specs(cls: type) -> tuple[_Spec, ...]:
+    """The fields of a payload kind, read once from its annotations."""
+    if cls not in _SPECS:
+        _SPECS[cls] = _read_specs(cls)
+    return _SPECS[cls]
+
+
+def _read_specs(cls: type) -> tuple[_Spec, ...]:
     hints = typing.get_type_hints(cls)
     specs = []
     for field in fields(cls):

@@ -8,11 +8,13 @@ fields are shared by the membership, grievance and support forms.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from bot.services import router
 from bot.services.i18n import N_, _
+from bot.services.labels import Choice
 from bot.services.router import Route
-from handlers.forms import Answers, Choice, Field
+from handlers.forms import Answers, Field
 from handlers.types import Context
 from storage import unions
 from storage.models import Union
@@ -49,10 +51,10 @@ def chosen(answers: Answers, key: str) -> str | None:
     if len(matches) == 1:
         # The workplace is echoed and confirmed; a ward's one match is taken as it is.
         confirmed = key != "workplace" or answers.get("workplace_check") == "yes"
-        return matches[0] if confirmed else None
+        return str(matches[0]) if confirmed else None
     choice = answers.get(f"{key}_choice")
     if choice and choice != NONE_OF_THESE and choice.isdigit() and int(choice) < len(matches):
-        return matches[int(choice)]
+        return str(matches[int(choice)])
     return None
 
 
@@ -155,7 +157,7 @@ async def destination(ctx: Context, answers: Answers) -> tuple[Route, Union] | N
     return decision, await unions.by_code(ctx.session, decision.union) or root
 
 
-async def case_columns(ctx: Context, decision: Route) -> dict[str, object]:
+async def case_columns(ctx: Context, decision: Route) -> dict[str, Any]:
     """The Case columns that record a routing decision."""
     place = await unions.workplace_named(ctx.session, decision.workplace or "")
     area = await unions.ward_named(ctx.session, decision.ward or "")

@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,28 +18,9 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot import cli
-from tests.conftest import SAMPLE_DIRECTORY, free_port
 from tests.fakes.telegram_api import FakeTelegram
+from tests.support import ROOT, SAMPLE_DIRECTORY, clean_env, free_port, run
 from tests.untranslated import leaks
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DATABASE_URL", "TELEGRAM_", "PUBLIC_URL", "HTTP_", "UNIONBOT_"))
-    }
-    env.update(extra)
-    return env
-
-
-def run(args: list[str], cwd: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        args, cwd=cwd, input=stdin, capture_output=True, text=True, timeout=120,
-        env=clean_env(**env),
-    )  # fmt: skip
 
 
 def test_unionbot_and_python_m_bot_are_the_same_interface(tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI, SHARED
+from tests.support import IN_CI, SHARED
 
 CONTENT = Path(__file__).resolve().parents[1] / "content"
 

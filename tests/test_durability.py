@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.dispatch import Dispatcher
 from bot.outbox import Sender
 from storage.models import Case, InboxItem, OutboxItem
-from tests.conftest import count
+from tests.support import count
 
 
 @pytest.fixture(autouse=True)

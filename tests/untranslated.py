@@ -29,7 +29,7 @@ from storage import models, officers
 ROOT = Path(__file__).resolve().parents[1]
 VI_CATALOG = ROOT / "content" / "locales" / "vi" / "LC_MESSAGES" / "messages.po"
 PLACEHOLDER = re.compile(r"\{[a-z_]*\}")
-WORD = re.compile(r"[^\W\d_]+")
+WORD = re.compile(r"(?<!\w)[^\W\d_]+(?!\w)")  # letters only: "HR9HR" in a code is no word
 ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 
 

@@ -330,9 +330,11 @@ def _is_update(data: object) -> bool:
     return isinstance(update_id, int) and not isinstance(update_id, bool) and update_id >= 0
 
 
-def _ignored(payload: dict[str, Any]) -> None:
+def _ignored(payload: dict[str, Any]) -> Incoming | None:
+    """Nothing to handle (logged by kind, never by content)."""
     kind = next((key for key in payload if key != "update_id"), "empty")
     log.info("ignored a Telegram update of kind %s", kind[:40])
+    return None
 
 
 def _seconds(exc: RetryAfter) -> float:

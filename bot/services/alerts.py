@@ -46,7 +46,7 @@ def actions(case: Case) -> Keyboard:
     def tap(label: str, verb: OfficerVerb) -> Button:
         return Button(label, OfficerAction(verb, case.id).pack())
 
-    rows = [
+    rows: list[tuple[Button, ...]] = [
         (tap(_("Claim"), "claim"), tap(_("Reply"), "reply")),
         (tap(_("Note"), "note"), tap(_("Move"), "move")),
         (tap(_("Resolve"), "close"), tap(_("Details"), "view")),
@@ -138,9 +138,11 @@ async def worker_answered(
     """The worker wrote back: tell the officer handling it, or else the union's officers."""
     if case.assignee_id is not None:
         assignee = await session.get(Officer, case.assignee_id)
-        linked = assignee is not None and assignee.telegram_user_id and assignee.active
         channel = services.settings.officer_channel
-        addresses = [Address(channel, str(assignee.telegram_user_id))] if linked else []
+        linked = assignee is not None and assignee.telegram_user_id and assignee.active
+        addresses = (
+            [Address(channel, str(assignee.telegram_user_id))] if assignee and linked else []
+        )
     else:
         addresses = await recipients(session, services, case.union_id)
     if not addresses:

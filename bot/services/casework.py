@@ -16,11 +16,12 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import Services, alerts, calendar, labels, menus
+from bot.services import Services, alerts, labels, menus
 from bot.services.i18n import N_, _
 from handlers.payloads import CaseReply
 from handlers.types import Address, Button, Outgoing
 from storage import audit, cases
+from storage.localtime import LOCAL_TIME
 from storage.models import CASE_STATUSES, Case, CaseMessage, Person, Union
 
 
@@ -247,7 +248,7 @@ async def admit(
     if case.kind != "membership":
         raise NotAllowed("only a membership request can be confirmed")
     # A new dict: the JSON column notices a replaced value, not an edited one.
-    admitted = now.astimezone(calendar.LOCAL_TIME).date().isoformat()
+    admitted = now.astimezone(LOCAL_TIME).date().isoformat()
     case.details = {**(case.details or {}), "admitted_at": admitted}
     audit.record(
         session, actor="officer", officer_id=officer_id, action="member.admitted",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from typing import Any
 
 from bot.services.crypto import Vault
 from storage.models import Case
@@ -20,7 +21,7 @@ def tag(vault: Vault, person_id: int | str) -> str:
     return vault.tag(f"reporter:{person_id}")
 
 
-def columns(vault: Vault, person_id: int, anonymous: bool) -> dict[str, object]:
+def columns(vault: Vault, person_id: int, anonymous: bool) -> dict[str, Any]:
     """The Case columns that say who filed it: the person, or for an anonymous case only a
     sealed copy (to relay answers) and the tag (for their own "My requests")."""
     if not anonymous:

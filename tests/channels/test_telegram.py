@@ -16,19 +16,10 @@ from bot.app import RUNTIME
 from bot.services import accounts
 from storage import evidence
 from storage.models import Case, CaseMessage, Evidence, InboxItem, OutboxItem, Person, Union
-from tests.conftest import TEST_VAULT, WEBHOOK_SECRET, count
-from tests.services.test_scrubber import jpeg_with_gps, pdf_with_metadata
-
-MENU_PAYLOADS = [
-    ["faq:home", "join:start"],
-    ["report:start", "support:start"],
-    ["status:list", "lang:choose"],
-]
-MENU_LABELS = [
-    ["Hỏi đáp", "Gia nhập công đoàn"],
-    ["Gửi phản ánh", "Hỗ trợ khó khăn"],
-    ["Theo dõi hồ sơ", "Ngôn ngữ / Language"],
-]
+from tests.fakes.telegram_api import TelegramUser
+from tests.fixtures.running_bot import WEBHOOK_SECRET
+from tests.scenarios import MENU_LABELS, MENU_PAYLOADS
+from tests.support import TEST_VAULT, count, jpeg_with_gps, pdf_with_metadata
 
 
 def keyboard(message: dict) -> list[list[tuple[str, str]]]:
@@ -400,30 +391,21 @@ async def test_registering_interest_on_telegram_resumes_after_a_restart(
     """The issue's 'done means': a case code routed to the right union; a restart mid-form
     loses nothing."""
     first = await start_bot()
-    steps = [
-        fake_telegram.text_update(504, "/start"),
-        fake_telegram.button_update(504, "join:start"),
-        fake_telegram.button_update(504, "f:membership:consent:yes"),
-        fake_telegram.text_update(504, "Trần Thị Hoa"),
-    ]
-    for number, update in enumerate(steps, 1):
-        await fake_telegram.deliver(update)
-        await fake_telegram.wait_for("sendMessage", number)
+    hoa = TelegramUser(fake_telegram, 504)
+    await hoa.say("/start")
+    await hoa.press("Gia nhập công đoàn")
+    await hoa.press("Tôi đồng ý")
+    await hoa.say("Trần Thị Hoa")
     assert fake_telegram.sent(504)[-1]["text"] == "Công đoàn gọi cho bạn qua số điện thoại nào?"
     await first.stop()
 
     await start_bot()
-    steps = [
-        fake_telegram.text_update(504, "0987 654 321"),
-        fake_telegram.text_update(504, "KS Thông Xanh"),
-        fake_telegram.button_update(504, "f:membership:workplace_check:yes"),
-        fake_telegram.button_update(504, "f:membership:contract:contract"),
-        fake_telegram.button_update(504, "f:membership:contact_time:-skip"),
-        fake_telegram.button_update(504, "f:membership:review:send"),
-    ]
-    for number, update in enumerate(steps, 5):
-        await fake_telegram.deliver(update)
-        await fake_telegram.wait_for("sendMessage", number)
+    await hoa.say("0987 654 321")
+    await hoa.say("KS Thông Xanh")
+    await hoa.press("Đúng rồi")
+    await hoa.press("Có, tôi có hợp đồng lao động")
+    await hoa.press("Bỏ qua")  # no time to call in particular
+    await hoa.press("Gửi")
     texts = [m["text"] for m in fake_telegram.sent(504)]
     assert texts[4].startswith("Bạn làm ở đâu?")
     assert texts[5] == "Mình hiểu là Công ty CP Khách sạn Thông Xanh, đúng không?"
@@ -443,22 +425,18 @@ async def test_an_anonymous_report_on_telegram_keeps_no_telegram_identity(
     start_bot, fake_telegram, sessions
 ):
     await start_bot()
-    steps = [
-        fake_telegram.text_update(505, "/start"),
-        fake_telegram.button_update(505, "report:start"),
-        fake_telegram.button_update(505, "f:grievance:category:safety"),
-        fake_telegram.text_update(505, "xuong may lang biang"),
-        fake_telegram.button_update(505, "f:grievance:workplace_check:yes"),
-        fake_telegram.text_update(505, "Xưởng nóng quá, không có quạt, nhiều người bị say nắng"),
-        fake_telegram.button_update(505, "f:grievance:since:month"),
-        fake_telegram.button_update(505, "f:grievance:affected:most"),
-        fake_telegram.button_update(505, "f:grievance:evidence:done"),
-        fake_telegram.button_update(505, "f:grievance:anonymity:anonymous"),
-        fake_telegram.button_update(505, "f:grievance:review:send"),
-    ]
-    for number, update in enumerate(steps, 1):
-        await fake_telegram.deliver(update)
-        await fake_telegram.wait_for("sendMessage", number)
+    worker = TelegramUser(fake_telegram, 505)
+    await worker.say("/start")
+    await worker.press("Gửi phản ánh")
+    await worker.press("Mất an toàn lao động")
+    await worker.say("xuong may lang biang")
+    await worker.press("Đúng rồi")
+    await worker.say("Xưởng nóng quá, không có quạt, nhiều người bị say nắng")
+    await worker.press("Trong tháng này")
+    await worker.press("Hơn 50 người")
+    await worker.press("Xong, tiếp tục")
+    await worker.press("Tôi muốn ẩn danh")
+    await worker.press("Gửi")
     done = fake_telegram.sent(505)[-1]["text"]
     assert done.startswith("Mình đã nhận phản ánh của bạn. Mã hồ sơ: KN-2026-000001.\n")
     assert "Công đoàn cơ sở Công ty TNHH May Lang Biang sẽ trả lời bạn" in done
@@ -495,26 +473,26 @@ async def test_evidence_is_downloaded_through_the_file_endpoint_and_scrubbed(
     photo = fake_telegram.add_file(jpeg_with_gps())
     pdf = fake_telegram.add_file(pdf_with_metadata(), "pdf")
     voice = fake_telegram.add_file(b"OggS" + bytes(300), "oga")
-    steps = [
-        fake_telegram.text_update(506, "/start"),
-        fake_telegram.button_update(506, "report:start"),
-        fake_telegram.button_update(506, "f:grievance:category:wages"),
-        fake_telegram.text_update(506, "sua cao nguyen"),
-        fake_telegram.button_update(506, "f:grievance:workplace_check:yes"),
-        fake_telegram.text_update(506, "Công ty nợ lương hai tháng, có phiếu lương làm bằng"),
-        fake_telegram.button_update(506, "f:grievance:since:months"),
-        fake_telegram.button_update(506, "f:grievance:affected:many"),
-        fake_telegram.photo_update(506, photo),
-        fake_telegram.document_update(506, pdf, "application/pdf", name="Luong_NguyenThiLan.pdf"),
-        fake_telegram.voice_update(506, voice),
-        fake_telegram.document_update(506, "NO-SUCH-FILE", "application/pdf", file_size=900),
-        fake_telegram.button_update(506, "f:grievance:evidence:done"),
-        fake_telegram.button_update(506, "f:grievance:anonymity:anonymous"),
-        fake_telegram.button_update(506, "f:grievance:review:send"),
-    ]
-    for number, update in enumerate(steps, 1):
-        await fake_telegram.deliver(update)
-        await fake_telegram.wait_for("sendMessage", number)
+    worker = TelegramUser(fake_telegram, 506)
+    await worker.say("/start")
+    await worker.press("Gửi phản ánh")
+    await worker.press("Nợ lương, chậm lương")
+    await worker.say("sua cao nguyen")
+    await worker.press("Đúng rồi")
+    await worker.say("Công ty nợ lương hai tháng, có phiếu lương làm bằng")
+    await worker.press("Từ 1 đến 6 tháng")
+    await worker.press("Từ 11 đến 50 người")
+    await worker.send(fake_telegram.photo_update(506, photo))
+    await worker.send(
+        fake_telegram.document_update(506, pdf, "application/pdf", name="Luong_NguyenThiLan.pdf")
+    )
+    await worker.send(fake_telegram.voice_update(506, voice))
+    await worker.send(
+        fake_telegram.document_update(506, "NO-SUCH-FILE", "application/pdf", file_size=900)
+    )
+    await worker.press("Xong, tiếp tục")
+    await worker.press("Tôi muốn ẩn danh")
+    await worker.press("Gửi")
     texts = [m["text"] for m in fake_telegram.sent(506)]
     assert texts[8].startswith("Đã nhận: 1 tệp.") and texts[11].startswith("Đã nhận: 4 tệp.")
     assert "Đã đính kèm 4 tệp" in texts[-1]
@@ -581,46 +559,38 @@ async def test_an_officer_handles_a_case_on_telegram_and_the_worker_is_told(
         await accounts.register_group(session, "GR-SUACAONGUYEN", "-100555", datetime.now(UTC))
         await session.commit()
 
-    async def step(update: dict, expect: int) -> None:
-        await fake_telegram.deliver(update)
-        await fake_telegram.wait_for("sendMessage", expect)
-
-    await step(fake_telegram.text_update(7001, f"/canbo {code}"), 1)
+    officer = TelegramUser(fake_telegram, 7001)  # Bình, on Telegram
+    await officer.say(f"/canbo {code}")
     assert fake_telegram.sent(7001)[-1]["text"].startswith("Đã liên kết: bạn là Bình")
-    steps = [
-        fake_telegram.text_update(508, "/start"),
-        fake_telegram.button_update(508, "report:start"),
-        fake_telegram.button_update(508, "f:grievance:category:wages"),
-        fake_telegram.text_update(508, "sua cao nguyen"),
-        fake_telegram.button_update(508, "f:grievance:workplace_check:yes"),
-        fake_telegram.text_update(508, "Công ty nợ lương hai tháng rồi, cả xưởng chưa ai được trả"),
-        fake_telegram.button_update(508, "f:grievance:since:months"),
-        fake_telegram.button_update(508, "f:grievance:affected:many"),
-        fake_telegram.button_update(508, "f:grievance:evidence:done"),
-        fake_telegram.button_update(508, "f:grievance:anonymity:anonymous"),
-    ]
-    for update in steps:
-        await step(update, len(fake_telegram.sent()) + 1)
+    worker = TelegramUser(fake_telegram, 508)
+    await worker.say("/start")
+    await worker.press("Gửi phản ánh")
+    await worker.press("Nợ lương, chậm lương")
+    await worker.say("sua cao nguyen")
+    await worker.press("Đúng rồi")
+    await worker.say("Công ty nợ lương hai tháng rồi, cả xưởng chưa ai được trả")
+    await worker.press("Từ 1 đến 6 tháng")
+    await worker.press("Từ 11 đến 50 người")
+    await worker.press("Xong, tiếp tục")
+    await worker.press("Tôi muốn ẩn danh")
     # The last step: the worker's receipt, and the alerts to Bình and the group.
-    await step(fake_telegram.button_update(508, "f:grievance:review:send"),
-               len(fake_telegram.sent()) + 3)  # fmt: skip
+    await worker.press("Gửi", replies=3)
     alert = fake_telegram.sent(7001)[-1]
     assert alert["text"].startswith("Hồ sơ mới trong hàng đợi của bạn:\nKN-2026-000001")
     assert "508" not in alert["text"] and "Lan" not in alert["text"]
     assert fake_telegram.sent(-100555)[-1]["text"] == alert["text"]
     assert fake_telegram.sent(7003) == []  # another union's officer hears nothing
-    claim, reply = keyboard(alert)[0]
+    claim = keyboard(alert)[0][0]  # (label, callback data)
     # Claimed from the group: the group is answered, the worker told.
-    before = len(fake_telegram.sent())
-    await step(fake_telegram.button_update(7001, claim[1], chat_id=-100555), before + 2)
+    await officer.send(fake_telegram.button_update(7001, claim[1], chat_id=-100555), replies=2)
     assert fake_telegram.sent(-100555)[-1]["text"].startswith("Bạn đã nhận KN-2026-000001.")
     assert "đang xử lý" in fake_telegram.sent(508)[-1]["text"]
     # Another union's officer forging the same button gets a refusal and changes nothing.
-    await step(fake_telegram.button_update(7003, claim[1]), before + 3)
+    await TelegramUser(fake_telegram, 7003).send(fake_telegram.button_update(7003, claim[1]))
     assert fake_telegram.sent(7003)[-1]["text"].startswith("Không có hồ sơ này")
-    await step(fake_telegram.button_update(7001, reply[1]), before + 4)
+    await officer.press("Trả lời")  # under the alert in Bình's own chat
     answer = "Chào bạn, công đoàn sẽ làm việc với công ty trong tuần này."
-    await step(fake_telegram.text_update(7001, answer), before + 6)
+    await officer.say(answer, replies=2)  # Bình's confirmation and the copy to the worker
     copied = fake_telegram.sent(508)[-1]
     assert copied["text"].endswith(answer)
     assert {c.method for c in fake_telegram.calls} <= {

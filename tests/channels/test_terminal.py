@@ -8,7 +8,7 @@ import sys
 
 from bot.channels.base import Delivery
 from bot.channels.terminal import TerminalChannel
-from tests.test_cli import run
+from tests.support import run
 
 SHOWN = Delivery(
     1, "terminal", "an", "Có bao nhiêu người lao động bị ảnh hưởng?",

@@ -25,8 +25,9 @@ from bot.channels.webchat import COOKIE, MAX_BODY_BYTES, WebChatChannel, to_upda
 from bot.config import Settings
 from handlers.types import Address, Outgoing
 from storage.models import InboxItem, Person
-from tests.channels.test_telegram import MENU_LABELS, MENU_PAYLOADS
-from tests.conftest import RunningBot, count, serve
+from tests.fixtures.running_bot import RunningBot, serve
+from tests.scenarios import MENU_LABELS, MENU_PAYLOADS
+from tests.support import count
 
 GREETING = "Xin chào! Mình là trợ lý tự động của Công đoàn"
 STATIC = resources.files("bot").joinpath("web", "static")

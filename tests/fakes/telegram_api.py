@@ -10,6 +10,9 @@ header. Tests and benchmarks drive the real python-telegram-bot Application thro
     file_id = fake.add_file(b"...jpeg bytes...")     # served by getFile and /file/bot…
     await fake.deliver(fake.text_update(42, "hi"))   # POST to the registered webhook
     await fake.wait_for("sendMessage", 2)
+
+TelegramUser (at the end) is a person in the Telegram app: it types, presses a button by its
+label and waits for the bot's reply, so a dialogue over HTTP reads like one with `Talk`.
 """
 
 from __future__ import annotations
@@ -231,6 +234,18 @@ class FakeTelegram:
             },
         }
 
+    def press_update(self, user_id: int, label: str, chat_id: int | None = None) -> dict[str, Any]:
+        """A press of the button labelled `label` under the last message sent to the chat,
+        as the person would make it in the Telegram app."""
+        sent = self.sent(chat_id or user_id)
+        rows = sent[-1].get("reply_markup", {}).get("inline_keyboard", []) if sent else []
+        found = [b["callback_data"] for row in rows for b in row if b["text"] == label]
+        assert found, (
+            f"no button {label!r} under the last message; the buttons shown were "
+            f"{[[b['text'] for b in row] for row in rows]}"
+        )
+        return self.button_update(user_id, found[-1], chat_id)
+
     def _user(self, user_id: int) -> dict[str, Any]:
         return {"id": user_id, "is_bot": False, "first_name": "Lan", "language_code": "vi"}
 
@@ -385,3 +400,29 @@ def _error(status: int, description: str, **extra: Any) -> web.Response:
     return web.json_response(
         {"ok": False, "error_code": status, "description": description, **extra}, status=status
     )
+
+
+@dataclass
+class TelegramUser:
+    """A person in the Telegram app, as the bot sees them through the fake: each step is
+    delivered by webhook, then waits until the bot has sent `replies` more messages in all.
+
+        lan = TelegramUser(fake, 504)
+        await lan.say("/start")
+        await lan.press("Gia nhập công đoàn")           # a button under the last message
+        await lan.send(fake.photo_update(504, file_id))  # any other update
+    """
+
+    fake: FakeTelegram
+    user_id: int
+
+    async def say(self, text: str, replies: int = 1) -> None:
+        await self.send(self.fake.text_update(self.user_id, text), replies)
+
+    async def press(self, label: str, replies: int = 1) -> None:
+        await self.send(self.fake.press_update(self.user_id, label), replies)
+
+    async def send(self, update: dict[str, Any], replies: int = 1) -> None:
+        expected = len(self.fake.calls_to("sendMessage")) + replies
+        await self.fake.deliver(update)
+        await self.fake.wait_for("sendMessage", expected)

@@ -17,7 +17,7 @@ from bot.services.knowledge import Knowledge
 from handlers.types import Attachment, Incoming, Outgoing
 from storage import db, unions
 from storage.directory import load as load_directory
-from tests.conftest import SAMPLE_DIRECTORY, TEST_VAULT
+from tests.support import SAMPLE_DIRECTORY, TEST_VAULT
 
 NOW = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)  # 09:30 in Đà Lạt
 
@@ -31,7 +31,9 @@ class Clock:
 
 
 class Talk:
-    """One person talking to the bot."""
+    """One person talking to the bot through the dispatcher: `say` types, `press` presses a
+    button shown in the last replies by its label, `attach` sends files. Each returns the
+    replies (also kept in `last`)."""
 
     def __init__(
         self, dispatcher: Dispatcher, database: db.Database, user: str, channel: str = "terminal"
@@ -49,17 +51,23 @@ class Talk:
         self.last = replies
         return replies
 
-    async def tap(self, label: str) -> list[Outgoing]:
-        """Press the button labelled `label` in the bot's last replies, as a worker would."""
-        found = [b.payload for r in self.last for row in r.buttons for b in row if b.label == label]
-        assert found, f"no button {label!r} in {[labels(r) for r in self.last]}"
-        return await self.press(found[-1])
-
     async def say(self, text: str) -> list[Outgoing]:
         return await self.send(Incoming(self.channel, self.user, self.user, text=text))
 
-    async def press(self, payload: str, chat: str | None = None) -> list[Outgoing]:
-        """Press a button (in another chat, e.g. a group, when `chat` is given)."""
+    async def press(self, label: str) -> list[Outgoing]:
+        """Press the button labelled `label` in the bot's last replies, as a worker would
+        (the newest, if several show it)."""
+        found = [b.payload for r in self.last for row in r.buttons for b in row if b.label == label]
+        assert found, (
+            f"no button {label!r} in the last replies; the buttons shown were "
+            f"{[labels(r) for r in self.last]}"
+        )
+        return await self.press_payload(found[-1])
+
+    async def press_payload(self, payload: str, chat: str | None = None) -> list[Outgoing]:
+        """Send a button press carrying `payload` as it is, whether or not such a button was
+        shown (in another chat, e.g. a group, when `chat` is given). For what a label cannot
+        say: forged, stale or out-of-scope payloads, or a button from an earlier message."""
         return await self.send(
             Incoming(self.channel, self.user, chat or self.user, payload=payload)
         )

@@ -14,9 +14,9 @@ from bot.channels.terminal import TerminalChannel
 from bot.fetcher import EvidenceFetcher
 from handlers.types import Attachment
 from storage.models import Case, Evidence
-from tests.conftest import count
 from tests.handlers.conftest import buttons
-from tests.handlers.test_grievance import STORY
+from tests.scenarios import STORY
+from tests.support import count
 
 PHOTO = Attachment("photo", "tg-photo-1", 120_000, "image/jpeg")
 PDF = Attachment("document", "tg-doc-1", 300_000, "application/pdf")
@@ -25,13 +25,13 @@ VOICE = Attachment("voice", "tg-voice-1", 20_000, "audio/ogg")
 
 async def to_evidence(worker):
     await worker.say("/start")
-    await worker.press("report:start")
-    await worker.press("f:grievance:category:wages")
+    await worker.press("Gửi phản ánh")
+    await worker.press("Nợ lương, chậm lương")
     await worker.say("nha may sua cao nguyen")
-    await worker.tap("Đúng rồi")
+    await worker.press("Đúng rồi")
     await worker.say(STORY)
-    await worker.press("f:grievance:since:months")
-    [proof] = await worker.press("f:grievance:affected:many")
+    await worker.press("Từ 1 đến 6 tháng")
+    [proof] = await worker.press("Từ 11 đến 50 người")
     assert buttons(proof) == [
         "f:grievance:evidence:done", "f:grievance:evidence:-back", "f:grievance:evidence:-cancel",
     ]  # fmt: skip
@@ -48,14 +48,14 @@ async def test_files_are_counted_then_attached_to_the_case(talk, sessions):
     [third] = await worker.attach(VOICE)
     assert third.text.startswith("Đã nhận: 3 tệp.")
     # Going on and coming back keeps the files.
-    [anonymity] = await worker.press("f:grievance:evidence:done")
+    [anonymity] = await worker.press("Xong, tiếp tục")
     assert anonymity.text.startswith("Bạn có muốn ẩn danh không?")
-    [again] = await worker.press("f:grievance:anonymity:-back")
+    [again] = await worker.press("Quay lại")
     assert again.text.endswith("Đã nhận: 3 tệp.")
     await worker.say("xong")  # typed instead of tapped
-    [review] = await worker.press("f:grievance:anonymity:anonymous")
+    [review] = await worker.press("Tôi muốn ẩn danh")
     assert "• Tệp kèm theo: 3 tệp\n" in review.text
-    [done, *_alerts] = await worker.tap("Gửi")
+    [done, *_alerts] = await worker.press("Gửi")
     assert "Đã đính kèm 3 tệp; thông tin ẩn như vị trí chụp được xoá." in done.text
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()
@@ -98,8 +98,8 @@ async def test_at_most_five_files(talk, sessions):
 async def test_a_photo_where_text_is_expected_changes_nothing(talk, sessions):
     worker = talk()
     await worker.say("/start")
-    await worker.press("report:start")
-    await worker.press("f:grievance:category:wages")
+    await worker.press("Gửi phản ánh")
+    await worker.press("Nợ lương, chậm lương")
     [answer] = await worker.attach(PHOTO)
     assert answer.text.startswith("Bạn trả lời bằng chữ hoặc bấm một nút giúp mình nhé.")
     assert await count(sessions, Evidence) == 0
@@ -120,7 +120,7 @@ async def test_erasing_my_data_deletes_the_files_of_a_form_not_sent(talk, sessio
     await to_evidence(worker)
     await worker.attach(PHOTO)
     await worker.say("/xoadulieu")
-    [erased] = await worker.press("privacy:erase")
+    [erased] = await worker.press("Xoá dữ liệu của tôi")
     assert "• 1 tệp bạn đã gửi kèm" in erased.text
     assert await count(sessions, Evidence) == 0
 
@@ -128,17 +128,17 @@ async def test_erasing_my_data_deletes_the_files_of_a_form_not_sent(talk, sessio
 async def test_support_takes_files_too(talk, sessions):
     worker = talk()
     await worker.say("/start")
-    await worker.press("support:start")
-    await worker.press("f:support:situation:illness")
-    await worker.press("f:support:urgency:now")
+    await worker.press("Hỗ trợ khó khăn")
+    await worker.press("Ốm đau, bệnh tật")
+    await worker.press("Rất gấp (trong tuần này)")
     await worker.say("Em bị ốm nằm viện 2 tuần, không có tiền đóng viện phí")
     await worker.attach(Attachment("document", "tg-paper", 50_000, "image/jpeg"))
-    await worker.press("f:support:evidence:done")
-    await worker.press("f:support:member:member")
+    await worker.press("Xong, tiếp tục")
+    await worker.press("Có, tôi là đoàn viên")
     await worker.say("hoa vien")
-    await worker.tap("Đúng rồi")
-    await worker.press("f:support:consent:no")
-    [done, *_alerts] = await worker.tap("Gửi")
+    await worker.press("Đúng rồi")
+    await worker.press("Tôi không đồng ý")
+    [done, *_alerts] = await worker.press("Gửi")
     assert "Đã đính kèm 1 tệp" in done.text
     async with sessions() as session:
         row = (await session.scalars(select(Evidence))).one()
@@ -155,9 +155,9 @@ async def test_files_of_forms_never_sent_are_swept_after_eight_days(
     other = talk("901")
     await to_evidence(other)
     await other.attach(PDF)
-    await other.press("f:grievance:evidence:done")
-    await other.press("f:grievance:anonymity:anonymous")
-    await other.tap("Gửi")
+    await other.press("Xong, tiếp tục")
+    await other.press("Tôi muốn ẩn danh")
+    await other.press("Gửi")
     fetcher = EvidenceFetcher(database, dispatcher.services, {})
     assert await fetcher.sweep() == 0
     clock.now += timedelta(days=8, minutes=1)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from bot.services import casework
 from storage.models import AuditEntry, Case, CaseMessage
 from tests.handlers.conftest import NOW, buttons
-from tests.handlers.test_grievance import file_report, to_anonymity
+from tests.scenarios import file_report, to_anonymity
 
 REFUSAL = "Nút này không còn dùng được. Bạn chọn lại giúp mình nhé."
 
@@ -35,7 +35,7 @@ async def test_an_officer_reply_reaches_the_anonymous_reporter_and_they_answer(
         "Công đoàn trả lời hồ sơ KN-2026-000001 của bạn:\nChúng tôi đã liên hệ công ty."
     )
     assert buttons(told) == ["case:reply:KN-2026-000001", "menu:home"]
-    [prompt] = await worker.press("case:reply:KN-2026-000001")
+    [prompt] = await worker.press_payload("case:reply:KN-2026-000001")  # under `told`
     assert prompt.text.startswith("Bạn viết câu trả lời về hồ sơ KN-2026-000001")
     [added] = await worker.say("Cảm ơn, lương đã được trả một nửa.")
     assert added.text.startswith("Câu trả lời của bạn đã được thêm vào hồ sơ KN-2026-000001.")
@@ -61,13 +61,13 @@ async def test_status_changes_are_told_and_nobody_else_can_answer_a_case(
     assert told.text == "Hồ sơ KN-2026-000001 của bạn đã chuyển sang: đã giải quyết."
     stranger = talk("901")
     await stranger.say("/start")
-    assert [r.text for r in await stranger.press("case:reply:KN-2026-000001")] == [REFUSAL]
+    assert [r.text for r in await stranger.press_payload("case:reply:KN-2026-000001")] == [REFUSAL]
 
 
 async def test_after_xoadulieu_nobody_can_be_told(talk, sessions, dispatcher):
     worker = await filed_anonymously(talk)
     await worker.say("/xoadulieu")
-    await worker.press("privacy:erase")
+    await worker.press("Xoá dữ liệu của tôi")
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()
         assert await casework.reply(session, dispatcher.services, case, "Xin chào", NOW) == []

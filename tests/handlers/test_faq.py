@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from storage.models import Case, CaseMessage, UnansweredQuestion
-from tests.conftest import count
 from tests.handlers.conftest import buttons, labels
-from tests.handlers.test_menu import MENU
+from tests.scenarios import MENU
+from tests.support import count
 
 REFUSAL = "Nút này không còn dùng được. Bạn chọn lại giúp mình nhé."
 
@@ -41,7 +41,7 @@ async def test_an_unsure_match_suggests_topics_and_is_logged(talk, sessions):
     suggested = buttons(reply)[:3]
     assert all(p.startswith("faq:t:rights.") for p in suggested)
     assert buttons(reply)[3:] == ["faq:ask", "menu:home"]
-    [article] = await worker.press(suggested[0])
+    [article] = await worker.press_payload(suggested[0])
     assert article.text.startswith("Bảo hiểm xã hội")
     await worker.say("bao hiem")  # the same question typed another way
     async with sessions() as session:
@@ -64,14 +64,14 @@ async def test_out_of_scope_is_declined_politely_and_numbers_are_not_kept(talk, 
 async def test_ask_an_officer_passes_on_the_question_just_typed(talk, sessions):
     worker = await started(talk)
     await worker.say("bảo hiểm")
-    [sent] = await worker.press("faq:ask")
+    [sent] = await worker.press("Hỏi cán bộ công đoàn")
     assert "Mã hồ sơ: HD-2026-000001." in sent.text
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()
         message = (await session.scalars(select(CaseMessage))).one()
     assert (case.kind, case.category, message.text) == ("question", "faq", "bảo hiểm")
     # Nothing left to pass on twice: the next tap asks for a new message.
-    [prompt] = await worker.press("faq:ask")
+    [prompt] = await worker.press_payload("faq:ask")  # the same button, again
     assert prompt.text.startswith("Bạn hãy viết lời nhắn trong một tin")
     [done] = await worker.say("Lương tháng 13 có bắt buộc không?")
     assert "HD-2026-000002" in done.text
@@ -89,24 +89,24 @@ async def test_greetings_and_thanks_get_a_friendly_word_and_the_menu(talk, sessi
 
 async def test_browsing_groups_topics_pages_and_answers(talk):
     worker = await started(talk)
-    [home] = await worker.press("faq:home")
+    [home] = await worker.press("Hỏi đáp")
     assert home.text.startswith("Bạn cứ gõ câu hỏi theo cách của mình")
     assert buttons(home) == ["faq:g:join", "faq:g:rights", "faq:g:support", "faq:g:service",
                              "menu:home"]  # fmt: skip
     assert labels(home)[:2] == ["Gia nhập công đoàn", "Quyền lợi người lao động"]
-    [first] = await worker.press("faq:g:rights")
+    [first] = await worker.press("Quyền lợi người lao động")
     assert first.text == "Quyền lợi người lao động: bạn chọn một chủ đề nhé."
     assert buttons(first)[0] == "faq:t:rights.contract"
     assert buttons(first)[8:] == ["faq:g:rights:1", "faq:home", "menu:home"]
-    [last] = await worker.press("faq:g:rights:3")  # 28 topics: pages 0-3
+    [last] = await worker.press_payload("faq:g:rights:3")  # 28 topics: pages 0-3
     assert buttons(last) == [
         "faq:t:rights.strike", "faq:t:rights.labour_dispute", "faq:t:rights.retirement",
         "faq:t:rights.minors_and_older_workers", "faq:home", "menu:home",
     ]  # fmt: skip
-    [answer] = await worker.press("faq:t:rights.probation")
+    [answer] = await worker.press_payload("faq:t:rights.probation")
     assert answer.text.startswith("Thử việc")
     for forged in ("faq:g:rights:4", "faq:g:nope", "faq:t:rights", "faq:t:x.y", "faq:g:join:x"):
-        assert [r.text for r in await worker.press(forged)] == [REFUSAL], forged
+        assert [r.text for r in await worker.press_payload(forged)] == [REFUSAL], forged
 
 
 async def test_an_answer_past_its_valid_until_carries_a_warning(talk, clock):
@@ -210,7 +210,7 @@ async def test_a_threatened_worker_is_told_to_call_113_and_offered_help(talk, se
         assert labels(reply)[:2] == ["Hỗ trợ khó khăn", "Gửi phản ánh"]
     # Such messages may hold personal details: not logged, but passed on when asked.
     assert await count(sessions, UnansweredQuestion) == 0
-    [sent] = await worker.press("faq:ask")
+    [sent] = await worker.press("Hỏi cán bộ công đoàn")
     assert "Mã hồ sơ: HD-2026-000001." in sent.text
     async with sessions() as session:
         message = (await session.scalars(select(CaseMessage))).one()

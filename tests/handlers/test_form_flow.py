@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from handlers.types import Attachment
 from storage.models import Case, Conversation, Evidence
-from tests.conftest import TEST_VAULT, count
 from tests.handlers.conftest import NOW, buttons, labels
+from tests.support import TEST_VAULT, count
 
 ASK_NAME = "Họ tên đầy đủ của bạn là gì?"
 ASK_PHONE = "Công đoàn gọi cho bạn qua số điện thoại nào?"
@@ -22,18 +22,18 @@ STORY = "Công ty nợ lương hai tháng rồi, cả xưởng chưa ai được
 
 async def to_name(worker):
     await worker.say("/start")
-    await worker.press("join:start")
-    [name] = await worker.press("f:membership:consent:yes")
+    await worker.press("Gia nhập công đoàn")
+    [name] = await worker.press("Tôi đồng ý")
     assert name.text == ASK_NAME
     return name
 
 
 async def to_story(worker):
     await worker.say("/start")
-    await worker.press("report:start")
-    await worker.press("f:grievance:category:wages")
+    await worker.press("Gửi phản ánh")
+    await worker.press("Nợ lương, chậm lương")
     await worker.say("sua cao nguyen")
-    [story] = await worker.tap("Đúng rồi")
+    [story] = await worker.press("Đúng rồi")
     assert story.text.startswith("Chuyện gì đã xảy ra?")
 
 
@@ -52,9 +52,9 @@ async def test_names_that_look_like_cancel_words_are_names(talk):
         assert phone.text == ASK_PHONE, name
         await worker.say("0912345678")
         await worker.say("cty sua cao nguyen")
-        await worker.tap("Đúng rồi")
-        await worker.press("f:membership:contract:contract")
-        [review] = await worker.press("f:membership:contact_time:-skip")
+        await worker.press("Đúng rồi")
+        await worker.press("Có, tôi có hợp đồng lao động")
+        [review] = await worker.press("Bỏ qua")
         assert f"• Họ tên: {name}\n" in review.text
 
 
@@ -65,7 +65,7 @@ async def test_a_cancel_word_where_text_is_expected_is_asked_about(talk, session
         [sure] = await worker.say(word)
         assert sure.text == SURE
         assert labels(sure) == ["Có, huỷ", "Không, điền tiếp"]
-        [again] = await worker.tap("Không, điền tiếp")
+        [again] = await worker.press("Không, điền tiếp")
         assert again.text == ASK_NAME
     await worker.say("Lan")
     # "dung" is no phone number: the bot asks whether the worker wants to stop.
@@ -91,12 +91,12 @@ async def test_a_cancel_word_where_only_buttons_fit(talk, sessions):
     await worker.say("Lan")
     await worker.say("0912345678")
     await worker.say("quán phở cô Ba")
-    [contract] = await worker.press("f:membership:ward:-skip")
+    [contract] = await worker.press("Bỏ qua")
     assert contract.text == "Bạn có hợp đồng lao động không?"
     # Typed without diacritics it may be a name: asked. With them it can only mean stop.
     [sure] = await worker.say("thoi")
     assert sure.text == SURE
-    [again] = await worker.tap("Không, điền tiếp")
+    [again] = await worker.press("Không, điền tiếp")
     assert again.text == "Bạn có hợp đồng lao động không?"
     [cancelled] = await worker.say("Huỷ")
     assert cancelled.text.startswith(CANCELLED)
@@ -121,16 +121,16 @@ async def test_start_mid_form_sets_the_form_aside_and_offers_it_back(talk, sessi
     assert labels(not_an_answer)[0] == "Tiếp tục “Gia nhập công đoàn”"
     state = await state_of(sessions)
     assert "phone" not in state["paused"]["answers"] and "flow" not in state
-    [resumed] = await worker.tap("Tiếp tục “Gia nhập công đoàn”")
+    [resumed] = await worker.press("Tiếp tục “Gia nhập công đoàn”")
     assert resumed.text == f"Mình tiếp tục phần “Gia nhập công đoàn” nhé.\n\n{ASK_PHONE}"
     [workplace] = await worker.say("0912345678")
     assert workplace.text.startswith("Bạn làm ở đâu?")
     # /menu and the menu button do the same; "Bỏ phần đang điền" drops it.
     [menu] = await worker.say("/menu")
     assert labels(menu)[0] == "Tiếp tục “Gia nhập công đoàn”"
-    [home] = await worker.press("menu:home")
+    [home] = await worker.press_payload("menu:home")  # "Về menu chính", shown elsewhere
     assert labels(home)[0] == "Tiếp tục “Gia nhập công đoàn”"
-    [dropped] = await worker.tap("Bỏ phần đang điền")
+    [dropped] = await worker.press("Bỏ phần đang điền")
     assert dropped.text.startswith(CANCELLED)
     assert "Tiếp tục “Gia nhập công đoàn”" not in labels(dropped)
     assert await state_of(sessions) == {}
@@ -142,7 +142,7 @@ async def test_other_commands_mid_form_keep_it_and_offer_it_back(talk, sessions)
     for command in ("/hoso", "/help", "/lang vi"):
         [reply] = await worker.say(command)
         assert labels(reply)[0] == "Tiếp tục “Gửi phản ánh”", command
-    [story] = await worker.tap("Tiếp tục “Gửi phản ánh”")
+    [story] = await worker.press("Tiếp tục “Gửi phản ánh”")
     assert story.text.endswith("Không cần ghi tên bạn.")
     [since] = await worker.say(STORY)
     assert since.text == "Chuyện này xảy ra từ bao giờ?"
@@ -152,15 +152,15 @@ async def test_choosing_another_form_asks_which_to_keep(talk, sessions):
     worker = talk()
     await to_story(worker)
     await worker.say(STORY)
-    await worker.press("f:grievance:since:months")
-    await worker.press("f:grievance:affected:many")
+    await worker.press("Từ 1 đến 6 tháng")
+    await worker.press("Từ 11 đến 50 người")
     await worker.attach(Attachment("photo", "tg-photo-1", 1000, "image/jpeg"))
     await worker.say("/menu")
     # The same item again takes the form up where it was.
-    [same] = await worker.tap("Gửi phản ánh")
+    [same] = await worker.press("Gửi phản ánh")
     assert same.text.startswith("Mình tiếp tục phần “Gửi phản ánh” nhé.\n\nBạn có ảnh")
     await worker.say("/menu")
-    [which] = await worker.tap("Hỗ trợ khó khăn")
+    [which] = await worker.press("Hỗ trợ khó khăn")
     assert which.text == (
         "Bạn chưa điền xong “Gửi phản ánh”. Nếu làm “Hỗ trợ khó khăn”, phần đang điền dở sẽ bị bỏ."
     )
@@ -168,7 +168,7 @@ async def test_choosing_another_form_asks_which_to_keep(talk, sessions):
         "Tiếp tục “Gửi phản ánh”", "Bỏ phần đó, làm “Hỗ trợ khó khăn”", "Về menu chính",
     ]  # fmt: skip
     assert await count(sessions, Evidence) == 1  # nothing is dropped before the worker says so
-    [support] = await worker.tap("Bỏ phần đó, làm “Hỗ trợ khó khăn”")
+    [support] = await worker.press("Bỏ phần đó, làm “Hỗ trợ khó khăn”")
     assert support.text == "Bạn đang gặp chuyện gì?"
     assert await count(sessions, Evidence) == 0  # the dropped report's photo goes with it
 
@@ -178,7 +178,7 @@ async def test_a_form_set_aside_still_expires(talk, clock, sessions):
     await to_name(worker)
     await worker.say("/start")
     clock.now = NOW + timedelta(days=8)
-    [late] = await worker.tap("Tiếp tục “Gia nhập công đoàn”")
+    [late] = await worker.press("Tiếp tục “Gia nhập công đoàn”")
     assert late.text.startswith("Phần bạn bắt đầu điền ngày 25/11/2026 chưa xong sau 7 ngày")
     assert await state_of(sessions) == {}
 
@@ -191,30 +191,30 @@ async def test_the_review_changes_one_field_and_comes_back(talk, sessions):
     [check] = await worker.say("thong xanh")
     assert check.text == "Mình hiểu là Công ty CP Khách sạn Thông Xanh, đúng không?"
     # A wrong guess is caught here: the ward is asked instead.
-    [ward] = await worker.tap("Không phải, chỗ khác")
+    [ward] = await worker.press("Không phải, chỗ khác")
     assert ward.text.startswith("Nơi làm việc của bạn ở phường, xã nào?")
     await worker.say("phuong 8")
-    await worker.press("f:membership:contract:contract")
-    [review] = await worker.press("f:membership:contact_time:evening")
+    await worker.press("Có, tôi có hợp đồng lao động")
+    [review] = await worker.press("Buổi tối")
     assert "• Nơi làm việc: thong xanh (chưa có trong danh sách)\n" in review.text
     assert "Gửi tới: Công đoàn phường Lâm Viên - Đà Lạt." in review.text
-    [which] = await worker.tap("Sửa")
+    [which] = await worker.press("Sửa")
     assert which.text == "Bạn muốn sửa phần nào?"
     assert labels(which) == [
         "Họ tên", "Số điện thoại", "Nơi làm việc", "Phường/xã", "Hợp đồng lao động",
         "Giờ tiện gọi", "Quay lại", "Huỷ",
     ]  # fmt: skip
-    [back] = await worker.tap("Quay lại")
+    [back] = await worker.press("Quay lại")
     assert back.text == review.text
-    await worker.tap("Sửa")
-    [workplace] = await worker.tap("Nơi làm việc")
+    await worker.press("Sửa")
+    [workplace] = await worker.press("Nơi làm việc")
     assert workplace.text.startswith("Bạn làm ở đâu?")
     await worker.say("cty sua cao nguyen")
-    [again] = await worker.tap("Đúng rồi")  # the ward is no longer needed; nothing else asked
+    [again] = await worker.press("Đúng rồi")  # the ward is no longer needed; nothing else asked
     assert again.text.startswith("Bạn xem lại trước khi gửi nhé:")
     assert "• Nơi làm việc: Công ty TNHH Sữa Cao Nguyên\n" in again.text
     assert "Phường/xã" not in again.text and "• Giờ tiện gọi: Buổi tối\n" in again.text
-    [done, *_alerts] = await worker.tap("Gửi")
+    [done, *_alerts] = await worker.press("Gửi")
     assert "Mã hồ sơ: GN-2026-000001." in done.text
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()
@@ -226,21 +226,21 @@ async def test_changing_anonymity_from_the_review_asks_consent_again(talk, sessi
     worker = talk()
     await to_story(worker)
     await worker.say(STORY)
-    await worker.press("f:grievance:since:months")
-    await worker.press("f:grievance:affected:many")
-    await worker.press("f:grievance:evidence:done")
-    await worker.press("f:grievance:anonymity:named")
-    [review] = await worker.press("f:grievance:consent:no")
+    await worker.press("Từ 1 đến 6 tháng")
+    await worker.press("Từ 11 đến 50 người")
+    await worker.press("Xong, tiếp tục")
+    await worker.press("Cán bộ được biết là tôi")
+    [review] = await worker.press("Tôi không đồng ý")
     assert "• Ẩn danh: Tôi muốn ẩn danh\n" in review.text
-    await worker.tap("Sửa")
-    [anonymity] = await worker.tap("Ẩn danh")
+    await worker.press("Sửa")
+    [anonymity] = await worker.press("Ẩn danh")
     assert anonymity.text.startswith("Bạn có muốn ẩn danh không?")
-    [consent] = await worker.tap("Cán bộ được biết là tôi")
+    [consent] = await worker.press("Cán bộ được biết là tôi")
     assert consent.text.startswith("Bạn chọn để cán bộ biết là bạn.")
-    await worker.tap("Tôi đồng ý")
+    await worker.press("Tôi đồng ý")
     [review] = await worker.say("0987654321")
     assert "• Ẩn danh: Cán bộ được biết là tôi\n• Số điện thoại: •••••••321\n" in review.text
-    await worker.tap("Gửi")
+    await worker.press("Gửi")
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()
     assert case.anonymous is False and case.person_id is not None
@@ -250,7 +250,7 @@ async def test_a_number_typed_at_how_many_is_a_count_not_a_button(talk, sessions
     worker = talk()
     await to_story(worker)
     await worker.say(STORY)
-    [affected] = await worker.press("f:grievance:since:months")
+    [affected] = await worker.press("Từ 1 đến 6 tháng")
     assert affected.text == (
         "Có bao nhiêu người lao động bị ảnh hưởng? Bạn bấm một mục, hoặc gõ số người."
     )
@@ -258,13 +258,13 @@ async def test_a_number_typed_at_how_many_is_a_count_not_a_button(talk, sessions
     assert len(buttons(affected)) == 6
     [evidence] = await worker.say("6")
     assert evidence.text.startswith("Bạn có ảnh, tin nhắn thoại hay tệp PDF")
-    await worker.press("f:grievance:evidence:-back")
+    await worker.press("Quay lại")
     await worker.say("khoảng 30 người")
-    await worker.press("f:grievance:evidence:-back")
+    await worker.press("Quay lại")
     [no_number] = await worker.say("nhiều lắm")
     assert no_number.text.startswith("Bạn bấm một nút, hoặc gõ số người, ví dụ 6.")
     await worker.say("1")
-    await worker.press("f:grievance:evidence:done")
-    [review] = await worker.press("f:grievance:anonymity:anonymous")
+    await worker.press("Xong, tiếp tục")
+    [review] = await worker.press("Tôi muốn ẩn danh")
     assert "• Số người bị ảnh hưởng: Chỉ mình tôi\n" in review.text
     assert await count(sessions, Case) == 0

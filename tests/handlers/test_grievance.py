@@ -8,46 +8,15 @@ import re
 from sqlalchemy import select
 
 from storage.models import AuditEntry, Case, CaseMessage, Person, Union
-from tests.conftest import TEST_VAULT, count
 from tests.handlers.conftest import NOW, buttons
-from tests.handlers.test_menu import MENU
-
-STORY = "Công ty nợ lương hai tháng rồi, cả xưởng 40 người chưa ai được trả."
-
-
-async def to_anonymity(worker, story: str = STORY):
-    await worker.say("/start")
-    [category] = await worker.press("report:start")
-    assert category.text == "Bạn muốn phản ánh về việc gì?"
-    assert buttons(category)[0] == "f:grievance:category:wages"
-    [where] = await worker.press("f:grievance:category:wages")
-    assert where.text.startswith("Việc này xảy ra ở đâu?")
-    [check] = await worker.say("nha may sua cao nguyen")
-    # The match is echoed, so a wrong guess is caught where it is made.
-    assert check.text == "Mình hiểu là Công ty TNHH Sữa Cao Nguyên, đúng không?"
-    [what] = await worker.tap("Đúng rồi")
-    assert what.text.startswith("Chuyện gì đã xảy ra?")
-    await worker.say(story)
-    await worker.press("f:grievance:since:months")
-    [proof] = await worker.press("f:grievance:affected:many")
-    assert proof.text.startswith("Bạn có ảnh, tin nhắn thoại hay tệp PDF cho thấy sự việc không")
-    [anonymity] = await worker.press("f:grievance:evidence:done")
-    assert anonymity.text.startswith("Bạn có muốn ẩn danh không?")
-    return anonymity
-
-
-async def file_report(worker, anonymity: str = "anonymous"):
-    """From the anonymity question: choose, then send from the review; the receipt first,
-    then what went to officers."""
-    [review] = await worker.press(f"f:grievance:anonymity:{anonymity}")
-    assert review.text.startswith("Bạn xem lại trước khi gửi nhé:")
-    return await worker.press("f:grievance:review:send")
+from tests.scenarios import MENU, STORY, file_report, to_anonymity
+from tests.support import TEST_VAULT, count
 
 
 async def test_an_anonymous_report_lands_in_the_right_queue_without_identity(talk, sessions):
     worker = talk("900")
     await to_anonymity(worker)
-    [review] = await worker.press("f:grievance:anonymity:anonymous")
+    [review] = await worker.press("Tôi muốn ẩn danh")
     assert review.text == (
         "Bạn xem lại trước khi gửi nhé:\n"
         "• Vấn đề: Nợ lương, chậm lương\n"
@@ -65,7 +34,7 @@ async def test_an_anonymous_report_lands_in_the_right_queue_without_identity(tal
         "f:grievance:review:-back", "f:grievance:review:-cancel",
     ]  # fmt: skip
     assert await count(sessions, Case) == 0  # nothing is sent before "Gửi"
-    [done] = await worker.tap("Gửi")
+    [done] = await worker.press("Gửi")
     pin = re.search(r"Mã PIN của bạn: (\d{6})\.", done.text).group(1)
     assert done.text == (
         "Mình đã nhận phản ánh của bạn. Mã hồ sơ: KN-2026-000001.\n"
@@ -109,12 +78,12 @@ async def test_an_anonymous_report_lands_in_the_right_queue_without_identity(tal
     assert case.first_response_due_at == NOW.replace(day=27, hour=10, minute=0)
     assert case.resolution_due_at == NOW.replace(month=12, day=9, hour=10, minute=0)
     # The reporter still finds it under "My requests"; another person does not.
-    [mine] = await worker.press("status:list")
+    [mine] = await worker.press("Theo dõi hồ sơ")
     assert "KN-2026-000001 · Phản ánh · đã tiếp nhận" in mine.text
     assert "→ cán bộ trả lời trước 17:00 thứ Sáu, 27/11/2026" in mine.text
     other = talk("901")
     await other.say("/start")
-    [theirs] = await other.press("status:list")
+    [theirs] = await other.press("Theo dõi hồ sơ")
     assert "KN-2026" not in theirs.text
     # From another account, the code and the PIN show the case; a wrong PIN shows nothing,
     # and five wrong tries in a day stop the guessing.
@@ -135,13 +104,13 @@ async def test_an_anonymous_report_lands_in_the_right_queue_without_identity(tal
 async def test_a_named_report_asks_consent_before_keeping_the_phone(talk, sessions):
     worker = talk()
     await to_anonymity(worker)
-    [consent] = await worker.press("f:grievance:anonymity:named")
+    [consent] = await worker.press("Cán bộ được biết là tôi")
     assert consent.text.startswith("Bạn chọn để cán bộ biết là bạn.")
-    [phone] = await worker.press("f:grievance:consent:yes")
+    [phone] = await worker.press("Tôi đồng ý")
     assert phone.text.startswith("Nếu muốn cán bộ gọi điện, bạn ghi số điện thoại.")
     [review] = await worker.say("0987 654 321")
     assert "• Ẩn danh: Cán bộ được biết là tôi\n• Số điện thoại: •••••••321\n" in review.text
-    [done] = await worker.tap("Gửi")
+    [done] = await worker.press("Gửi")
     assert "Cán bộ sẽ trả lời bạn ở đây" in done.text
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()
@@ -153,12 +122,12 @@ async def test_a_named_report_asks_consent_before_keeping_the_phone(talk, sessio
 async def test_a_named_report_without_consent_goes_anonymous(talk, sessions):
     worker = talk()
     await to_anonymity(worker)
-    await worker.press("f:grievance:anonymity:named")
-    [review] = await worker.press("f:grievance:consent:no")
+    await worker.press("Cán bộ được biết là tôi")
+    [review] = await worker.press("Tôi không đồng ý")
     # Without consent the report goes anonymously, and the review says so.
     assert "• Ẩn danh: Tôi muốn ẩn danh\n" in review.text
     assert "Số điện thoại" not in review.text
-    [done] = await worker.tap("Gửi")
+    [done] = await worker.press("Gửi")
     assert "Bạn đang ẩn danh" in done.text
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()
@@ -169,20 +138,20 @@ async def test_a_named_report_without_consent_goes_anonymous(talk, sessions):
 async def test_identifying_words_in_the_story_are_pointed_out(talk, sessions):
     worker = talk()
     await worker.say("/start")
-    await worker.press("report:start")
-    await worker.press("f:grievance:category:safety")
-    await worker.press("f:grievance:workplace:-skip")
-    await worker.press("f:grievance:ward:-skip")
+    await worker.press("Gửi phản ánh")
+    await worker.press("Mất an toàn lao động")
+    await worker.press("Bỏ qua")  # the workplace
+    await worker.press("Bỏ qua")  # the ward
     [check] = await worker.say("Em tên là Lan, máy cắt không có che chắn, gọi em 0912 345 678")
     assert check.text.startswith(
         "Nội dung bạn viết có số điện thoại, tên người, có thể cho biết bạn là ai."
     )
-    [again] = await worker.press("f:grievance:story_check:redo")
+    [again] = await worker.press("Viết lại")
     assert again.text.startswith("Chuyện gì đã xảy ra?")
     [since] = await worker.say("Máy cắt ở xưởng không có che chắn, đã có người bị thương")
     assert since.text == "Chuyện này xảy ra từ bao giờ?"
-    await worker.press("f:grievance:since:week")
-    await worker.press("f:grievance:affected:few")
+    await worker.press("Trong tuần này")
+    await worker.press("Từ 2 đến 10 người")
     await worker.say("khong co")  # no evidence, typed
     [done, *_alerts] = await file_report(worker)
     assert "Liên đoàn Lao động tỉnh Lâm Đồng sẽ trả lời bạn" in done.text  # nothing to route by
@@ -195,24 +164,24 @@ async def test_identifying_words_in_the_story_are_pointed_out(talk, sessions):
 async def test_a_too_short_story_and_forged_buttons_change_nothing(talk, sessions):
     worker = talk()
     await worker.say("/start")
-    await worker.press("report:start")
-    await worker.press("f:grievance:category:other")
+    await worker.press("Gửi phản ánh")
+    await worker.press("Việc khác")
     await worker.say("5800100001")  # the hotel, by its tax code
-    await worker.tap("Đúng rồi")
+    await worker.press("Đúng rồi")
     [short] = await worker.say("😡😡😡")
     assert short.text.startswith("Bạn kể ngắn gọn chuyện gì xảy ra giúp mình")
     refusal = "Nút này không còn dùng được. Bạn chọn lại giúp mình nhé."
     for forged in ("f:grievance:story:-skip", "f:grievance:category:wages", "f:grievance:x:y"):
-        assert [r.text for r in await worker.press(forged)] == [refusal]
+        assert [r.text for r in await worker.press_payload(forged)] == [refusal]
     # Starting another form asks which to keep; dropping this one is the worker's choice.
-    [which] = await worker.press("join:start")
+    [which] = await worker.press("Gia nhập công đoàn")
     assert which.text == (
         "Bạn chưa điền xong “Gửi phản ánh”. Nếu làm “Gia nhập công đoàn”, phần đang điền dở "
         "sẽ bị bỏ."
     )
-    [story] = await worker.tap("Tiếp tục “Gửi phản ánh”")
+    [story] = await worker.press("Tiếp tục “Gửi phản ánh”")
     assert story.text.startswith("Mình tiếp tục phần “Gửi phản ánh” nhé.\n\nChuyện gì đã")
-    await worker.press("join:start")
-    [consent] = await worker.tap("Bỏ phần đó, làm “Gia nhập công đoàn”")
+    await worker.press_payload("join:start")  # from the menu further up
+    [consent] = await worker.press("Bỏ phần đó, làm “Gia nhập công đoàn”")
     assert consent.text.startswith("Để đăng ký")
     assert await count(sessions, Case) == 0

@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from handlers.types import Attachment, Incoming
 from storage.models import AuditEntry, Case, CaseMessage, Conversation, Person, Union, Workplace
-from tests.conftest import TEST_VAULT, count
 from tests.handlers.conftest import NOW, buttons
-from tests.handlers.test_menu import MENU
+from tests.scenarios import MENU
+from tests.support import TEST_VAULT, count
 
 PEOPLE = itertools.count()
 REFUSAL = "Nút này không còn dùng được. Bạn chọn lại giúp mình nhé."
@@ -23,12 +23,12 @@ REFUSAL = "Nút này không còn dùng được. Bạn chọn lại giúp mình 
 async def to_workplace(worker):
     """Start the form, agree, and give a name and phone: the workplace question is next."""
     await worker.say("/start")
-    [consent] = await worker.press("join:start")
+    [consent] = await worker.press("Gia nhập công đoàn")
     assert consent.text.startswith("Để đăng ký, mình cần họ tên, số điện thoại")
     assert buttons(consent) == [
         "f:membership:consent:yes", "f:membership:consent:no", "f:membership:consent:-cancel",
     ]  # fmt: skip
-    [name] = await worker.press("f:membership:consent:yes")
+    [name] = await worker.press("Tôi đồng ý")
     assert name.text == "Họ tên đầy đủ của bạn là gì?"
     [phone] = await worker.say("Nguyễn Văn An")
     assert phone.text == "Công đoàn gọi cho bạn qua số điện thoại nào?"
@@ -42,11 +42,11 @@ async def test_registering_interest_opens_a_routed_case_with_sealed_contact(talk
     await to_workplace(worker)
     [check] = await worker.say("cty sua cao nguyen")
     assert check.text == "Mình hiểu là Công ty TNHH Sữa Cao Nguyên, đúng không?"
-    [contract] = await worker.tap("Đúng rồi")  # known: the ward is not asked
+    [contract] = await worker.press("Đúng rồi")  # known: the ward is not asked
     assert contract.text == "Bạn có hợp đồng lao động không?"
-    [call] = await worker.press("f:membership:contract:contract")
+    [call] = await worker.press("Có, tôi có hợp đồng lao động")
     assert "f:membership:contact_time:-skip" in buttons(call)
-    [review] = await worker.press("f:membership:contact_time:morning")
+    [review] = await worker.press("Buổi sáng")
     assert review.text == (
         "Bạn xem lại trước khi gửi nhé:\n"
         "• Họ tên: Nguyễn Văn An\n"
@@ -58,7 +58,7 @@ async def test_registering_interest_opens_a_routed_case_with_sealed_contact(talk
         "Đúng rồi thì bấm “Gửi”; cần sửa thì bấm “Sửa”."
     )
     assert await count(sessions, Case) == 0
-    [done, *_alerts] = await worker.tap("Gửi")
+    [done, *_alerts] = await worker.press("Gửi")
     assert done.text == (
         "Cảm ơn bạn! Mình đã ghi nhận đăng ký. Mã hồ sơ: GN-2026-000001.\n"
         "Cán bộ Công đoàn cơ sở Công ty TNHH Sữa Cao Nguyên sẽ gọi cho bạn trước "
@@ -94,7 +94,7 @@ async def test_registering_interest_opens_a_routed_case_with_sealed_contact(talk
     assert "0912" not in everything and "Nguyễn Văn An" not in everything
     assert thread[0].startswith("Đăng ký gia nhập công đoàn.\nNơi làm việc: Công ty TNHH Sữa")
     assert state == {}
-    [mine] = await worker.press("status:list")
+    [mine] = await worker.press("Theo dõi hồ sơ")
     assert "GN-2026-000001 · Gia nhập · đã tiếp nhận" in mine.text
 
 
@@ -104,22 +104,22 @@ async def test_an_unknown_workplace_is_routed_by_its_ward_or_to_the_federation(t
     [ward] = await first.say("quán phở cô Ba")
     assert ward.text.startswith("Nơi làm việc của bạn ở phường, xã nào?")
     await first.say("p9")  # Phường 9 is now part of Lâm Viên
-    await first.press("f:membership:contract:no_contract")
-    [review] = await first.press("f:membership:contact_time:-skip")
+    await first.press("Không có hợp đồng / làm tự do")
+    [review] = await first.press("Bỏ qua")
     assert "• Nơi làm việc: quán phở cô Ba (chưa có trong danh sách)\n" in review.text
     assert "• Phường/xã: Phường Lâm Viên - Đà Lạt\n" in review.text
     assert "• Giờ tiện gọi: (chưa ghi)\n" in review.text
-    [done, *_alerts] = await first.tap("Gửi")
+    [done, *_alerts] = await first.press("Gửi")
     assert "Cán bộ Công đoàn phường Lâm Viên - Đà Lạt sẽ gọi" in done.text
     assert "nghiệp đoàn cơ sở" in done.text
 
     second = talk("902")
     await to_workplace(second)
     await second.say("quán phở cô Ba")
-    await second.press("f:membership:ward:-skip")
-    await second.press("f:membership:contract:foreign_long")
-    await second.press("f:membership:contact_time:any")
-    [done, *_alerts] = await second.tap("Gửi")
+    await second.press("Bỏ qua")
+    await second.press("Người nước ngoài, hợp đồng từ 12 tháng trở lên")
+    await second.press("Lúc nào cũng được")
+    [done, *_alerts] = await second.press("Gửi")
     assert "Cán bộ Liên đoàn Lao động tỉnh Lâm Đồng sẽ gọi" in done.text
     async with sessions() as session:
         rules = (await session.scalars(select(Case.route_rule).order_by(Case.id))).all()
@@ -145,18 +145,18 @@ async def test_two_equally_good_workplaces_are_not_guessed(talk, sessions):
     assert [b.label for row in which.buttons for b in row][:3] == [
         "Công ty TNHH Hoa Mai", "Công ty CP Hoa Mai", "Không phải các nơi này",
     ]  # fmt: skip
-    await worker.press("f:membership:workplace_choice:0")
-    await worker.press("f:membership:contract:contract")
-    await worker.press("f:membership:contact_time:-skip")
-    [done, *_alerts] = await worker.tap("Gửi")
+    await worker.press("Công ty TNHH Hoa Mai")
+    await worker.press("Có, tôi có hợp đồng lao động")
+    await worker.press("Bỏ qua")
+    [done, *_alerts] = await worker.press("Gửi")
     assert "Công đoàn cơ sở Công ty TNHH Hoa Viên Đà Lạt" in done.text
 
 
 async def test_bad_answers_get_a_clear_reason_and_the_same_question(talk, sessions):
     worker = talk()
     await worker.say("/start")
-    await worker.press("join:start")
-    await worker.press("f:membership:consent:yes")
+    await worker.press("Gia nhập công đoàn")
+    await worker.press("Tôi đồng ý")
     for bad, reason in [
         ("😀😀", "Bạn ghi họ tên bằng chữ giúp mình (từ 2 đến 60 ký tự)."),
         ("Lan 123", "Bạn ghi họ tên bằng chữ giúp mình (từ 2 đến 60 ký tự)."),
@@ -172,7 +172,7 @@ async def test_bad_answers_get_a_clear_reason_and_the_same_question(talk, sessio
     for bad in ("12345", "0123 456 789", "091234567", "gọi em nhé"):
         [again] = await worker.say(bad)
         assert again.text.startswith("Số này chưa đúng dạng số di động Việt Nam.")
-    [back] = await worker.press("f:membership:phone:-back")
+    [back] = await worker.press("Quay lại")
     assert back.text == "Họ tên đầy đủ của bạn là gì?"
     # A button from an earlier step, an unknown choice, another form: refused, nothing changes.
     async with sessions() as session:
@@ -184,7 +184,7 @@ async def test_bad_answers_get_a_clear_reason_and_the_same_question(talk, sessio
         "f:grievance:name:x",
         "f:membership",
     ):
-        assert [r.text for r in await worker.press(stale)] == [REFUSAL], stale
+        assert [r.text for r in await worker.press_payload(stale)] == [REFUSAL], stale
     async with sessions() as session:
         assert (await session.scalars(select(Conversation.state))).one() == before
     [sure] = await worker.say("huỷ")  # where text is expected, the bot asks first
@@ -197,10 +197,10 @@ async def test_bad_answers_get_a_clear_reason_and_the_same_question(talk, sessio
 async def test_without_consent_nothing_personal_is_asked_or_kept(talk, sessions):
     worker = talk()
     await worker.say("/start")
-    await worker.press("join:start")
+    await worker.press("Gia nhập công đoàn")
     # Registering needs a name and a phone: without consent the form ends at once, instead
     # of asking four more questions for nothing.
-    [done] = await worker.press("f:membership:consent:no")
+    [done] = await worker.press("Tôi không đồng ý")
     assert done.text.startswith("Không có sự đồng ý của bạn thì mình không được lưu họ tên")
     assert buttons(done) == MENU
     async with sessions() as session:
@@ -212,8 +212,8 @@ async def test_without_consent_nothing_personal_is_asked_or_kept(talk, sessions)
 async def test_a_form_left_too_long_expires_and_says_so(talk, clock, sessions):
     worker = talk()
     await worker.say("/start")
-    await worker.press("join:start")
-    await worker.press("f:membership:consent:yes")
+    await worker.press("Gia nhập công đoàn")
+    await worker.press("Tôi đồng ý")
     clock.now = NOW + timedelta(days=8)
     [late] = await worker.say("Nguyễn Văn An")
     assert late.text.startswith("Phần bạn bắt đầu điền ngày 25/11/2026 chưa xong sau 7")
@@ -226,11 +226,11 @@ async def test_a_second_person_is_asked_for_consent_only_once(talk):
     worker = talk()
     await to_workplace(worker)
     await worker.say("cty sua cao nguyen")
-    await worker.tap("Đúng rồi")
-    await worker.press("f:membership:contract:contract")
-    await worker.press("f:membership:contact_time:-skip")
-    await worker.tap("Gửi")
-    [name] = await worker.press("join:start")  # again: consent was given already
+    await worker.press("Đúng rồi")
+    await worker.press("Có, tôi có hợp đồng lao động")
+    await worker.press("Bỏ qua")
+    await worker.press("Gửi")
+    [name] = await worker.press("Gia nhập công đoàn")  # again: consent was given already
     assert name.text == "Họ tên đầy đủ của bạn là gì?"
 
 
@@ -241,8 +241,8 @@ async def test_a_second_person_is_asked_for_consent_only_once(talk):
 async def test_any_text_in_any_field_gets_an_answer(talk, text):
     worker = talk(f"h{next(PEOPLE)}")  # a new person each time: flood control counts per person
     await worker.say("/start")
-    await worker.press("join:start")
-    await worker.press("f:membership:consent:yes")
+    await worker.press_payload("join:start")
+    await worker.press_payload("f:membership:consent:yes")
     for _ in range(3):
         replies = await worker.say(text or " ")
         assert replies and all(r.text for r in replies)

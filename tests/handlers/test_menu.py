@@ -6,13 +6,9 @@ from sqlalchemy import select
 
 from handlers.types import Incoming
 from storage.models import Case, CaseMessage, Conversation, Person
-from tests.conftest import count
 from tests.handlers.conftest import buttons, labels
-
-MENU = [
-    "faq:home", "join:start", "report:start", "support:start", "status:list",
-    "lang:choose",
-]  # fmt: skip
+from tests.scenarios import MENU
+from tests.support import count
 
 
 async def test_start_greets_in_vietnamese_and_shows_the_six_entry_points(talk):
@@ -35,7 +31,7 @@ async def test_a_first_question_is_greeted_then_answered_and_can_be_passed_on(ta
     assert buttons(hello) == MENU
     assert answer.text.startswith("Trả lương, nợ lương, chậm lương")
     assert "report:start" in buttons(answer) and "faq:ask" in buttons(answer)
-    [sent] = await worker.press("faq:ask")
+    [sent] = await worker.press("Hỏi cán bộ công đoàn")
     assert "Mã hồ sơ: HD-2026-000001." in sent.text
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()
@@ -53,7 +49,7 @@ async def test_menu_and_help(talk):
     [help_] = await worker.say("/help")
     for command in ("/menu", "/lang", "/huy", "/help"):
         assert command in help_.text
-    [menu_again] = await worker.press("menu:home")
+    [menu_again] = await worker.press_payload("menu:home")  # "Về menu chính", shown elsewhere
     assert buttons(menu_again) == MENU
 
 
@@ -61,9 +57,9 @@ async def test_language_choice_is_remembered_per_person(talk, dispatcher, databa
     lan, minh = talk("lan"), talk("minh")
     await lan.say("/start")
     await minh.say("/start")
-    [choice] = await lan.press("lang:choose")
+    [choice] = await lan.press("Ngôn ngữ / Language")
     assert buttons(choice) == ["lang:vi", "lang:en"]
-    [done] = await lan.press("lang:en")
+    [done] = await lan.press("English")
     assert done.text == "Done: I will write to you in English."
     assert labels(done)[:2] == ["Questions", "Join the union"]
 
@@ -106,7 +102,7 @@ async def test_over_long_text_is_refused_without_creating_anyone(talk, sessions)
 async def test_stale_and_forged_buttons_change_nothing(talk, sessions):
     worker = talk()
     await worker.say("/start")
-    await worker.press("q:write:faq")
+    await worker.press_payload("q:write:faq")
     async with sessions() as session:
         before = (await session.get(Conversation, 1)).state
     for payload in (
@@ -120,7 +116,7 @@ async def test_stale_and_forged_buttons_change_nothing(talk, sessions):
         "menu:home\n",
         "q:offer:faq;drop table",
     ):
-        [reply] = await worker.press(payload)
+        [reply] = await worker.press_payload(payload)
         assert reply.text == "Nút này không còn dùng được. Bạn chọn lại giúp mình nhé.", payload
     async with sessions() as session:
         after = (await session.get(Conversation, 1)).state

@@ -11,22 +11,13 @@ from sqlalchemy import select
 from bot.services import access, accounts
 from storage import cases, unions
 from storage.models import AuditEntry, Case, CaseMessage, Officer, Person
-from tests.conftest import TEST_VAULT, count
 from tests.handlers.conftest import NOW, buttons
-from tests.handlers.test_grievance import file_report, to_anonymity
+from tests.scenarios import add_officer, file_report, to_anonymity
+from tests.support import TEST_VAULT, count
 from tests.untranslated import leaks
 
 SUA = "GR-SUACAONGUYEN"  # grassroots, under CL-CAMLY, under FED-ROOT
 WORKER_ID = "506"
-
-
-async def add_officer(sessions, union: str, name: str, telegram: str | None, role="officer"):
-    async with sessions() as session:
-        officer = await accounts.add_officer(
-            session, union_code=union, name=name, role=role, now=NOW, telegram_user_id=telegram
-        )
-        await session.commit()
-        return officer.id
 
 
 async def file_anonymous_report(talk):
@@ -78,12 +69,12 @@ async def test_an_officer_works_the_case_from_claim_to_resolved(setup, talk, ses
     binh = talk("7001", "telegram")
     [queue] = await binh.say("/queue")
     assert queue.text.startswith("Hồ sơ đang mở (gấp nhất trước):\nKN-2026-000001 · mới · hạn")
-    [claimed, told] = await binh.press(f"o:claim:{case.id}")
+    [claimed, told] = await binh.press_payload(f"o:claim:{case.id}")  # from the alert
     assert claimed.text.startswith("Bạn đã nhận KN-2026-000001.")
     assert (told.to.chat_id, told.text) == (
         WORKER_ID, "Hồ sơ KN-2026-000001 của bạn đã chuyển sang: đang xử lý.",
     )  # fmt: skip
-    [prompt] = await binh.press(f"o:reply:{case.id}")
+    [prompt] = await binh.press("Trả lời")
     assert prompt.text.startswith("Viết câu trả lời cho người lao động về KN-2026-000001")
     answer = "Chào bạn, tuần này công đoàn sẽ làm việc với công ty về tiền lương."
     [sent, copied] = await binh.say(answer)
@@ -91,15 +82,15 @@ async def test_an_officer_works_the_case_from_claim_to_resolved(setup, talk, ses
     assert copied.to.chat_id == WORKER_ID and copied.text.endswith(answer)
     assert buttons(copied)[0] == "case:reply:KN-2026-000001"
     # The worker answers; the officer handling it is told.
-    await worker.press("case:reply:KN-2026-000001")
+    await worker.press_payload("case:reply:KN-2026-000001")  # under the copied answer
     [thanks, alert] = await worker.say("Dạ em cảm ơn, em chờ tin ạ")
     assert thanks.to.chat_id == WORKER_ID and alert.to.chat_id == "7001"
     assert alert.text == "Người lao động trả lời hồ sơ KN-2026-000001:\nDạ em cảm ơn, em chờ tin ạ"
     # An internal note never reaches the worker.
-    await binh.press(f"o:note:{case.id}")
+    await binh.press("Ghi chú")
     [noted] = await binh.say("Đã gọi phòng nhân sự, hẹn thứ Sáu.")
     assert noted.text == "Đã thêm ghi chú vào KN-2026-000001."
-    [resolved, told] = await binh.press(f"o:close:{case.id}")
+    [resolved, told] = await binh.press("Đóng")
     assert resolved.text == "Đã đóng KN-2026-000001. Người lao động đã được báo."
     assert told.to.chat_id == WORKER_ID and "đã giải quyết" in told.text
     async with sessions() as session:
@@ -120,7 +111,7 @@ async def test_no_officer_outside_the_union_tree_can_reach_the_case(setup, talk,
     other = talk("7003", "telegram")
     refusal = "Không có hồ sơ này trong hàng đợi của công đoàn bạn."
     for action in ("claim", "reply", "note", "move", "close", "view", "up"):
-        [reply] = await other.press(f"o:{action}:{case.id}")
+        [reply] = await other.press_payload(f"o:{action}:{case.id}")
         assert reply.text == refusal, action
     [reply] = await other.say("/case KN-2026-000001")
     assert reply.text == refusal
@@ -138,7 +129,7 @@ async def test_no_officer_outside_the_union_tree_can_reach_the_case(setup, talk,
 async def test_a_writing_flow_started_before_access_was_lost_changes_nothing(setup, talk, sessions):
     ids, _worker, _replies, case = setup
     binh = talk("7001", "telegram")
-    await binh.press(f"o:reply:{case.id}")
+    await binh.press_payload(f"o:reply:{case.id}")
     async with sessions() as session:  # Bình moves to another union meanwhile
         officer = await session.get(Officer, ids["binh"])
         officer.union_id = (await session.get(Officer, ids["other"])).union_id
@@ -160,9 +151,9 @@ async def test_the_cluster_and_the_admin_see_the_case_below_them(setup, talk):
 async def test_escalation_moves_the_case_up_and_the_origin_keeps_read_access(setup, talk, sessions):
     _ids, _worker, _replies, case = setup
     binh = talk("7001", "telegram")
-    [choices] = await binh.press(f"o:move:{case.id}")
+    [choices] = await binh.press_payload(f"o:move:{case.id}")  # from the alert
     assert buttons(choices) == [f"o:up:{case.id}", f"o:give:{case.id}:5"]  # the unlinked one
-    done, *rest = await binh.press(f"o:up:{case.id}")
+    done, *rest = await binh.press("Lên Công đoàn phường Cam Ly - Đà Lạt")
     assert done.text.startswith("Đã chuyển KN-2026-000001 lên Công đoàn phường Cam Ly - Đà Lạt.")
     alerts = [r for r in rest if r.to.chat_id == "7002"]
     told = [r for r in rest if r.to.chat_id == WORKER_ID]
@@ -171,7 +162,7 @@ async def test_escalation_moves_the_case_up_and_the_origin_keeps_read_access(set
     # Bình may still read it, without action buttons, and not act on it.
     [detail] = await binh.say("/case KN-2026-000001")
     assert detail.text.startswith("KN-2026-000001") and buttons(detail) == []
-    [refused] = await binh.press(f"o:close:{case.id}")
+    [refused] = await binh.press_payload(f"o:close:{case.id}")
     assert refused.text == "Không có hồ sơ này trong hàng đợi của công đoàn bạn."
     async with sessions() as session:
         moved = await session.get(Case, case.id)
@@ -183,13 +174,13 @@ async def test_escalation_moves_the_case_up_and_the_origin_keeps_read_access(set
 async def test_a_button_in_the_registered_group_is_answered_there(setup, talk):
     _ids, _worker, _replies, case = setup
     binh = talk("7001", "telegram")
-    [detail] = await binh.press(f"o:view:{case.id}", chat="-100555")
+    [detail] = await binh.press_payload(f"o:view:{case.id}", chat="-100555")
     assert detail.to.chat_id == "-100555" and detail.text.startswith("KN-2026-000001")
     # Writing a reply is asked for in the officer's private chat, never in the group.
-    [prompt] = await binh.press(f"o:reply:{case.id}", chat="-100555")
+    [prompt] = await binh.press_payload(f"o:reply:{case.id}", chat="-100555")
     assert prompt.to.chat_id == "7001"
     # In a group that is not registered, the answer goes to the officer privately.
-    [private] = await binh.press(f"o:view:{case.id}", chat="-100999")
+    [private] = await binh.press_payload(f"o:view:{case.id}", chat="-100999")
     assert private.to.chat_id == "7001" and private.text.startswith("KN-2026-000001")
 
 
@@ -197,10 +188,10 @@ async def test_people_who_are_not_officers_see_nothing_of_this(setup, talk):
     _ids, worker, _replies, case = setup
     [unknown] = await worker.say("/queue")
     assert unknown.text.startswith("Mình không hiểu lệnh /queue.")
-    [stale] = await worker.press(f"o:claim:{case.id}")
+    [stale] = await worker.press_payload(f"o:claim:{case.id}")
     assert stale.text == "Nút này không còn dùng được. Bạn chọn lại giúp mình nhé."
     for forged in ("o:claim", "o:claim:x", "o:claim:1:2:3", "o:nope:1"):
-        [stale] = await talk("7001", "telegram").press(forged)
+        [stale] = await talk("7001", "telegram").press_payload(forged)
         assert stale.text.startswith("Nút này không còn dùng được")
     # The terminal (or any other channel) is never an officer, whatever its user id.
     [unknown] = await talk("7001").say("/queue")
@@ -266,18 +257,18 @@ async def test_an_officer_confirms_an_admission_on_telegram(talk, sessions):
         await session.commit()
     officer = talk("7001", "telegram")
     await officer.say("/case GN-2026-000001")
-    confirmed, told = await officer.tap("Xác nhận: đã kết nạp đoàn viên")
+    confirmed, told = await officer.press("Xác nhận: đã kết nạp đoàn viên")
     assert confirmed.text.startswith("GN-2026-000001: đã xác nhận kết nạp")
     assert told.to.chat_id == "507" and "đã chuyển sang: đã giải quyết" in told.text
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()
         assert case.status == "resolved" and case.details["admitted_at"] == "2026-11-25"
     assert await count(sessions, AuditEntry, AuditEntry.action == "member.admitted") == 1
-    [again] = await officer.press(f"o:admit:{case.id}")
+    [again] = await officer.press_payload(f"o:admit:{case.id}")
     assert "đã được xác nhận" in again.text
     # A forged press on a grievance is refused.
     await file_anonymous_report(talk)
     async with sessions() as session:
         report = (await session.scalars(select(Case).where(Case.kind == "grievance"))).one()
-    [refused] = await officer.press(f"o:admit:{report.id}")
+    [refused] = await officer.press_payload(f"o:admit:{report.id}")
     assert refused.text.startswith("Nút này không còn dùng được")

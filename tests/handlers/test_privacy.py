@@ -17,10 +17,9 @@ from storage.models import (
     Person,
     UnansweredQuestion,
 )
-from tests.conftest import TEST_VAULT, count
 from tests.handlers.conftest import NOW, buttons
-from tests.handlers.test_menu import MENU
-from tests.handlers.test_officer import add_officer
+from tests.scenarios import MENU, add_officer
+from tests.support import TEST_VAULT, count
 
 ERASED_NOTE = "Người gửi đã xoá dữ liệu của mình ngày 25/11/2026; không thể trả lời họ qua bot nữa."
 
@@ -62,7 +61,7 @@ async def test_a_worker_sees_and_deletes_their_data_and_cases_stay_detached(
     other = talk("901")
     await other.say("/start")
     await other.say("Xổ số hôm nay?")  # the same theme, asked by someone else too
-    await worker.press("join:start")  # something half-filled
+    await worker.press_payload("join:start")  # something half-filled
     async with sessions() as session:
         # Replies the dispatcher returned are stored by the caller in the real app.
         session.add(
@@ -85,7 +84,7 @@ async def test_a_worker_sees_and_deletes_their_data_and_cases_stay_detached(
         "đây về các hồ sơ đó nữa. Không thể hoàn tác."
     ) in shown.text
     assert buttons(shown)[-2:] == ["privacy:erase", "privacy:keep"]  # after the form's own
-    [done] = await worker.press("privacy:erase")
+    [done] = await worker.press("Xoá dữ liệu của tôi")
     assert done.text == (
         "Đã xoá:\n• số điện thoại\n• sự đồng ý lưu dữ liệu cá nhân\n• phần bạn đang điền dở\n"
         "• 1 tin mình đã gửi cho bạn\n• 1 câu hỏi mình chưa trả lời được\n"
@@ -108,9 +107,9 @@ async def test_a_worker_sees_and_deletes_their_data_and_cases_stay_detached(
     assert (theme.count, theme.text) == (1, "Xổ số hôm nay?")
     assert state.state == {}
     assert await count(sessions, OutboxItem) == 0
-    [mine] = await worker.press("status:list")
+    [mine] = await worker.press("Theo dõi hồ sơ")
     assert mine.text.startswith("Bạn chưa gửi hồ sơ nào.")
-    [again] = await worker.press("privacy:erase")
+    [again] = await worker.press_payload("privacy:erase")  # the button above, again
     assert again.text == "Không có dữ liệu cá nhân nào để xoá."
     # The PIN no longer opens the anonymous report, from any account.
     [looked] = await talk("902").say("/tracuu KN-2026-000001 123456")
@@ -121,20 +120,20 @@ async def test_keeping_deletes_nothing(talk, sessions):
     worker = talk()
     await worker.say("/start")
     await worker.say("/xoadulieu")
-    [kept] = await worker.press("privacy:keep")
+    [kept] = await worker.press("Giữ lại")
     assert kept.text == "Chưa xoá gì cả."
     assert await count(sessions, Person) == 1
 
 
 async def test_officers_are_told_the_sender_erased_their_data(talk, sessions):
-    binh = talk("7001", "telegram")
+    binh, worker = talk("7001", "telegram"), talk("900")
     await add_officer(sessions, "GR-SUACAONGUYEN", "Trần Thị Bình", "7001")
     await add_officer(sessions, "CL-CAMLY", "Lê Văn Cụm", "7002")
     named, hidden = await _filed_by(talk, sessions, "900")
     # Binh starts a reply before the worker erases their data, and sends it after.
-    await binh.press(f"o:reply:{hidden.id}")
-    await talk("900").say("/xoadulieu")
-    await talk("900").press("privacy:erase")
+    await binh.press_payload(f"o:reply:{hidden.id}")
+    await worker.say("/xoadulieu")
+    await worker.press("Xoá dữ liệu của tôi")
     [added] = await binh.say("Chào bạn, công đoàn đã nhận.")
     assert added.text == (
         "Đã ghi vào KN-2026-000001, nhưng không còn liên lạc được với người lao động (họ đã "
@@ -167,21 +166,21 @@ async def test_officers_are_told_the_sender_erased_their_data(talk, sessions):
     assert "Ẩn danh: không ai được xem danh tính người gửi." in anonymous.text
     assert ERASED_NOTE in anonymous.text and "900" not in anonymous.text
     # Replying is refused up front; claiming and resolving tell nobody, and say so.
-    [refused] = await binh.press(f"o:reply:{named.id}")
+    [refused] = await binh.press_payload(f"o:reply:{named.id}")
     assert refused.text == (
         "GN-2026-000001: người gửi đã xoá dữ liệu của mình nên câu trả lời không đến được với "
         "họ nữa. Bạn có thể ghi chú nội bộ."
     )
-    [claimed] = await binh.press(f"o:claim:{named.id}")
+    [claimed] = await binh.press("Nhận")
     assert claimed.text == (
         "Bạn đã nhận GN-2026-000001 (người gửi đã xoá dữ liệu của mình nên không ai được báo)."
     )
-    [resolved] = await binh.press(f"o:close:{named.id}")
+    [resolved] = await binh.press("Đóng")
     assert resolved.text == (
         "Đã đóng GN-2026-000001 (người gửi đã xoá dữ liệu của mình nên không ai được báo)."
     )
     # Moved up, the case is announced with the note too, and still names nobody.
-    [moved, *alerts] = await binh.press(f"o:up:{hidden.id}")
+    [moved, *alerts] = await binh.press_payload(f"o:up:{hidden.id}")
     assert moved.text.startswith("Đã chuyển KN-2026-000001 lên")
     assert [a.to.chat_id for a in alerts] == ["7002"]
     assert ERASED_NOTE in alerts[0].text and "900" not in alerts[0].text

@@ -9,9 +9,12 @@ from sqlalchemy import select
 from bot.dispatch import Dispatcher
 from bot.outbox import Sender
 from storage.models import AuditEntry, Case, CaseMessage, Union
-from tests.conftest import count
 from tests.handlers.conftest import Talk, buttons
-from tests.handlers.test_menu import MENU
+from tests.scenarios import MENU
+from tests.support import count
+
+# "q:offer:…" is on no menu any more (every item is built), and the dialogues below go
+# straight to "q:write:…" (the "Để lại lời nhắn" under it): both are pressed by payload.
 
 
 async def test_each_unbuilt_menu_item_says_so_and_offers_a_message(talk):
@@ -23,7 +26,7 @@ async def test_each_unbuilt_menu_item_says_so_and_offers_a_message(talk):
         ("report", "Gửi phản ánh"),
         ("support", "Hỗ trợ khó khăn"),
     ):
-        [reply] = await worker.press(f"q:offer:{topic}")
+        [reply] = await worker.press_payload(f"q:offer:{topic}")
         assert reply.text == (
             f"Phần “{name}” trong khung chat này đang được xây dựng, chưa dùng được. Bạn có "
             "thể để lại lời nhắn: cán bộ Liên đoàn Lao động tỉnh Lâm Đồng sẽ đọc và trả lời "
@@ -35,7 +38,7 @@ async def test_each_unbuilt_menu_item_says_so_and_offers_a_message(talk):
 async def test_a_message_becomes_a_question_case_in_the_root_queue(talk, sessions):
     worker = talk()
     await worker.say("/start")
-    [prompt] = await worker.press("q:write:support")
+    [prompt] = await worker.press_payload("q:write:support")
     assert "Không cần ghi họ tên hay số điện thoại" in prompt.text
     [done] = await worker.say("  Con em bị bệnh nặng, em cần hỗ trợ  ")
 
@@ -73,13 +76,13 @@ async def test_codes_count_per_kind_and_year(talk, clock, sessions):
     worker = talk()
     await worker.say("/start")
     for text in ("một", "hai"):
-        await worker.press("q:write:faq")
+        await worker.press_payload("q:write:faq")
         await worker.say(text)
     clock.now = datetime(2026, 12, 31, 16, 0, tzinfo=UTC)  # 23:00 on 31 December in Vietnam
-    await worker.press("q:write:faq")
+    await worker.press_payload("q:write:faq")
     await worker.say("ba")
     clock.now += timedelta(hours=2)  # 01:00 on 1 January in Vietnam, still 2026 in UTC
-    await worker.press("q:write:faq")
+    await worker.press_payload("q:write:faq")
     await worker.say("bốn")
     async with sessions() as session:
         codes = (await session.scalars(select(Case.code).order_by(Case.id))).all()
@@ -90,19 +93,19 @@ async def test_cancel_drops_the_message_in_progress(talk, sessions):
     worker = talk()
     await worker.say("/start")
     for cancel in ("/huy", "/cancel"):
-        await worker.press("q:write:join")
+        await worker.press_payload("q:write:join")
         [reply] = await worker.say(cancel)
         assert reply.text.startswith("Đã huỷ.")
     # A cancel word typed where the message is expected is asked about, never sent on.
     for word in ("huỷ", "Hủy", "thoi"):
-        await worker.press("q:write:join")
+        await worker.press_payload("q:write:join")
         [sure] = await worker.say(word)
         assert sure.text == "Bạn muốn thôi không viết tin nhắn nữa?"
-        [reply] = await worker.tap("Có, huỷ")
+        [reply] = await worker.press("Có, huỷ")
         assert reply.text.startswith("Đã huỷ.")
-    await worker.press("q:write:join")
+    await worker.press_payload("q:write:join")
     await worker.say("thôi")
-    [go_on] = await worker.tap("Không, mình viết tiếp")
+    [go_on] = await worker.press("Không, mình viết tiếp")
     assert go_on.text.startswith("Bạn viết tin nhắn trong một lần gửi nhé.")
     [sent, *_alerts] = await worker.say("Cho em hỏi thủ tục vào công đoàn")
     assert "Mã hồ sơ: HD-2026-000001." in sent.text
@@ -113,7 +116,7 @@ async def test_cancel_drops_the_message_in_progress(talk, sessions):
 
 async def test_a_message_in_progress_survives_a_restart(dispatcher, database, sessions):
     await Talk(dispatcher, database, "900").say("/start")
-    await Talk(dispatcher, database, "900").press("q:write:join")
+    await Talk(dispatcher, database, "900").press_payload("q:write:join")
     # A new dispatcher, as after a restart: the state is in the database.
     restarted = Dispatcher(dispatcher.services, {}, Sender(database, dispatcher.services, {}))
     [done] = await Talk(restarted, database, "900").say("Cho em hỏi thủ tục vào công đoàn")
@@ -124,7 +127,7 @@ async def test_a_sent_draft_cannot_be_sent_twice(talk, sessions):
     worker = talk()
     await worker.say("/start")
     await worker.say("cty em no bhxh")
-    await worker.press("q:send")
-    [again] = await worker.press("q:send")
+    await worker.press_payload("q:send")
+    [again] = await worker.press_payload("q:send")
     assert again.text.startswith("Nút này không còn dùng được.")
     assert await count(sessions, Case) == 1

@@ -21,8 +21,8 @@ from handlers.types import MAX_TEXT, Incoming
 from storage import conversations, db, unions
 from storage.directory import load as load_directory
 from storage.models import Case
-from tests.conftest import SAMPLE_DIRECTORY, TEST_VAULT, shared_knowledge
 from tests.handlers.conftest import NOW
+from tests.support import SAMPLE_DIRECTORY, TEST_VAULT, shared_knowledge
 
 REFUSAL = "Nút này không còn dùng được. Bạn chọn lại giúp mình nhé."
 GOOD = {

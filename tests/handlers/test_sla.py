@@ -11,9 +11,9 @@ from bot.services import accounts
 from bot.sla import SlaWatch
 from storage import unions
 from storage.models import AuditEntry, Case, OutboxItem
-from tests.conftest import count
 from tests.handlers.conftest import NOW
-from tests.handlers.test_grievance import file_report, to_anonymity
+from tests.scenarios import file_report, to_anonymity
+from tests.support import count
 
 
 async def test_an_overdue_case_is_escalated_once_after_the_grace_period(
@@ -28,7 +28,7 @@ async def test_an_overdue_case_is_escalated_once_after_the_grace_period(
     worker = talk("506", "telegram")
     await to_anonymity(worker)
     await file_report(worker)
-    await worker.press("q:write:other")  # a question: it sits at the root federation
+    await worker.press_payload("q:write:other")  # a question: it sits at the root federation
     await worker.say("Cho em hỏi về lương tối thiểu vùng ở Lâm Đồng")
     watch = SlaWatch(dispatcher.services, Sender(database, dispatcher.services, {}))
     async with sessions() as session:

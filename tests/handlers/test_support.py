@@ -6,27 +6,27 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from storage.models import Case, Person, Union
-from tests.conftest import TEST_VAULT
-from tests.handlers.test_menu import MENU
+from tests.scenarios import MENU
+from tests.support import TEST_VAULT
 
 
 async def to_phone(worker):
     await worker.say("/start")
-    [what] = await worker.press("support:start")
+    [what] = await worker.press("Hỗ trợ khó khăn")
     assert what.text == "Bạn đang gặp chuyện gì?"
-    await worker.press("f:support:situation:work_accident")
-    await worker.press("f:support:urgency:now")
+    await worker.press("Tai nạn lao động")
+    await worker.press("Rất gấp (trong tuần này)")
     [proof] = await worker.say("Em bị máy kẹp tay, nghỉ làm 2 tháng, nhà còn hai con nhỏ")
     # One line that shows the worker was heard, before the next question.
     assert proof.text.startswith(
         "Mình rất tiếc về tai nạn của bạn. Mong bạn mau bình phục.\n\n"
         "Bạn có giấy tờ cho thấy hoàn cảnh của mình không"
     )
-    await worker.press("f:support:evidence:done")
-    await worker.press("f:support:member:member")
+    await worker.press("Xong, tiếp tục")
+    await worker.press("Có, tôi là đoàn viên")
     [check] = await worker.say("hoa vien")
     assert check.text == "Mình hiểu là Công ty TNHH Hoa Viên Đà Lạt, đúng không?"
-    [consent] = await worker.tap("Đúng rồi")
+    [consent] = await worker.press("Đúng rồi")
     assert consent.text.startswith("Để xem xét yêu cầu, công đoàn cần biết đó là bạn")
     return consent
 
@@ -34,7 +34,7 @@ async def to_phone(worker):
 async def test_a_support_request_with_consent_is_linked_and_routed(talk, sessions):
     worker = talk()
     await to_phone(worker)
-    [phone] = await worker.press("f:support:consent:yes")
+    [phone] = await worker.press("Tôi đồng ý")
     assert phone.text.startswith("Công đoàn gọi cho bạn qua số nào?")
     [review] = await worker.say("0912345678")
     assert review.text == (
@@ -50,7 +50,7 @@ async def test_a_support_request_with_consent_is_linked_and_routed(talk, session
         "Cán bộ sẽ biết yêu cầu này là của bạn và trả lời bạn tại đây.\n"
         "Đúng rồi thì bấm “Gửi”; cần sửa thì bấm “Sửa”."
     )
-    [done, *_alerts] = await worker.tap("Gửi")
+    [done, *_alerts] = await worker.press("Gửi")
     assert done.text.startswith(
         "Mình đã nhận yêu cầu của bạn. Mã hồ sơ: HT-2026-000001.\n"
         "Cán bộ Công đoàn cơ sở Công ty TNHH Hoa Viên Đà Lạt sẽ trả lời bạn trước "
@@ -72,13 +72,13 @@ async def test_a_support_request_with_consent_is_linked_and_routed(talk, session
 async def test_without_consent_the_request_goes_without_a_name(talk, sessions):
     worker = talk()
     await to_phone(worker)
-    [review] = await worker.press("f:support:consent:no")
+    [review] = await worker.press("Tôi không đồng ý")
     assert "Yêu cầu được gửi không kèm tên bạn; cán bộ trả lời bạn tại đây." in review.text
     assert "Số điện thoại" not in review.text
-    [done, *_alerts] = await worker.tap("Gửi")
+    [done, *_alerts] = await worker.press("Gửi")
     assert "HT-2026-000001" in done.text
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()
     assert (case.anonymous, case.person_id, case.contact_sealed) == (True, None, None)
-    [mine] = await worker.press("status:list")
+    [mine] = await worker.press("Theo dõi hồ sơ")
     assert "HT-2026-000001 · Hỗ trợ" in mine.text

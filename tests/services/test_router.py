@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from bot.services.router import Route, Router
 from storage import unions
 from storage.directory import load, parse
-from tests.conftest import SAMPLE_DIRECTORY
+from tests.support import SAMPLE_DIRECTORY
 
 SAMPLE = Router(load(SAMPLE_DIRECTORY))
 XUAN_HUONG = "Phường Xuân Hương - Đà Lạt"

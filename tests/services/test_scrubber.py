@@ -14,39 +14,7 @@ from pypdf import PdfReader, PdfWriter
 
 from bot.services import scrubber
 from bot.services.scrubber import Unusable
-
-GPS_IFD = 0x8825
-ORIENTATION = 0x0112
-MAKE = 0x010F
-
-
-def jpeg_with_gps(width: int = 300, height: int = 200) -> bytes:
-    """A photo as a phone takes it: GPS position, camera make, a comment, rotated 90°."""
-    image = Image.new("RGB", (width, height), "red")
-    image.paste((0, 0, 255), (0, 0, width // 2, height))
-    exif = Image.Exif()
-    exif[ORIENTATION] = 6
-    exif[MAKE] = "PhoneOfLan"
-    exif[GPS_IFD] = {1: "N", 2: (11.0, 56.0, 30.0), 3: "E", 4: (108.0, 26.0, 15.0)}
-    out = io.BytesIO()
-    image.save(out, "JPEG", exif=exif, comment=b"Nguyen Thi Lan")
-    return out.getvalue()
-
-
-def pdf_with_metadata() -> bytes:
-    writer = PdfWriter()
-    writer.add_blank_page(595, 842)
-    writer.add_blank_page(595, 842)
-    writer.add_metadata({"/Author": "Nguyen Thi Lan", "/Creator": "LanLaptop", "/Title": "Luong"})
-    writer.xmp_metadata = (
-        b'<?xpacket begin=""?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
-        b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
-        b'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator>Nguyen Thi Lan</dc:creator>'
-        b'</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
-    )
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+from tests.support import jpeg_with_gps, pdf_with_metadata
 
 
 def test_a_photo_loses_gps_camera_and_comment_but_stays_upright():

@@ -10,7 +10,7 @@ from bot.cli import import_directory as cli_import
 from storage import cases, unions
 from storage.directory import DirectoryError, load, parse
 from storage.models import Case, Union, Ward, Workplace
-from tests.conftest import SAMPLE_DIRECTORY, count
+from tests.support import SAMPLE_DIRECTORY, count
 
 SAMPLE = yaml.safe_load(SAMPLE_DIRECTORY.read_text(encoding="utf-8"))
 

@@ -12,7 +12,7 @@ from sqlalchemy import true
 from storage import cases, directory, statistics, unions
 from storage.models import Case
 from storage.statistics import THRESHOLD, suppress
-from tests.conftest import SAMPLE_DIRECTORY
+from tests.support import SAMPLE_DIRECTORY
 
 # Breakdowns as the page has them: a few cells, many of them small.
 COUNTS = st.dictionaries(

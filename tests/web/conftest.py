@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.app import create_app
 from bot.services import accounts
 from storage import cases, evidence, people, unions
-from tests.conftest import TEST_VAULT
+from tests.support import TEST_VAULT
 
 PASSWORD = "mat-khau-rat-dai"
 NOW = datetime.now(UTC)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.services import accounts
 from storage import officers
 from storage.models import CannedReply, OfficerGroup, OutboxItem
-from tests.conftest import TEST_VAULT, count
+from tests.support import TEST_VAULT, count
 from tests.web.conftest import csrf_of, log_in
 
 

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.services import accounts
-from tests.conftest import SCREENSHOTS
+from tests.fakes.telegram_api import TelegramUser
+from tests.fixtures.browser import SCREENSHOTS
 from tests.web.conftest import PASSWORD
 
 STORY = "Quản lý nói <script>alert(1)</script> rồi trừ lương cả xưởng"
@@ -23,22 +24,19 @@ pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 async def report_on_telegram(fake) -> None:
-    steps = [
-        fake.text_update(611, "/start"),
-        fake.button_update(611, "report:start"),
-        fake.button_update(611, "f:grievance:category:wages"),
-        fake.text_update(611, "sua cao nguyen"),
-        fake.button_update(611, "f:grievance:workplace_check:yes"),
-        fake.text_update(611, STORY),
-        fake.button_update(611, "f:grievance:since:months"),
-        fake.button_update(611, "f:grievance:affected:many"),
-        fake.button_update(611, "f:grievance:evidence:done"),
-        fake.button_update(611, "f:grievance:anonymity:anonymous"),
-        fake.button_update(611, "f:grievance:review:send"),
-    ]
-    for number, update in enumerate(steps, 1):
-        await fake.deliver(update)
-        await fake.wait_for("sendMessage", number)
+    """Worker 611 reports unpaid wages at the dairy, anonymously, on Telegram."""
+    worker = TelegramUser(fake, 611)
+    await worker.say("/start")
+    await worker.press("Gửi phản ánh")
+    await worker.press("Nợ lương, chậm lương")
+    await worker.say("sua cao nguyen")
+    await worker.press("Đúng rồi")
+    await worker.say(STORY)
+    await worker.press("Từ 1 đến 6 tháng")
+    await worker.press("Từ 11 đến 50 người")
+    await worker.press("Xong, tiếp tục")
+    await worker.press("Tôi muốn ẩn danh")
+    await worker.press("Gửi")
 
 
 async def test_an_officer_answers_a_telegram_report_from_the_dashboard(

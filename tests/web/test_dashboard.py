@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from bot.services import calendar
 from storage import cases
 from storage.models import AuditEntry, Case, CaseMessage, OfficerSession, OutboxItem
-from tests.conftest import TEST_VAULT, count
+from tests.support import TEST_VAULT, count
 from tests.web.conftest import NOW, PASSWORD, csrf_of, log_in
 
 

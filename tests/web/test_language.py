@@ -16,7 +16,7 @@ from bot.app import create_app
 from bot.services import accounts, reporters
 from storage import canned, cases, evidence, people, unions
 from storage.models import Case, CaseMessage, Evidence, UnansweredQuestion
-from tests.conftest import TEST_VAULT
+from tests.support import TEST_VAULT
 from tests.untranslated import leaks, visible_text
 from tests.web.conftest import NOW, PASSWORD, csrf_of, log_in
 

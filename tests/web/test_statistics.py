@@ -21,7 +21,8 @@ from bot.config import CONTENT_DIR
 from bot.services.i18n import LOCAL_TIME
 from storage import cases, people, unanswered, unions
 from storage.models import AuditEntry, Case, Union
-from tests.conftest import SCREENSHOTS, TEST_VAULT, count
+from tests.fixtures.browser import SCREENSHOTS
+from tests.support import TEST_VAULT, count
 from tests.web.conftest import PASSWORD, add_officers, log_in
 
 NOW = datetime.now(UTC)

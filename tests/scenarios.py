@@ -1,0 +1,80 @@
+"""Steps of a dialogue that several test files share: the main menu, a worker's report up to
+the anonymity question and its sending, an officer added to a union.
+
+A `worker` here is a `Talk` (tests/handlers/conftest.py): it says things and presses buttons
+by their label, as a person would.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.services import accounts
+from handlers.types import Outgoing
+from storage import db
+from tests.handlers.conftest import NOW, buttons
+
+if TYPE_CHECKING:
+    from tests.handlers.conftest import Talk
+
+# The main menu, as /start shows it: three rows of two buttons.
+MENU_LABELS = [
+    ["Hỏi đáp", "Gia nhập công đoàn"],
+    ["Gửi phản ánh", "Hỗ trợ khó khăn"],
+    ["Theo dõi hồ sơ", "Ngôn ngữ / Language"],
+]
+MENU_PAYLOADS = [
+    ["faq:home", "join:start"],
+    ["report:start", "support:start"],
+    ["status:list", "lang:choose"],
+]
+# The same payloads in one list, as `buttons(reply)` gives them.
+MENU = [
+    "faq:home", "join:start", "report:start", "support:start", "status:list",
+    "lang:choose",
+]  # fmt: skip
+
+STORY = "Công ty nợ lương hai tháng rồi, cả xưởng 40 người chưa ai được trả."
+
+
+async def to_anonymity(worker: Talk, story: str = STORY) -> Outgoing:
+    """From /start to the question "anonymous or not?" of a report: unpaid wages at the dairy
+    (the bot's guess confirmed), the story, for months, 11 to 50 people, no files."""
+    await worker.say("/start")
+    [category] = await worker.press("Gửi phản ánh")
+    assert category.text == "Bạn muốn phản ánh về việc gì?"
+    assert buttons(category)[0] == "f:grievance:category:wages"
+    [where] = await worker.press("Nợ lương, chậm lương")
+    assert where.text.startswith("Việc này xảy ra ở đâu?")
+    [check] = await worker.say("nha may sua cao nguyen")
+    # The match is echoed, so a wrong guess is caught where it is made.
+    assert check.text == "Mình hiểu là Công ty TNHH Sữa Cao Nguyên, đúng không?"
+    [what] = await worker.press("Đúng rồi")
+    assert what.text.startswith("Chuyện gì đã xảy ra?")
+    await worker.say(story)
+    await worker.press("Từ 1 đến 6 tháng")
+    [proof] = await worker.press("Từ 11 đến 50 người")
+    assert proof.text.startswith("Bạn có ảnh, tin nhắn thoại hay tệp PDF cho thấy sự việc không")
+    [anonymity] = await worker.press("Xong, tiếp tục")
+    assert anonymity.text.startswith("Bạn có muốn ẩn danh không?")
+    return anonymity
+
+
+async def file_report(worker: Talk, anonymity: str = "Tôi muốn ẩn danh") -> list[Outgoing]:
+    """From the anonymity question: choose, then send from the review; the receipt first,
+    then what went to officers."""
+    [review] = await worker.press(anonymity)
+    assert review.text.startswith("Bạn xem lại trước khi gửi nhé:")
+    return await worker.press("Gửi")
+
+
+async def add_officer(
+    sessions: db.Sessions, union: str, name: str, telegram: str | None, role: str = "officer"
+) -> int:
+    """An officer of `union` (by its code), linked to that Telegram user id if given."""
+    async with sessions() as session:
+        officer = await accounts.add_officer(
+            session, union_code=union, name=name, role=role, now=NOW, telegram_user_id=telegram
+        )
+        await session.commit()
+        return officer.id
