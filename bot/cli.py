@@ -25,6 +25,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import TypeAlias
 
 from aiohttp import web
 
@@ -40,9 +41,12 @@ from bot.services.knowledge import SOON_DAYS, ContentError, Knowledge
 from bot.services.router import Router
 from handlers import faq
 from storage import cases, db, officers, people, unanswered, unions
-from storage.directory import DirectoryError
+from storage.directory import Directory, DirectoryError
 from storage.directory import load as load_directory
 from storage.localtime import LOCAL_TIME
+
+# argparse has no public name for the object add_subparsers() returns.
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
         prog="unionbot", description="Trade-union outreach chatbot (Telegram, terminal)."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_chat_and_serve(commands)
+    _add_ask(commands)
+    _add_content(commands)
+    _add_route(commands)
+    _add_directory(commands)
+    _add_officer(commands)
+    _add_db(commands)
+    return parser
 
+
+def _add_chat_and_serve(commands: Commands) -> None:
     chat = commands.add_parser("chat", help="talk to the bot as a worker in this terminal")
     chat.add_argument("--user", default=None, help="who you are to the bot (default: your login)")
 
@@ -58,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None, help="listen address (default HTTP_HOST)")
     serve.add_argument("--port", type=int, default=None, help="listen port (default HTTP_PORT)")
 
+
+def _add_ask(commands: Commands) -> None:
     ask = commands.add_parser("ask", help="answer a question from the knowledge base")
     ask.add_argument("text", nargs="*", help="the question (quote it)")
     output = ask.add_mutually_exclusive_group()
@@ -65,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--jsonl", action="store_true", help="one question per stdin line")
     ask.add_argument("--lang", choices=LANGUAGES, default=None, help="answer language")
 
+
+def _add_content(commands: Commands) -> None:
     content = commands.add_parser("content", help="the knowledge base")
     content_commands = content.add_subparsers(dest="action", required=True, metavar="ACTION")
     do_check = content_commands.add_parser("check", help="validate; list stale articles")
@@ -73,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     do_unanswered = content_commands.add_parser("unanswered", help="questions not answered")
     do_unanswered.add_argument("--limit", type=int, default=50)
 
+
+def _add_route(commands: Commands) -> None:
     route = commands.add_parser("route", help="which union's queue a workplace and ward go to")
     route.add_argument("--workplace", default=None, help="the workplace as the worker wrote it")
     route.add_argument("--ward", default=None, help="the ward (new or old name)")
@@ -83,11 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--jsonl", action="store_true", help='read {"workplace": .., "ward": ..} lines on stdin'
     )
 
+
+def _add_directory(commands: Commands) -> None:
     directory = commands.add_parser("directory", help="the union directory")
     directory_commands = directory.add_subparsers(dest="action", required=True, metavar="ACTION")
     do_import = directory_commands.add_parser("import", help="import or update from a YAML file")
     do_import.add_argument("file", help="directory file in the format of DESIGN.md")
 
+
+def _add_officer(commands: Commands) -> None:
     officer = commands.add_parser("officer", help="officer accounts")
     officer_commands = officer.add_subparsers(dest="action", required=True, metavar="ACTION")
     do_add = officer_commands.add_parser(
@@ -110,13 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
     do_group.add_argument("chat_id", help="the group's chat id (negative)")
     officer_commands.add_parser("list", help="the officer accounts")
 
+
+def _add_db(commands: Commands) -> None:
     database = commands.add_parser("db", help="the database")
     database_commands = database.add_subparsers(dest="action", required=True, metavar="ACTION")
     database_commands.add_parser("upgrade", help="upgrade the schema to the newest revision")
     database_commands.add_parser(
         "rotate-key", help="re-seal stored secrets with the first (new) encryption key"
     )
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -207,9 +232,11 @@ def check_content(settings: Settings, today: date | None, soon_days: int) -> int
     for problem in report.problems:
         print(_("invalid: {problem}").format(problem=problem))
     for article in report.stale:
+        assert article.valid_until is not None  # stale means past its valid_until
         stale = _("stale: {path} (valid until {date})")
         print(stale.format(path=article.path, date=format_date(article.valid_until)))
     for article in report.soon_stale:
+        assert article.valid_until is not None  # soon stale means near its valid_until
         soon = _("soon stale: {path} (valid until {date})")
         print(soon.format(path=article.path, date=format_date(article.valid_until)))
     ok = report.ok
@@ -247,8 +274,21 @@ async def list_unanswered(settings: Settings, limit: int) -> int:
     return 0
 
 
+async def _stored_directory(settings: Settings) -> Directory | None:
+    """The directory the database holds; None when none was ever imported."""
+    database = db.Database.open(settings.database_url)
+    try:
+        await ensure_schema(database, settings)
+        await seed_directory(database, settings)  # as `chat` would, on the default
+        async with database.sessions() as session:
+            return await unions.directory(session)
+    finally:
+        await database.close()
+
+
 async def route(settings: Settings, args: argparse.Namespace) -> int:
     """`unionbot route`: the router's decision, from a directory file or the database."""
+    found: Directory | None
     if args.directory:
         try:
             found = load_directory(args.directory)
@@ -256,14 +296,7 @@ async def route(settings: Settings, args: argparse.Namespace) -> int:
             print(f"unionbot: {exc}", file=sys.stderr)
             return 1
     else:
-        database = db.Database.open(settings.database_url)
-        try:
-            await ensure_schema(database, settings)
-            await seed_directory(database, settings)  # as `chat` would, on the default
-            async with database.sessions() as session:
-                found = await unions.directory(session)
-        finally:
-            await database.close()
+        found = await _stored_directory(settings)
         if found is None:
             missing = _("no directory has been imported; use --directory FILE")
             print(f"unionbot: {missing}", file=sys.stderr)
@@ -435,10 +468,11 @@ async def officer_command(settings: Settings, args: argparse.Namespace) -> int:
                 role = _(accounts.ROLE_NAMES[officer.role])
                 print(added.format(id=officer.id, name=officer.name, role=role, union=args.union))
             else:
-                officer = await officers.by_login_or_id(session, args.officer)
-                if officer is None:
+                known = await officers.by_login_or_id(session, args.officer)
+                if known is None:
                     missing = _("There is no officer “{officer}”.")
                     raise AccountError(missing.format(officer=args.officer))
+                officer = known
             if officer.telegram_user_id is None or args.action == "invite":
                 code = accounts.invite(officer, vault, now)
                 link = _("To link Telegram, the officer sends the bot: /canbo {code}\n"

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -137,7 +138,7 @@ class Sender:
             task = asyncio.create_task(self._send_after(self._tails.get(key), delivery))
             self._tails[key] = task
             self._tasks.add(task)
-            task.add_done_callback(lambda t, key=key: self._done(t, key))
+            task.add_done_callback(partial(self._done, key=key))
 
     def _done(self, task: asyncio.Task[None], key: tuple[str, str]) -> None:
         self._tasks.discard(task)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import rows_changed
 from storage.models import CannedReply
 
 MAX_TITLE = 100
@@ -42,4 +43,4 @@ def save(
 
 async def remove(session: AsyncSession, reply_id: int) -> bool:
     result = await session.execute(delete(CannedReply).where(CannedReply.id == reply_id))
-    return bool(result.rowcount)
+    return bool(rows_changed(result))

@@ -11,14 +11,14 @@ import asyncio
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, CursorResult, Result, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -95,6 +95,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def create_sessions(engine: AsyncEngine) -> Sessions:
     """The session factory: one AsyncSession per incoming message or web request."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE without RETURNING changed.
+
+    Session.execute gives a CursorResult for those, but its signature promises only a Result
+    (a session cannot promise a cursor for every statement); SQLAlchemy's advice is this cast.
+    """
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 def alembic_config(url: str) -> Config:

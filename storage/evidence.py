@@ -10,6 +10,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
+from storage.db import rows_changed
 from storage.models import Evidence
 
 MAX_ATTEMPTS = 6
@@ -55,7 +56,7 @@ async def attach(session: AsyncSession, ids: Sequence[int], case_id: int) -> int
         .where(Evidence.id.in_([int(i) for i in ids]), Evidence.case_id.is_(None))
         .values(case_id=case_id)
     )
-    return int(result.rowcount or 0)
+    return rows_changed(result)
 
 
 async def discard(session: AsyncSession, ids: Sequence[int]) -> int:
@@ -65,7 +66,7 @@ async def discard(session: AsyncSession, ids: Sequence[int]) -> int:
     result = await session.execute(
         delete(Evidence).where(Evidence.id.in_([int(i) for i in ids]), Evidence.case_id.is_(None))
     )
-    return int(result.rowcount or 0)
+    return rows_changed(result)
 
 
 async def sweep(session: AsyncSession, before: datetime) -> int:
@@ -73,7 +74,7 @@ async def sweep(session: AsyncSession, before: datetime) -> int:
     result = await session.execute(
         delete(Evidence).where(Evidence.case_id.is_(None), Evidence.received_at < before)
     )
-    return int(result.rowcount or 0)
+    return rows_changed(result)
 
 
 async def due(session: AsyncSession, now: datetime, limit: int = 10) -> Sequence[Evidence]:

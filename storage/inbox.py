@@ -9,16 +9,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dialect import insert
 from storage.models import InboxItem
 
 MAX_ATTEMPTS = 3
-TABLE = InboxItem.__table__
+# A declarative class with a __tablename__ maps a Table; DeclarativeBase types __table__ as
+# any FromClause only because a class may also map a join or a subquery.
+TABLE = cast(Table, InboxItem.__table__)
 
 
 @dataclass(frozen=True, slots=True)

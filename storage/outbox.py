@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import Table, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import rows_changed
 from storage.models import OutboxItem
 
 MAX_ATTEMPTS = 8
-TABLE = OutboxItem.__table__
+# A declarative class with a __tablename__ maps a Table; DeclarativeBase types __table__ as
+# any FromClause only because a class may also map a join or a subquery.
+TABLE = cast(Table, OutboxItem.__table__)
 
 
 def message(
@@ -124,4 +127,4 @@ async def record_failure(
 async def forget_person(session: AsyncSession, person_id: int) -> int:
     """Delete what was sent (or is waiting to be sent) to a person; how many rows went."""
     result = await session.execute(delete(OutboxItem).where(OutboxItem.person_id == person_id))
-    return int(result.rowcount or 0)
+    return rows_changed(result)

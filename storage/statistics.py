@@ -183,7 +183,8 @@ async def response_times(session: AsyncSession, where: ColumnElement[bool]) -> l
     stmt = select(Case.created_at, Case.first_response_at).where(
         where, Case.first_response_at.is_not(None)
     )
-    return [answered - opened for opened, answered in await session.execute(stmt)]
+    rows = await session.execute(stmt)
+    return [answered - opened for opened, answered in rows if answered is not None]
 
 
 async def resolution_times(session: AsyncSession, where: ColumnElement[bool]) -> list[timedelta]:
@@ -191,7 +192,8 @@ async def resolution_times(session: AsyncSession, where: ColumnElement[bool]) ->
     stmt = select(Case.created_at, Case.closed_at).where(
         where, Case.status.in_(CLOSED), Case.closed_at.is_not(None)
     )
-    return [closed - opened for opened, closed in await session.execute(stmt)]
+    rows = await session.execute(stmt)
+    return [closed - opened for opened, closed in rows if closed is not None]
 
 
 def admitted_on(details: Mapping[str, object] | None) -> date | None:

@@ -7,6 +7,7 @@ disappear from the file are kept (cases may point at them).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, or_, select
@@ -31,7 +32,7 @@ class _Tally:
     def __init__(self) -> None:
         self.created = self.updated = self.unchanged = 0
 
-    def apply(self, row: object, values: dict[str, object], is_new: bool) -> None:
+    def apply(self, row: object, values: Mapping[str, object], is_new: bool) -> None:
         changed = False
         for key, value in values.items():
             if getattr(row, key, None) != value:
@@ -54,6 +55,22 @@ async def import_directory(session: AsyncSession, directory: Directory) -> Impor
     The caller commits; on any error it rolls back and nothing is imported.
     """
     tally = _Tally()
+    unions = await _import_unions(session, directory, tally)
+    wards = await _import_wards(session, directory, tally, unions)
+    # Parents and wards of unions are set once every row has an id; these count as part of
+    # the union rows already tallied, so they change the row without a second count.
+    for entry in directory.unions:
+        row = unions[entry.code]
+        row.parent_id = unions[entry.parent].id if entry.parent else None
+        row.ward_id = wards[entry.ward].id if entry.ward else None
+    await _import_workplaces(session, directory, tally, unions, wards)
+    return tally.report()
+
+
+async def _import_unions(
+    session: AsyncSession, directory: Directory, tally: _Tally
+) -> dict[str, Union]:
+    """Every union of the database by code, the directory's created or updated (flushed)."""
     unions = {u.code: u for u in (await session.scalars(select(Union))).all()}
     for entry in directory.unions:
         row = unions.get(entry.code)
@@ -63,7 +80,13 @@ async def import_directory(session: AsyncSession, directory: Directory) -> Impor
             session.add(row)
         tally.apply(row, {"name": entry.name, "level": entry.level}, is_new)
     await session.flush()
+    return unions
 
+
+async def _import_wards(
+    session: AsyncSession, directory: Directory, tally: _Tally, unions: dict[str, Union]
+) -> dict[str, Ward]:
+    """Every ward of the database by name, the directory's created or updated (flushed)."""
     wards = {w.name: w for w in (await session.scalars(select(Ward))).all()}
     for ward_entry in directory.wards:
         ward = wards.get(ward_entry.name)
@@ -77,14 +100,17 @@ async def import_directory(session: AsyncSession, directory: Directory) -> Impor
         }
         tally.apply(ward, values, is_new)
     await session.flush()
+    return wards
 
-    # Parents and wards of unions are set once every row has an id; these count as part of
-    # the union rows already tallied, so they change the row without a second count.
-    for entry in directory.unions:
-        row = unions[entry.code]
-        row.parent_id = unions[entry.parent].id if entry.parent else None
-        row.ward_id = wards[entry.ward].id if entry.ward else None
 
+async def _import_workplaces(
+    session: AsyncSession,
+    directory: Directory,
+    tally: _Tally,
+    unions: dict[str, Union],
+    wards: dict[str, Ward],
+) -> None:
+    """Create or update the directory's workplaces, matched by tax code, else name (flushed)."""
     places = (await session.scalars(select(Workplace))).all()
     by_tax = {p.tax_code: p for p in places if p.tax_code}
     by_name = {p.name: p for p in places}
@@ -106,7 +132,6 @@ async def import_directory(session: AsyncSession, directory: Directory) -> Impor
         }
         tally.apply(place, values, is_new)
     await session.flush()
-    return tally.report()
 
 
 async def count(session: AsyncSession) -> int:
@@ -120,7 +145,8 @@ async def root(session: AsyncSession) -> Union | None:
         session.info["root_union"] = await session.scalar(
             select(Union).where(Union.parent_id.is_(None)).limit(1)
         )
-    return session.info["root_union"]
+    found: Union | None = session.info["root_union"]  # session.info holds Any; only set here
+    return found
 
 
 async def by_code(session: AsyncSession, code: str) -> Union | None:
@@ -191,6 +217,6 @@ async def places(
     return workplaces, wards
 
 
-def all_unions_query() -> Select[tuple[Union]]:
+def all_unions_query() -> Select[Union]:
     """Every union, the root first, then by level and name (for choosers)."""
     return select(Union).order_by(Union.parent_id.is_not(None), Union.level, Union.name)

@@ -23,10 +23,11 @@ import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 
@@ -44,7 +45,9 @@ from bot.services.text import (
 try:  # libyaml parses the articles several times faster; the pure-Python loader also works
     from yaml import CSafeLoader as SafeLoader
 except ImportError:  # pragma: no cover
-    from yaml import SafeLoader  # type: ignore[assignment]
+    from yaml import SafeLoader
+
+_T = TypeVar("_T")
 
 LANGUAGES = ("vi", "en")
 OFFTOPIC = ""  # the pseudo-topic of content/offtopic.yaml: "not about work or the union"
@@ -331,6 +334,61 @@ class Article:
 
 def parse_article(path: Path, language: str) -> Article:
     """Read and validate one article; ContentError names the file and what is wrong."""
+    meta, body = _front_matter(path)
+    article = Article(
+        id=meta.need("id", str),
+        language=language,
+        title=meta.need("title", str).strip(),
+        questions=meta.strings("questions"),
+        keywords=meta.strings("keywords", required=False),
+        sources=meta.strings("sources"),
+        updated=meta.day("updated") or _missing(path, "updated"),
+        valid_from=meta.day("valid_from"),
+        valid_until=meta.day("valid_until"),
+        next=meta.strings("next"),
+        body=body.strip(),
+        path=path,
+    )
+    _validate(article)
+    return article
+
+
+@dataclass(frozen=True, slots=True)
+class _FrontMatter:
+    """An article's front matter, read field by field; ContentError names the file."""
+
+    path: Path
+    meta: Mapping[object, object]
+
+    def need(self, key: str, kind: type[_T]) -> _T:
+        value = self.meta.get(key)
+        empty = isinstance(value, (str, list)) and not value
+        if empty or not isinstance(value, kind):
+            raise ContentError(f"{self.path}: '{key}' is missing or not a {_kind_name(kind)}")
+        return value
+
+    def strings(self, key: str, required: bool = True) -> tuple[str, ...]:
+        value = self.need(key, list) if required else self.meta.get(key)
+        if value is None:
+            return ()
+        if isinstance(value, list):
+            # YAML reads an unquoted 253.000 as a number; a search hint may still use it as text.
+            texts = [str(v).strip() if isinstance(v, (str, int, float)) else "" for v in value]
+            if all(texts):
+                return tuple(texts)
+        raise ContentError(f"{self.path}: '{key}' must be a list of non-empty texts")
+
+    def day(self, key: str) -> date | None:
+        value = self.meta.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, date):
+            raise ContentError(f"{self.path}: '{key}' must be a date like 2026-07-01")
+        return value
+
+
+def _front_matter(path: Path) -> tuple[_FrontMatter, str]:
+    """An article file's front matter (a YAML mapping between '---' lines) and its body."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -344,45 +402,12 @@ def parse_article(path: Path, language: str) -> Article:
         raise ContentError(f"{path}: front matter is not valid YAML: {exc}") from exc
     if not isinstance(meta, dict):
         raise ContentError(f"{path}: front matter must be a mapping")
+    return _FrontMatter(path, meta), body
 
-    def need(key: str, kind: type | tuple[type, ...]) -> object:
-        value = meta.get(key)
-        if not isinstance(value, kind) or (isinstance(value, (str, list)) and not value):
-            raise ContentError(f"{path}: '{key}' is missing or not a {_kind_name(kind)}")
-        return value
 
-    def strings(key: str, required: bool = True) -> tuple[str, ...]:
-        value = meta.get(key) if not required else need(key, list)
-        if value is None:
-            return ()
-        # YAML reads an unquoted 253.000 as a number; a search hint may still use it as text.
-        texts = [str(v).strip() if isinstance(v, (str, int, float)) else "" for v in value]
-        if not isinstance(value, list) or not all(texts):
-            raise ContentError(f"{path}: '{key}' must be a list of non-empty texts")
-        return tuple(texts)
-
-    def day(key: str) -> date | None:
-        value = meta.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, date):
-            raise ContentError(f"{path}: '{key}' must be a date like 2026-07-01")
-        return value
-
-    article = Article(
-        id=str(need("id", str)),
-        language=language,
-        title=str(need("title", str)).strip(),
-        questions=strings("questions"),
-        keywords=strings("keywords", required=False),
-        sources=strings("sources"),
-        updated=day("updated") or _missing(path, "updated"),
-        valid_from=day("valid_from"),
-        valid_until=day("valid_until"),
-        next=strings("next"),
-        body=body.strip(),
-        path=path,
-    )
+def _validate(article: Article) -> None:
+    """The rules between an article's fields and its file name."""
+    path = article.path
     if article.id != path.stem:
         raise ContentError(f"{path}: id '{article.id}' must equal the file name")
     if len(article.questions) < MIN_QUESTIONS:
@@ -393,15 +418,17 @@ def parse_article(path: Path, language: str) -> Article:
         raise ContentError(f"{path}: valid_from is after valid_until")
     if not article.body:
         raise ContentError(f"{path}: the answer text after the front matter is empty")
-    return article
 
 
 def _missing(path: Path, key: str) -> date:
     raise ContentError(f"{path}: '{key}' is missing (a date like 2026-11-25)")
 
 
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    return {str: "text", list: "list", dict: "mapping"}.get(kind, "value")  # type: ignore[arg-type]
+_KIND_NAMES: dict[type, str] = {str: "text", list: "list", dict: "mapping"}
+
+
+def _kind_name(kind: type) -> str:
+    return _KIND_NAMES.get(kind, "value")
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,6 +444,9 @@ def load_taxonomy(path: Path) -> tuple[Group, ...]:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeLoader)
     except (OSError, yaml.YAMLError) as exc:
         raise ContentError(f"{path}: cannot read the taxonomy: {exc}") from exc
+    # An empty file reads as None.
+    if not isinstance(data, dict) or not all(isinstance(group, dict) for group in data.values()):
+        raise ContentError(f"{path}: must map each group id to its title_vi and topics")
     return tuple(
         Group(group_id, str(group.get("title_vi", group_id)), tuple(group.get("topics") or ()))
         for group_id, group in data.items()

@@ -25,7 +25,7 @@ def _number(value: object) -> int | None:
 # ---------------------------------------------------------------------------- canned replies
 
 
-async def replies_page(current: Page, error: str | None = None, status: int = 200):
+async def replies_page(current: Page, error: str | None = None, status: int = 200) -> web.Response:
     return current.render(
         "replies.html",
         status=status,

@@ -15,12 +15,14 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 from babel.numbers import format_decimal
 from markupsafe import Markup
+from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import access, labels, membership_plan
 from bot.services.i18n import _, current_language, format_date
@@ -120,52 +122,10 @@ async def stats(current: Page) -> web.StreamResponse:
     root = await unions.root(session)
     whole = scope.unions is None or (root is not None and root.id in scope.unions)
 
-    tables: list[Table] = []
-    charts: dict[str, Any] = {}
-
-    def add(
-        key: str, title: str, column: str, counts: dict[str, int], labels: dict[str, str]
-    ) -> None:
-        table, chart = _shown(key, title, column, counts, labels)
-        tables.append(table)
-        charts[key] = chart
-
-    categories = await statistics.by_category(session, where)
-    order = sorted(
-        categories,
-        key=lambda k: (CASE_KINDS.index(k[0]) if k[0] in CASE_KINDS else 9, k[1] or ""),
-    )
-    add(
-        "category",
-        _("Requests by category"),
-        _("Category"),
-        {f"{kind}:{category or ''}": categories[kind, category] for kind, category in order},
-        {f"{k}:{c or ''}": _category_label(current, k, c) for k, c in order},
-    )
-    statuses = await statistics.by_status(session, where)
-    present = [s for s in CASE_STATUSES if s in statuses]
-    add(
-        "status",
-        _("Requests by status"),
-        _("Status"),
-        {s: statuses[s] for s in present},
-        {s: _(labels.OFFICER_STATUSES[s]).capitalize() for s in present},
-    )
-    held = await statistics.by_union(session, where)
-    by_name = sorted(held, key=lambda k: (k[1], k[0]))
-    add(
-        "union",
-        _("Requests by union"),
-        _("Union"),
-        {code: held[code, name] for code, name in by_name},
-        {code: name for code, name in by_name},
-    )
-    months = await statistics.per_month(session, where, now)
-    add("month", _("Requests per month"), _("Month"), months, {m: _month_label(m) for m in months})
-    interest = await statistics.per_month(session, where, now, kind="membership")
+    tables, charts = await _breakdowns(current, where)
     interest_table, charts["interest"] = _shown(
-        "interest", _("Membership interest per month"), _("Month"), interest,
-        {m: _month_label(m) for m in interest},
+        "interest", _("Membership interest per month"), _("Month"),
+        *await _per_month(session, where, now, kind="membership"),
     )  # fmt: skip
 
     members = await _members(current, scope, whole)
@@ -189,6 +149,61 @@ async def stats(current: Page) -> web.StreamResponse:
         themes=[(t.text, number(t.count)) for t in await statistics.themes(session)],
         data=script_json({"locale": current_language(), "charts": charts}),
     )
+
+
+# Counts by row key and the rows' labels, in the order the rows are shown.
+Breakdown = tuple[dict[str, int], dict[str, str]]
+
+
+async def _breakdowns(
+    current: Page, where: ColumnElement[bool]
+) -> tuple[list[Table], dict[str, Any]]:
+    """The tables and charts of requests by category, status, union and month, in order."""
+    session, now = current.session, current.now
+    tables: list[Table] = []
+    charts: dict[str, Any] = {}
+
+    def add(key: str, title: str, column: str, breakdown: Breakdown) -> None:
+        table, charts[key] = _shown(key, title, column, *breakdown)
+        tables.append(table)
+
+    add("category", _("Requests by category"), _("Category"), await _by_category(current, where))
+    add("status", _("Requests by status"), _("Status"), await _by_status(session, where))
+    add("union", _("Requests by union"), _("Union"), await _by_union(session, where))
+    add("month", _("Requests per month"), _("Month"), await _per_month(session, where, now))
+    return tables, charts
+
+
+async def _by_category(current: Page, where: ColumnElement[bool]) -> Breakdown:
+    """By kind in the form's order, then by category name."""
+    categories = await statistics.by_category(current.session, where)
+    order = sorted(
+        categories,
+        key=lambda k: (CASE_KINDS.index(k[0]) if k[0] in CASE_KINDS else 9, k[1] or ""),
+    )
+    counts = {f"{kind}:{category or ''}": categories[kind, category] for kind, category in order}
+    names = {f"{k}:{c or ''}": _category_label(current, k, c) for k, c in order}
+    return counts, names
+
+
+async def _by_status(session: AsyncSession, where: ColumnElement[bool]) -> Breakdown:
+    statuses = await statistics.by_status(session, where)
+    present = [s for s in CASE_STATUSES if s in statuses]
+    counts = {s: statuses[s] for s in present}
+    return counts, {s: _(labels.OFFICER_STATUSES[s]).capitalize() for s in present}
+
+
+async def _by_union(session: AsyncSession, where: ColumnElement[bool]) -> Breakdown:
+    held = await statistics.by_union(session, where)
+    by_name = sorted(held, key=lambda k: (k[1], k[0]))
+    return {code: held[code, name] for code, name in by_name}, dict(by_name)
+
+
+async def _per_month(
+    session: AsyncSession, where: ColumnElement[bool], now: datetime, kind: str | None = None
+) -> Breakdown:
+    months = await statistics.per_month(session, where, now, kind=kind)
+    return months, {m: _month_label(m) for m in months}
 
 
 async def _members(current: Page, scope: access.Scope, whole: bool) -> dict[str, Any]:

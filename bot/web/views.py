@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,7 +35,7 @@ MAX_REPLY = 4000
 
 
 async def login_form(current: Page, error: str | None = None, status: int = 200) -> web.Response:
-    token = current.request.cookies.get(auth.LOGIN_COOKIE) or auth.secrets.token_urlsafe(24)
+    token = current.request.cookies.get(auth.LOGIN_COOKIE) or secrets.token_urlsafe(24)
     response = current.render("login.html", status=status, csrf=token, error=error)
     auth.set_cookie(response, current.request, auth.LOGIN_COOKIE, token)
     return response

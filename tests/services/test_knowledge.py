@@ -94,12 +94,23 @@ def write_article(folder: Path, topic: str, **changes: object) -> Path:
         ({"next": ["call"]}, "unknown next step 'call'"),
         ({"updated": "hôm qua"}, "'updated' must be a date"),
         ({"valid_from": date(2027, 1, 1)}, "valid_from is after valid_until"),
+        # Not a list and not iterable either: refused like any other wrong list.
+        ({"keywords": 5}, "'keywords' must be a list of non-empty texts"),
     ],
 )
 def test_a_malformed_article_is_refused_with_the_reason(tmp_path, changes, complaint):
     path = write_article(tmp_path, "rights.minimum_wage", **changes)
     with pytest.raises(ContentError, match=complaint):
         parse_article(path, "vi")
+
+
+@pytest.mark.parametrize("text", ["", "# nothing yet\n", "- join\n", "join: Gia nhập\n"])
+def test_a_taxonomy_that_is_not_a_mapping_of_groups_is_refused(tmp_path, text):
+    """An empty file reads as None; it is reported like any other bad taxonomy."""
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ContentError, match="must map each group id"):
+        load_taxonomy(path)
 
 
 @pytest.fixture
