@@ -23,7 +23,8 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 
 import handlers
-from handlers.forms import Choice
+from bot.services import labels
+from bot.services.labels import Choice
 from storage import models, officers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,11 +76,14 @@ def english_words() -> frozenset[str]:
 
 @functools.cache
 def code_values() -> frozenset[str]:
-    """Values the code stores and compares, never meant to be read: every Choice of every
-    handler module, and the fixed value lists of the models."""
+    """Values the code stores and compares, never meant to be read: every Choice of the
+    labels table and of every handler module, and the fixed value lists of the models."""
     values: set[str] = set()
-    for info in pkgutil.iter_modules(handlers.__path__):
-        module = importlib.import_module(f"handlers.{info.name}")
+    modules = [
+        importlib.import_module(f"handlers.{i.name}")
+        for i in pkgutil.iter_modules(handlers.__path__)
+    ]
+    for module in (labels, *modules):
         for value in vars(module).values():
             choices = value if isinstance(value, tuple) else (value,)
             values.update(c.value for c in choices if isinstance(c, Choice))
