@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
+from functools import partial
 
 import aiohttp
 from aiohttp import web
@@ -29,6 +30,7 @@ from bot.dispatch import Dispatcher
 from bot.fetcher import EvidenceFetcher
 from bot.inbox import InboxWriter
 from bot.outbox import Sender
+from bot.outbox import body as outbox_body
 from bot.services import Services
 from bot.sla import SlaWatch
 from bot.web import routes as dashboard
@@ -177,7 +179,9 @@ def build_runtime(app: web.Application) -> Runtime:
         channels[telegram.name] = telegram
         app[TELEGRAM] = telegram
     if terminal is None:
-        chat = webchat.WebChatChannel(database, writer)
+        chat = webchat.WebChatChannel(
+            database, writer, read_body=partial(outbox_body, services.vault)
+        )
         channels[chat.name] = chat
         app[WEBCHAT] = chat
     app[RUNTIME] = runtime

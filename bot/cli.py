@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TypeAlias
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import logs
 from bot.app import RUNTIME, create_app, ensure_schema, seed_directory
@@ -35,12 +36,12 @@ from bot.channels.terminal import TerminalChannel, converse
 from bot.config import ConfigError, Settings, default_settings
 from bot.services import accounts, calendar, knowledge, reporters
 from bot.services.accounts import AccountError
-from bot.services.crypto import load_vault
+from bot.services.crypto import Vault, load_vault
 from bot.services.i18n import LANGUAGES, Catalogs, _, format_date, format_datetime
 from bot.services.knowledge import SOON_DAYS, ContentError, Knowledge
 from bot.services.router import Router
 from handlers import faq
-from storage import cases, db, officers, people, unanswered, unions
+from storage import cases, db, officers, outbox, people, unanswered, unions
 from storage.directory import Directory, DirectoryError
 from storage.directory import load as load_directory
 from storage.localtime import LOCAL_TIME
@@ -340,30 +341,43 @@ def _text(value: object) -> str | None:
 
 async def rotate_key(settings: Settings) -> int:
     """`unionbot db rotate-key`: after putting a new key first, re-seal every stored secret
-    with it and re-tag anonymous reporters; then the old key can be dropped. PINs of
-    anonymous cases and askers of unanswered questions cannot be re-tagged (by design)."""
+    with it (and re-tag reporters of cases filed before the sealed lists); then the old key
+    can be dropped. PINs of anonymous cases and askers of unanswered questions cannot be
+    re-tagged (by design)."""
     vault = load_vault(settings)
     database = db.Database.open(settings.database_url)
     try:
         await ensure_schema(database, settings)
         async with database.writing(), database.sessions() as session:
-            phones = await people.with_phone(session)
-            for person in phones:
-                person.phone_encrypted = vault.rotate(person.phone_encrypted or b"")
+            phones = await _reseal_people(session, vault)
+            await outbox.rotate(session, vault.rotate)
             sealed = await cases.with_sealed(session)
             for case in sealed:
                 if case.contact_sealed:
                     case.contact_sealed = vault.rotate(case.contact_sealed)
                 if case.reporter_sealed:
                     case.reporter_sealed = vault.rotate(case.reporter_sealed)
+                if case.reporter_sealed and case.reporter_tag:  # filed before sealed lists
                     person_id = vault.open(case.reporter_sealed)
                     case.reporter_tag = reporters.tag(vault, person_id)
             await session.commit()
     finally:
         await database.close()
     done = _("Re-sealed {phones} phone numbers and {cases} requests with the current key.")
-    print(done.format(phones=len(phones), cases=len(sealed)))
+    print(done.format(phones=phones, cases=len(sealed)))
     return 0
+
+
+async def _reseal_people(session: AsyncSession, vault: Vault) -> int:
+    """Phones and lists of anonymous cases, re-sealed; how many phones."""
+    phones = 0
+    for person in await people.with_sealed(session):
+        if person.phone_encrypted:
+            person.phone_encrypted = vault.rotate(person.phone_encrypted)
+            phones += 1
+        if person.cases_sealed:
+            person.cases_sealed = vault.rotate(person.cases_sealed)
+    return phones
 
 
 def _login() -> str:

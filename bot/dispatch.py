@@ -225,7 +225,12 @@ class Dispatcher:
         await inbox.finish(session, ignored, now, status="ignored")
         return [msg for msg in msgs if msg.ack is not None]
 
-    async def _officer_button(self, session: AsyncSession, msg: Incoming) -> bool:
+    async def _may_press_first(self, session: AsyncSession, msg: Incoming) -> bool:
+        """A button press from someone the bot holds nothing about is forged, except an entry
+        point anyone may press (the menu: after /xoadulieu the person is gone) and an
+        officer's button (case alerts reach them, in a group too, before they ever write)."""
+        if registry.public_button(msg.payload or ""):
+            return True
         on_channel = msg.channel == self.services.settings.officer_channel
         if not on_channel or not registry.officer_button(msg.payload or ""):
             return False
@@ -256,10 +261,8 @@ class Dispatcher:
                 msg = registry.read_number(msg, row.state if row is not None else {})
             if msg.payload is not None and (
                 not valid_payload(msg.payload)
-                or (person is None and not await self._officer_button(session, msg))
+                or (person is None and not await self._may_press_first(session, msg))
             ):
-                # A button press from someone we never wrote to is forged (officers excepted:
-                # case alerts reach them, in a group too, before they ever write).
                 return [registry.STALE(address)]
             return await self._run(session, msg, now, batch, language)
 
@@ -300,9 +303,27 @@ class Dispatcher:
                 replies = await pick(msg, state)(ctx, msg)
         except StaleButton:
             return [registry.STALE(address)]
+        if ctx.erased:
+            return await self._erase(session, batch, key, replies)
         if ctx.state != before:
             conversations.put(session, batch.conversations, person.id, ctx.state, now)
         return replies
+
+    async def _erase(
+        self,
+        session: AsyncSession,
+        batch: Batch,
+        key: tuple[str, str],
+        replies: list[Outgoing],
+    ) -> list[Outgoing]:
+        """After /xoadulieu: the person and their conversation rows go; the confirmation is
+        still sent, linked to nobody."""
+        person = batch.people.pop(key)
+        batch.conversations.pop(person.id, None)
+        await session.flush()
+        await people.delete_person(session, person.id)
+        session.expunge(person)
+        return [replace(r, to=replace(r.to, person_id=None)) for r in replies]
 
 
 @dataclass(slots=True)

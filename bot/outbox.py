@@ -17,6 +17,7 @@ A row stays "in flight" until its sent mark is committed, so the scan never send
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -29,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.channels.base import Channel, Delivery, SendError
 from bot.logs import describe
 from bot.services import Services
+from bot.services.crypto import Vault
 from handlers.types import Outgoing
 from storage import outbox
 from storage.db import Database
@@ -60,16 +62,18 @@ class Work:
 
 
 async def write(
-    session: AsyncSession, replies: Sequence[Outgoing], now: datetime
+    session: AsyncSession, replies: Sequence[Outgoing], now: datetime, vault: Vault
 ) -> list[Delivery]:
-    """Write replies to the outbox (in the caller's transaction) and return them ready to
-    send once it commits."""
+    """Write replies to the outbox (in the caller's transaction), their text and buttons
+    sealed (a receipt holds a case code and a PIN), and return them ready to send once it
+    commits."""
     rows = [
         outbox.message(
             channel=r.to.channel,
             chat_id=r.to.chat_id,
-            text=r.text,
-            buttons=[[[b.label, b.payload] for b in row] for row in r.buttons],
+            sealed=seal_body(
+                vault, r.text, [[[b.label, b.payload] for b in row] for row in r.buttons]
+            ),
             person_id=r.to.person_id,
             now=now,
         )
@@ -83,13 +87,27 @@ async def write(
     ]  # fmt: skip
 
 
-def to_delivery(row: OutboxItem) -> Delivery:
+def seal_body(vault: Vault, text: str, buttons: list[list[list[str]]]) -> bytes:
+    return vault.seal(json.dumps({"text": text, "buttons": buttons}, ensure_ascii=False))
+
+
+def body(vault: Vault, row: OutboxItem) -> tuple[str, list[list[list[str]]]]:
+    """A row's text and buttons: opened from `sealed`, or as stored by rows written before
+    sealing (0009); empty once delivered and blanked."""
+    if row.sealed is None:
+        return row.text, row.buttons or []
+    opened = json.loads(vault.open(row.sealed))
+    return str(opened["text"]), list(opened["buttons"])
+
+
+def to_delivery(vault: Vault, row: OutboxItem) -> Delivery:
+    text, buttons = body(vault, row)
     return Delivery(
         id=row.id,
         channel=row.channel,
         chat_id=row.chat_id,
-        text=row.text,
-        buttons=tuple(tuple((label, payload) for label, payload in r) for r in row.buttons or ()),
+        text=text,
+        buttons=tuple(tuple((label, payload) for label, payload in r) for r in buttons),
     )
 
 
@@ -103,7 +121,7 @@ class Sender:
         self._inflight: set[int] = set()
         self._tails: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._sent: list[int] = []
+        self._sent: list[Delivery] = []
         self._flush_wake = asyncio.Event()
         self._scanning = False
         self._finished_during_scan: set[int] = set()
@@ -123,7 +141,7 @@ class Sender:
             if unit.discarded:
                 await session.rollback()
                 return
-            deliveries = await write(session, unit.replies, unit.now)
+            deliveries = await write(session, unit.replies, unit.now, self.services.vault)
             await session.commit()
         self.queue(deliveries)
 
@@ -167,7 +185,7 @@ class Sender:
             except Exception as exc:
                 await self._failed(delivery, describe(exc), False, None)
                 return
-        self._sent.append(delivery.id)
+        self._sent.append(delivery)
         self._flush_wake.set()
 
     async def _failed(
@@ -201,15 +219,23 @@ class Sender:
         """Commit the sent marks collected so far, in one statement."""
         if not self._sent:
             return
-        ids, self._sent = self._sent, []
+        sent, self._sent = self._sent, []
+        ids = [d.id for d in sent]
+        # Delivered: the messenger holds the message now; we keep neither text nor chat,
+        # except for a channel that reads its history from here.
+        forget = [d.id for d in sent if not self._keeps_history(d.channel)]
         try:
             async with self.db.writing(), self.db.sessions() as session:
-                await outbox.mark_sent(session, ids, self.services.clock())
+                await outbox.mark_sent(session, ids, self.services.clock(), forget)
                 await session.commit()
         except Exception as exc:
             # Unmarked rows are sent again by a later scan: a repeat, never a loss.
             log.error("could not mark %d messages sent: %s", len(ids), describe(exc))
         self._release(ids)
+
+    def _keeps_history(self, channel: str) -> bool:
+        found = self.channels.get(channel)
+        return bool(found is not None and found.keeps_history)
 
     async def scan(self) -> int:
         """Submit unsent rows that are due (after a crash, or for a retry)."""
@@ -218,7 +244,7 @@ class Sender:
         try:
             async with self.db.sessions() as session:
                 rows = await outbox.due(session, list(self.channels), self.services.clock())
-                deliveries = [to_delivery(r) for r in rows]
+                deliveries = [to_delivery(self.services.vault, r) for r in rows]
         finally:
             self._scanning = False
         skip = self._inflight | self._finished_during_scan

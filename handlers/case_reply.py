@@ -13,7 +13,9 @@ from storage.models import Case
 
 
 async def _own_case(ctx: Context, code: str) -> Case | None:
-    return await cases.owned_by(ctx.session, code, ctx.person.id, my_requests.reporter_tag(ctx))
+    return await cases.owned_by(
+        ctx.session, code, ctx.person.id, await my_requests.anonymous_ids(ctx)
+    )
 
 
 async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:

@@ -55,6 +55,7 @@ from handlers.types import (
     StaleButton,
 )
 from storage import evidence
+from storage.localtime import start_of_day
 
 FORM_DAYS = 7
 # Typed alone these can only mean "stop": with their diacritics they are no one's name.
@@ -592,7 +593,8 @@ async def _record(ctx: Context, form: Form, step: str, value: Any) -> list[Outgo
         agreed = value == "yes"
         answers[CONSENT] = agreed
         if agreed:
-            ctx.person.consent_at = ctx.now
+            # The day is enough to show when they agreed; a time could be matched.
+            ctx.person.consent_at = start_of_day(ctx.now)
         elif form.needs_consent:
             return await _send(ctx, form)  # finish says why nothing can be sent
     else:

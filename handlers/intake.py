@@ -70,5 +70,7 @@ async def file(
         **await workplace.case_columns(ctx, decision),
         **reporters.columns(ctx.services.vault, ctx.person.id, anonymous),
     )
+    if anonymous:
+        reporters.remember(ctx.services.vault, ctx.person, case.id)
     attached = await evidence.attach(ctx.session, list(answers.get("evidence") or ()), case.id)
     return Filed(case, union, first_due, resolution_due, attached)

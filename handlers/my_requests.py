@@ -3,8 +3,6 @@ code, status, date and what happens next; the PIN told once when an anonymous ca
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from bot.services import reporters
 from bot.services.i18n import _, format_date, format_datetime
 from bot.services.labels import WORKER_KINDS, WORKER_STATUSES
@@ -12,15 +10,17 @@ from handlers import menu
 from handlers.payloads import MyRequests
 from handlers.types import Context, Incoming, Outgoing
 from storage import cases
+from storage.localtime import LOCAL_TIME
 from storage.models import Case
 
 SHOWN = 5
-MAX_PIN_FAILURES = 5  # per person and day: 6 digits must not be guessable through the bot
 
 
 async def show(ctx: Context, msg: Incoming) -> list[Outgoing]:
     """The five most recent requests, newest first."""
-    recent = await cases.for_person(ctx.session, ctx.person.id, reporter_tag(ctx), limit=SHOWN)
+    recent = await cases.for_person(
+        ctx.session, ctx.person.id, await anonymous_ids(ctx), limit=SHOWN
+    )
     if not recent:
         text = _("You have not sent any request yet. When you do, its code will show here.")
         return [ctx.reply(text, menu.main_menu())]
@@ -61,24 +61,23 @@ def pin_notice(ctx: Context, case: Case) -> str:
 async def look_up(ctx: Context, msg: Incoming) -> list[Outgoing]:
     """/tracuu CODE PIN: an anonymous reporter looks a case up from any account."""
     args = (msg.text or "").split()[1:]
-    failures = [
-        at for at in ctx.state.get("pin_failures", [])
-        if datetime.fromisoformat(at) > ctx.now - timedelta(days=1)
-    ]  # fmt: skip
-    if len(failures) >= MAX_PIN_FAILURES:
-        text = _("Too many wrong tries. Please try again tomorrow.")
-        return [ctx.reply(text, menu.main_menu())]
     if len(args) != 2:
         return [
             ctx.reply(
                 _("Send: /tracuu REQUEST-CODE PIN, for example /tracuu KN-2026-000123 123456")
             )
         ]
-    code, pin = args[0].upper(), args[1]
+    code, pin = args[0].upper()[:30], args[1][:12]
     case = await cases.by_code(ctx.session, code)
+    # Counted per case, whoever tries: a new account or a cancelled form starts nothing anew.
+    today = ctx.now.astimezone(LOCAL_TIME).date()
+    if case is not None and reporters.pin_locked(case, today):
+        text = _("Too many wrong tries. Please try again tomorrow.")
+        return [ctx.reply(text, menu.main_menu())]
     matched = reporters.pin_matches(ctx.services.vault, case, code, pin)
     if case is None or not matched:
-        ctx.state["pin_failures"] = [*failures, ctx.now.isoformat()]
+        if case is not None:
+            reporters.count_wrong_pin(case, today)
         return [ctx.reply(_("The request code or the PIN is not right."), menu.main_menu())]
     return [ctx.reply(describe(case), menu.main_menu())]
 
@@ -89,6 +88,6 @@ async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
     return await show(ctx, msg)
 
 
-def reporter_tag(ctx: Context) -> str:
-    """The tag of the person's anonymous cases (see bot/services/reporters.py)."""
-    return reporters.tag(ctx.services.vault, ctx.person.id)
+async def anonymous_ids(ctx: Context) -> list[int]:
+    """The person's anonymous cases (their sealed list, bot/services/reporters.py)."""
+    return await reporters.case_ids(ctx.session, ctx.services.vault, ctx.person)

@@ -12,7 +12,6 @@ agreeing, that their request codes and PINs stop working.
 
 from __future__ import annotations
 
-from bot.services import reporters
 from bot.services.i18n import _
 from handlers import faq, forms, menu, my_requests
 from handlers.payloads import Privacy
@@ -22,7 +21,9 @@ from storage import cases, evidence, outbox, people, unanswered
 
 async def ask(ctx: Context, msg: Incoming) -> list[Outgoing]:
     """/xoadulieu: say what is kept and ask to confirm."""
-    filed = await cases.count_for_person(ctx.session, ctx.person.id, my_requests.reporter_tag(ctx))
+    filed = await cases.count_for_person(
+        ctx.session, ctx.person.id, await my_requests.anonymous_ids(ctx)
+    )
     held = [
         _("phone number: {kept}").format(
             kept=_("kept, encrypted") if ctx.person.phone_encrypted else _("none")
@@ -57,9 +58,11 @@ async def erase(ctx: Context) -> list[Outgoing]:
     ctx.state.clear()
     sent = await outbox.forget_person(ctx.session, person.id)
     asked = await unanswered.forget(ctx.session, faq.asker_tag(ctx))
-    detached = await cases.detach(
-        ctx.session, person.id, reporters.tag(ctx.services.vault, person.id), ctx.now
-    )
+    mine = await my_requests.anonymous_ids(ctx)
+    detached = await cases.detach(ctx.session, person.id, mine, ctx.now)
+    # The person and their conversation go too (the dispatcher deletes the rows once this
+    # handler is done); a later message starts anew, linked to nothing.
+    ctx.erase_person()
     lines = [
         _("phone number") if "phone_encrypted" in held else None,
         _("your agreement to keep personal data") if "consent_at" in held else None,

@@ -4,7 +4,7 @@ items whose own flows are not built yet."""
 
 from __future__ import annotations
 
-from bot.services import alerts, calendar
+from bot.services import alerts, calendar, reporters
 from bot.services.i18n import N_, _
 from handlers import cancel, forms, menu
 from handlers.payloads import Question
@@ -124,13 +124,17 @@ async def submit(ctx: Context, text: str, topic: str) -> list[Outgoing]:
         kind="question",
         category=topic,
         union_id=root.id,
-        person_id=ctx.person.id,
         text=text,
         now=ctx.now,
         due_at=first_due,
         first_response_due_at=first_due,
         route_rule=4,  # a question goes to the root federation
+        # The worker was told no name is needed: nothing on the case points to them; the
+        # answer is relayed through the sealed reporter, and "My requests" finds it.
+        anonymous=True,
+        **reporters.columns(ctx.services.vault, ctx.person.id, anonymous=True),
     )
+    reporters.remember(ctx.services.vault, ctx.person, case.id)
     ctx.end_flow()
     return [
         ctx.reply(

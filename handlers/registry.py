@@ -82,6 +82,23 @@ BUTTONS: dict[str, Handler] = {
 }
 
 
+# Entry points anyone may press, even someone the bot holds nothing about (they could as well
+# type /start): the menu, the questions, the language, "My requests", a form's start. After
+# /xoadulieu the person is deleted, and the menu under the confirmation must still work.
+PUBLIC = {
+    payloads.Menu.namespace, payloads.Faq.namespace, payloads.Language.namespace,
+    payloads.MyRequests.namespace,
+}  # fmt: skip
+
+
+def public_button(payload: str) -> bool:
+    """A press that needs no history with the person (see PUBLIC)."""
+    namespace = payloads.namespace(payload)
+    if namespace in PUBLIC:
+        return True
+    return any(f.button == namespace for f in FORMS.values()) and payload.endswith(":start")
+
+
 def officer_button(payload: str) -> bool:
     """An officer's one-tap action on a case: the only press taken in a group chat (a case
     alert in a registered officers' group), and from someone the bot never wrote to."""

@@ -22,9 +22,8 @@ if TYPE_CHECKING:
 # Telegram's limits, which the other channels are held to as well.
 MAX_TEXT = 4096
 MAX_PAYLOAD_BYTES = 64
-# Conversation state that survives the end of a flow: a form set aside (handlers/forms.py)
-# and the wrong PINs tried (handlers/status.py).
-LASTING_STATE = ("paused", "pin_failures")
+# Conversation state that survives the end of a flow: a form set aside (handlers/forms.py).
+LASTING_STATE = ("paused",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +105,19 @@ class Context:
     address: Address
     # True when this message created the person: the first thing they ever sent.
     first_contact: bool = False
+    # Set by erasure (/xoadulieu): the dispatcher deletes the person and their conversation.
+    erased: bool = False
 
     def end_flow(self) -> None:
-        """Forget the flow in progress. A form set aside and the count of wrong PINs outlive
-        it (they end on their own terms)."""
+        """Forget the flow in progress. A form set aside outlives it (it ends on its own
+        terms)."""
         kept = {key: self.state[key] for key in LASTING_STATE if key in self.state}
         self.state.clear()
         self.state.update(kept)
+
+    def erase_person(self) -> None:
+        """Delete this person and their conversation once the handler is done."""
+        self.erased = True
 
     def reply(self, text: str, buttons: Sequence[Sequence[Button]] = ()) -> Outgoing:
         """A message back to the chat this message came from."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
 from storage.dialect import insert
-from storage.localtime import LOCAL_TIME
+from storage.localtime import LOCAL_TIME, start_of_day, start_of_hour
 from storage.models import Case, CaseCounter, CaseMessage
 
 # Code prefixes read out on the phone: KN-2026-000123 is the 123rd grievance of 2026.
@@ -57,6 +57,9 @@ async def open(
     unknown = set(intake) - INTAKE_COLUMNS
     if unknown:
         raise TypeError(f"not case intake columns: {sorted(unknown)}")
+    # A case nobody is named on keeps its time only to the hour: an exact time could be
+    # matched to the moment its sender was last active (any row written in that transaction).
+    stamp = now if person_id is not None else start_of_hour(now)
     case = Case(
         # The year in Vietnam: a case at 01:00 on 1 January local time is new-year's.
         code=await next_code(session, kind, now.astimezone(LOCAL_TIME).year),
@@ -68,70 +71,72 @@ async def open(
         anonymous=anonymous,
         escalated=False,
         due_at=due_at,
-        created_at=now,
-        updated_at=now,
+        created_at=stamp,
+        updated_at=stamp,
         **intake,
     )
     session.add(case)
     await session.flush()
-    session.add(CaseMessage(case_id=case.id, author="worker", text=text, created_at=now))
+    session.add(CaseMessage(case_id=case.id, author="worker", text=text, created_at=stamp))
     audit.record(
         session,
         actor="worker",
         action="case.opened",
         case_id=case.id,
-        now=now,
+        now=stamp,
         detail={"kind": kind},
     )
     return case
 
 
 async def for_person(
-    session: AsyncSession, person_id: int, reporter_tag: str | None = None, limit: int = 10
+    session: AsyncSession, person_id: int, anonymous: Collection[int] = (), limit: int = 10
 ) -> Sequence[Case]:
-    """The person's most recent cases, newest first, with their anonymous ones when their
-    reporter tag is given."""
+    """The person's cases, newest first: theirs by id, and `anonymous` (the ids in their
+    sealed list, bot/services/reporters.py)."""
     return (
         await session.scalars(
             select(Case)
-            .where(_filed_by(person_id, reporter_tag))
+            .where(_filed_by(person_id, anonymous))
             .order_by(Case.created_at.desc(), Case.id.desc())
             .limit(limit)
         )
     ).all()
 
 
-def _filed_by(person_id: int, reporter_tag: str | None) -> ColumnElement[bool]:
-    """The person's cases: theirs by id, and their anonymous ones by reporter tag."""
+def _filed_by(person_id: int, anonymous: Collection[int]) -> ColumnElement[bool]:
+    """The person's cases: theirs by id, and their anonymous ones by id."""
     mine = Case.person_id == person_id
-    return or_(mine, Case.reporter_tag == reporter_tag) if reporter_tag else mine
+    return or_(mine, Case.id.in_(sorted(anonymous))) if anonymous else mine
 
 
 async def count_for_person(
-    session: AsyncSession, person_id: int, reporter_tag: str | None = None
+    session: AsyncSession, person_id: int, anonymous: Collection[int] = ()
 ) -> int:
-    query = select(func.count()).select_from(Case).where(_filed_by(person_id, reporter_tag))
+    query = select(func.count()).select_from(Case).where(_filed_by(person_id, anonymous))
     return int(await session.scalar(query) or 0)
 
 
 async def owned_by(
-    session: AsyncSession, code: str, person_id: int, reporter_tag: str | None = None
+    session: AsyncSession, code: str, person_id: int, anonymous: Collection[int] = ()
 ) -> Case | None:
     """The case with this code if the person filed it, else None."""
-    query = select(Case).where(Case.code == code, _filed_by(person_id, reporter_tag))
+    query = select(Case).where(Case.code == code, _filed_by(person_id, anonymous))
     return await session.scalar(query)
 
 
-async def detach(session: AsyncSession, person_id: int, reporter_tag: str, now: datetime) -> int:
+async def detach(
+    session: AsyncSession, person_id: int, anonymous: Collection[int], now: datetime
+) -> int:
     """Cut every link between a person and the cases they filed (theirs by id, or anonymous
-    by tag): the cases stay with the union, with no way back to the reporter. Each case's
-    thread records the day (a DETACHED system entry), so officers know why nobody answers.
-    Only the day: one exact time on several anonymous cases would show they share a sender."""
-    ids = (await session.scalars(select(Case.id).where(_filed_by(person_id, reporter_tag)))).all()
+    by the ids in their sealed list): the cases stay with the union, with no way back to the
+    reporter. Each case's thread records the day (a DETACHED system entry), so officers know
+    why nobody answers. Only the day: one exact time on several anonymous cases would show
+    they share a sender."""
+    ids = (await session.scalars(select(Case.id).where(_filed_by(person_id, anonymous)))).all()
     if not ids:
         return 0
-    local = now.astimezone(LOCAL_TIME)
-    now = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(now.tzinfo)
+    now = start_of_day(now)
     await session.execute(
         update(Case)
         .where(Case.id.in_(ids))

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.localtime import start_of_day
 from storage.models import Conversation
 
 
@@ -30,16 +31,17 @@ def put(
     state: dict[str, Any],
     now: datetime,
 ) -> None:
-    """Write a person's state into their row (added to `known` if it is new)."""
+    """Write a person's state into their row (added to `known` if it is new). The day only:
+    an exact time would match the moment a case they filed anonymously was opened."""
     row = known.get(person_id)
     if row is None:
         row = known[person_id] = Conversation(
-            person_id=person_id, state=dict(state), updated_at=now
+            person_id=person_id, state=dict(state), updated_at=start_of_day(now)
         )
         session.add(row)
     else:
         row.state = dict(state)
-        row.updated_at = now
+        row.updated_at = start_of_day(now)
 
 
 async def load(session: AsyncSession, person_id: int) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dialect import insert
+from storage.localtime import start_of_day
 from storage.models import InboxItem
 
 MAX_ATTEMPTS = 3
@@ -92,12 +93,14 @@ async def finish(
     session: AsyncSession, ids: Sequence[int], now: datetime, status: str = "done"
 ) -> None:
     """Mark updates processed (or ignored) in the caller's transaction and drop their
-    payloads: after processing only what deduplication needs stays (no names, no text)."""
+    payloads: after processing only what deduplication needs stays (no names, no text), and
+    its times only to the day (an exact time could be matched to a case's)."""
     if ids:
+        day = start_of_day(now)
         await session.execute(
             update(TABLE)
             .where(TABLE.c.id.in_(list(ids)))
-            .values(status=status, processed_at=now, payload=None)
+            .values(status=status, received_at=day, processed_at=day, payload=None)
         )
 
 
@@ -110,7 +113,7 @@ async def record_failure(session: AsyncSession, item_id: int, error: str, now: d
     item.error = error[:200]
     if item.attempts >= MAX_ATTEMPTS:
         item.status = "failed"
-        item.processed_at = now
+        item.received_at = item.processed_at = start_of_day(now)
         item.payload = None
         return True
     return False

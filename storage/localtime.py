@@ -4,6 +4,21 @@ here at the bottom of the layers, so every layer uses the same one."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 LOCAL_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+# Rows a database reader could match to an anonymous case by time (who was active when it
+# was filed) keep their time only to the day or the hour: see storage/people.py,
+# conversations.py, outbox.py and cases.py.
+def start_of_day(moment: datetime) -> datetime:
+    """Midnight of the moment's local day, in the moment's time zone."""
+    local = moment.astimezone(LOCAL_TIME)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(moment.tzinfo)
+
+
+def start_of_hour(moment: datetime) -> datetime:
+    """The moment's hour (Vietnam's offset is whole hours, so local and UTC agree)."""
+    return moment.replace(minute=0, second=0, microsecond=0)

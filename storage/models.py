@@ -7,7 +7,7 @@ storage/migrations; tests/storage/test_migrations.py fails on drift.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -132,7 +133,11 @@ class Person(Base):
     language: Mapped[str] = mapped_column(String(8), default="vi")
     consent_at: Mapped[datetime | None]
     phone_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The ids of the person's anonymous cases, sealed: only the key links them to the person,
+    # and nothing shared between those cases groups them (bot/services/reporters.py).
+    cases_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The day only (people.first_seen): an exact time could be matched to a case's.
     created_at: Mapped[datetime]
 
 
@@ -178,6 +183,9 @@ class OutboxItem(Base):
         Index("ix_outbox_pending", "sent_at", "id"),
         # The web chat reads a visitor's replies by chat.
         Index("ix_outbox_chat", "channel", "chat_id", "id"),
+        # Ids are never reused on SQLite either: the sender and the web chat's readers track
+        # messages by id, and old rows are deleted (retention).
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -187,8 +195,11 @@ class OutboxItem(Base):
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     channel: Mapped[str] = mapped_column(String(20))
     chat_id: Mapped[str] = mapped_column(String(64))
+    # Rows written since 0009 keep the text and buttons only in `sealed` (bot/outbox.py):
+    # a receipt's code and PIN are never in clear; `text` and `buttons` stay empty.
     text: Mapped[str] = mapped_column(Text)
     buttons: Mapped[list[list[list[str]]]] = mapped_column(Json, default=list)
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
@@ -304,13 +315,18 @@ class Case(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Name, phone and contact time, sealed (bot/services/crypto.py); officers open them.
     contact_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
-    # Anonymous cases have no person_id: the reporter is sealed (to relay replies) and
-    # tagged with a keyed hash (so their own "My requests" finds the case).
+    # Anonymous cases have no person_id: the reporter is sealed (to relay replies), and the
+    # person's own sealed list (people.cases_sealed) finds it for "My requests".
     reporter_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Before 0009 a keyed hash of the reporter, shared by their anonymous cases; read once to
+    # move such cases into the sealed list, then cleared (bot/services/reporters.py).
     reporter_tag: Mapped[str | None] = mapped_column(String(64), index=True)
     # A keyed hash of the code and the PIN given to an anonymous reporter, so they can look
     # the case up from another account (/tracuu CODE PIN).
     pin_tag: Mapped[str | None] = mapped_column(String(64))
+    # Wrong PINs tried on this case today (/tracuu): counted per case, not per visitor.
+    pin_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    pin_failed_on: Mapped[date | None] = mapped_column(Date)
     # Escalation moves the case to the parent union; the union it came from first keeps
     # read access.
     origin_union_id: Mapped[int | None] = mapped_column(ForeignKey("unions.id"))

@@ -6,14 +6,15 @@ a send, never lose one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, or_, select, update
+from sqlalchemy import Table, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import rows_changed
+from storage.localtime import start_of_day
 from storage.models import OutboxItem
 
 MAX_ATTEMPTS = 8
@@ -23,22 +24,18 @@ TABLE = cast(Table, OutboxItem.__table__)
 
 
 def message(
-    *,
-    channel: str,
-    chat_id: str,
-    text: str,
-    buttons: list[list[list[str]]],
-    person_id: int | None,
-    now: datetime,
+    *, channel: str, chat_id: str, sealed: bytes, person_id: int | None, now: datetime
 ) -> dict[str, Any]:
-    """The row for one message to send."""
+    """The row for one message to send: its text and buttons only sealed (bot/outbox.py), and
+    the day it was written, not the time (a time could be matched to a case's)."""
     return {
         "person_id": person_id,
         "channel": channel,
         "chat_id": chat_id,
-        "text": text,
-        "buttons": buttons,
-        "created_at": now,
+        "text": "",
+        "buttons": [],
+        "sealed": sealed,
+        "created_at": start_of_day(now),
         "attempts": 0,
         "failed": False,
     }
@@ -97,9 +94,40 @@ async def for_chat(
     return (await session.scalars(stmt)).all()
 
 
-async def mark_sent(session: AsyncSession, ids: Sequence[int], now: datetime) -> None:
-    if ids:
-        await session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids)).values(sent_at=now))
+async def mark_sent(
+    session: AsyncSession, ids: Sequence[int], now: datetime, forget: Sequence[int] = ()
+) -> None:
+    """Mark messages sent (the day only). Those in `forget` also lose their text and whom
+    they went to: once delivered, the messenger holds them, not us."""
+    kept = [i for i in ids if i not in set(forget)]
+    if kept:
+        await session.execute(
+            update(OutboxItem).where(OutboxItem.id.in_(kept)).values(sent_at=start_of_day(now))
+        )
+    if forget:
+        await session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id.in_(forget))
+            .values(sent_at=start_of_day(now), **BLANK)
+        )
+
+
+# What a delivered (or given-up) message keeps: nothing that says what it said or to whom.
+BLANK: dict[str, Any] = {
+    "chat_id": "",
+    "person_id": None,
+    "text": "",
+    "buttons": [],
+    "sealed": None,
+}
+
+
+async def rotate(session: AsyncSession, reseal: Callable[[bytes], bytes]) -> int:
+    """Re-seal the messages still held sealed with the current key; how many."""
+    rows = (await session.scalars(select(OutboxItem).where(OutboxItem.sealed.is_not(None)))).all()
+    for row in rows:
+        row.sealed = reseal(row.sealed or b"")
+    return len(rows)
 
 
 async def record_failure(
@@ -121,10 +149,19 @@ async def record_failure(
     item.failed = permanent or item.attempts >= MAX_ATTEMPTS
     wait = timedelta(seconds=retry_after) if retry_after is not None else backoff(item.attempts)
     item.next_attempt_at = now + wait
+    if item.failed:
+        for column, value in BLANK.items():
+            setattr(item, column, value)
     return item.failed
 
 
 async def forget_person(session: AsyncSession, person_id: int) -> int:
-    """Delete what was sent (or is waiting to be sent) to a person; how many rows went."""
-    result = await session.execute(delete(OutboxItem).where(OutboxItem.person_id == person_id))
+    """Blank what was sent (or is waiting to be sent) to a person, and never send what is
+    still waiting; how many rows. Blanked, not deleted: a deleted last row would let SQLite
+    give its id to the next message while the sender still tracks the old one."""
+    result = await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.person_id == person_id)
+        .values(failed=OutboxItem.sent_at.is_(None), **BLANK)
+    )
     return rows_changed(result)

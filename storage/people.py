@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import delete, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Person
+from storage.localtime import start_of_day
+from storage.models import Conversation, OutboxItem, Person
 
 
 async def find(session: AsyncSession, channel: str, channel_user_id: str) -> Person | None:
@@ -37,7 +38,7 @@ async def create(
         channel_user_id=channel_user_id,
         language=language,
         blocked=False,
-        created_at=now,
+        created_at=start_of_day(now),
     )
     session.add(person)
     await session.flush()
@@ -52,6 +53,19 @@ def erase_personal(person: Person) -> list[str]:
     return held
 
 
-async def with_phone(session: AsyncSession) -> list[Person]:
-    """People whose phone number is kept (sealed)."""
-    return list(await session.scalars(select(Person).where(Person.phone_encrypted.is_not(None))))
+async def with_sealed(session: AsyncSession) -> list[Person]:
+    """People with something sealed: a phone number, or their list of anonymous cases."""
+    query = select(Person).where(
+        or_(Person.phone_encrypted.is_not(None), Person.cases_sealed.is_not(None))
+    )
+    return list(await session.scalars(query))
+
+
+async def delete_person(session: AsyncSession, person_id: int) -> None:
+    """Remove the person and their conversation row (erasure). Their cases must already be
+    detached (storage/cases.py detach); outbox rows still to be sent stay, without the link."""
+    await session.execute(delete(Conversation).where(Conversation.person_id == person_id))
+    await session.execute(
+        update(OutboxItem).where(OutboxItem.person_id == person_id).values(person_id=None)
+    )
+    await session.execute(delete(Person).where(Person.id == person_id))

@@ -40,6 +40,9 @@ class FetchError(Exception):
 
 class Channel(Protocol):
     name: str
+    # Whether the channel reads what it was sent back from the outbox (the web chat shows its
+    # history from there). Other channels' rows are blanked once delivered.
+    keeps_history: bool
 
     def to_incoming(self, payload: dict[str, Any]) -> Incoming | None:
         """Turn a stored update into an Incoming; None for updates the bot ignores."""

@@ -69,6 +69,7 @@ def file_base_url(api_base: str) -> str:
 
 class TelegramChannel:
     name = "telegram"
+    keeps_history = False
 
     def __init__(
         self,

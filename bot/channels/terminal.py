@@ -29,6 +29,7 @@ FILE_COMMAND = "/tep "
 
 class TerminalChannel:
     name = "terminal"
+    keeps_history = False
 
     def __init__(self, user: str, out: TextIO | None = None) -> None:
         self.user = user

@@ -33,6 +33,7 @@ from handlers.types import Incoming
 from storage import outbox
 from storage.db import Database
 from storage.inbox import NewUpdate, without_nul
+from storage.models import OutboxItem
 
 log = logging.getLogger(__name__)
 
@@ -63,19 +64,37 @@ PAGE_HEADERS = {
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
+BodyReader = Callable[[OutboxItem], tuple[str, list[list[list[str]]]]]
+
+
+def _shown(row_id: int, text: str, buttons: list[list[list[str]]]) -> dict[str, Any]:
+    """One reply as the page reads it."""
+    return {
+        "id": row_id,
+        "text": text,
+        "buttons": [
+            [{"label": label, "payload": payload} for label, payload in line] for line in buttons
+        ],
+    }
+
+
 class WebChatChannel:
     name = "web"
+    keeps_history = True  # it reads its replies from the outbox
 
     def __init__(
         self,
         database: Database,
         inbox: InboxWriter,
         *,
+        read_body: BodyReader = lambda row: (row.text, row.buttons or []),
         poll_seconds: float = POLL_SECONDS,
         recheck_seconds: float = RECHECK_SECONDS,
     ) -> None:
         self.db = database
         self.inbox = inbox
+        # Outbox rows hold their text sealed; bot/app.py passes bot/outbox.py's opener.
+        self.read_body = read_body
         self.poll_seconds = poll_seconds
         self.recheck_seconds = recheck_seconds
         self._waiting: dict[str, set[asyncio.Event]] = {}
@@ -186,17 +205,7 @@ class WebChatChannel:
     async def read(self, visitor: str, after: int) -> list[dict[str, Any]]:
         async with self.db.sessions() as session:
             rows = await outbox.for_chat(session, self.name, visitor, after, PAGE_SIZE)
-        return [
-            {
-                "id": row.id,
-                "text": row.text,
-                "buttons": [
-                    [{"label": label, "payload": payload} for label, payload in line]
-                    for line in row.buttons or ()
-                ],
-            }
-            for row in rows
-        ]
+        return [_shown(row.id, *self.read_body(row)) for row in rows]
 
     def close(self) -> None:
         """On shutdown: answer waiting polls now instead of holding the server's stop."""

@@ -237,7 +237,9 @@ async def test_markup_comes_back_as_plain_text_in_json(start_web, browsers, sess
             await session.scalars(select(Person).where(Person.channel_user_id == visitor.cookie))
         ).one()
         reply = Outgoing(Address("web", visitor.cookie, person.id), script)
-        deliveries = await outbox.write(session, [reply], web_app.runtime.services.clock())
+        deliveries = await outbox.write(
+            session, [reply], web_app.runtime.services.clock(), web_app.runtime.services.vault
+        )
         await session.commit()
     web_app.runtime.sender.queue(deliveries)
     async with visitor.http.get(

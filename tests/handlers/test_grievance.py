@@ -74,7 +74,11 @@ async def test_an_anonymous_report_lands_in_the_right_queue_without_identity(tal
     assert all(entry.detail == {"kind": "grievance"} for entry in audit)
     # Only the key opens the sealed reporter, to relay officers' answers later.
     assert TEST_VAULT.open(case.reporter_sealed) == str(person.id)
-    assert case.reporter_tag == TEST_VAULT.tag(f"reporter:{person.id}")
+    # Nothing the person's cases share groups them: the way back is the person's own sealed
+    # list, and the case's time is kept to the hour.
+    assert case.reporter_tag is None
+    assert TEST_VAULT.open(person.cases_sealed) == f"[{case.id}]"
+    assert case.created_at == NOW.replace(minute=0)
     assert case.first_response_due_at == NOW.replace(day=27, hour=10, minute=0)
     assert case.resolution_due_at == NOW.replace(month=12, day=9, hour=10, minute=0)
     # The reporter still finds it under "My requests"; another person does not.

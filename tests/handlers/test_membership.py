@@ -4,7 +4,7 @@ sealed, the workplace routed, and every way a worker can go astray answered."""
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -88,7 +88,8 @@ async def test_registering_interest_opens_a_routed_case_with_sealed_contact(talk
         '{"name": "Nguyễn Văn An", "phone": "0912345678", "contact_time": "morning"}'
     )
     assert TEST_VAULT.open(person.phone_encrypted) == "0912345678"
-    assert person.consent_at == NOW
+    # The day of the agreement (midnight in Đà Lạt), not its time: a time could be matched.
+    assert person.consent_at == datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
     # Name and phone are nowhere in the clear: not in the thread, the audit log or the state.
     everything = repr((thread, audit, state, case.details))
     assert "0912" not in everything and "Nguyễn Văn An" not in everything

@@ -52,8 +52,9 @@ async def test_a_message_becomes_a_question_case_in_the_root_queue(talk, session
         "question",
         "support",
         "new",
-        False,
+        True,  # told no name is needed: nothing on the case points to the worker
     )
+    assert case.person_id is None and case.reporter_sealed is not None
     assert union.code == "FED-ROOT"
     assert (message.author, message.text) == ("worker", "Con em bị bệnh nặng, em cần hỗ trợ")
     assert (audit.action, audit.case_id, audit.detail) == (

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot import outbox
 from bot.outbox import Sender
 from bot.services import accounts
 from bot.sla import SlaWatch
@@ -13,7 +14,7 @@ from storage import unions
 from storage.models import AuditEntry, Case, OutboxItem
 from tests.handlers.conftest import NOW
 from tests.scenarios import file_report, to_anonymity
-from tests.support import count
+from tests.support import TEST_VAULT, count
 
 
 async def test_an_overdue_case_is_escalated_once_after_the_grace_period(
@@ -47,7 +48,9 @@ async def test_an_overdue_case_is_escalated_once_after_the_grace_period(
     assert moved.origin_union_id is not None and moved.due_at > clock.now
     assert sorted(m.chat_id for m in sent) == ["506", "7002"]
     told = next(m for m in sent if m.chat_id == "506")
-    assert told.text.startswith("Yêu cầu KN-2026-000001 của bạn vẫn đang được xử lý.")
+    assert outbox.body(TEST_VAULT, told)[0].startswith(
+        "Yêu cầu KN-2026-000001 của bạn vẫn đang được xử lý."
+    )
     assert await watch.run_once() == 0  # a new due time at the new union
     assert await count(sessions, Case, Case.kind == "question", Case.escalated.is_(False)) == 1
     assert await count(sessions, AuditEntry, AuditEntry.action == "case.escalated") == 1

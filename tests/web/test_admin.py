@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from bot import outbox
 from bot.services import accounts
 from storage import officers
 from storage.models import CannedReply, OfficerGroup, OutboxItem
@@ -47,7 +48,8 @@ async def test_officers_use_canned_replies_that_only_admins_maintain(dashboard, 
     )
     assert sent.status == 200
     async with sessions() as session:
-        [outgoing] = (await session.scalars(select(OutboxItem.text))).all()
+        [row] = (await session.scalars(select(OutboxItem))).all()
+    outgoing, _buttons = outbox.body(TEST_VAULT, row)  # sealed in the outbox
     assert outgoing.endswith(text)
 
 

@@ -128,7 +128,7 @@ async def busy(settings, sessions) -> AsyncIterator[dict]:
         erased = await _case(
             session, "grievance", "wages", contact={"name": "Lý Văn Tâm", "phone": "0923456789"},
         )  # fmt: skip
-        await cases.detach(session, erased.person_id, "-", NOW)
+        await cases.detach(session, erased.person_id, [], NOW)
         moved = await _case(session, "grievance", "safety", union="CL-CAMLY", escalated=True)
         moved.origin_union_id = (await unions.by_code(session, SUA)).id
         canned.save(
