@@ -19,6 +19,7 @@ from functools import partial
 
 import aiohttp
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from sqlalchemy import text
 
 from bot.channels import webchat
@@ -46,6 +47,9 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 # On shutdown, how long to let stored updates finish and replies go out.
 SHUTDOWN_GRACE_SECONDS = 10.0
+# How long a client may take to send a request's body (a form, an update, a chat message:
+# a few kilobytes) before it is refused with 408.
+BODY_READ_SECONDS = 10.0
 
 
 @dataclass(slots=True)
@@ -82,7 +86,7 @@ WEBCHAT = web.AppKey("webchat", webchat.WebChatChannel)
 
 def create_app(settings: Settings, *, terminal: TerminalChannel | None = None) -> web.Application:
     """The whole system as one aiohttp app; `terminal` replaces messengers for `chat`."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[body_first])
     app[SETTINGS] = settings
     if terminal is not None:
         app[TERMINAL] = terminal
@@ -97,6 +101,24 @@ def create_app(settings: Settings, *, terminal: TerminalChannel | None = None) -
         # The web chat comes with the web server; in `unionbot chat` the terminal replaces it.
         webchat.add_routes(app, WEBCHAT)
     return app
+
+
+@web.middleware
+async def body_first(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Read a request's whole body before its handler runs, within BODY_READ_SECONDS, or
+    answer 408. So no handler waits on a client's network while it holds the database (the
+    SQLite write gate, a session): `read()`, `post()` and `json()` then answer from memory.
+    (A multipart body would then read as empty; no route takes one.)"""
+    if request.body_exists:
+        try:
+            async with asyncio.timeout(BODY_READ_SECONDS):
+                await request.read()
+        except TimeoutError:
+            log.info("refused a request whose body took over %.0f s to arrive", BODY_READ_SECONDS)
+            refused = web.Response(status=408, text="408: the request body came too slowly")
+            refused.force_close()
+            return refused
+    return await handler(request)
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -8,7 +8,8 @@ the script location set here, so no alembic.ini is needed.
 from __future__ import annotations
 
 import asyncio
-from contextlib import AbstractAsyncContextManager, nullcontext
+import os
+from contextlib import AbstractAsyncContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -61,15 +62,17 @@ class Database:
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine; on SQLite the file's folder is created and WAL is switched on.
+    """An async engine; on SQLite the file and its folder are created private to the owner
+    and WAL is switched on.
 
     Statement parameters are never put into error messages: they hold what workers wrote.
     """
     kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # (A file: URI names its file its own way; it is left to SQLite.)
+        if parsed.database and parsed.database != ":memory:" and "uri" not in parsed.query:
+            make_private_file(Path(parsed.database))
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
@@ -79,6 +82,16 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     # fails one transaction, which the inbox worker and the sender retry anyway.
     kwargs.setdefault("pool_recycle", 1800)
     return create_async_engine(url, **kwargs)
+
+
+def make_private_file(path: Path) -> None:
+    """Create a missing SQLite file (and its folder) readable by its owner only; SQLite gives
+    the -wal and -shm files beside it the same permissions. An existing file is left as its
+    administrator set it."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # An empty file is an empty SQLite database; O_EXCL: never truncate one made meanwhile.
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

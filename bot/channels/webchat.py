@@ -304,15 +304,14 @@ def is_https(request: web.Request) -> bool:
 
 
 async def read_limited(request: web.Request, limit: int) -> bytes | None:
-    """The body, or None once it is over `limit` bytes (read no further than that)."""
+    """The body, or None when it is over `limit` bytes.
+
+    The app has read it already, within its time limit and client_max_size (bot/app.py), so
+    nothing here waits on the visitor's network."""
     if request.content_length is not None and request.content_length > limit:
         return None
-    body = bytearray()
-    async for chunk in request.content.iter_chunked(8192):
-        body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
+    body = await request.read()
+    return body if len(body) <= limit else None
 
 
 def refusal(status: int, reason: str) -> web.Response:

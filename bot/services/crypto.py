@@ -67,7 +67,7 @@ def load_vault(settings: Settings) -> Vault:
     path = settings.key_file
     if not keys and path is not None:
         if not path.exists() and settings.generate_key_file:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             # Created readable by the owner only, before the key is written into it.
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:

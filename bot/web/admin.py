@@ -44,7 +44,7 @@ async def replies_change(current: Page) -> web.StreamResponse:
     if current.request.path.endswith("/delete") and reply_id is not None:
         await canned.remove(current.session, reply_id)
         return redirect("/officer/replies")
-    form = await current.request.post()
+    form = current.form
     title = str(form.get("title", "")).strip()
     text = str(form.get("text", "")).strip()
     if not title or not text or len(title) > canned.MAX_TITLE or len(text) > canned.MAX_TEXT:
@@ -96,7 +96,7 @@ async def officers_add(current: Page) -> web.StreamResponse:
     """Create an officer and show their one-time link code once."""
     if not _is_admin(current):
         return current.refuse(403, _("Only an administrator can do this."))
-    form = await current.request.post()
+    form = current.form
     union = await current.session.get(Union, _number(form.get("union")) or 0)
     login = str(form.get("login", "")).strip() or None
     password = str(form.get("password", "")) or None
@@ -127,7 +127,7 @@ async def officers_invite(current: Page) -> web.StreamResponse:
 async def groups_add(current: Page) -> web.StreamResponse:
     if not _is_admin(current):
         return current.refuse(403, _("Only an administrator can do this."))
-    form = await current.request.post()
+    form = current.form
     union = await current.session.get(Union, _number(form.get("union")) or 0)
     try:
         await accounts.register_group(

@@ -1,9 +1,11 @@
 """What every dashboard page shares: the unit of work around it, the login and CSRF checks,
 the templates and their labels, the security headers.
 
-`page(view)` wraps a view: it opens the outbox's unit of work (bot/outbox.py), so the
-session, the audit rows and the worker's messages an action produces commit together and
-go to the sender afterwards; it speaks the dashboard's language and checks the login.
+`page(view)` wraps a view: it reads the posted form, then opens the outbox's unit of work
+(bot/outbox.py), so the session, the audit rows and the worker's messages an action produces
+commit together and go to the sender afterwards; it speaks the dashboard's language and
+checks the login. Views take the form from `Page.form`, never from the request: nothing
+inside the unit of work may wait on a client's network.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
+from multidict import MultiDictProxy
 
 from bot.outbox import Sender, Work
 from bot.services import Services, access, alerts, labels
@@ -25,7 +28,9 @@ from storage.models import Case
 
 TEMPLATES = Path(__file__).parent / "templates"
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "Content-Security-Policy": (
+        "default-src 'self'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -83,11 +88,16 @@ class Dashboard:
 DASHBOARD = web.AppKey("dashboard", Dashboard)
 
 
-class Page:
-    """What a view needs: the request, the unit of work, the services, the login."""
+# What request.post() gives: the posted fields by name.
+Form = MultiDictProxy[str | bytes | bytearray | web.FileField]
 
-    def __init__(self, request: web.Request, work: Work, services: Services) -> None:
+
+class Page:
+    """What a view needs: the request, its form, the unit of work, the services, the login."""
+
+    def __init__(self, request: web.Request, form: Form, work: Work, services: Services) -> None:
         self.request = request
+        self.form = form  # the posted fields, read before the unit of work (empty on GET)
         self.work = work
         self.session = work.session
         self.now = work.now
@@ -128,20 +138,21 @@ def page(view: View, *, login: bool = True, post: bool = False) -> Callable[...,
     async def handler(request: web.Request) -> web.StreamResponse:
         dashboard = request.app[DASHBOARD]
         services = dashboard.services
+        # The form first: the unit of work holds the database (on SQLite its one writer),
+        # which must never wait on a client's network.
+        form = await request.post()
         with services.catalogs.activate(services.settings.default_language):
             async with dashboard.sender.work() as work:
-                current = Page(request, work, services)
+                current = Page(request, form, work, services)
                 if login:
                     current.login = await auth.current(
                         work.session, services.vault, request, work.now
                     )
                     if current.login is None:
                         return redirect("/officer/login")
-                    if post:
-                        form = await request.post()
-                        if not auth.csrf_ok(current.login.csrf, form.get("csrf")):
-                            work.discard()
-                            return current.refuse(403, _("This form has expired. Reload the page."))
+                    if post and not auth.csrf_ok(current.login.csrf, form.get("csrf")):
+                        work.discard()
+                        return current.refuse(403, _("This form has expired. Reload the page."))
                 return await view(current)
 
     return handler

@@ -47,7 +47,7 @@ async def login_page(current: Page) -> web.StreamResponse:
 
 async def login_submit(current: Page) -> web.StreamResponse:
     request = current.request
-    form = await request.post()
+    form = current.form
     if not auth.csrf_ok(request.cookies.get(auth.LOGIN_COOKIE, ""), form.get("csrf")):
         return await login_form(current, _("This form has expired. Please try again."), 403)
     address = request.remote or "?"
@@ -324,7 +324,7 @@ async def case_action(current: Page) -> web.StreamResponse:
     act = ACTIONS.get(action)
     if act is None:
         return current.refuse(404, _("Unknown action."))
-    form = await current.request.post()
+    form = current.form
     return await act(current, case, form)
 
 

@@ -266,3 +266,10 @@ async def test_the_time_to_call_is_shown_in_words(dashboard, sessions):
     assert "Lan · 0912345678 · Buổi tối" in page and "evening" not in page
     exported = (await (await client.get("/officer/export.csv?view=all")).read()).decode()
     assert "Lan · 0912345678 · Buổi tối" in exported and "evening" not in exported
+
+
+async def test_pages_forbid_a_base_element(dashboard):
+    """No injected <base href> can redirect the page's relative links and form targets."""
+    page = await dashboard["client"].get("/officer/login")
+    policy = [part.strip() for part in page.headers["Content-Security-Policy"].split(";")]
+    assert "base-uri 'none'" in policy
