@@ -177,7 +177,7 @@ def build_runtime(app: web.Application) -> Runtime:
         channels[telegram.name] = telegram
         app[TELEGRAM] = telegram
     if terminal is None:
-        chat = webchat.WebChatChannel(database, writer)
+        chat = webchat.WebChatChannel(database, writer, services.vault.tag)
         channels[chat.name] = chat
         app[WEBCHAT] = chat
     app[RUNTIME] = runtime

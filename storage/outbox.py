@@ -128,3 +128,11 @@ async def forget_person(session: AsyncSession, person_id: int) -> int:
     """Delete what was sent (or is waiting to be sent) to a person; how many rows went."""
     result = await session.execute(delete(OutboxItem).where(OutboxItem.person_id == person_id))
     return rows_changed(result)
+
+
+async def forget_chat(session: AsyncSession, channel: str, chat_id: str) -> int:
+    """Delete every message written to one chat, sent or not; how many rows went."""
+    result = await session.execute(
+        delete(OutboxItem).where(OutboxItem.channel == channel, OutboxItem.chat_id == chat_id)
+    )
+    return rows_changed(result)
