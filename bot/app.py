@@ -202,7 +202,7 @@ def build_runtime(app: web.Application) -> Runtime:
         app[TELEGRAM] = telegram
     if terminal is None:
         chat = webchat.WebChatChannel(
-            database, writer, read_body=partial(outbox_body, services.vault)
+            database, writer, services.vault.tag, read_body=partial(outbox_body, services.vault)
         )
         channels[chat.name] = chat
         app[WEBCHAT] = chat

@@ -165,3 +165,11 @@ async def forget_person(session: AsyncSession, person_id: int) -> int:
         .values(failed=OutboxItem.sent_at.is_(None), **BLANK)
     )
     return rows_changed(result)
+
+
+async def forget_chat(session: AsyncSession, channel: str, chat_id: str) -> int:
+    """Delete every message written to one chat, sent or not; how many rows went."""
+    result = await session.execute(
+        delete(OutboxItem).where(OutboxItem.channel == channel, OutboxItem.chat_id == chat_id)
+    )
+    return rows_changed(result)

@@ -4,34 +4,39 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import MetaData, select
 
 from bot import outbox
 from bot.app import WEBCHAT, create_app
+from bot.channels import webchat
 from bot.channels.base import FetchError
 from bot.channels.terminal import TerminalChannel
 from bot.channels.webchat import COOKIE, MAX_BODY_BYTES, WebChatChannel, to_update
 from bot.config import Settings
-from handlers.types import Address, Outgoing
-from storage.models import InboxItem, Person
+from handlers.types import Address, Button, Outgoing
+from storage.models import Case, InboxItem, Person
 from tests.fixtures.running_bot import RunningBot, serve
-from tests.scenarios import MENU_LABELS, MENU_PAYLOADS
+from tests.scenarios import MENU_LABELS, MENU_PAYLOADS, file_report, to_anonymity
 from tests.support import count
 
 GREETING = "Xin chào! Mình là trợ lý tự động của Công đoàn"
 STATIC = resources.files("bot").joinpath("web", "static")
-VISITOR = "A" * 32
+# What the database knows a visitor by: a keyed hash of their cookie's id.
+VISITOR = "a" * 64
 
 
 class WebApp(RunningBot):
@@ -144,7 +149,8 @@ async def test_the_page_sets_a_private_visitor_cookie(start_web, browsers):
     assert not cookie["secure"]
     assert "frame-ancestors 'self'" in response.headers["Content-Security-Policy"]
     first = visitor.cookie
-    assert first is not None and len(first) == 32
+    # A random id and its signature: only ids this server made are accepted.
+    assert first is not None and re.fullmatch(r"[A-Za-z0-9_-]{32}\.[0-9a-f]{32}", first)
 
     await visitor.open()
     assert visitor.cookie == first  # the same visitor when the page is opened again
@@ -231,12 +237,9 @@ async def test_markup_comes_back_as_plain_text_in_json(start_web, browsers, sess
     assert len(await visitor.poll()) == 2  # the greeting and an answer to the odd text
 
     # An officer's reply is copied to the worker word for word (as the dashboard does it).
-    assert visitor.cookie is not None
     async with sessions() as session:
-        person = (
-            await session.scalars(select(Person).where(Person.channel_user_id == visitor.cookie))
-        ).one()
-        reply = Outgoing(Address("web", visitor.cookie, person.id), script)
+        person = (await session.scalars(select(Person))).one()
+        reply = Outgoing(Address("web", person.channel_user_id, person.id), script)
         deliveries = await outbox.write(
             session, [reply], web_app.runtime.services.clock(), web_app.runtime.services.vault
         )
@@ -380,6 +383,244 @@ async def test_a_visitor_sees_only_their_own_replies(start_web, browsers):
     assert mine.isdisjoint(theirs)
 
 
+# -- privacy: the visitor id is a secret the database never holds -----------------------------
+
+
+@dataclass
+class WebWorker:
+    """A Visitor driven like a Talk (tests/handlers/conftest.py), so the shared scenarios run
+    over HTTP: say text or press a button by its label; answered with the new replies."""
+
+    visitor: Visitor
+    app: WebApp
+    last: list[Outgoing] = field(default_factory=list)
+
+    async def say(self, text: str) -> list[Outgoing]:
+        assert await self.visitor.say(text) == 202
+        return await self.replies()
+
+    async def press(self, label: str) -> list[Outgoing]:
+        shown = {b.label: b.payload for reply in self.last for row in reply.buttons for b in row}
+        assert label in shown, f"no button {label!r} among {list(shown)}"
+        assert await self.visitor.press(shown[label]) == 202
+        return await self.replies()
+
+    async def replies(self) -> list[Outgoing]:
+        await self.app.runtime.settle()
+        self.last = [
+            Outgoing(
+                Address("web", "?"),
+                m["text"],
+                tuple(tuple(Button(b["label"], b["payload"]) for b in row) for row in m["buttons"]),
+            )
+            for m in await self.visitor.poll()
+        ]
+        return self.last
+
+
+async def anonymous_report(worker: WebWorker) -> tuple[str, str]:
+    """File an anonymous report from the web chat; its code and PIN."""
+    await to_anonymity(worker)
+    receipt = " ".join(reply.text for reply in await file_report(worker))
+    code = re.search(r"[A-Z]{2}-\d{4}-\d{6}", receipt)
+    pin = re.search(r"Mã PIN của bạn: (\d{6})", receipt)
+    assert code and pin, receipt
+    return code.group(0), pin.group(1)
+
+
+async def everything_stored(sessions: Any) -> list[tuple[str, str, object]]:
+    """Every value of every column of every table, read back as the database holds it."""
+    found: list[tuple[str, str, object]] = []
+    async with sessions() as session:
+        connection = await session.connection()
+        metadata = MetaData()
+        await connection.run_sync(lambda sync: metadata.reflect(sync))
+        assert {"people", "outbox", "inbox", "cases"} <= set(metadata.tables)
+        for table in metadata.tables.values():
+            for row in (await session.execute(select(table))).mappings():
+                found += [(table.name, column, value) for column, value in row.items()]
+    return found
+
+
+def holds(value: object, secret: str) -> bool:
+    if isinstance(value, bytes | memoryview):
+        return secret.encode() in bytes(value)
+    return secret in (value if isinstance(value, str) else json.dumps(value, default=str))
+
+
+async def test_the_database_never_holds_the_visitor_id(start_web, browsers, sessions, caplog):
+    caplog.set_level(logging.INFO)
+    web_app, visitor = await started(start_web, browsers)
+    cookie = visitor.cookie
+    assert cookie is not None
+    secret = cookie.split(".")[0]  # the random id, however the cookie dresses it
+    worker = WebWorker(visitor, web_app)
+    await anonymous_report(worker)
+    await worker.say("Cảm ơn")
+
+    stored = await everything_stored(sessions)
+    assert [(t, c) for t, c, value in stored if holds(value, secret)] == []
+    assert secret not in caplog.text
+    # The person and their replies are still found, under the keyed hash.
+    async with sessions() as session:
+        person = (await session.scalars(select(Person))).one()
+    assert len(person.channel_user_id) == 64
+    assert person.channel_user_id not in cookie
+
+
+async def test_a_stored_value_used_as_a_cookie_gets_nothing(start_web, browsers, sessions):
+    web_app, visitor = await started(start_web, browsers)
+    await visitor.say("/start")
+    await web_app.runtime.settle()
+    assert len(await visitor.poll()) == 1
+    async with sessions() as session:
+        stored = (await session.scalars(select(Person.channel_user_id))).one()
+
+    async with aiohttp.ClientSession() as reader:
+        stolen = {"Cookie": f"{COOKIE}={stored}"}
+        async with reader.get(
+            f"{web_app.url}/chat/messages", params={"after": 0}, headers=stolen
+        ) as response:
+            assert response.status == 400
+        async with reader.post(
+            f"{web_app.url}/chat/send",
+            json={"id": str(uuid.uuid4()), "text": "/hoso"},
+            headers=stolen,
+        ) as response:
+            assert response.status == 400
+        # Opening the page with it starts someone new, with nothing to show.
+        async with reader.get(f"{web_app.url}/chat", headers=stolen) as response:
+            assert response.status == 200
+            fresh = response.cookies[COOKIE].value
+        assert fresh != stored
+        async with reader.get(
+            f"{web_app.url}/chat/messages",
+            params={"after": 0},
+            headers={"Cookie": f"{COOKIE}={fresh}"},
+        ) as response:
+            assert await response.json() == []
+    await web_app.runtime.settle()
+    assert await count(sessions, Person) == 1
+
+
+async def test_a_made_up_visitor_is_refused_and_opening_the_page_creates_no_one(
+    start_web, browsers, sessions
+):
+    web_app = await start_web()
+    async with aiohttp.ClientSession() as forger:
+        for n in range(5):
+            made_up = {"Cookie": f"{COOKIE}={str(n) * 32}"}
+            async with forger.post(
+                f"{web_app.url}/chat/send",
+                json={"id": str(uuid.uuid4()), "text": "/start"},
+                headers=made_up,
+            ) as response:
+                assert response.status == 400
+    for _ in range(3):
+        await (await browsers(web_app.url)).open()
+    await web_app.runtime.settle()
+    assert await count(sessions, InboxItem) == 0
+    assert await count(sessions, Person) == 0
+
+
+async def test_one_address_may_start_only_so_many_visitors_an_hour(start_web, browsers):
+    web_app, visitor = await started(start_web, browsers)  # one already started
+    # Without a cookie jar for 127.0.0.1, every open starts a new visitor.
+    async with aiohttp.ClientSession() as opener:
+        for _ in range(webchat.NEW_VISITORS_PER_HOUR - 1):
+            async with opener.get(f"{web_app.url}/chat") as response:
+                assert response.status == 200
+                assert COOKIE in response.cookies
+        async with opener.get(f"{web_app.url}/chat") as response:
+            assert response.status == 429
+            assert COOKIE not in response.cookies
+            assert int(response.headers["Retry-After"]) > 0
+            page = await response.text()
+    # The same page, told to show its "too many" text instead of chatting.
+    assert 'data-refused="busy"' in page
+    script = STATIC.joinpath("chat.js").read_text(encoding="utf-8")
+    assert 'busy: "Có quá nhiều người bắt đầu trò chuyện từ cùng một mạng.' in script
+    # A visitor who already has a cookie is not new: they go on.
+    assert (await visitor.open()).status == 200
+    await visitor.say("/start")
+    await web_app.runtime.settle()
+    assert len(await visitor.poll()) == 1
+
+
+def test_new_visitors_are_counted_per_address_for_an_hour():
+    counter = webchat.NewVisitors(2)
+    assert counter.wait("10.0.0.1", 0.0) == counter.wait("10.0.0.1", 10.0) == 0
+    assert counter.wait("10.0.0.1", 20.0) == 3600 - 20
+    assert counter.wait("10.0.0.2", 20.0) == 0  # another address has its own count
+    assert counter.wait("10.0.0.1", 3600.0) == 0  # the first start has left the hour
+    # One IPv6 /64 is one household or phone: its addresses share a count.
+    request = make_mocked_request("GET", "/chat")
+    for peer, expected in (("2001:db8:1:2::5", "2001:db8:1:2::/64"), ("10.0.0.1", "10.0.0.1")):
+        assert webchat.client_address(request.clone(remote=peer)) == expected
+
+
+async def forget(http: aiohttp.ClientSession, url: str, **headers: str) -> aiohttp.ClientResponse:
+    headers.setdefault("Content-Type", "application/json")
+    async with http.post(f"{url}/chat/forget", data=b"{}", headers=headers) as response:
+        await response.read()
+        return response
+
+
+async def test_forget_this_device_ends_the_session_and_keeps_the_case(
+    start_web, browsers, sessions
+):
+    web_app, visitor = await started(start_web, browsers)
+    worker = WebWorker(visitor, web_app)
+    code, pin = await anonymous_report(worker)
+    cookie = visitor.cookie
+    assert cookie is not None
+
+    # Refused, and nothing forgotten: a cross-site form's content types, another site's
+    # request, no cookie.
+    for kind in ("application/x-www-form-urlencoded", "text/plain", "multipart/form-data"):
+        assert (await forget(visitor.http, web_app.url, **{"Content-Type": kind})).status == 400
+    cross = await forget(visitor.http, web_app.url, **{"Sec-Fetch-Site": "cross-site"})
+    assert cross.status == 403
+    async with aiohttp.ClientSession() as stranger:
+        assert (await forget(stranger, web_app.url)).status == 400
+    assert visitor.cookie == cookie
+    assert len(await visitor.poll(after=0)) > 5
+
+    done = await forget(visitor.http, web_app.url, **{"Sec-Fetch-Site": "same-origin"})
+    assert done.status == 200
+    assert visitor.cookie is None  # the browser was told to drop it
+    # Whoever kept a copy of the cookie reads no history and is no longer the worker.
+    async with aiohttp.ClientSession() as copy:
+        kept = {"Cookie": f"{COOKIE}={cookie}"}
+        async with copy.get(
+            f"{web_app.url}/chat/messages", params={"after": 0}, headers=kept
+        ) as response:
+            assert response.status == 200
+            assert await response.json() == []
+        async with copy.post(
+            f"{web_app.url}/chat/send",
+            json={"id": str(uuid.uuid4()), "text": "/hoso"},
+            headers=kept,
+        ) as response:
+            assert response.status == 202
+        await web_app.runtime.settle()
+        async with copy.get(
+            f"{web_app.url}/chat/messages", params={"after": 0}, headers=kept
+        ) as response:
+            [mine] = await response.json()
+        assert code not in mine["text"]
+
+    # The case stays with the union; its code and PIN still open it from a new session.
+    async with sessions() as session:
+        case = (await session.scalars(select(Case).where(Case.code == code))).one()
+        assert case.status == "new"
+    again = await browsers(web_app.url)
+    await again.open()
+    assert again.cookie not in (None, cookie)
+    [found] = await WebWorker(again, web_app).say(f"/tracuu {code} {pin}")
+    assert code in found.text
+
+
 async def test_a_waiting_poll_is_answered_when_the_reply_is_written(start_web, browsers):
     web_app, visitor = await started(start_web, browsers)
     # Only the wake-up from send() can answer this poll in time: no re-checks, no timeout.
@@ -434,7 +675,7 @@ def _paths(app: web.Application) -> set[str]:
 
 
 async def test_the_channel_turns_stored_messages_into_incoming():
-    channel = WebChatChannel(None, None)  # type: ignore[arg-type]
+    channel = WebChatChannel(None, None, str.upper)  # type: ignore[arg-type]
     update = to_update(VISITOR, {"id": str(uuid.uuid4()), "button": "faq:home"})
     assert update is not None
     msg = channel.to_incoming(update.payload)
@@ -442,6 +683,8 @@ async def test_the_channel_turns_stored_messages_into_incoming():
     assert (msg.channel, msg.user_id, msg.chat_id) == ("web", VISITOR, VISITOR)
     assert (msg.text, msg.payload) == (None, "faq:home")
     assert channel.to_incoming({"visitor": "short", "text": "x"}) is None
+    # A raw cookie id (as stored before ids were hashed) is no visitor.
+    assert channel.to_incoming({"visitor": "A" * 32, "text": "x"}) is None
     assert channel.to_incoming({"text": "x"}) is None
     with pytest.raises(FetchError) as refused:
         await channel.fetch("anything", 1024)
@@ -517,4 +760,46 @@ async def test_a_worker_chats_on_a_phone_sized_page(browser, start_web):
     await page.reload()
     await page.locator(".msg.bot").nth(2).wait_for()
     assert await page.locator(".msg.bot").count() == 3
+    assert await page.locator("#welcome").is_hidden()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_forget_this_device_in_the_browser(browser, start_web):
+    web_app = await start_web(poll_seconds=20.0)
+    page = await browser.new_page(viewport={"width": 360, "height": 740})
+    asked: list[str] = []
+
+    async def confirm(dialog: Any) -> None:
+        asked.append(dialog.message)
+        await dialog.accept()
+
+    page.on("dialog", confirm)
+    await page.goto(f"{web_app.url}/chat")
+    await page.click("#start")
+    await page.locator(".msg.bot").first.wait_for()
+
+    forget = page.get_by_role("button", name="Quên thiết bị này")
+    await forget.click()
+    await page.wait_for_load_state()
+    await page.locator("#welcome").wait_for()
+    assert asked and asked[0].startswith("Quên thiết bị này?")
+    assert "/tracuu" in asked[0]
+    # Reloaded: a new visitor, nothing of the conversation, and nothing comes back later.
+    await page.reload()
+    await page.locator("#welcome").wait_for()
+    await asyncio.sleep(0.5)
+    assert await page.locator(".msg").count() == 0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_too_many_new_visitors_see_why_in_the_page(browser, start_web):
+    web_app = await start_web()
+    web_app.chat.new_visitors.per_hour = 0
+    page = await browser.new_page(viewport={"width": 360, "height": 740})
+    response = await page.goto(f"{web_app.url}/chat")
+    assert response is not None and response.status == 429
+    status = page.locator("#status")
+    await status.wait_for()
+    assert (await status.inner_text()).startswith("Có quá nhiều người bắt đầu trò chuyện")
+    assert await page.locator("#composer").is_hidden()
     assert await page.locator("#welcome").is_hidden()

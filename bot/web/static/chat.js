@@ -9,6 +9,7 @@
   const status = document.getElementById("status");
   const composer = document.getElementById("composer");
   const input = document.getElementById("text");
+  const forget = document.getElementById("forget");
 
   const SEND_TRIES = 6;
   const MAX_PAUSE_MS = 30000;
@@ -18,6 +19,11 @@
     tooLong: "Tin nhắn quá dài. Bạn hãy chia thành vài tin ngắn hơn.",
     notSent: "Chưa gửi được tin nhắn. Bạn hãy thử lại sau ít phút.",
     refused: "Không gửi được tin nhắn này. Bạn hãy tải lại trang rồi thử lại.",
+    busy: "Có quá nhiều người bắt đầu trò chuyện từ cùng một mạng. Bạn hãy thử lại sau một giờ.",
+    forgetAsk:
+      "Quên thiết bị này? Cuộc trò chuyện sẽ bị xoá khỏi trình duyệt này và không xem lại được ở đây. " +
+      "Công đoàn vẫn giữ các yêu cầu bạn đã gửi; yêu cầu ẩn danh thì bạn tra cứu bằng mã hồ sơ và mã PIN: /tracuu MÃ-HỒ-SƠ PIN.",
+    notForgotten: "Chưa quên được thiết bị này. Bạn hãy thử lại sau ít phút.",
   };
 
   let after = 0;
@@ -181,8 +187,40 @@
     }
   });
 
+  // "Quên thiết bị này": the server forgets this browser's conversation and clears its cookie;
+  // the reload then starts afresh, as for someone new.
+  async function forgetDevice() {
+    if (!window.confirm(TEXT.forgetAsk)) return;
+    forget.disabled = true;
+    try {
+      const response = await fetch("chat/forget", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: "{}",
+        credentials: "same-origin",
+      });
+      if (response.ok || response.status === 400) {
+        window.location.reload();
+        return;
+      }
+    } catch (error) {
+      // Offline: said below; the button can be pressed again.
+    }
+    forget.disabled = false;
+    say(TEXT.notForgotten);
+  }
+
   input.addEventListener("input", fit);
   start.addEventListener("click", () => send({ text: "/start" }, start.textContent));
+  forget.addEventListener("click", forgetDevice);
 
+  // Too many new visitors from this network this hour (the server answered 429): no chat.
+  if (document.body.dataset.refused === "busy") {
+    say(TEXT.busy);
+    welcome.hidden = true;
+    composer.hidden = true;
+    forget.parentElement.hidden = true;
+    return;
+  }
   poll();
 })();
