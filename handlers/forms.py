@@ -11,7 +11,9 @@ Protection Law 91/2025). Without it, personal fields are skipped and `answers["c
 is False, which the form's finish step must respect; a form that `needs_consent` ends there.
 
 When every field is answered the worker sees what will be sent (REVIEW) and taps "Send", or
-"Change" to pick a field (EDIT) and answer it again; then the review comes back.
+"Change" to pick a field (EDIT) and answer it again; then the review comes back. A field
+with a `default` is not asked when the default gives a value (a safe choice the worker need
+not make): the review shows it, and "Change" asks it.
 
 Cancelling never eats a real answer. The Cancel button and /huy end a form at once. Typed
 alone, "huỷ" or "dừng" (with their diacritics, so they cannot be a name) end it where only
@@ -139,16 +141,24 @@ class Field:
     # chosen label, the text, or the number of files). Fields without a label are not shown.
     label: str | None = None
     show: Callable[[Answers], str | None] | None = None
-    # A follow-up of that field (a choice among matches, a check of the text): changing the
-    # field from the review asks it again too.
-    part_of: str | None = None
+    # A follow-up of that field, or of those fields (a choice among matches, a check of the
+    # text): changing one of them from the review asks this again too.
+    part_of: str | tuple[str, ...] | None = None
     # A line said once this field is answered, before the next question (sympathy, an echo).
     ack: Callable[[Answers], str | None] | None = None
     # Values for this field's {placeholders}, from the answers so far.
     values: Callable[[Answers], dict[str, str]] | None = None
+    # A safe answer taken without asking when it gives one (not None): the review shows it,
+    # and the field is asked only when the worker changes it there.
+    default: Callable[[Answers], Any] | None = None
 
     def options(self, answers: Answers) -> tuple[Choice, ...]:
         return self.choices(answers) if callable(self.choices) else self.choices
+
+    def follows(self, names: set[str]) -> bool:
+        """Whether this field is a follow-up of any of `names`."""
+        parts = (self.part_of,) if isinstance(self.part_of, str) else self.part_of or ()
+        return not names.isdisjoint(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +266,9 @@ def _next_step(ctx: Context, form: Form) -> str:
         if field.name in answers:
             continue
         if field.ask_if is not None and not field.ask_if(answers):
+            continue
+        if field.default is not None and (value := field.default(answers)) is not None:
+            answers[field.name] = value
             continue
         if field.personal:
             if CONSENT not in answers and ctx.person.consent_at is None and form.consent_text:
@@ -378,7 +391,7 @@ def _change(ctx: Context, form: Form, name: str) -> None:
     """Forget a field's answer and its follow-ups, so that they are asked again."""
     answers: Answers = ctx.state["answers"]
     names = {name}
-    while more := {f.name for f in form.fields if f.part_of in names} - names:
+    while more := {f.name for f in form.fields if f.follows(names)} - names:
         names |= more
     for key in names:
         answers.pop(key, None)
@@ -578,6 +591,9 @@ async def _record(ctx: Context, form: Form, step: str, value: Any) -> list[Outgo
         return await _send(ctx, form) if value == SEND else await _ask(ctx, form, EDIT)
     if step == EDIT:
         _change(ctx, form, value)
+        changed = form.field(value)
+        if changed is not None and changed.default is not None:
+            return await _ask(ctx, form, value)  # not its default again: the worker's choice
         return await _next(ctx, form)
     field = form.field(step)
     if field is not None and field.collect is not None:

@@ -5,6 +5,12 @@ Anonymous means the case holds no link to the worker that an officer can read: p
 empty, the reporter is sealed (so replies can be relayed later) and tagged with a keyed hash
 (so the worker's own "My requests" finds it). Without consent a report is always anonymous.
 The worker is warned when their own words look identifying (a phone number, their name).
+
+When the workplace has its own grassroots union, whose chair may be one of the managers, the
+worker chooses who receives the report: that union or the one above it, outside the company.
+A named worker is asked. An anonymous one is not: it goes outside (they already said they
+are afraid, and one question fewer on a small screen leaves no wrong tap to make), and the
+review says so and how to send it to the company's union instead.
 """
 
 from __future__ import annotations
@@ -28,6 +34,14 @@ CHECK = (
     Choice("keep", N_("Keep it as it is")),
     Choice(REDO, N_("Write it again")),
 )
+RECIPIENTS = (
+    Choice(workplace.COMPANY, N_("Your company's union")),
+    Choice(workplace.OUTSIDE, N_("The union above, outside the company")),
+)
+RECIPIENT_SHOWN = {
+    workplace.COMPANY: N_("{union} (the union at your company)"),
+    workplace.OUTSIDE: N_("{union} (the union above, outside your company)"),
+}
 
 
 async def parse_affected(ctx: Context, text: str, answers: Answers) -> str:
@@ -47,6 +61,14 @@ WHAT_SHOWS = {"phone": N_("a phone number"), "email": N_("an e-mail address"), "
 def _shows(answers: Answers) -> str:
     found = identifying(str(answers.get("story") or ""))
     return ", ".join(_(WHAT_SHOWS[kind]) for kind in found)
+
+
+def _receiver(answers: Answers) -> str | None:
+    """The union chosen to receive the report, by name, and which side of the company it is."""
+    sides, chosen = workplace.sides(answers), answers.get(workplace.RECIPIENT)
+    if sides is None or chosen not in RECIPIENT_SHOWN:
+        return None
+    return _(RECIPIENT_SHOWN[chosen]).format(union=sides[chosen])
 
 
 FIELDS = (
@@ -116,7 +138,40 @@ FIELDS = (
         show=forms.show_phone,
         part_of="anonymity",
     ),
+    Field(
+        workplace.RECIPIENT,
+        N_(
+            "Who should receive your report?\n"
+            "• Your company's union ({company}): inside the company; its chair is sometimes "
+            "one of the managers.\n"
+            "• The union above, outside the company ({outside}): outside the company; your "
+            "company's union does not see your report."
+        ),
+        choices=RECIPIENTS,
+        ask_if=lambda answers: workplace.sides(answers) is not None,
+        default=lambda answers: workplace.OUTSIDE if _anonymous(answers) else None,
+        label=N_("Sent to"),
+        show=_receiver,
+        part_of=("workplace", "anonymity"),
+        values=lambda answers: workplace.sides(answers) or {},
+    ),
 )
+
+
+async def receiver_notes(ctx: Context, answers: Answers) -> list[str]:
+    """The review's line on who receives it, unless the worker's choice already shows it;
+    for an anonymous report sent outside, how to send it to the company's union instead."""
+    if workplace.RECIPIENT not in answers or workplace.sides(answers) is None:
+        return await workplace.receiver(ctx, answers)
+    if _anonymous(answers) and answers[workplace.RECIPIENT] == workplace.OUTSIDE:
+        return [
+            _(
+                "As you are anonymous, I send it outside your company. To send it to your "
+                "company's union instead, tap “Change something”, then “Sent to”."
+            )
+        ]
+    return []
+
 
 CONSENT = N_(
     "You chose to let officers know it is you. For that I keep a link to your account and, "
@@ -179,5 +234,5 @@ FORM = Form(
     button="report",
     consent_text=CONSENT,
     placeholders=lambda answers: {"shows": _shows(answers)},
-    notes=workplace.receiver,
+    notes=receiver_notes,
 )

@@ -189,7 +189,7 @@ async def on_button(ctx: Context, msg: Incoming) -> list[Outgoing]:
     if action == "move":
         return await _move_choices(ctx, officer, case)
     if action == "up":
-        return await _escalate(ctx, officer, case)
+        return await _escalate(ctx, scope, officer, case)
     if action == "give" and argument is not None:
         return await _give(ctx, scope, officer, case, argument)
     if action == "admit":
@@ -282,11 +282,17 @@ async def _give(
     return [ctx.reply(done), *given, *told]
 
 
-async def _escalate(ctx: Context, officer: Officer, case: Case) -> list[Outgoing]:
+async def _escalate(
+    ctx: Context, scope: access.Scope, officer: Officer, case: Case
+) -> list[Outgoing]:
     parent, told = await casework.pass_up(ctx.session, ctx.services, case, ctx.now, officer.id)
     if parent is None:
         return [ctx.reply(_("{code} is already with the top union.").format(code=case.code))]
-    done = _("{code} moved up to {union}. Your union can still read it.")
+    done = (
+        _("{code} moved up to {union}. Your union can still read it.")
+        if scope.can_view(case)
+        else _("{code} moved up to {union}. To protect the worker, your union no longer sees it.")
+    )
     return [ctx.reply(done.format(code=case.code, union=parent.name)), *told]
 
 

@@ -3,30 +3,83 @@
 The workplace is matched against the directory (the worker chooses when two fit equally);
 the ward is asked only when the workplace is not known, by its new or an old name. The
 fields are shared by the membership, grievance and support forms.
+
+A workplace with its own grassroots union (rule 1) has a union inside the company, whose
+chair may be one of its managers, and one above it outside the company. A form may let the
+worker choose between them (the RECIPIENT answer, COMPANY or OUTSIDE); without that answer
+rule 1 sends it to the company's union.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import router
 from bot.services.i18n import N_, _
 from bot.services.labels import Choice
-from bot.services.router import Route
+from bot.services.router import Route, Router
 from handlers.forms import Answers, Field
 from handlers.types import Context
 from storage import unions
 from storage.models import Union
 
 NONE_OF_THESE = "none"
+RECIPIENT, COMPANY, OUTSIDE = "recipient", "company", "outside"
 CHECK = (Choice("yes", N_("Yes, that is it")), Choice("no", N_("No, it is another place")))
 
 
 async def parse_workplace(ctx: Context, text: str, answers: Answers) -> dict[str, object]:
     found = await router.for_session(ctx.session)
     matches = found.match_workplace(text) if found else ()
-    return {"text": " ".join(text.split()), "matches": list(matches)}
+    return {
+        "text": " ".join(text.split()),
+        "matches": list(matches),
+        # Kept with the answer, so later steps (which cannot read the database) know whom
+        # the worker may choose between.
+        "unions": await _sides_of(ctx.session, found, matches) if found else {},
+    }
+
+
+async def _sides_of(
+    session: AsyncSession, found: Router, matches: Sequence[str]
+) -> dict[str, dict[str, str]]:
+    """For each matched workplace with its own union: that union's name and the name of the
+    union above it, outside the company."""
+    sides = {}
+    for name in matches:
+        decision = found.for_workplace(name)
+        company = await unions.by_code(session, decision.union) if decision.rule == 1 else None
+        above = await outside(session, company) if company else None
+        if company and above and above.id != company.id:
+            sides[name] = {"company": company.name, "outside": above.name}
+    return sides
+
+
+async def outside(session: AsyncSession, union: Union) -> Union | None:
+    """The union above a company's own union and outside the company: the nearest one above
+    it that is not a grassroots union (the ward or inter-ward union), else the root."""
+    seen, above = {union.id}, union
+    while above.parent_id is not None and above.parent_id not in seen:
+        parent = await session.get(Union, above.parent_id)
+        if parent is None:
+            break
+        if parent.level != "grassroots":
+            return parent
+        seen.add(parent.id)
+        above = parent
+    return await unions.root(session)
+
+
+def sides(answers: Answers) -> dict[str, str] | None:
+    """The names of the two unions the worker may send it to ("company", "outside") when the
+    workplace they settled on has its own union; None otherwise."""
+    name = chosen(answers, "workplace")
+    found = ((answers.get("workplace") or {}).get("unions") or {}).get(name) if name else None
+    return dict(found) if isinstance(found, dict) else None
 
 
 async def parse_ward(ctx: Context, text: str, answers: Answers) -> dict[str, object]:
@@ -149,12 +202,17 @@ async def route(ctx: Context, answers: Answers) -> Route | None:
 
 
 async def destination(ctx: Context, answers: Answers) -> tuple[Route, Union] | None:
-    """The routing decision and the union it names (None when no directory is imported)."""
+    """The routing decision and the union it names (None when no directory is imported):
+    under rule 1, the union outside the company when the worker chose it."""
     decision = await route(ctx, answers)
     root = await unions.root(ctx.session)
     if decision is None or root is None:
         return None
-    return decision, await unions.by_code(ctx.session, decision.union) or root
+    union = await unions.by_code(ctx.session, decision.union) or root
+    if decision.rule == 1 and answers.get(RECIPIENT) == OUTSIDE:
+        union = await outside(ctx.session, union) or root
+        decision = replace(decision, union=union.code)
+    return decision, union
 
 
 async def case_columns(ctx: Context, decision: Route) -> dict[str, Any]:

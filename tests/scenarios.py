@@ -60,11 +60,25 @@ async def to_anonymity(worker: Talk, story: str = STORY) -> Outgoing:
     return anonymity
 
 
-async def file_report(worker: Talk, anonymity: str = "Tôi muốn ẩn danh") -> list[Outgoing]:
+# Who receives a report from a workplace with its own union: the two buttons.
+COMPANY_UNION = "Công đoàn công ty bạn"
+OUTSIDE_UNION = "Công đoàn cấp trên, ngoài công ty"
+
+
+async def file_report(
+    worker: Talk, anonymity: str = "Tôi muốn ẩn danh", recipient: str | None = None
+) -> list[Outgoing]:
     """From the anonymity question: choose, then send from the review; the receipt first,
-    then what went to officers."""
+    then what went to officers. An anonymous report goes outside the company unless
+    `recipient` (COMPANY_UNION) is chosen from the review's "Sửa"."""
     [review] = await worker.press(anonymity)
     assert review.text.startswith("Bạn xem lại trước khi gửi nhé:")
+    if recipient is not None:
+        await worker.press("Sửa")
+        [question] = await worker.press("Gửi tới")
+        assert question.text.startswith("Bạn muốn gửi phản ánh cho ai?")
+        [review] = await worker.press(recipient)
+        assert review.text.startswith("Bạn xem lại trước khi gửi nhé:")
     return await worker.press("Gửi")
 
 

@@ -3,8 +3,12 @@ notifications) asks here, and nowhere else decides.
 
 - An officer works the cases of their own union and of the unions below it.
 - An admin (the federation) works every case.
-- After escalation a case belongs to the parent union; officers of the union it came from
-  may still read it, but not act on it.
+- After escalation a case belongs to the parent union. The union it came from sees nothing
+  of a grievance or a hardship request any more: a company's grassroots union is often led by
+  one of its managers, and the worker's report, files and phone must not stay within its
+  reach once the case has left it. Only a membership request stays readable there (not
+  actionable): it says nothing against the employer, and that union is where the worker
+  would belong.
 
 A case outside someone's reach is reported exactly like a case that does not exist, so
 guessing codes or ids tells nothing. Each refusal is written to the audit log.
@@ -15,11 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, or_, select, true
+from sqlalchemy import ColumnElement, and_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
 from storage.models import Case, Officer, Union
+
+# The kinds of case the union a case was passed up from may still read.
+ORIGIN_READS = ("membership",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +41,7 @@ class Scope:
         return (
             self.unions is None
             or case.union_id in self.unions
-            or case.origin_union_id in self.unions
+            or (case.origin_union_id in self.unions and case.kind in ORIGIN_READS)
         )
 
     def can_act(self, case: Case) -> bool:
@@ -45,7 +52,8 @@ class Scope:
         if self.unions is None:
             return true()
         ids = sorted(self.unions)
-        return or_(Case.union_id.in_(ids), Case.origin_union_id.in_(ids))
+        passed_up = and_(Case.origin_union_id.in_(ids), Case.kind.in_(ORIGIN_READS))
+        return or_(Case.union_id.in_(ids), passed_up)
 
     def actionable(self) -> ColumnElement[bool]:
         """The cases this officer may act on (their queue), as a query condition."""

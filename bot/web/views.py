@@ -397,6 +397,8 @@ async def _escalate(current: Page, case: Case, form: Form) -> web.StreamResponse
     if parent is None:
         return current.refuse(400, _("This request is already with the top union."))
     current.send(told)
+    if not (await current.scope()).can_view(case):
+        return redirect("/officer/queue")  # passed up out of this union's sight
     return _done(case, "escalate")
 
 

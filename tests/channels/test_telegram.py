@@ -439,11 +439,12 @@ async def test_an_anonymous_report_on_telegram_keeps_no_telegram_identity(
     await worker.press("Gửi")
     done = fake_telegram.sent(505)[-1]["text"]
     assert done.startswith("Mình đã nhận phản ánh của bạn. Mã hồ sơ: KN-2026-000001.\n")
-    assert "Công đoàn cơ sở Công ty TNHH May Lang Biang sẽ trả lời bạn" in done
+    # The garment factory has its own union; an anonymous report goes to the one above it.
+    assert "Công đoàn phường Lang Biang - Đà Lạt sẽ trả lời bạn" in done
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()
         union = await session.get(Union, case.union_id)
-    assert (union.code, case.anonymous, case.person_id) == ("GR-MAYLANGBIANG", True, None)
+    assert (union.code, case.anonymous, case.person_id) == ("CL-LANGBIANG", True, None)
     row = {c.name: getattr(case, c.name) for c in Case.__table__.columns}
     hashes = ("reporter_sealed", "reporter_tag", "pin_tag")  # sealed or keyed: no digits to read
     assert "505" not in repr({k: v for k, v in row.items() if k not in hashes})
@@ -573,6 +574,10 @@ async def test_an_officer_handles_a_case_on_telegram_and_the_worker_is_told(
     await worker.press("Từ 11 đến 50 người")
     await worker.press("Xong, tiếp tục")
     await worker.press("Tôi muốn ẩn danh")
+    # Sent, as the worker chooses, to the dairy's own union rather than the one above it.
+    await worker.press("Sửa")
+    await worker.press("Gửi tới")
+    await worker.press("Công đoàn công ty bạn")
     # The last step: the worker's receipt, and the alerts to Bình and the group.
     await worker.press("Gửi", replies=3)
     alert = fake_telegram.sent(7001)[-1]

@@ -238,7 +238,9 @@ async def test_changing_anonymity_from_the_review_asks_consent_again(talk, sessi
     [consent] = await worker.press("Cán bộ được biết là tôi")
     assert consent.text.startswith("Bạn chọn để cán bộ biết là bạn.")
     await worker.press("Tôi đồng ý")
-    [review] = await worker.say("0987654321")
+    [who] = await worker.say("0987654321")  # named now: who receives it is asked
+    assert who.text.startswith("Bạn muốn gửi phản ánh cho ai?")
+    [review] = await worker.press("Công đoàn công ty bạn")
     assert "• Ẩn danh: Cán bộ được biết là tôi\n• Số điện thoại: •••••••321\n" in review.text
     await worker.press("Gửi")
     async with sessions() as session:

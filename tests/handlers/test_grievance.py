@@ -8,8 +8,16 @@ import re
 from sqlalchemy import select
 
 from storage.models import AuditEntry, Case, CaseMessage, Person, Union
-from tests.handlers.conftest import NOW, buttons
-from tests.scenarios import MENU, STORY, file_report, to_anonymity
+from tests.handlers.conftest import NOW, buttons, labels
+from tests.scenarios import (
+    COMPANY_UNION,
+    MENU,
+    OUTSIDE_UNION,
+    STORY,
+    add_officer,
+    file_report,
+    to_anonymity,
+)
 from tests.support import TEST_VAULT, count
 
 
@@ -26,7 +34,10 @@ async def test_an_anonymous_report_lands_in_the_right_queue_without_identity(tal
         "• Số người bị ảnh hưởng: Từ 11 đến 50 người\n"
         "• Tệp kèm theo: không có\n"
         "• Ẩn danh: Tôi muốn ẩn danh\n"
-        "Gửi tới: Công đoàn cơ sở Công ty TNHH Sữa Cao Nguyên.\n"
+        # The dairy has its own union; an anonymous report goes outside it unless changed.
+        "• Gửi tới: Công đoàn phường Cam Ly - Đà Lạt (công đoàn cấp trên, ngoài công ty)\n"
+        "Vì bạn ẩn danh, mình gửi ra ngoài công ty. Muốn gửi cho công đoàn cơ sở ở công ty "
+        "bạn thì bấm “Sửa” rồi chọn “Gửi tới”.\n"
         "Đúng rồi thì bấm “Gửi”; cần sửa thì bấm “Sửa”."
     )
     assert buttons(review) == [
@@ -38,7 +49,7 @@ async def test_an_anonymous_report_lands_in_the_right_queue_without_identity(tal
     pin = re.search(r"Mã PIN của bạn: (\d{6})\.", done.text).group(1)
     assert done.text == (
         "Mình đã nhận phản ánh của bạn. Mã hồ sơ: KN-2026-000001.\n"
-        "Công đoàn cơ sở Công ty TNHH Sữa Cao Nguyên sẽ trả lời bạn trước 17:00 thứ Sáu, "
+        "Công đoàn phường Cam Ly - Đà Lạt sẽ trả lời bạn trước 17:00 thứ Sáu, "
         "27/11/2026; mục tiêu giải quyết xong trước 17:00 thứ Tư, 9/12/2026.\n"
         "Bạn đang ẩn danh: cán bộ không thấy tên, tài khoản hay số điện thoại của bạn. Câu "
         "trả lời sẽ gửi về đây; bạn theo dõi ở mục “Theo dõi hồ sơ”.\n"
@@ -55,7 +66,7 @@ async def test_an_anonymous_report_lands_in_the_right_queue_without_identity(tal
     assert (case.kind, case.category, case.anonymous, case.route_rule) == (
         "grievance", "wages", True, 1,
     )  # fmt: skip
-    assert union.code == "GR-SUACAONGUYEN"
+    assert union.code == "CL-CAMLY"
     assert case.details == {
         "since": "months", "affected": "many", "workplace_text": "nha may sua cao nguyen",
         "ward_text": None,
@@ -112,14 +123,22 @@ async def test_a_named_report_asks_consent_before_keeping_the_phone(talk, sessio
     assert consent.text.startswith("Bạn chọn để cán bộ biết là bạn.")
     [phone] = await worker.press("Tôi đồng ý")
     assert phone.text.startswith("Nếu muốn cán bộ gọi điện, bạn ghi số điện thoại.")
-    [review] = await worker.say("0987 654 321")
-    assert "• Ẩn danh: Cán bộ được biết là tôi\n• Số điện thoại: •••••••321\n" in review.text
-    [done] = await worker.press("Gửi")
+    [who] = await worker.say("0987 654 321")
+    assert who.text.startswith("Bạn muốn gửi phản ánh cho ai?")
+    [review] = await worker.press(COMPANY_UNION)
+    assert (
+        "• Ẩn danh: Cán bộ được biết là tôi\n• Số điện thoại: •••••••321\n"
+        "• Gửi tới: Công đoàn cơ sở Công ty TNHH Sữa Cao Nguyên (công đoàn cơ sở ở công ty bạn)\n"
+        "Đúng rồi thì bấm “Gửi”"
+    ) in review.text
+    [done, *_alerts] = await worker.press("Gửi")
     assert "Cán bộ sẽ trả lời bạn ở đây" in done.text
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()
         person = (await session.scalars(select(Person))).one()
+        union = await session.get(Union, case.union_id)
     assert (case.anonymous, case.person_id, case.reporter_sealed) == (False, person.id, None)
+    assert union.code == "GR-SUACAONGUYEN"  # the worker chose their company's union
     assert TEST_VAULT.open(case.contact_sealed) == '{"phone": "0987654321"}'
 
 
@@ -137,6 +156,91 @@ async def test_a_named_report_without_consent_goes_anonymous(talk, sessions):
         case = (await session.scalars(select(Case))).one()
         person = (await session.scalars(select(Person))).one()
     assert (case.anonymous, case.person_id, person.consent_at) == (True, None, None)
+
+
+async def test_a_named_worker_chooses_the_union_outside_their_company(talk, sessions):
+    await add_officer(sessions, "GR-SUACAONGUYEN", "Trần Thị Bình", "7001")
+    await add_officer(sessions, "CL-CAMLY", "Lê Văn Cụm", "7002")
+    worker = talk()
+    await to_anonymity(worker)
+    await worker.press("Cán bộ được biết là tôi")
+    await worker.press("Tôi đồng ý")
+    [who] = await worker.say("0987 654 321")
+    assert who.text == (
+        "Bạn muốn gửi phản ánh cho ai?\n"
+        "• Công đoàn công ty bạn (Công đoàn cơ sở Công ty TNHH Sữa Cao Nguyên): ở ngay trong "
+        "công ty; chủ tịch công đoàn đôi khi là một người quản lý của công ty.\n"
+        "• Công đoàn cấp trên, ngoài công ty (Công đoàn phường Cam Ly - Đà Lạt): ở ngoài công "
+        "ty; công đoàn công ty bạn không xem được phản ánh này."
+    )
+    assert labels(who) == [COMPANY_UNION, OUTSIDE_UNION, "Quay lại", "Huỷ"]
+    [review] = await worker.press(OUTSIDE_UNION)
+    assert (
+        "• Số điện thoại: •••••••321\n"
+        "• Gửi tới: Công đoàn phường Cam Ly - Đà Lạt (công đoàn cấp trên, ngoài công ty)\n"
+        "Đúng rồi thì bấm “Gửi”"
+    ) in review.text
+    assert review.text.count("Gửi tới") == 1 and "Vì bạn ẩn danh" not in review.text
+    [done, *alerts] = await worker.press("Gửi")
+    assert "Công đoàn phường Cam Ly - Đà Lạt sẽ trả lời bạn" in done.text
+    assert [a.to.chat_id for a in alerts] == ["7002"]  # never the company's union
+    async with sessions() as session:
+        case = (await session.scalars(select(Case))).one()
+        union = await session.get(Union, case.union_id)
+    assert (union.code, case.route_rule, case.anonymous) == ("CL-CAMLY", 1, False)
+    assert case.workplace_id is not None
+    # It is in the chosen union's queue, and not in the company union's.
+    [theirs] = await talk("7002", "telegram").say("/queue")
+    assert "KN-2026-000001" in theirs.text
+    [company] = await talk("7001", "telegram").say("/queue")
+    assert company.text == "Hàng đợi trống: không có hồ sơ nào đang mở."
+
+
+async def test_an_anonymous_worker_may_still_send_it_to_their_company_union(talk, sessions):
+    worker = talk()
+    await to_anonymity(worker)
+    await worker.press("Tôi muốn ẩn danh")
+    [which] = await worker.press("Sửa")
+    assert labels(which)[-3:] == ["Gửi tới", "Quay lại", "Huỷ"]
+    [who] = await worker.press("Gửi tới")
+    assert who.text.startswith("Bạn muốn gửi phản ánh cho ai?")
+    [review] = await worker.press(COMPANY_UNION)
+    assert (
+        "• Gửi tới: Công đoàn cơ sở Công ty TNHH Sữa Cao Nguyên (công đoàn cơ sở ở công ty bạn)\n"
+        "Đúng rồi thì bấm “Gửi”"
+    ) in review.text
+    await worker.press("Gửi")
+    async with sessions() as session:
+        case = (await session.scalars(select(Case))).one()
+        union = await session.get(Union, case.union_id)
+    assert (union.code, case.anonymous) == ("GR-SUACAONGUYEN", True)
+
+
+async def test_changing_anonymity_or_the_workplace_decides_the_receiver_again(talk, sessions):
+    worker = talk()
+    await to_anonymity(worker)
+    await worker.press("Tôi muốn ẩn danh")  # the receiver: outside, without asking
+    await worker.press("Sửa")
+    await worker.press("Ẩn danh")
+    await worker.press("Cán bộ được biết là tôi")
+    await worker.press("Tôi đồng ý")
+    [who] = await worker.press("Bỏ qua")  # no phone; now named, the worker is asked
+    assert who.text.startswith("Bạn muốn gửi phản ánh cho ai?")
+    [review] = await worker.press(COMPANY_UNION)
+    assert "(công đoàn cơ sở ở công ty bạn)" in review.text
+    # Another workplace, without its own union: nothing to choose, it goes to its ward's union.
+    await worker.press("Sửa")
+    await worker.press("Nơi làm việc")
+    await worker.say("nha hang pho nui")
+    [review] = await worker.press("Đúng rồi")
+    assert review.text.startswith("Bạn xem lại trước khi gửi nhé:")
+    assert "• Gửi tới" not in review.text
+    assert "\nGửi tới: Công đoàn phường Xuân Hương - Đà Lạt.\n" in review.text
+    await worker.press("Gửi")
+    async with sessions() as session:
+        case = (await session.scalars(select(Case))).one()
+        union = await session.get(Union, case.union_id)
+    assert (union.code, case.route_rule) == ("CL-XUANHUONG", 2)
 
 
 async def test_identifying_words_in_the_story_are_pointed_out(talk, sessions):

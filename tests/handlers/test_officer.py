@@ -12,7 +12,7 @@ from bot.services import access, accounts
 from storage import cases, unions
 from storage.models import AuditEntry, Case, CaseMessage, Officer, Person
 from tests.handlers.conftest import NOW, buttons
-from tests.scenarios import add_officer, file_report, to_anonymity
+from tests.scenarios import COMPANY_UNION, add_officer, file_report, to_anonymity
 from tests.support import TEST_VAULT, count
 from tests.untranslated import leaks
 
@@ -21,10 +21,11 @@ WORKER_ID = "506"
 
 
 async def file_anonymous_report(talk):
-    """A worker on Telegram files an anonymous grievance routed to GR-SUACAONGUYEN."""
+    """A worker on Telegram files an anonymous grievance and chooses to send it to their
+    company's union, GR-SUACAONGUYEN."""
     worker = talk(WORKER_ID, "telegram")
     await to_anonymity(worker)
-    return worker, await file_report(worker)
+    return worker, await file_report(worker, recipient=COMPANY_UNION)
 
 
 @pytest.fixture
@@ -148,27 +149,62 @@ async def test_the_cluster_and_the_admin_see_the_case_below_them(setup, talk):
         assert buttons(detail)[0] == f"o:claim:{case.id}"
 
 
-async def test_escalation_moves_the_case_up_and_the_origin_keeps_read_access(setup, talk, sessions):
+async def test_escalation_moves_a_grievance_up_out_of_the_origin_unions_sight(
+    setup, talk, sessions
+):
     _ids, _worker, _replies, case = setup
     binh = talk("7001", "telegram")
     [choices] = await binh.press_payload(f"o:move:{case.id}")  # from the alert
     assert buttons(choices) == [f"o:up:{case.id}", f"o:give:{case.id}:5"]  # the unlinked one
     done, *rest = await binh.press("Lên Công đoàn phường Cam Ly - Đà Lạt")
-    assert done.text.startswith("Đã chuyển KN-2026-000001 lên Công đoàn phường Cam Ly - Đà Lạt.")
+    assert done.text == (
+        "Đã chuyển KN-2026-000001 lên Công đoàn phường Cam Ly - Đà Lạt. Để bảo vệ người lao "
+        "động, công đoàn bạn không còn xem được hồ sơ này."
+    )
     alerts = [r for r in rest if r.to.chat_id == "7002"]
     told = [r for r in rest if r.to.chat_id == WORKER_ID]
     assert len(alerts) == 1 and alerts[0].text.startswith("Hồ sơ mới trong hàng đợi của bạn:")
     assert "Công đoàn phường Cam Ly" in told[0].text
-    # Bình may still read it, without action buttons, and not act on it.
+    # The company's union sees nothing of it any more, from any entry point: a case it
+    # cannot reach looks like one that does not exist.
+    refusal = "Không có hồ sơ này trong hàng đợi của công đoàn bạn."
+    [detail] = await binh.say("/case KN-2026-000001")
+    assert detail.text == refusal
+    for action in ("view", "close", "reply"):  # the buttons of the alert it had
+        [refused] = await binh.press_payload(f"o:{action}:{case.id}")
+        assert refused.text == refusal, action
+    [in_group] = await binh.press_payload(f"o:view:{case.id}", chat="-100555")
+    assert in_group.text == refusal
+    [queue] = await binh.say("/queue")
+    assert queue.text == "Hàng đợi trống: không có hồ sơ nào đang mở."
+    # The union above works it.
+    [theirs] = await talk("7002", "telegram").say("/case KN-2026-000001")
+    assert theirs.text.startswith("KN-2026-000001") and buttons(theirs)[0] == f"o:claim:{case.id}"
+    async with sessions() as session:
+        moved = await session.get(Case, case.id)
+        scope = access.Scope(0, 0, frozenset({moved.origin_union_id}))
+        denied = await count(sessions, AuditEntry, AuditEntry.action == "case.denied")
+    assert moved.escalated and moved.union_id != moved.origin_union_id
+    assert not scope.can_view(moved) and not scope.can_act(moved)
+    assert denied == 5
+
+
+async def test_after_escalation_the_origin_still_reads_a_membership_request(setup, talk, sessions):
+    # A request to join says nothing against the employer, and the company's union is where
+    # the worker would belong: it keeps reading it (not acting on it).
+    _ids, _worker, _replies, case = setup
+    async with sessions() as session:
+        joining = await session.get(Case, case.id)
+        joining.kind = "membership"
+        await session.commit()
+    binh = talk("7001", "telegram")
+    await binh.press_payload(f"o:move:{case.id}")
+    [done, *_rest] = await binh.press("Lên Công đoàn phường Cam Ly - Đà Lạt")
+    assert done.text.endswith("Công đoàn bạn vẫn xem được hồ sơ.")
     [detail] = await binh.say("/case KN-2026-000001")
     assert detail.text.startswith("KN-2026-000001") and buttons(detail) == []
     [refused] = await binh.press_payload(f"o:close:{case.id}")
     assert refused.text == "Không có hồ sơ này trong hàng đợi của công đoàn bạn."
-    async with sessions() as session:
-        moved = await session.get(Case, case.id)
-        scope = access.Scope(0, 0, frozenset({moved.origin_union_id}))
-    assert moved.escalated and moved.union_id != moved.origin_union_id
-    assert scope.can_view(moved) and not scope.can_act(moved)
 
 
 async def test_a_button_in_the_registered_group_is_answered_there(setup, talk):

@@ -13,7 +13,7 @@ from bot.sla import SlaWatch
 from storage import unions
 from storage.models import AuditEntry, Case, OutboxItem
 from tests.handlers.conftest import NOW
-from tests.scenarios import file_report, to_anonymity
+from tests.scenarios import COMPANY_UNION, file_report, to_anonymity
 from tests.support import TEST_VAULT, count
 
 
@@ -28,7 +28,7 @@ async def test_an_overdue_case_is_escalated_once_after_the_grace_period(
         await session.commit()
     worker = talk("506", "telegram")
     await to_anonymity(worker)
-    await file_report(worker)
+    await file_report(worker, recipient=COMPANY_UNION)  # at the dairy's own union
     await worker.press_payload("q:write:other")  # a question: it sits at the root federation
     await worker.say("Cho em hỏi về lương tối thiểu vùng ở Lâm Đồng")
     watch = SlaWatch(dispatcher.services, Sender(database, dispatcher.services, {}))

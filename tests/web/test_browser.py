@@ -24,7 +24,8 @@ pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 async def report_on_telegram(fake) -> None:
-    """Worker 611 reports unpaid wages at the dairy, anonymously, on Telegram."""
+    """Worker 611 reports unpaid wages at the dairy, anonymously, on Telegram, to the dairy's
+    own union."""
     worker = TelegramUser(fake, 611)
     await worker.say("/start")
     await worker.press("Gửi phản ánh")
@@ -36,6 +37,9 @@ async def report_on_telegram(fake) -> None:
     await worker.press("Từ 11 đến 50 người")
     await worker.press("Xong, tiếp tục")
     await worker.press("Tôi muốn ẩn danh")
+    await worker.press("Sửa")  # to the dairy's own union, where Bình is, not the one above
+    await worker.press("Gửi tới")
+    await worker.press("Công đoàn công ty bạn")
     await worker.press("Gửi")
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from bot import outbox
 from bot.services import calendar
-from storage import cases
+from storage import cases, evidence
 from storage.models import AuditEntry, Case, CaseMessage, OfficerSession, OutboxItem
 from tests.support import TEST_VAULT, count
 from tests.web.conftest import NOW, PASSWORD, csrf_of, log_in
@@ -273,3 +273,45 @@ async def test_pages_forbid_a_base_element(dashboard):
     page = await dashboard["client"].get("/officer/login")
     policy = [part.strip() for part in page.headers["Content-Security-Policy"].split(";")]
     assert "base-uri 'none'" in policy
+
+
+async def test_after_escalation_the_origin_union_sees_nothing_of_a_grievance(dashboard, sessions):
+    # The company's union may be led by a manager: once a report is passed up, neither the
+    # report, its files nor a named reporter's phone stay within its reach.
+    client, codes = dashboard["client"], dashboard["codes"]
+    named, support = codes["named"], codes["mine"]
+    async with sessions() as session:
+        case = await cases.by_code(session, named)
+        photo = evidence.receive(
+            session, channel="telegram", reference="y", kind="photo", mime="image/jpeg",
+            size=3, now=NOW,
+        )  # fmt: skip
+        await session.flush()
+        await evidence.attach(session, [photo.id], case.id)
+        await evidence.store(session, photo.id, mime="image/jpeg", content=b"\xff\xd8y", now=NOW)
+        (await cases.by_code(session, support)).kind = "support"  # a hardship request too
+        await session.commit()
+    await log_in(client, "binh")
+    download = f"/officer/case/{named}/file/{photo.id}"
+    assert (await client.get(download)).status == 200  # while it is the union's own
+    token = await csrf_of(client, f"/officer/case/{named}")
+    moved = []
+    for code in (named, support):
+        up = await client.post(
+            f"/officer/case/{code}/escalate", data={"csrf": token}, allow_redirects=False
+        )
+        moved.append((up.status, up.headers["Location"]))
+    missing = await (await client.get("/officer/case/KN-2026-999999")).text()
+    for code in (named, support):
+        page = await client.get(f"/officer/case/{code}")
+        assert page.status == 403 and await page.text() == missing, code
+    assert (await client.get(download)).status == 403
+    exported = (await (await client.get("/officer/export.csv?view=all")).read()).decode()
+    assert named not in exported and support not in exported and "0912345678" not in exported
+    every = await (await client.get("/officer/queue?view=all")).text()
+    assert named not in every and support not in every
+    async with sessions() as session:
+        passed = await cases.by_code(session, named)
+        assert passed.escalated and passed.origin_union_id != passed.union_id
+    # After passing it up the officer lands on the queue, not on a page they cannot open.
+    assert moved == [(303, "/officer/queue")] * 2

@@ -129,7 +129,11 @@ async def busy(settings, sessions) -> AsyncIterator[dict]:
             session, "grievance", "wages", contact={"name": "Lý Văn Tâm", "phone": "0923456789"},
         )  # fmt: skip
         await cases.detach(session, erased.person_id, [], NOW)
-        moved = await _case(session, "grievance", "safety", union="CL-CAMLY", escalated=True)
+        # Passed up, and still readable (not actionable) by the union it came from: only a
+        # membership request stays so, which shows binh the read-only case page.
+        moved = await _case(
+            session, "membership", "foreign_short", union="CL-CAMLY", escalated=True
+        )
         moved.origin_union_id = (await unions.by_code(session, SUA)).id
         canned.save(
             session, None, title="Đã nhận hồ sơ", text="Công đoàn đã nhận hồ sơ của bạn.",
