@@ -29,6 +29,7 @@ from bot.dispatch import Dispatcher
 from bot.fetcher import EvidenceFetcher
 from bot.inbox import InboxWriter
 from bot.outbox import Sender
+from bot.retention import Janitor
 from bot.services import Services
 from bot.sla import SlaWatch
 from bot.web import routes as dashboard
@@ -194,6 +195,7 @@ def start_tasks(runtime: Runtime) -> list[asyncio.Task[None]]:
         asyncio.create_task(runtime.sender.run_scanner(), name="outbox-scanner"),
         asyncio.create_task(runtime.fetcher.run(), name="evidence-fetcher"),
         asyncio.create_task(SlaWatch(runtime.services, runtime.sender).run(), name="sla-watch"),
+        asyncio.create_task(Janitor(runtime.services, runtime.sender).run(), name="janitor"),
     ]
 
 
