@@ -32,6 +32,7 @@ from bot.fetcher import EvidenceFetcher
 from bot.inbox import InboxWriter
 from bot.outbox import Sender
 from bot.outbox import body as outbox_body
+from bot.retention import Janitor
 from bot.services import Services
 from bot.sla import SlaWatch
 from bot.web import routes as dashboard
@@ -220,6 +221,7 @@ def start_tasks(runtime: Runtime) -> list[asyncio.Task[None]]:
         asyncio.create_task(runtime.sender.run_scanner(), name="outbox-scanner"),
         asyncio.create_task(runtime.fetcher.run(), name="evidence-fetcher"),
         asyncio.create_task(SlaWatch(runtime.services, runtime.sender).run(), name="sla-watch"),
+        asyncio.create_task(Janitor(runtime.services, runtime.sender).run(), name="janitor"),
     ]
 
 

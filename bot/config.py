@@ -30,6 +30,33 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Retention:
+    """Days the janitor (bot/retention.py) keeps what is no longer needed; 0 keeps it."""
+
+    # Handled updates: a channel redelivers one for a day at most (deduplication).
+    inbox_days: int = 2
+    # Messages sent on a messenger, where the worker has them.
+    sent_days: int = 1
+    # Messages sent in the web chat: the only copy the visitor's page reads back.
+    webchat_days: int = 30
+    # Web chat visitors who left nothing to follow, counted from their last message.
+    visitor_days: int = 1
+    # Who filed a finished case, its contact details and files.
+    closed_case_days: int = 365
+
+    @classmethod
+    def from_env(cls, merged: Mapping[str, str]) -> Retention:
+        # Named `merged` like Settings.from_env's, so tests/test_readme.py sees these.
+        return cls(
+            inbox_days=_number(merged, "UNIONBOT_KEEP_INBOX_DAYS", 2, least=0),
+            sent_days=_number(merged, "UNIONBOT_KEEP_SENT_DAYS", 1, least=0),
+            webchat_days=_number(merged, "UNIONBOT_KEEP_WEBCHAT_DAYS", 30, least=0),
+            visitor_days=_number(merged, "UNIONBOT_KEEP_VISITOR_DAYS", 1, least=0),
+            closed_case_days=_number(merged, "UNIONBOT_KEEP_CLOSED_CASE_DAYS", 365, least=0),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str
     content_dir: Path = CONTENT_DIR
@@ -57,6 +84,8 @@ class Settings:
     sla_grace_hours: int = 24
     # The channel officers link their account on and get alerts through (Telegram for now).
     officer_channel: str = "telegram"
+    # How long the janitor keeps what is no longer needed (bot/retention.py).
+    retention: Retention = field(default_factory=Retention)
     # Or a file of keys, one per line; on the embedded default it is made on first start.
     key_file: Path | None = None
     generate_key_file: bool = False
@@ -100,6 +129,7 @@ class Settings:
             due_days=_due_days(merged.get("UNIONBOT_DUE_DAYS")),
             sla_grace_hours=_number(merged, "UNIONBOT_SLA_GRACE_HOURS", 24),
             officer_channel=_officer_channel(merged.get("UNIONBOT_OFFICER_CHANNEL")),
+            retention=Retention.from_env(merged),
         )
 
     def with_(self, **changes: object) -> Settings:
@@ -111,14 +141,17 @@ class Settings:
         return self.public_url is not None
 
 
-def _number(env: Mapping[str, str], key: str, default: int) -> int:
+def _number(env: Mapping[str, str], key: str, default: int, *, least: int | None = None) -> int:
     value = env.get(key)
     if value is None or value == "":
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError as exc:
         raise ConfigError(f"{key} must be a whole number, not {value!r}") from exc
+    if least is not None and number < least:
+        raise ConfigError(f"{key} must be {least} or more, not {value!r}")
+    return number
 
 
 def _due_days(value: str | None) -> dict[str, tuple[int, int | None]]:

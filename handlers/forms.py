@@ -48,6 +48,7 @@ from bot.services.text import accented_words, fold, has_diacritics, vietnamese_m
 from handlers import menu
 from handlers.payloads import Begin, Step
 from handlers.types import (
+    LASTING_STATE,
     Attachment,
     Button,
     Context,
@@ -427,6 +428,28 @@ def _expiry_notice(state: Mapping[str, Any], now: datetime) -> str | None:
         "The form you started on {date} was not finished within {days} days, so I have "
         "deleted it. Nothing was sent. You can start again from the menu."
     ).format(date=format_date(expires - timedelta(days=FORM_DAYS)), days=FORM_DAYS)
+
+
+# Where a form's deadline sits in the state, open or set aside: the janitor
+# (bot/retention.py) looks there, through handlers/registry.py, for forms left past it.
+DEADLINES = (("expires",), (PAUSED, "expires"))
+
+
+def without_expired(
+    state: Mapping[str, Any], now: datetime
+) -> tuple[dict[str, Any], list[int], str] | None:
+    """The state without its form past expiry, open or set aside, as `expired` and
+    `offer_back` drop it when the worker writes again; the ids of that form's files; the
+    notice (in the active language). None while no form has expired."""
+    if "expires" in state and (notice := _expiry_notice(state, now)):
+        # As `drop`: the form's flow ends (what outlives a flow stays), nothing set aside.
+        kept = {k: v for k, v in state.items() if k in LASTING_STATE and k != PAUSED}
+        return kept, files(state), notice
+    paused = state.get(PAUSED)
+    if isinstance(paused, dict) and (notice := _expiry_notice(paused, now)):
+        kept = {k: v for k, v in state.items() if k != PAUSED}
+        return kept, files({PAUSED: paused}), notice
+    return None
 
 
 async def expired(ctx: Context) -> list[Outgoing] | None:

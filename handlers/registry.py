@@ -9,7 +9,9 @@ bot.web.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -28,7 +30,7 @@ from handlers import (
     question,
     support,
 )
-from handlers.types import Context, Handler, Incoming, Outgoing
+from handlers.types import LASTING_STATE, Address, Context, Handler, Incoming, Outgoing
 
 # The multi-step forms (handlers/forms.py runs them), by name.
 FORMS: dict[str, forms.Form] = {
@@ -133,3 +135,44 @@ def read_number(msg: Incoming, state: dict[str, Any]) -> Incoming:
     if typing:
         return replace(msg, numbered=None)
     return replace(msg, payload=msg.numbered, text=None, numbered=None)
+
+
+# -- the janitor's hook (bot/retention.py): what of a conversation is past its time ------
+
+# Where a half-filled form keeps its deadline in the state (the janitor's query).
+DRAFT_DEADLINES = forms.DEADLINES
+# A conversation nobody touched for this long holds no flow still needed: a form would have
+# expired, a question typed for "Ask a union officer" is long answered or dropped.
+STATE_LIFETIME = timedelta(days=forms.FORM_DAYS)
+# What outlives a flow (LASTING_STATE) but not that long: the form set aside (expired by
+# then) and the wrong PINs (counted per day). Anything else lasting stays.
+SHORT_LASTING = frozenset({forms.PAUSED, "pin_failures"})
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    """A conversation's state with what was past its time taken out: the files to delete
+    with it, and what to tell the person."""
+
+    state: dict[str, Any]
+    files: list[int]
+    replies: list[Outgoing]
+
+
+def expire_draft(
+    state: Mapping[str, Any], now: datetime, to: Address, *, untouched: bool = False
+) -> Expired | None:
+    """A form past its expiry (open or set aside) taken out of `state`, with its files and
+    the notice the worker would get on writing again (in the active language). When the
+    state was `untouched` for STATE_LIFETIME, every flow and SHORT_LASTING key goes too
+    (and what is left is looked at again a STATE_LIFETIME later). None when nothing is past
+    its time."""
+    found = forms.without_expired(state, now)
+    if found is None and not untouched:
+        return None
+    kept, files, notice = found if found is not None else (dict(state), [], None)
+    if untouched:
+        kept = {k: v for k, v in kept.items() if k in LASTING_STATE and k not in SHORT_LASTING}
+        files = forms.files(state)
+    replies = [Outgoing(to, notice, menu.main_menu())] if notice else []
+    return Expired(kept, files, replies)

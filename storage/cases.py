@@ -6,13 +6,13 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit
+from storage import audit, evidence
 from storage.dialect import insert
 from storage.localtime import LOCAL_TIME, start_of_day, start_of_hour
-from storage.models import Case, CaseCounter, CaseMessage
+from storage.models import Case, CaseCounter, CaseMessage, Evidence
 
 # Code prefixes read out on the phone: KN-2026-000123 is the 123rd grievance of 2026.
 PREFIXES = {"grievance": "KN", "membership": "GN", "support": "HT", "question": "HD"}
@@ -243,3 +243,45 @@ async def with_sealed(session: AsyncSession) -> Sequence[Case]:
             )
         )
     ).all()
+
+
+# What a case holds that leads to the person who filed it (bot/retention.py removes it once
+# the case has been closed long enough), and the statuses of a finished case.
+PERSONAL_COLUMNS = ("person_id", "contact_sealed", "reporter_sealed", "reporter_tag", "pin_tag")
+FINISHED_STATUSES = ("resolved", "closed")
+SCRUB_BATCH = 100
+
+
+async def scrub_closed(
+    session: AsyncSession, before: datetime, now: datetime, limit: int = SCRUB_BATCH
+) -> int:
+    """Remove the personal data of at most `limit` cases finished (resolved or closed) before
+    `before`: who filed it (their id, or the sealed reporter, its tag and the PIN), the
+    sealed contact details and the files. The case itself (code, kind, category, union,
+    dates, the answers that identify nobody), its thread and its audit entries stay, for
+    statistics and the union's record; an audit entry says when. How many cases."""
+    finished = and_(Case.status.in_(FINISHED_STATUSES), Case.closed_at < before)
+    holding = or_(
+        *(getattr(Case, column).is_not(None) for column in PERSONAL_COLUMNS),
+        exists().where(Evidence.case_id == Case.id),
+    )
+    found = await session.scalars(
+        select(Case.id).where(finished, holding).order_by(Case.id).limit(limit)
+    )
+    ids = list(found)
+    if not ids:
+        return 0
+    # The conditions again: a case reopened meanwhile keeps everything.
+    scrubbed = list(
+        await session.scalars(
+            update(Case)
+            .where(Case.id.in_(ids), finished)
+            .values(dict.fromkeys(PERSONAL_COLUMNS))
+            .returning(Case.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    await evidence.forget_cases(session, scrubbed)
+    for case_id in scrubbed:
+        audit.record(session, actor="system", action="case.scrubbed", case_id=case_id, now=now)
+    return len(scrubbed)

@@ -3,15 +3,19 @@ form survives restarts and days of silence."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import rows_changed
 from storage.localtime import start_of_day
 from storage.models import Conversation
+
+# Rows looked at by one run of the janitor (bot/retention.py): the next run takes the rest.
+DUE_BATCH = 200
 
 
 async def rows(session: AsyncSession, person_ids: Collection[int]) -> dict[int, Conversation]:
@@ -48,3 +52,47 @@ async def load(session: AsyncSession, person_id: int) -> dict[str, Any]:
     """The person's state; empty when they have none."""
     row = (await rows(session, [person_id])).get(person_id)
     return dict(row.state) if row is not None else {}
+
+
+async def due(
+    session: AsyncSession,
+    deadlines: Sequence[tuple[str, ...]],
+    now: datetime,
+    untouched_before: datetime,
+    limit: int = DUE_BATCH,
+) -> Sequence[Conversation]:
+    """At most `limit` rows whose state holds a deadline that has passed (an ISO time in UTC
+    at one of these key paths, as handlers/registry.py says where), or that nobody touched
+    since `untouched_before`."""
+    # Compared to the second as text ("2026-11-25T09:30:00"), the same way on both
+    # databases; the caller decides on the exact time.
+    second = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    passed = [
+        func.substr(Conversation.state[path].as_string(), 1, 19) < second for path in deadlines
+    ]
+    stmt = (
+        select(Conversation)
+        .where(or_(Conversation.updated_at < untouched_before, *passed))
+        .order_by(Conversation.person_id)
+        .limit(limit)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def rewrite(
+    session: AsyncSession, row: Conversation, state: Mapping[str, Any], now: datetime
+) -> bool:
+    """Replace the state of a row read earlier (an empty state deletes the row), unless the
+    row changed since: the person wrote meanwhile, and their own message decides. Whether
+    it was written."""
+    unchanged = and_(
+        Conversation.person_id == row.person_id, Conversation.updated_at == row.updated_at
+    )
+    if state:
+        stmt = update(Conversation).where(unchanged).values(state=dict(state), updated_at=now)
+        result = await session.execute(stmt.execution_options(synchronize_session=False))
+    else:
+        result = await session.execute(
+            delete(Conversation).where(unchanged).execution_options(synchronize_session=False)
+        )
+    return rows_changed(result) == 1

@@ -69,6 +69,16 @@ async def discard(session: AsyncSession, ids: Sequence[int]) -> int:
     return rows_changed(result)
 
 
+async def forget_cases(session: AsyncSession, case_ids: Sequence[int]) -> int:
+    """Delete the files of these cases, bytes and all (closed cases past their retention)."""
+    if not case_ids:
+        return 0
+    result = await session.execute(
+        delete(Evidence).where(Evidence.case_id.in_([int(i) for i in case_ids]))
+    )
+    return rows_changed(result)
+
+
 async def sweep(session: AsyncSession, before: datetime) -> int:
     """Delete files received before `before` that no case took: their form was abandoned."""
     result = await session.execute(

@@ -11,14 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import rows_changed
 from storage.dialect import insert
 from storage.localtime import start_of_day
 from storage.models import InboxItem
 
 MAX_ATTEMPTS = 3
+# Rows deleted by one prune (bot/retention.py): the next run takes the rest.
+PRUNE_BATCH = 1000
 # A declarative class with a __tablename__ maps a Table; DeclarativeBase types __table__ as
 # any FromClause only because a class may also map a join or a subquery.
 TABLE = cast(Table, InboxItem.__table__)
@@ -117,3 +120,17 @@ async def record_failure(session: AsyncSession, item_id: int, error: str, now: d
         item.payload = None
         return True
     return False
+
+
+async def prune(session: AsyncSession, before: datetime, limit: int = PRUNE_BATCH) -> int:
+    """Delete at most `limit` updates handled (done, ignored or given up) before `before`:
+    once a channel can no longer deliver them again, deduplication needs them no more.
+    Pending updates stay, however old. How many went."""
+    handled = (
+        select(TABLE.c.id)
+        .where(TABLE.c.status != "pending", TABLE.c.processed_at < before)
+        .order_by(TABLE.c.id)
+        .limit(limit)
+    )
+    result = await session.execute(delete(TABLE).where(TABLE.c.id.in_(handled)))
+    return rows_changed(result)

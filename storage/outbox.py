@@ -6,11 +6,11 @@ a send, never lose one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, or_, select, update
+from sqlalchemy import Table, and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import rows_changed
@@ -18,6 +18,8 @@ from storage.localtime import start_of_day
 from storage.models import OutboxItem
 
 MAX_ATTEMPTS = 8
+# Rows deleted by one prune (bot/retention.py): the next run takes the rest.
+PRUNE_BATCH = 1000
 # A declarative class with a __tablename__ maps a Table; DeclarativeBase types __table__ as
 # any FromClause only because a class may also map a join or a subquery.
 TABLE = cast(Table, OutboxItem.__table__)
@@ -172,4 +174,28 @@ async def forget_chat(session: AsyncSession, channel: str, chat_id: str) -> int:
     result = await session.execute(
         delete(OutboxItem).where(OutboxItem.channel == channel, OutboxItem.chat_id == chat_id)
     )
+    return rows_changed(result)
+
+
+async def prune(
+    session: AsyncSession,
+    before: datetime,
+    *,
+    channels: Collection[str] | None = None,
+    other_than: Collection[str] = (),
+    limit: int = PRUNE_BATCH,
+) -> int:
+    """Delete at most `limit` messages sent before `before` (or given up, if written before
+    it), on these channels or on all but `other_than`. Messages still to be sent stay. How
+    many went."""
+    done = or_(
+        TABLE.c.sent_at < before,
+        and_(TABLE.c.sent_at.is_(None), TABLE.c.failed.is_(True), TABLE.c.created_at < before),
+    )
+    oldest = select(TABLE.c.id).where(done).order_by(TABLE.c.id).limit(limit)
+    if channels is not None:
+        oldest = oldest.where(TABLE.c.channel.in_(list(channels)))
+    if other_than:
+        oldest = oldest.where(TABLE.c.channel.not_in(list(other_than)))
+    result = await session.execute(delete(TABLE).where(TABLE.c.id.in_(oldest)))
     return rows_changed(result)

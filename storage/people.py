@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
+from storage.db import rows_changed
 from storage.localtime import start_of_day
-from storage.models import Conversation, OutboxItem, Person
+from storage.models import Case, Conversation, OutboxItem, Person
+
+# People deleted by one run of the janitor (bot/retention.py): the next run takes the rest.
+FORGET_BATCH = 500
 
 
 async def find(session: AsyncSession, channel: str, channel_user_id: str) -> Person | None:
@@ -69,3 +74,86 @@ async def delete_person(session: AsyncSession, person_id: int) -> None:
         update(OutboxItem).where(OutboxItem.person_id == person_id).values(person_id=None)
     )
     await session.execute(delete(Person).where(Person.id == person_id))
+
+
+async def forget_idle(
+    session: AsyncSession,
+    channel: str,
+    before: datetime,
+    reporter_tag: Callable[[int], str],
+    limit: int = FORGET_BATCH,
+) -> int:
+    """Delete at most `limit` people of `channel` (the web chat's visitors) who came before
+    `before` and left nothing to follow: no consent or phone, no case (theirs by id, or
+    anonymous by `reporter_tag`), no conversation state, nothing waiting to be sent and
+    nothing written or sent since `before`. Their empty conversation rows and the messages
+    sent to them go with them. How many people went.
+
+    The newest person is never deleted, so no id is handed out twice (SQLite reuses the
+    highest): a tag made from an id can never come to point at someone else."""
+    idle = _idle(channel, before)
+    found = await session.scalars(select(Person.id).where(idle).order_by(Person.id).limit(limit))
+    candidates = list(found)
+    if not candidates:
+        return 0
+    states = await session.execute(
+        select(Conversation.person_id, Conversation.state).where(
+            Conversation.person_id.in_(candidates)
+        )
+    )
+    busy = {person_id for person_id, state in states if state}
+    tags = {reporter_tag(person_id): person_id for person_id in candidates}
+    filed = await session.scalars(
+        select(Case.reporter_tag).where(Case.reporter_tag.in_(list(tags)))
+    )
+    busy |= {tags[tag] for tag in filed if tag is not None}
+    ids = [person_id for person_id in candidates if person_id not in busy]
+    if not ids:
+        return 0
+    await session.execute(
+        delete(OutboxItem).where(OutboxItem.person_id.in_(ids), _done_before(before))
+    )
+    await session.execute(
+        delete(Conversation).where(
+            Conversation.person_id.in_(ids), Conversation.updated_at < before
+        )
+    )
+    # The conditions again: whoever wrote meanwhile stays.
+    result = await session.execute(delete(Person).where(Person.id.in_(ids), idle))
+    return rows_changed(result)
+
+
+def _done_before(before: datetime) -> ColumnElement[bool]:
+    """A message sent before `before`, or given up after being written before it."""
+    return or_(
+        OutboxItem.sent_at < before,
+        and_(
+            OutboxItem.sent_at.is_(None), OutboxItem.failed.is_(True),
+            OutboxItem.created_at < before,
+        ),
+    )  # fmt: skip
+
+
+def _not_done_before(before: datetime) -> ColumnElement[bool]:
+    """A message still to be sent, or sent (or given up) since `before`; spelt out, as NOT
+    of a comparison with NULL is NULL, not true."""
+    waiting = and_(OutboxItem.sent_at.is_(None), OutboxItem.failed.is_(False))
+    return or_(waiting, OutboxItem.sent_at >= before, OutboxItem.created_at >= before)
+
+
+def _idle(channel: str, before: datetime) -> ColumnElement[bool]:
+    """A person of `channel` since before `before` with nothing kept but maybe an old
+    conversation row (its state is checked apart) and old messages sent to them."""
+    others = aliased(Person)
+    newest = select(func.max(others.id)).scalar_subquery()
+    return and_(
+        Person.channel == channel,
+        Person.created_at < before,
+        Person.consent_at.is_(None),
+        Person.phone_encrypted.is_(None),
+        Person.cases_sealed.is_(None),  # an anonymous reporter (bot/services/reporters.py)
+        Person.id < newest,
+        ~exists().where(Case.person_id == Person.id),
+        ~exists().where(Conversation.person_id == Person.id, Conversation.updated_at >= before),
+        ~exists().where(OutboxItem.person_id == Person.id, _not_done_before(before)),
+    )

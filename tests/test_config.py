@@ -53,3 +53,18 @@ def test_due_days_are_configurable_per_kind(tmp_path):
     for bad in ("grievance=two", "holiday=3", "support=1/x"):
         with pytest.raises(ConfigError, match="UNIONBOT_DUE_DAYS"):
             Settings.from_env({"UNIONBOT_DUE_DAYS": bad}, cwd=tmp_path)
+
+
+def test_retention_periods_are_read_and_zero_keeps_forever(tmp_path):
+    defaults = Settings.from_env({}, cwd=tmp_path).retention
+    assert (
+        defaults.inbox_days, defaults.sent_days, defaults.webchat_days, defaults.visitor_days,
+        defaults.closed_case_days,
+    ) == (2, 1, 30, 1, 365)  # fmt: skip
+    env = {"UNIONBOT_KEEP_SENT_DAYS": "0", "UNIONBOT_KEEP_CLOSED_CASE_DAYS": "730"}
+    retention = Settings.from_env(env, cwd=tmp_path).retention
+    assert (retention.sent_days, retention.closed_case_days) == (0, 730)
+    assert retention.inbox_days == 2
+    for bad in ("-1", "soon"):
+        with pytest.raises(ConfigError, match="UNIONBOT_KEEP_INBOX_DAYS"):
+            Settings.from_env({"UNIONBOT_KEEP_INBOX_DAYS": bad}, cwd=tmp_path)
