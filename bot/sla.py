@@ -2,7 +2,8 @@
 
 Every few minutes it takes the open cases whose due time passed more than the grace period
 ago (UNIONBOT_SLA_GRACE_HOURS) in any union that has a parent, and escalates each: the
-parent union owns it (the first union keeps read access), its officers get the alert, the
+parent union owns it (the first union keeps read access to a membership request only), its
+officers get the alert, the
 worker is told their request is still being handled, and the case gets a new first-response
 due time at the new union, so it does not climb again at once. Cases already at the root
 federation stay overdue and highlighted on the dashboard.

@@ -75,6 +75,10 @@ async def due(
         .where(or_(Conversation.updated_at < untouched_before, *passed))
         .order_by(Conversation.person_id)
         .limit(limit)
+        # Locked until the caller commits (PostgreSQL; SQLite's write gate serialises): the
+        # person's own message waits rather than being overwritten. updated_at alone cannot
+        # tell, as it holds only the day.
+        .with_for_update(skip_locked=True)
     )
     return (await session.scalars(stmt)).all()
 
@@ -89,7 +93,11 @@ async def rewrite(
         Conversation.person_id == row.person_id, Conversation.updated_at == row.updated_at
     )
     if state:
-        stmt = update(Conversation).where(unchanged).values(state=dict(state), updated_at=now)
+        stmt = (
+            update(Conversation)
+            .where(unchanged)
+            .values(state=dict(state), updated_at=start_of_day(now))
+        )
         result = await session.execute(stmt.execution_options(synchronize_session=False))
     else:
         result = await session.execute(

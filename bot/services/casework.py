@@ -165,7 +165,8 @@ async def escalate(
     now: datetime,
     officer_id: int | None = None,
 ) -> Union | None:
-    """Move the case to the parent union's queue (the union it came from keeps read access);
+    """Move the case to the parent union's queue (the union it came from keeps read access to
+    a membership request only: bot/services/access.py);
     the parent union, or None at the root. Whoever calls tells the worker and the officers."""
     current = await session.get(Union, case.union_id)
     if current is None or current.parent_id is None:
