@@ -8,6 +8,7 @@ unionbot route --workplace T --ward W --json   which union's queue (--directory 
 unionbot content unanswered        the questions the bot could not answer, most asked first
 unionbot directory import FILE     load or update the union directory
 unionbot officer add|invite|group|list   officer accounts, Telegram links, officers' groups
+unionbot officer deactivate|reset-password|unlink LOGIN   end an officer's access
 unionbot db upgrade                bring the database schema up to date
 
 What the commands say to a person (prompts, reports, errors) goes through the catalogs in
@@ -131,9 +132,26 @@ def _add_officer(commands: Commands) -> None:
     do_group = officer_commands.add_parser(
         "group", help="tell a Telegram group of officers about new cases of a union"
     )
-    do_group.add_argument("union", help="the union's code")
+    do_group.add_argument("union", help="the union's code, or 'remove' to stop telling the group")
     do_group.add_argument("chat_id", help="the group's chat id (negative)")
     officer_commands.add_parser("list", help="the officer accounts")
+    _add_officer_removal(officer_commands)
+
+
+def _add_officer_removal(officer_commands: Commands) -> None:
+    do_deactivate = officer_commands.add_parser(
+        "deactivate", help="end every access of an officer at once (dashboard and Telegram)"
+    )
+    do_deactivate.add_argument("officer", help="the officer's login or id")
+    do_reset = officer_commands.add_parser(
+        "reset-password", help="a new dashboard password; the officer's sessions end"
+    )
+    do_reset.add_argument("officer", help="the officer's login or id")
+    do_reset.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    do_unlink = officer_commands.add_parser("unlink", help="cut the officer's Telegram link")
+    do_unlink.add_argument("officer", help="the officer's login or id")
 
 
 def _add_db(commands: Commands) -> None:
@@ -451,8 +469,9 @@ async def import_directory(settings: Settings, path: str) -> int:
 
 
 async def officer_command(settings: Settings, args: argparse.Namespace) -> int:
-    """`unionbot officer add|invite|group|list`."""
-    password = _password(args) if args.action == "add" and args.login else None
+    """`unionbot officer add|invite|group|list|deactivate|reset-password|unlink`."""
+    asks = args.action == "reset-password" or (args.action == "add" and args.login)
+    password = _password(args) if asks else None
     vault = load_vault(settings)
     database = db.Database.open(settings.database_url)
     now = datetime.now(UTC)
@@ -460,42 +479,80 @@ async def officer_command(settings: Settings, args: argparse.Namespace) -> int:
         await ensure_schema(database, settings)
         await seed_directory(database, settings)
         async with database.writing(), database.sessions() as session:
-            if args.action == "list":
-                for officer, union_code in await officers.listing(session):
-                    linked = "Telegram" if officer.telegram_user_id else "-"
-                    role = _(accounts.ROLE_NAMES[officer.role])
-                    print(f"{officer.id}\t{officer.login or '-'}\t{role}\t"
-                          f"{union_code}\t{linked}\t{officer.name}")  # fmt: skip
-                return 0
-            if args.action == "group":
-                await accounts.register_group(session, args.union, args.chat_id, now)
-                await session.commit()
-                told = _("The group {chat} will be told of new requests of {union}.")
-                print(told.format(chat=args.chat_id, union=args.union))
-                return 0
-            if args.action == "add":
-                officer = await accounts.add_officer(
-                    session, union_code=args.union, name=args.name, role=args.role, now=now,
-                    login=args.login, password=password, telegram_user_id=args.telegram_id,
-                )  # fmt: skip
-                added = _("Added officer {id}: {name} ({role}, {union})")
-                role = _(accounts.ROLE_NAMES[officer.role])
-                print(added.format(id=officer.id, name=officer.name, role=role, union=args.union))
-            else:
-                known = await officers.by_login_or_id(session, args.officer)
-                if known is None:
-                    missing = _("There is no officer “{officer}”.")
-                    raise AccountError(missing.format(officer=args.officer))
-                officer = known
-            if officer.telegram_user_id is None or args.action == "invite":
-                code = accounts.invite(officer, vault, now)
-                link = _("To link Telegram, the officer sends the bot: /canbo {code}\n"
-                         "(once, before {due})")  # fmt: skip
-                print(link.format(code=code.code, due=format_datetime(code.expires_at)))
+            said = await _officer_action(session, args, vault, now, password)
             await session.commit()
     finally:
         await database.close()
+    if said:
+        print(said)
     return 0
+
+
+async def _officer_action(
+    session: AsyncSession, args: argparse.Namespace, vault: Vault, now: datetime,
+    password: str | None,
+) -> str:  # fmt: skip
+    """One `unionbot officer` action in the open session; what to print once committed."""
+    if args.action == "list":
+        return await _officer_list(session)
+    if args.action == "group" and args.union == "remove":
+        await accounts.remove_group(session, args.chat_id, now, by=None)
+        return accounts.group_removed_report(args.chat_id)
+    if args.action == "group":
+        await accounts.register_group(session, args.union, args.chat_id, now)
+        told = _("The group {chat} will be told of new requests of {union}.")
+        return told.format(chat=args.chat_id, union=args.union)
+    if args.action == "add":
+        return await _officer_add(session, args, vault, now, password)
+    officer = await accounts.find_officer(session, args.officer)
+    if args.action == "deactivate":
+        done = await accounts.deactivate(session, officer, now, by=None)
+        return accounts.deactivated_report(officer, done, on_dashboard=False)
+    if args.action == "reset-password":
+        assert password is not None  # asked for before the database was opened
+        ended = await accounts.reset_password(session, officer, password, now, by=None)
+        text = _("New password set for {name}; {sessions} dashboard sessions ended.")
+        return text.format(name=officer.name, sessions=ended)
+    if args.action == "unlink":
+        await accounts.unlink(session, officer, now, by=None)
+        return accounts.unlinked_report(officer)
+    code = accounts.invite(officer, vault, now)
+    accounts.audited(session, "officer.invited", now, by=None, detail={"officer": officer.id})
+    return _link_text(code)
+
+
+async def _officer_list(session: AsyncSession) -> str:
+    lines = []
+    for officer, union_code in await officers.listing(session):
+        linked = "Telegram" if officer.telegram_user_id else "-"
+        role = _(accounts.ROLE_NAMES[officer.role])
+        state = _("active") if officer.active else _("deactivated")
+        lines.append(f"{officer.id}\t{officer.login or '-'}\t{role}\t"
+                     f"{union_code}\t{linked}\t{state}\t{officer.name}")  # fmt: skip
+    return "\n".join(lines)
+
+
+async def _officer_add(
+    session: AsyncSession, args: argparse.Namespace, vault: Vault, now: datetime,
+    password: str | None,
+) -> str:  # fmt: skip
+    officer = await accounts.add_officer(
+        session, union_code=args.union, name=args.name, role=args.role, now=now,
+        login=args.login, password=password, telegram_user_id=args.telegram_id,
+    )  # fmt: skip
+    accounts.audited(session, "officer.added", now, by=None, detail={"officer": officer.id})
+    added = _("Added officer {id}: {name} ({role}, {union})")
+    role = _(accounts.ROLE_NAMES[officer.role])
+    said = added.format(id=officer.id, name=officer.name, role=role, union=args.union)
+    if officer.telegram_user_id is None:
+        said += "\n" + _link_text(accounts.invite(officer, vault, now))
+    return said
+
+
+def _link_text(code: accounts.Invite) -> str:
+    link = _("To link Telegram, the officer sends the bot: /canbo {code}\n"
+             "(once, before {due})")  # fmt: skip
+    return link.format(code=code.code, due=format_datetime(code.expires_at))
 
 
 PASSWORD_TRIES = 3
@@ -519,5 +576,7 @@ def _password(args: argparse.Namespace) -> str:
                 raise
             print(problem, file=sys.stderr)
     if getpass.getpass(_("Type the password again: ")) != first:
-        raise AccountError(_("The two passwords differ. Nothing was added."))
+        if args.action == "add":
+            raise AccountError(_("The two passwords differ. Nothing was added."))
+        raise AccountError(_("The two passwords differ. Nothing was changed."))
     return first

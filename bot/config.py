@@ -6,6 +6,7 @@ the web server on 127.0.0.1:8080, no messenger tokens (only the terminal channel
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -89,6 +90,9 @@ class Settings:
     # Or a file of keys, one per line; on the embedded default it is made on first start.
     key_file: Path | None = None
     generate_key_file: bool = False
+    # Reverse proxies in front of the web server: only when the direct peer is one of these
+    # is X-Forwarded-For read for the client's address (the dashboard's login limit).
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, cwd: Path | None = None) -> Settings:
@@ -130,6 +134,7 @@ class Settings:
             sla_grace_hours=_number(merged, "UNIONBOT_SLA_GRACE_HOURS", 24),
             officer_channel=_officer_channel(merged.get("UNIONBOT_OFFICER_CHANNEL")),
             retention=Retention.from_env(merged),
+            trusted_proxies=_networks(merged.get("UNIONBOT_TRUSTED_PROXIES")),
         )
 
     def with_(self, **changes: object) -> Settings:
@@ -185,6 +190,20 @@ def _officer_channel(value: str | None) -> str:
     if channel not in OFFICER_CHANNELS:
         raise ConfigError(f"UNIONBOT_OFFICER_CHANNEL must be one of {', '.join(OFFICER_CHANNELS)}")
     return channel
+
+
+def _networks(value: str | None) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """UNIONBOT_TRUSTED_PROXIES="127.0.0.1, 10.0.0.0/8": addresses or networks."""
+    networks = []
+    for item in (value or "").replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"UNIONBOT_TRUSTED_PROXIES: {item!r} is not an address or a network; write "
+                "them separated by commas, e.g. 127.0.0.1,10.0.0.0/8"
+            ) from None
+    return tuple(networks)
 
 
 def _flag(value: str | None, *, default: bool) -> bool:

@@ -1,16 +1,24 @@
-"""Officer accounts, their Telegram link, one-time invite codes, and officers' groups."""
+"""Officer accounts, their Telegram link, one-time invite codes, dashboard sessions, and
+officers' groups."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Officer, OfficerGroup, Union
+from storage.cases import OPEN_STATUSES
+from storage.db import rows_changed
+from storage.models import Case, Officer, OfficerGroup, OfficerSession, OutboxItem, Union
 
 ROLES = ("officer", "admin")
+# A dashboard session ends after this long unused, or this long after login (bot/web/auth.py).
+SESSION_IDLE = timedelta(hours=2)
+SESSION_LIFETIME = timedelta(hours=12)
+# Why an alert waiting to be sent was withdrawn (the outbox's last_error).
+WITHDRAWN = "withdrawn: the recipient is no longer an officer"
 
 
 def add(
@@ -132,3 +140,68 @@ async def register_group(
 
 async def all_groups(session: AsyncSession) -> Sequence[OfficerGroup]:
     return (await session.scalars(select(OfficerGroup).order_by(OfficerGroup.id))).all()
+
+
+async def remove_group(session: AsyncSession, channel: str, chat_id: str) -> bool:
+    """Stop telling the group at this chat of new cases; False when none was registered."""
+    result = await session.execute(
+        delete(OfficerGroup).where(OfficerGroup.channel == channel, OfficerGroup.chat_id == chat_id)
+    )
+    return rows_changed(result) > 0
+
+
+async def active_admins(session: AsyncSession) -> int:
+    query = select(func.count()).where(Officer.role == "admin", Officer.active.is_(True))
+    return int(await session.scalar(query) or 0)
+
+
+async def open_cases_of(session: AsyncSession, officer_id: int) -> int:
+    """How many unresolved cases are assigned to the officer."""
+    query = select(func.count()).where(
+        Case.assignee_id == officer_id, Case.status.in_(OPEN_STATUSES)
+    )
+    return int(await session.scalar(query) or 0)
+
+
+async def end_sessions(session: AsyncSession, officer_id: int) -> int:
+    """Log the officer out of the dashboard everywhere; how many sessions ended."""
+    result = await session.execute(
+        delete(OfficerSession).where(OfficerSession.officer_id == officer_id)
+    )
+    return rows_changed(result)
+
+
+async def withdraw_alerts(session: AsyncSession, channel: str, chat_id: str) -> int:
+    """Alerts still waiting to go to this chat are not sent (a worker's own replies, which
+    name their person, stay); how many were withdrawn."""
+    result = await session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.channel == channel,
+            OutboxItem.chat_id == chat_id,
+            OutboxItem.person_id.is_(None),
+            OutboxItem.sent_at.is_(None),
+            OutboxItem.failed.is_(False),
+        )
+        .values(failed=True, last_error=WITHDRAWN)
+    )
+    return rows_changed(result)
+
+
+async def forget_expired(session: AsyncSession, now: datetime) -> int:
+    """Delete dashboard sessions that have ended (too old, or idle too long) and clear link
+    codes past their date; how many of both. For a periodic job, and called at each login."""
+    ended = await session.execute(
+        delete(OfficerSession).where(
+            or_(
+                OfficerSession.expires_at <= now,
+                OfficerSession.last_seen_at <= now - SESSION_IDLE,
+            )
+        )
+    )
+    expired = await session.execute(
+        update(Officer)
+        .where(Officer.invite_expires_at <= now)
+        .values(invite_tag=None, invite_expires_at=None)
+    )
+    return rows_changed(ended) + rows_changed(expired)

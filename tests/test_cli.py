@@ -237,8 +237,8 @@ def test_officer_accounts_invites_and_groups(tmp_path):
     assert group.returncode == 0, group.stderr
     listing = run([*unionbot, "list"], tmp_path).stdout.splitlines()
     assert listing == [
-        "1\tbinh\tCán bộ\tGR-SUACAONGUYEN\t-\tTrần Thị Bình",
-        "2\t-\tQuản trị viên\tFED-ROOT\tTelegram\tQuản trị",
+        "1\tbinh\tCán bộ\tGR-SUACAONGUYEN\t-\tđang hoạt động\tTrần Thị Bình",
+        "2\t-\tQuản trị viên\tFED-ROOT\tTelegram\tđang hoạt động\tQuản trị",
     ]
     for bad, reason in (
         (["add", "--union", "NOPE", "--name", "X"], "Không có công đoàn nào mang mã “NOPE”"),

@@ -68,3 +68,14 @@ def test_retention_periods_are_read_and_zero_keeps_forever(tmp_path):
     for bad in ("-1", "soon"):
         with pytest.raises(ConfigError, match="UNIONBOT_KEEP_INBOX_DAYS"):
             Settings.from_env({"UNIONBOT_KEEP_INBOX_DAYS": bad}, cwd=tmp_path)
+
+
+def test_trusted_proxies_are_addresses_or_networks(tmp_path):
+    assert Settings.from_env({}, cwd=tmp_path).trusted_proxies == ()
+    env = {"UNIONBOT_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8 ::1"}
+    settings = Settings.from_env(env, cwd=tmp_path)
+    assert [str(network) for network in settings.trusted_proxies] == [
+        "127.0.0.1/32", "10.0.0.0/8", "::1/128",
+    ]  # fmt: skip
+    with pytest.raises(ConfigError, match=r"UNIONBOT_TRUSTED_PROXIES: 'proxy\.local'"):
+        Settings.from_env({"UNIONBOT_TRUSTED_PROXIES": "proxy.local"}, cwd=tmp_path)

@@ -135,14 +135,13 @@ async def new_case(
 async def worker_answered(
     session: AsyncSession, services: Services, case: Case, text: str
 ) -> list[Outgoing]:
-    """The worker wrote back: tell the officer handling it, or else the union's officers."""
-    if case.assignee_id is not None:
-        assignee = await session.get(Officer, case.assignee_id)
+    """The worker wrote back: tell the officer handling it, or else (nobody has it, or they
+    were deactivated) the union's officers."""
+    assignee = await session.get(Officer, case.assignee_id) if case.assignee_id else None
+    if assignee is not None and assignee.active:
         channel = services.settings.officer_channel
-        linked = assignee is not None and assignee.telegram_user_id and assignee.active
-        addresses = (
-            [Address(channel, str(assignee.telegram_user_id))] if assignee and linked else []
-        )
+        linked = assignee.telegram_user_id
+        addresses = [Address(channel, str(assignee.telegram_user_id))] if linked else []
     else:
         addresses = await recipients(session, services, case.union_id)
     if not addresses:

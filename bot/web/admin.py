@@ -1,6 +1,8 @@
 """Dashboard pages for admins (the federation): canned replies, officer accounts with
-one-time Telegram link codes, officers' groups. Officers may read the canned replies;
-everything else here answers 403 to anyone but an admin."""
+one-time Telegram link codes, officers' groups, and ending an officer's access (deactivate,
+reset the password, unlink Telegram, remove a group: bot/services/accounts.py, audited with
+the admin's id). Officers may read the canned replies; everything else here answers 403 to
+anyone but an admin."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from bot.services import accounts
 from bot.services.i18n import _
 from bot.web.pages import Page, redirect
 from storage import audit, canned, officers, unions
-from storage.models import Officer, Union
+from storage.models import Officer, OfficerGroup, Union
 
 
 def _is_admin(current: Page) -> bool:
@@ -67,7 +69,7 @@ async def replies_change(current: Page) -> web.StreamResponse:
 
 async def officers_page(
     current: Page, *, invite: accounts.Invite | None = None, invited: str | None = None,
-    error: str | None = None, status: int = 200,
+    notice: str | None = None, error: str | None = None, status: int = 200,
 ) -> web.StreamResponse:  # fmt: skip
     if not _is_admin(current):
         return current.refuse(403, _("Only an administrator can do this."))
@@ -84,6 +86,7 @@ async def officers_page(
         roles=accounts.ROLE_NAMES,
         invite=invite,
         invited=invited,
+        notice=notice,
         error=error,
     )
 
@@ -116,12 +119,65 @@ async def officers_add(current: Page) -> web.StreamResponse:
 async def officers_invite(current: Page) -> web.StreamResponse:
     if not _is_admin(current):
         return current.refuse(403, _("Only an administrator can do this."))
-    officer = await current.session.get(Officer, _number(current.request.match_info["id"]) or 0)
+    officer = await _target(current)
     if officer is None:
         return current.refuse(404, _("No such officer."))
-    code = accounts.invite(officer, current.services.vault, current.now)
+    try:
+        code = accounts.invite(officer, current.services.vault, current.now)
+    except accounts.AccountError as problem:
+        return await officers_page(current, error=str(problem), status=400)
     _audit(current, "officer.invited", officer.id)
     return await officers_page(current, invite=code, invited=officer.name)
+
+
+async def officers_deactivate(current: Page) -> web.StreamResponse:
+    """End every access of an officer at once; deactivating oneself logs out."""
+    if not _is_admin(current):
+        return current.refuse(403, _("Only an administrator can do this."))
+    officer, admin = await _target(current), _admin(current)
+    if officer is None:
+        return current.refuse(404, _("No such officer."))
+    try:
+        done = await accounts.deactivate(current.session, officer, current.now, by=admin.id)
+    except accounts.AccountError as problem:
+        return await officers_page(current, error=str(problem), status=400)
+    if officer.id == admin.id:
+        return redirect("/officer/login")
+    report = accounts.deactivated_report(officer, done, on_dashboard=True)
+    return await officers_page(current, notice=report)
+
+
+async def officers_password(current: Page) -> web.StreamResponse:
+    """A new password, given by the admin; the officer's sessions end."""
+    if not _is_admin(current):
+        return current.refuse(403, _("Only an administrator can do this."))
+    officer, admin = await _target(current), _admin(current)
+    if officer is None:
+        return current.refuse(404, _("No such officer."))
+    password = str((await current.request.post()).get("password", ""))
+    try:
+        ended = await accounts.reset_password(
+            current.session, officer, password, current.now, by=admin.id
+        )
+    except accounts.AccountError as problem:
+        return await officers_page(current, error=str(problem), status=400)
+    if officer.id == admin.id:
+        return redirect("/officer/login")
+    text = _("New password set for {name}; {sessions} dashboard sessions ended.")
+    return await officers_page(current, notice=text.format(name=officer.name, sessions=ended))
+
+
+async def officers_unlink(current: Page) -> web.StreamResponse:
+    if not _is_admin(current):
+        return current.refuse(403, _("Only an administrator can do this."))
+    officer = await _target(current)
+    if officer is None:
+        return current.refuse(404, _("No such officer."))
+    try:
+        await accounts.unlink(current.session, officer, current.now, by=_admin(current).id)
+    except accounts.AccountError as problem:
+        return await officers_page(current, error=str(problem), status=400)
+    return await officers_page(current, notice=accounts.unlinked_report(officer))
 
 
 async def groups_add(current: Page) -> web.StreamResponse:
@@ -132,11 +188,35 @@ async def groups_add(current: Page) -> web.StreamResponse:
     try:
         await accounts.register_group(
             current.session, union.code if union else "", str(form.get("chat_id", "")).strip(),
-            current.now,
+            current.now, by=_admin(current).id,
         )  # fmt: skip
     except accounts.AccountError as problem:
         return await officers_page(current, error=str(problem), status=400)
     return redirect("/officer/officers")
+
+
+async def groups_remove(current: Page) -> web.StreamResponse:
+    if not _is_admin(current):
+        return current.refuse(403, _("Only an administrator can do this."))
+    group_id = _number(current.request.match_info["id"]) or 0
+    group = await current.session.get(OfficerGroup, group_id)
+    if group is None:
+        return current.refuse(404, _("No such group."))
+    chat = group.chat_id
+    await accounts.remove_group(
+        current.session, chat, current.now, by=_admin(current).id, channel=group.channel
+    )
+    return await officers_page(current, notice=accounts.group_removed_report(chat))
+
+
+async def _target(current: Page) -> Officer | None:
+    """The officer named in the URL."""
+    return await current.session.get(Officer, _number(current.request.match_info["id"]) or 0)
+
+
+def _admin(current: Page) -> Officer:
+    assert current.login is not None
+    return current.login.officer
 
 
 def _audit(current: Page, action: str, officer_id: int) -> None:

@@ -1,41 +1,56 @@
 """Dashboard logins: argon2id passwords checked off the event loop, sessions in the database,
-a CSRF token per session, and limits on guessing.
+a CSRF token per session, and limits on guessing that cannot be turned against officers.
 
 - The session cookie holds a random token; the database keeps only its keyed hash. Cookies
   are HttpOnly, SameSite=Strict, limited to /officer, and Secure behind https.
-- A session ends after IDLE of inactivity or LIFETIME in all, and at logout.
+- A session ends after IDLE of inactivity or LIFETIME in all, at logout, and when the
+  officer is deactivated or their password reset; ended ones are deleted at each login
+  (storage/officers.py forget_expired, which a periodic job may call too).
 - Every POST carries the session's CSRF token (the login form a cookie-bound one).
-- Five wrong passwords for an account within LOCK_WINDOW lock it for that window (counted in
-  the audit log, so every process sees them); one address may try MAX_TRIES_PER_ADDRESS
-  logins per LOCK_WINDOW (counted in this process).
+- Guessing is slowed down, never locked: each wrong password for a login name doubles the
+  wait before that name's next try is even checked (FIRST_WAIT up to MAX_WAIT), so the real
+  officer is delayed by seconds, not shut out. Unknown names are slowed down the same way and
+  answered in the same words as a wrong password (checked against a dummy hash, so in about
+  the same time), so no answer tells which logins exist. One client address may try
+  MAX_TRIES_PER_ADDRESS logins per ADDRESS_WINDOW; behind a proxy listed in
+  UNIONBOT_TRUSTED_PROXIES the address is read from X-Forwarded-For. Both are counted in this
+  process (one `serve` per database).
 """
 
 from __future__ import annotations
 
 import functools
 import hmac
+import ipaddress
 import secrets
 from collections import defaultdict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from aiohttp import web
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.accounts import check_password, hash_password
 from bot.services.crypto import Vault
 from storage import audit, officers
-from storage.models import AuditEntry, Officer, OfficerSession
+from storage.models import Officer, OfficerSession
 
 COOKIE = "ub_session"
 LOGIN_COOKIE = "ub_login"
 PATH = "/officer"
-IDLE = timedelta(hours=2)
-LIFETIME = timedelta(hours=12)
-LOCK_WINDOW = timedelta(minutes=15)
-MAX_FAILURES = 5
+IDLE = officers.SESSION_IDLE
+LIFETIME = officers.SESSION_LIFETIME
+ADDRESS_WINDOW = timedelta(minutes=15)
 MAX_TRIES_PER_ADDRESS = 30
+FIRST_WAIT = timedelta(seconds=1)
+MAX_WAIT = timedelta(seconds=60)
+FORGET_AFTER = timedelta(minutes=15)  # without a wrong password, a login name starts afresh
+MAX_NAMES = 10_000  # login names remembered at once (a spray of made-up names stays bounded)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,14 +62,14 @@ class Login:
 
 
 class Addresses:
-    """Login attempts per client address in the last LOCK_WINDOW (this process only)."""
+    """Login attempts per client address in the last ADDRESS_WINDOW (this process only)."""
 
     def __init__(self) -> None:
         self._tries: defaultdict[str, deque[datetime]] = defaultdict(deque)
 
     def allow(self, address: str, now: datetime) -> bool:
         tries = self._tries[address]
-        while tries and tries[0] < now - LOCK_WINDOW:
+        while tries and tries[0] < now - ADDRESS_WINDOW:
             tries.popleft()
         if len(tries) >= MAX_TRIES_PER_ADDRESS:
             return False
@@ -62,8 +77,73 @@ class Addresses:
         return True
 
 
-# The login limiter, per client address (bot/web/routes.py sets it up).
+class SlowDown:
+    """Wrong passwords per login name as typed, known or not (this process only): after n in
+    a row the next try waits FIRST_WAIT·2^(n-1), at most MAX_WAIT, before it is checked."""
+
+    def __init__(self) -> None:
+        self._failures: dict[str, tuple[int, datetime]] = {}  # name: (how many, the last)
+
+    def wait(self, name: str, now: datetime) -> timedelta:
+        """How long until a try for this name may be checked (zero: now)."""
+        found = self._failures.get(name)
+        if found is None:
+            return timedelta(0)
+        failures, last = found
+        if now - last >= FORGET_AFTER:
+            del self._failures[name]
+            return timedelta(0)
+        wait = min(FIRST_WAIT * (1 << min(failures - 1, 16)), MAX_WAIT)
+        return max(last + wait - now, timedelta(0))
+
+    def tried(self, name: str, now: datetime) -> None:
+        """A try is being checked: it counts as a wrong password unless it succeeds."""
+        failures, _last = self._failures.pop(name, (0, now))
+        self._failures[name] = (failures + 1, now)  # re-inserted: the dict stays oldest first
+        if len(self._failures) > MAX_NAMES:
+            del self._failures[next(iter(self._failures))]
+
+    def succeeded(self, name: str) -> None:
+        self._failures.pop(name, None)
+
+
+# The login limiters, per client address and per login name (bot/web/routes.py sets them up).
 ADDRESSES = web.AppKey("login_addresses", Addresses)
+SLOWDOWN = web.AppKey("login_slowdown", SlowDown)
+
+
+def client_address(request: web.Request, trusted: Sequence[Network]) -> str:
+    """The client's address: the peer's, unless the peer is a trusted proxy; then the last
+    X-Forwarded-For hop that is not a trusted proxy (what came before it, the client could
+    have typed)."""
+    peer = request.remote or "?"
+    if not _trusted(peer, trusted):
+        return peer
+    hops = [
+        hop.strip()
+        for header in request.headers.getall("X-Forwarded-For", [])
+        for hop in header.split(",")
+        if hop.strip()
+    ]
+    for hop in reversed(hops):
+        if not _trusted(hop, trusted):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _trusted(text: str, trusted: Sequence[Network]) -> bool:
+    address = _address(text)
+    return address is not None and any(address in network for network in trusted)
+
+
+def _address(text: str) -> Address | None:
+    try:
+        address = ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 @functools.cache
@@ -88,11 +168,10 @@ def set_cookie(response: web.StreamResponse, request: web.Request, name: str, va
 
 async def log_in(
     session: AsyncSession, vault: Vault, login: str, password: str, now: datetime
-) -> tuple[str, OfficerSession] | str:
-    """A new session (its cookie token and row), or why not: "locked" or "wrong"."""
+) -> tuple[str, OfficerSession] | None:
+    """A new session (its cookie token and row), or None: unknown login, deactivated
+    officer or wrong password, which the caller must not tell apart."""
     officer = await officers.by_login(session, login)
-    if officer is not None and await _failures(session, officer.id, now) >= MAX_FAILURES:
-        return "locked"
     stored = officer.password_hash if officer is not None and officer.active else None
     ok = await check_password(stored or _dummy_hash(), password)
     if officer is None or not ok or stored is None:
@@ -100,7 +179,8 @@ async def log_in(
             audit.record(
                 session, actor="officer", officer_id=officer.id, action="login.failed", now=now
             )
-        return "wrong"
+        return None
+    await officers.forget_expired(session, now)
     token = secrets.token_urlsafe(32)
     row = OfficerSession(
         token_tag=_tag(vault, token),
@@ -113,15 +193,6 @@ async def log_in(
     session.add(row)
     audit.record(session, actor="officer", officer_id=officer.id, action="login", now=now)
     return token, row
-
-
-async def _failures(session: AsyncSession, officer_id: int, now: datetime) -> int:
-    query = select(func.count()).where(
-        AuditEntry.officer_id == officer_id,
-        AuditEntry.action == "login.failed",
-        AuditEntry.at > now - LOCK_WINDOW,
-    )
-    return int(await session.scalar(query) or 0)
 
 
 async def current(

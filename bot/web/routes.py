@@ -13,6 +13,7 @@ from bot.web.pages import page
 def setup(app: web.Application) -> None:
     """Register the dashboard under /officer."""
     app[auth.ADDRESSES] = auth.Addresses()
+    app[auth.SLOWDOWN] = auth.SlowDown()
     add_get, add_post = app.router.add_get, app.router.add_post
     add_get("/officer", page(views.home))
     add_get("/officer/", page(views.home))
@@ -35,5 +36,9 @@ def setup(app: web.Application) -> None:
     add_get("/officer/officers", page(admin.officers_list))
     add_post("/officer/officers", page(admin.officers_add, post=True))
     add_post("/officer/officers/{id}/invite", page(admin.officers_invite, post=True))
+    add_post("/officer/officers/{id}/deactivate", page(admin.officers_deactivate, post=True))
+    add_post("/officer/officers/{id}/password", page(admin.officers_password, post=True))
+    add_post("/officer/officers/{id}/unlink", page(admin.officers_unlink, post=True))
     add_post("/officer/groups", page(admin.groups_add, post=True))
+    add_post("/officer/groups/{id}/delete", page(admin.groups_remove, post=True))
     app.router.add_static("/officer/static", Path(__file__).parent / "static")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,17 +51,24 @@ async def login_submit(current: Page) -> web.StreamResponse:
     form = current.form
     if not auth.csrf_ok(request.cookies.get(auth.LOGIN_COOKIE, ""), form.get("csrf")):
         return await login_form(current, _("This form has expired. Please try again."), 403)
-    address = request.remote or "?"
-    limiter: auth.Addresses = request.app[auth.ADDRESSES]
-    if not limiter.allow(address, current.now):
+    address = auth.client_address(request, current.services.settings.trusted_proxies)
+    if not request.app[auth.ADDRESSES].allow(address, current.now):
         return await login_form(current, _("Too many attempts. Wait 15 minutes."), 429)
     name, password = str(form.get("login", ""))[:100], str(form.get("password", ""))[:200]
+    slowdown = request.app[auth.SLOWDOWN]
+    wait = math.ceil(slowdown.wait(name, current.now).total_seconds())
+    if wait > 0:  # not even checked; the same for a login that does not exist
+        text = _("Wait {seconds} seconds before trying again.").format(seconds=wait)
+        response = await login_form(current, text, 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    # Counted as wrong before it is checked, so tries sent side by side wait their turn too.
+    slowdown.tried(name, current.now)
     vault = current.services.vault
     result = await auth.log_in(current.session, vault, name, password, current.now)
-    if result == "locked":
-        return await login_form(current, _("Too many wrong passwords. Wait 15 minutes."), 429)
-    if isinstance(result, str):
+    if result is None:
         return await login_form(current, _("Wrong login or password."), 401)
+    slowdown.succeeded(name)
     token, _row = result
     response = redirect("/officer/queue")
     auth.set_cookie(response, request, auth.COOKIE, token)

@@ -20,7 +20,7 @@ async def test_logging_in_and_out(dashboard, sessions):
     client = dashboard["client"]
     first = await client.get("/officer/queue", allow_redirects=False)
     assert (first.status, first.headers["Location"]) == (303, "/officer/login")
-    assert await log_in(client, "binh", "wrong password") == 401
+    assert await log_in(client, "khac", "wrong password") == 401
     assert await log_in(client, "nobody", PASSWORD) == 401
     assert await count(sessions, OfficerSession) == 0
     page = await client.get("/officer/login")
@@ -42,14 +42,6 @@ async def test_logging_in_and_out(dashboard, sessions):
     assert out.status == 303 and await count(sessions, OfficerSession) == 0
     after = await client.get("/officer/queue", allow_redirects=False)
     assert after.status == 303
-
-
-async def test_five_wrong_passwords_lock_the_account(dashboard):
-    client = dashboard["client"]
-    for _ in range(5):
-        assert await log_in(client, "binh", "not the password") == 401
-    assert await log_in(client, "binh") == 429  # even the right one, for 15 minutes
-    assert await log_in(client, "khac") == 303  # others are not locked
 
 
 async def test_an_idle_session_expires(dashboard, sessions):

@@ -196,7 +196,8 @@ async def test_every_page_an_officer_and_an_admin_reach_is_vietnamese(busy, sess
     scan = Scan(client, await _stored_codes(sessions))
     login_page = await scan.page("/officer/login")
     token = re.search(r'name="csrf" value="([^"]+)"', login_page).group(1)
-    await scan.page("/officer/login", csrf=token, login="binh", password="wrong")
+    await scan.page("/officer/login", csrf=token, login="nobody", password="wrong")
+    await scan.page("/officer/login", csrf=token, login="nobody", password="wrong")  # too soon
     for login in ("binh", "quantri"):
         assert await log_in(client, login) == 303
         for path in QUEUES:
@@ -224,5 +225,28 @@ async def test_every_page_an_officer_and_an_admin_reach_is_vietnamese(busy, sess
             await scan.page("/officer/officers", csrf=csrf, **form)
         await scan.page(f"/officer/officers/{busy['binh']}/invite", csrf=csrf)
         await scan.page("/officer/groups", csrf=csrf, union=union, chat_id="12345")
+        binh = f"/officer/officers/{busy['binh']}"
+        await scan.page(f"{binh}/password", csrf=csrf, password="ngắn")
+        await scan.page(f"{binh}/unlink", csrf=csrf)  # not linked
+        await scan.page("/officer/groups/999/delete", csrf=csrf)
         await client.post("/officer/logout", data={"csrf": csrf})
+    await scan_ending_access(client, scan, busy)
     assert scan.found == {}, json.dumps(scan.found, indent=1, ensure_ascii=False)
+
+
+async def scan_ending_access(client: TestClient, scan: Scan, busy: dict) -> None:
+    """The admin resets Bình's password, unlinks their own Telegram, removes the group,
+    deactivates Bình and is refused deactivating the last administrator."""
+    assert await log_in(client, "quantri") == 303
+    csrf = await csrf_of(client, "/officer/officers")
+    page = await scan.page("/officer/officers")
+    me = re.search(r'action="/officer/officers/(\d+)/unlink"', page).group(1)
+    group = re.search(r'action="/officer/groups/(\d+)/delete"', page).group(1)
+    binh = f"/officer/officers/{busy['binh']}"
+    await scan.page(f"{binh}/password", csrf=csrf, password="mat-khau-moi-dai")
+    await scan.page(f"/officer/officers/{me}/unlink", csrf=csrf)
+    await scan.page(f"{binh}/deactivate", csrf=csrf)  # still in the group: said so
+    await scan.page(f"/officer/groups/{group}/delete", csrf=csrf)
+    await scan.page(f"{binh}/deactivate", csrf=csrf)  # already
+    await scan.page(f"/officer/officers/{me}/deactivate", csrf=csrf)  # the last admin
+    await scan.page("/officer/officers")
