@@ -37,7 +37,7 @@ from bot.outbox import Sender, Work
 from bot.services import Services, reporters
 from handlers import registry
 from handlers.types import Address
-from storage import cases, conversations, evidence, inbox, outbox, people
+from storage import cases, conversations, evidence, inbox, officers, outbox, people
 from storage.models import Person
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ class Swept:
     states: int = 0
     visitors: int = 0
     cases: int = 0
+    sessions: int = 0  # dashboard sessions ended and link codes expired
 
 
 Step = Callable[[Work], Awaitable[int]]
@@ -83,16 +84,15 @@ class Janitor:
             states=await self._step("conversations", self.expire_states),
             visitors=await self._step("visitors", self.forget_visitors),
             cases=await self._step("cases", self.scrub_cases),
+            sessions=await self._step("sessions", self.forget_sessions),
         )
-        # CALL SITE, expired dashboard sessions and /canbo link codes: the storage function
-        # for them is being added on a parallel branch (storage/officers.py); call it here,
-        # `await self._step("sessions", <that function with work.session, work.now>)`, and
-        # count it in Swept. No second copy of it is written here.
         if any(astuple(swept)):
             log.info(
                 "retention: %d handled updates, %d sent messages, %d conversations and %d "
-                "web chat visitors deleted; %d finished cases made anonymous",
+                "web chat visitors deleted; %d finished cases made anonymous; %d sessions "
+                "and link codes ended",
                 swept.inbox, swept.sent, swept.states, swept.visitors, swept.cases,
+                swept.sessions,
             )  # fmt: skip
         return swept
 
@@ -144,6 +144,10 @@ class Janitor:
             work.send(expired.replies)
             done += 1
         return done
+
+    async def forget_sessions(self, work: Work) -> int:
+        """Ended dashboard sessions and expired /canbo link codes."""
+        return await officers.forget_expired(work.session, work.now)
 
     async def forget_visitors(self, work: Work) -> int:
         days = self.services.settings.retention.visitor_days

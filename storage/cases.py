@@ -105,9 +105,12 @@ async def for_person(
 
 
 def _filed_by(person_id: int, anonymous: Collection[int]) -> ColumnElement[bool]:
-    """The person's cases: theirs by id, and their anonymous ones by id."""
+    """The person's cases: theirs by id, and their anonymous ones by id, as long as a sealed
+    reporter still links them (not once detached or scrubbed by retention)."""
     mine = Case.person_id == person_id
-    return or_(mine, Case.id.in_(sorted(anonymous))) if anonymous else mine
+    if not anonymous:
+        return mine
+    return or_(mine, and_(Case.id.in_(sorted(anonymous)), Case.reporter_sealed.is_not(None)))
 
 
 async def count_for_person(

@@ -40,12 +40,13 @@ def put(
     row = known.get(person_id)
     if row is None:
         row = known[person_id] = Conversation(
-            person_id=person_id, state=dict(state), updated_at=start_of_day(now)
+            person_id=person_id, state=dict(state), updated_at=start_of_day(now), version=1
         )
         session.add(row)
     else:
         row.state = dict(state)
         row.updated_at = start_of_day(now)
+        row.version = (row.version or 0) + 1
 
 
 async def load(session: AsyncSession, person_id: int) -> dict[str, Any]:
@@ -89,14 +90,13 @@ async def rewrite(
     """Replace the state of a row read earlier (an empty state deletes the row), unless the
     row changed since: the person wrote meanwhile, and their own message decides. Whether
     it was written."""
-    unchanged = and_(
-        Conversation.person_id == row.person_id, Conversation.updated_at == row.updated_at
-    )
+    # updated_at holds only the day; the version counts every write.
+    unchanged = and_(Conversation.person_id == row.person_id, Conversation.version == row.version)
     if state:
         stmt = (
             update(Conversation)
             .where(unchanged)
-            .values(state=dict(state), updated_at=start_of_day(now))
+            .values(state=dict(state), updated_at=start_of_day(now), version=row.version + 1)
         )
         result = await session.execute(stmt.execution_options(synchronize_session=False))
     else:

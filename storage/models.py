@@ -148,7 +148,9 @@ class Conversation(Base):
 
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The day only (storage/conversations.py), so changes are told apart by this count.
     updated_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class InboxItem(Base):

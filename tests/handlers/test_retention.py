@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.config import Retention
-from bot.outbox import Sender
+from bot.outbox import Sender, body, seal_body
 from bot.retention import Janitor
 from handlers import registry
 from handlers.types import Address, Attachment
@@ -20,7 +20,7 @@ from storage.inbox import NewUpdate
 from storage.models import Case, Conversation, Evidence, InboxItem, OutboxItem, Person
 from tests.handlers.conftest import NOW, buttons
 from tests.scenarios import MENU, file_report, to_anonymity
-from tests.support import count
+from tests.support import TEST_VAULT, count
 
 PHOTO = Attachment("photo", "tg-photo-1", 120_000, "image/jpeg")
 EXPIRED = "Phần bạn bắt đầu điền ngày 25/11/2026 chưa xong sau 7 ngày nên mình đã xoá."
@@ -71,7 +71,7 @@ async def test_forms_past_their_expiry_go_with_their_files_and_the_worker_is_tol
     aside = talk("903")
     await to_name(aside)
     await aside.say("/tracuu KN-2026-999999 123456")  # sets the form aside; a wrong PIN
-    assert set(await state_of(sessions, "903")) == {"paused", "pin_failures"}
+    assert set(await state_of(sessions, "903")) == {"paused"}  # wrong PINs count per case
     clock.now = NOW + timedelta(days=7, minutes=1)
     cleaner = janitor(dispatcher, database)
     assert (await cleaner.run_once()).states == 1
@@ -80,8 +80,9 @@ async def test_forms_past_their_expiry_go_with_their_files_and_the_worker_is_tol
     async with sessions() as session:
         [told] = (await session.scalars(select(OutboxItem))).all()
     assert (told.channel, told.chat_id) == ("terminal", "901")
-    assert told.text.startswith(EXPIRED)
-    assert [payload for row in told.buttons for _label, payload in row] == MENU
+    text, keyboard = body(TEST_VAULT, told)  # sealed in the outbox
+    assert text.startswith(EXPIRED)
+    assert [payload for row in keyboard for _label, payload in row] == MENU
     assert (await state_of(sessions, "902"))["form"] == "membership"  # started later
     assert (await cleaner.run_once()).states == 0  # nothing more to do
     clock.now = NOW + timedelta(days=5)
@@ -91,8 +92,8 @@ async def test_forms_past_their_expiry_go_with_their_files_and_the_worker_is_tol
     clock.now = NOW + timedelta(days=9, minutes=1)
     assert (await cleaner.run_once()).states == 2
     assert await state_of(sessions, "902") is None
-    # The form set aside goes; the count of wrong PINs stays.
-    assert set(await state_of(sessions, "903")) == {"pin_failures"}
+    # The form set aside goes, and nothing else was kept (wrong PINs count on the case).
+    assert await state_of(sessions, "903") is None
     assert await count(sessions, OutboxItem) == 3
 
 
@@ -153,8 +154,8 @@ async def old_rows(sessions, clock) -> None:
         await inbox.finish(session, handled, then)
         for channel, sent in (("telegram", then), ("telegram", None), ("web", then)):
             row = outbox.message(
-                channel=channel, chat_id="501", text="Chào bạn", buttons=[], person_id=None,
-                now=then,
+                channel=channel, chat_id="501", person_id=None, now=then,
+                sealed=seal_body(TEST_VAULT, "Chào bạn", []),
             )  # fmt: skip
             [message_id] = await outbox.add(session, [row])
             if sent is not None:
@@ -177,7 +178,9 @@ async def test_handled_updates_and_sent_messages_go_after_their_periods(
     left = (await count(sessions, OutboxItem, OutboxItem.sent_at.is_(None)),
             await count(sessions, OutboxItem, OutboxItem.channel == "web"))  # fmt: skip
     assert left == (1, 1)
-    clock.now += timedelta(days=26, hours=23)  # 29 days and 23 hours after it was sent
+    # 29 days and 23½ hours after the day it was sent began (times are kept to the day: it
+    # was sent at 09:30 in Đà Lạt, its day began 9½ hours before).
+    clock.now += timedelta(days=26, hours=14)
     assert (await janitor(dispatcher, database).run_once()).sent == 0
     clock.now += timedelta(hours=2)
     assert (await janitor(dispatcher, database).run_once()).sent == 1

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from bot.outbox import seal_body
 from storage import cases, conversations, directory, evidence, inbox, outbox, people, unions
 from storage.inbox import NewUpdate
 from storage.models import (
@@ -20,7 +21,7 @@ from storage.models import (
     OutboxItem,
     Person,
 )
-from tests.support import SAMPLE_DIRECTORY, count
+from tests.support import SAMPLE_DIRECTORY, TEST_VAULT, count
 
 NOW = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
 CUTOFF = NOW - timedelta(days=1)
@@ -49,8 +50,8 @@ async def test_handled_updates_go_after_the_cutoff_and_pending_ones_never(sessio
 
 async def add_message(session, channel, chat, created, sent=None, failed=False) -> int:
     row = outbox.message(
-        channel=channel, chat_id=chat, text="Mã hồ sơ KN-2026-000001, PIN 123456", buttons=[],
-        person_id=None, now=created,
+        channel=channel, chat_id=chat, person_id=None, now=created,
+        sealed=seal_body(TEST_VAULT, "Mã hồ sơ KN-2026-000001, PIN 123456", []),
     )  # fmt: skip
     [message_id] = await outbox.add(session, [row])
     if sent is not None:
@@ -79,7 +80,8 @@ async def test_sent_messages_go_after_the_cutoff_and_unsent_ones_stay(sessions):
         left = set((await session.scalars(select(OutboxItem.id))).all())
         assert left == kept | {web} and not left & gone
         # The web chat's rows have a period of their own.
-        assert await outbox.prune(session, OLD - timedelta(hours=1), channels=["web"]) == 0
+        # Sent on OLD's day, kept as its start (09:30 in Đà Lạt less 9½ hours).
+        assert await outbox.prune(session, OLD - timedelta(hours=12), channels=["web"]) == 0
         assert await outbox.prune(session, CUTOFF, channels=["web"], limit=5) == 1
         await session.commit()
     assert await count(sessions, OutboxItem) == len(kept)
@@ -122,8 +124,8 @@ async def test_only_visitors_who_left_nothing_are_forgotten(sessions):
         await session.flush()
         for person, sent in ((idle, OLD), (waiting, None)):
             row = outbox.message(
-                channel="web", chat_id=person.channel_user_id, text="Chào bạn", buttons=[],
-                person_id=person.id, now=OLD,
+                channel="web", chat_id=person.channel_user_id, person_id=person.id, now=OLD,
+                sealed=seal_body(TEST_VAULT, "Chào bạn", []),
             )  # fmt: skip
             [message_id] = await outbox.add(session, [row])
             if sent is not None:

@@ -29,6 +29,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("sealed", sa.LargeBinary(), nullable=True))
     with op.batch_alter_table("people", schema=None) as batch_op:
         batch_op.add_column(sa.Column("cases_sealed", sa.LargeBinary(), nullable=True))
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("version", sa.Integer(), nullable=False, server_default="0"))
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("pin_failures", sa.Integer(), nullable=False, server_default="0")
@@ -42,5 +44,7 @@ def downgrade() -> None:
         batch_op.drop_column("pin_failures")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_column("sealed")
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.drop_column("version")
     with op.batch_alter_table("people", schema=None) as batch_op:
         batch_op.drop_column("cases_sealed")
