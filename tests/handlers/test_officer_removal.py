@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.outbox import seal_body
 from bot.services import accounts
 from storage import outbox
 from storage.models import Case, CaseMessage, Officer, OutboxItem
 from tests.handlers.conftest import NOW
-from tests.scenarios import add_officer, file_report, to_anonymity
-from tests.support import count
+from tests.scenarios import COMPANY_UNION, add_officer, file_report, to_anonymity
+from tests.support import TEST_VAULT, count
 
 SUA = "GR-SUACAONGUYEN"
 WORKER_ID = "506"
@@ -36,7 +37,7 @@ async def test_a_deactivated_officer_loses_telegram_at_once(talk, sessions):
         await session.commit()
     worker = talk(WORKER_ID, "telegram")
     await to_anonymity(worker)
-    await file_report(worker)
+    await file_report(worker, recipient=COMPANY_UNION)  # the company union: binh's
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()
     binh = talk("7001", "telegram")
@@ -46,8 +47,8 @@ async def test_a_deactivated_officer_loses_telegram_at_once(talk, sessions):
     await binh.press("Ghi chú")  # writing a note when the account is deactivated
     async with sessions() as session:  # an alert still waiting to be sent to Bình
         await outbox.add(session, [outbox.message(
-            channel="telegram", chat_id="7001", text="Hồ sơ mới", buttons=[], person_id=None,
-            now=NOW,
+            channel="telegram", chat_id="7001", person_id=None, now=NOW,
+            sealed=seal_body(TEST_VAULT, "Hồ sơ mới", []),
         )])  # fmt: skip
         await session.commit()
 
