@@ -42,7 +42,7 @@ from bot.services.i18n import LANGUAGES, Catalogs, _, format_date, format_dateti
 from bot.services.knowledge import SOON_DAYS, ContentError, Knowledge
 from bot.services.router import Router
 from handlers import faq
-from storage import cases, db, officers, outbox, people, unanswered, unions
+from storage import cases, conversations, db, officers, outbox, people, unanswered, unions
 from storage.directory import Directory, DirectoryError
 from storage.directory import load as load_directory
 from storage.localtime import LOCAL_TIME
@@ -368,6 +368,9 @@ async def rotate_key(settings: Settings) -> int:
         await ensure_schema(database, settings)
         async with database.writing(), database.sessions() as session:
             phones = await _reseal_people(session, vault)
+            for row in await conversations.sealed(session):  # half-filled forms
+                token = str(row.state["sealed"]).encode()
+                row.state = {**row.state, "sealed": vault.rotate(token).decode()}
             await outbox.rotate(session, vault.rotate)
             sealed = await cases.with_sealed(session)
             for case in sealed:

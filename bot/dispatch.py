@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.channels.base import Channel
 from bot.logs import describe
 from bot.outbox import Sender, Work
-from bot.services import Services
+from bot.services import Services, drafts
 from bot.services.flood import FloodGuard, Verdict
 from bot.services.i18n import _
 from handlers import payloads, registry
@@ -258,7 +258,7 @@ class Dispatcher:
                 msg = replace(msg, text=msg.text.replace("\x00", ""))
             if msg.numbered is not None:
                 row = batch.conversations.get(person.id) if person else None
-                msg = registry.read_number(msg, row.state if row is not None else {})
+                msg = registry.read_number(msg, self._state(row))
             if msg.payload is not None and (
                 not valid_payload(msg.payload)
                 or (person is None and not await self._may_press_first(session, msg))
@@ -291,7 +291,7 @@ class Dispatcher:
             )
         address = Address(msg.channel, msg.chat_id, person.id)
         row = batch.conversations.get(person.id)
-        before: dict[str, Any] = row.state if row is not None else {}
+        before = self._state(row)
         # A deep copy: the row's value must stay as loaded, or a change inside a nested list
         # or dict would compare equal to it and never be written.
         state = copy.deepcopy(before)
@@ -306,8 +306,13 @@ class Dispatcher:
         if ctx.erased:
             return await self._erase(session, batch, key, replies)
         if ctx.state != before:
-            conversations.put(session, batch.conversations, person.id, ctx.state, now)
+            stored = drafts.seal(self.services.vault, ctx.state)
+            conversations.put(session, batch.conversations, person.id, stored, now)
         return replies
+
+    def _state(self, row: Conversation | None) -> dict[str, Any]:
+        """A person's state as handlers read it (its personal parts are sealed at rest)."""
+        return drafts.open_(self.services.vault, row.state) if row is not None else {}
 
     async def _erase(
         self,

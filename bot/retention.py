@@ -34,7 +34,7 @@ from functools import partial
 
 from bot.logs import describe
 from bot.outbox import Sender, Work
-from bot.services import Services, reporters
+from bot.services import Services, drafts, reporters
 from handlers import registry
 from handlers.types import Address
 from storage import cases, conversations, evidence, inbox, officers, outbox, people
@@ -136,9 +136,13 @@ class Janitor:
             to = Address(person.channel, person.channel_user_id, person.id)
             untouched = row.updated_at < untouched_before
             with self.services.catalogs.activate(person.language):
-                expired = registry.expire_draft(row.state, now, to, untouched=untouched)
+                state = drafts.open_(self.services.vault, row.state)
+                expired = registry.expire_draft(state, now, to, untouched=untouched)
+            if expired is None:
+                continue
             # Not written if the person wrote meanwhile: their own message decides then.
-            if expired is None or not await conversations.rewrite(session, row, expired.state, now):
+            stored = drafts.seal(self.services.vault, expired.state)
+            if not await conversations.rewrite(session, row, stored, now):
                 continue
             await evidence.discard(session, expired.files)
             work.send(expired.replies)

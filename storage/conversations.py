@@ -49,6 +49,12 @@ def put(
         row.version = (row.version or 0) + 1
 
 
+async def sealed(session: AsyncSession) -> Sequence[Conversation]:
+    """Rows whose state holds sealed personal parts (bot/services/drafts.py): for rotation."""
+    rows = await session.scalars(select(Conversation))
+    return [row for row in rows if isinstance(row.state, dict) and "sealed" in row.state]
+
+
 async def load(session: AsyncSession, person_id: int) -> dict[str, Any]:
     """The person's state; empty when they have none."""
     row = (await rows(session, [person_id])).get(person_id)

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot.services import drafts
 from handlers.types import Attachment
 from storage.models import Case, Conversation, Evidence
 from tests.handlers.conftest import NOW, buttons, labels
@@ -38,8 +39,26 @@ async def to_story(worker):
 
 
 async def state_of(sessions) -> dict:
+    """The worker's state as handlers read it (its personal parts are sealed at rest)."""
     async with sessions() as session:
-        return (await session.scalars(select(Conversation.state))).one()
+        return drafts.open_(TEST_VAULT, (await session.scalars(select(Conversation.state))).one())
+
+
+async def test_a_half_filled_form_keeps_name_phone_and_story_sealed(talk, sessions):
+    """A database reader sees which step a worker is at, not what they wrote."""
+    worker = talk()
+    await worker.say("/start")
+    await worker.press("Gia nhập công đoàn")
+    await worker.press("Tôi đồng ý")
+    await worker.say("Nguyễn Văn An")
+    await worker.say("0912345678")
+    await worker.say("/start")  # the form set aside keeps its answers too
+    async with sessions() as session:
+        stored = (await session.scalars(select(Conversation.state))).one()
+    assert "Nguyễn" not in repr(stored) and "0912" not in repr(stored)
+    assert set(stored) == {"paused", "sealed"} and "answers" not in stored["paused"]
+    opened = drafts.open_(TEST_VAULT, stored)
+    assert opened["paused"]["answers"]["name"] == "Nguyễn Văn An"
 
 
 async def test_names_that_look_like_cancel_words_are_names(talk):

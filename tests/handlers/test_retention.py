@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot.config import Retention
 from bot.outbox import Sender, body, seal_body
 from bot.retention import Janitor
+from bot.services import drafts
 from handlers import registry
 from handlers.types import Address, Attachment
 from storage import inbox, outbox
@@ -36,7 +37,7 @@ async def state_of(sessions, user: str) -> dict | None:
     async with sessions() as session:
         person = await session.scalar(select(Person).where(Person.channel_user_id == user))
         row = await session.get(Conversation, person.id)
-        return None if row is None else row.state
+        return None if row is None else drafts.open_(TEST_VAULT, row.state)
 
 
 async def to_name(worker):
