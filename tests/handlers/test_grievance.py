@@ -4,6 +4,7 @@ identity readable in the case; identifying words in the story are pointed out fi
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -21,7 +22,7 @@ from tests.scenarios import (
 from tests.support import TEST_VAULT, count
 
 
-async def test_an_anonymous_report_lands_in_the_right_queue_without_identity(talk, sessions):
+async def test_an_anonymous_report_lands_in_the_right_queue_without_identity(talk, sessions, clock):
     worker = talk("900")
     await to_anonymity(worker)
     [review] = await worker.press("Tôi muốn ẩn danh")
@@ -110,6 +111,12 @@ async def test_an_anonymous_report_lands_in_the_right_queue_without_identity(tal
         assert no.text == "Mã hồ sơ hoặc mã PIN chưa đúng."
     [locked] = await other.say(f"/tracuu KN-2026-000001 {pin}")
     assert locked.text == "Bạn đã nhập sai nhiều lần. Bạn thử lại vào ngày mai nhé."
+    # Counted on the case, not on the account: a new account is stopped too, until tomorrow.
+    [still] = await talk("903").say(f"/tracuu KN-2026-000001 {pin}")
+    assert still.text == locked.text
+    clock.now += timedelta(days=1)
+    [again] = await talk("903").say(f"/tracuu KN-2026-000001 {pin}")
+    assert again.text.startswith("KN-2026-000001 · Phản ánh")
     async with sessions() as session:
         stored = (await session.scalars(select(Case))).one()
     readable = [getattr(stored, c.name) for c in Case.__table__.columns if c.name != "pin_tag"]
