@@ -203,8 +203,10 @@ def build_runtime(app: web.Application) -> Runtime:
         app[TELEGRAM] = telegram
     if terminal is None:
         chat = webchat.WebChatChannel(
-            database, writer, services.vault.tag, read_body=partial(outbox_body, services.vault)
-        )
+            database, writer, services.vault.tag,
+            read_body=partial(outbox_body, services.vault),
+            trusted_proxies=settings.trusted_proxies,
+        )  # fmt: skip
         channels[chat.name] = chat
         app[WEBCHAT] = chat
     app[RUNTIME] = runtime

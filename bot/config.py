@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -232,3 +232,39 @@ def read_dotenv(path: Path) -> dict[str, str]:
 def default_settings() -> Settings:
     """Settings from the real process environment; only the CLI calls this."""
     return Settings.from_env(os.environ)
+
+
+# -- the client behind a proxy (UNIONBOT_TRUSTED_PROXIES) ------------------------------------
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def real_client(remote: str | None, forwarded: Sequence[str], trusted: Sequence[Network]) -> str:
+    """The client's address: the peer's (`remote`), unless the peer is a trusted proxy; then
+    the last X-Forwarded-For hop (`forwarded`, the header's values) that is not a trusted
+    proxy (what came before it, the client could have typed). The dashboard's login limit
+    and the web chat's new-visitor limit both count by it."""
+    peer = remote or "?"
+    if not _trusted(peer, trusted):
+        return peer
+    hops = [hop.strip() for header in forwarded for hop in header.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, trusted):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _trusted(text: str, trusted: Sequence[Network]) -> bool:
+    address = _address(text)
+    return address is not None and any(address in network for network in trusted)
+
+
+def _address(text: str) -> Address | None:
+    try:
+        address = ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address

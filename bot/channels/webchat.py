@@ -32,7 +32,7 @@ import re
 import secrets
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from importlib import resources
 from typing import Any
@@ -40,6 +40,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.channels.base import Delivery, FetchError
+from bot.config import Network, real_client
 from bot.inbox import InboxWriter
 from bot.logs import describe
 from handlers.types import Incoming
@@ -139,6 +140,7 @@ class WebChatChannel:
         tag: Tagger,
         *,
         read_body: BodyReader = lambda row: (row.text, row.buttons or []),
+        trusted_proxies: Sequence[Network] = (),
         poll_seconds: float = POLL_SECONDS,
         recheck_seconds: float = RECHECK_SECONDS,
     ) -> None:
@@ -146,6 +148,7 @@ class WebChatChannel:
         self.inbox = inbox
         # Outbox rows hold their text sealed; bot/app.py passes bot/outbox.py's opener.
         self.read_body = read_body
+        self.trusted_proxies = tuple(trusted_proxies)
         self._tag = tag
         self.new_visitors = NewVisitors(NEW_VISITORS_PER_HOUR)
         self.poll_seconds = poll_seconds
@@ -195,7 +198,8 @@ class WebChatChannel:
         429 when this client address has started too many visitors this hour."""
         visitor = self.cookie_of(request)
         if visitor is None:
-            wait = self.new_visitors.wait(client_address(request), time.monotonic())
+            address = client_address(request, self.trusted_proxies)
+            wait = self.new_visitors.wait(address, time.monotonic())
             if wait:
                 return self.busy(wait)
             visitor = self.new_cookie()
@@ -428,13 +432,12 @@ def to_update(visitor: str, data: object) -> NewUpdate | None:
     )
 
 
-def client_address(request: web.Request) -> str:
-    """Who opens the page, for counting new visitors: the peer's address, an IPv6 one as its
-    /64 (one household or phone gets a whole /64).
-    Still to wire: behind a reverse proxy every visitor shares the proxy's address; take the
-    client's from X-Forwarded-For once UNIONBOT_TRUSTED_PROXIES (the dashboard login's
-    setting) says which peers to believe, the same way the dashboard does."""
-    address = request.remote or "?"
+def client_address(request: web.Request, trusted: Sequence[Network] = ()) -> str:
+    """Who opens the page, for counting new visitors: the client's address (from
+    X-Forwarded-For only behind a proxy UNIONBOT_TRUSTED_PROXIES names, as the dashboard's
+    login does), an IPv6 one as its /64 (one household or phone gets a whole /64)."""
+    forwarded = request.headers.getall("X-Forwarded-For", [])
+    address = real_client(request.remote, forwarded, trusted)
     with suppress(ValueError):
         parsed = ipaddress.ip_address(address)
         if parsed.version == 6:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import hmac
-import ipaddress
 import secrets
 from collections import defaultdict, deque
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ from aiohttp import web
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Network, real_client
 from bot.services.accounts import check_password, hash_password
 from bot.services.crypto import Vault
 from storage import audit, officers
@@ -48,9 +48,6 @@ FIRST_WAIT = timedelta(seconds=1)
 MAX_WAIT = timedelta(seconds=60)
 FORGET_AFTER = timedelta(minutes=15)  # without a wrong password, a login name starts afresh
 MAX_NAMES = 10_000  # login names remembered at once (a spray of made-up names stays bounded)
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,37 +110,9 @@ SLOWDOWN = web.AppKey("login_slowdown", SlowDown)
 
 
 def client_address(request: web.Request, trusted: Sequence[Network]) -> str:
-    """The client's address: the peer's, unless the peer is a trusted proxy; then the last
-    X-Forwarded-For hop that is not a trusted proxy (what came before it, the client could
-    have typed)."""
-    peer = request.remote or "?"
-    if not _trusted(peer, trusted):
-        return peer
-    hops = [
-        hop.strip()
-        for header in request.headers.getall("X-Forwarded-For", [])
-        for hop in header.split(",")
-        if hop.strip()
-    ]
-    for hop in reversed(hops):
-        if not _trusted(hop, trusted):
-            return hop
-    return hops[0] if hops else peer
-
-
-def _trusted(text: str, trusted: Sequence[Network]) -> bool:
-    address = _address(text)
-    return address is not None and any(address in network for network in trusted)
-
-
-def _address(text: str) -> Address | None:
-    try:
-        address = ipaddress.ip_address(text.strip("[]"))
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
+    """The client's address, believing X-Forwarded-For only from a trusted proxy."""
+    forwarded = request.headers.getall("X-Forwarded-For", [])
+    return real_client(request.remote, forwarded, trusted)
 
 
 @functools.cache

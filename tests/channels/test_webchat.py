@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import re
@@ -803,3 +804,22 @@ async def test_too_many_new_visitors_see_why_in_the_page(browser, start_web):
     assert (await status.inner_text()).startswith("Có quá nhiều người bắt đầu trò chuyện")
     assert await page.locator("#composer").is_hidden()
     assert await page.locator("#welcome").is_hidden()
+
+
+def test_behind_a_trusted_proxy_new_visitors_are_counted_by_their_own_address():
+    """Behind a reverse proxy every visitor would share its address, and 60 new visitors an
+    hour would be the whole site's; UNIONBOT_TRUSTED_PROXIES says whose X-Forwarded-For to
+    believe, as for the dashboard's login."""
+    from unittest import mock
+
+    from aiohttp.test_utils import make_mocked_request
+
+    from bot.channels.webchat import client_address
+
+    transport = mock.Mock()
+    transport.get_extra_info.return_value = ("10.0.0.1", 40000)
+    request = make_mocked_request(
+        "GET", "/chat", headers={"X-Forwarded-For": "203.0.113.7, 10.0.0.2"}, transport=transport
+    )
+    assert client_address(request, (ipaddress.ip_network("10.0.0.0/8"),)) == "203.0.113.7"
+    assert client_address(request) == "10.0.0.1"  # no proxy trusted: the peer itself
