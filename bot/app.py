@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
@@ -22,6 +22,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from sqlalchemy import text
 
+from bot import retention, sla
 from bot.channels import webchat
 from bot.channels.base import Channel
 from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel
@@ -30,6 +31,7 @@ from bot.config import ConfigError, Settings
 from bot.dispatch import Dispatcher
 from bot.fetcher import EvidenceFetcher
 from bot.inbox import InboxWriter
+from bot.logs import describe
 from bot.outbox import Sender
 from bot.outbox import body as outbox_body
 from bot.retention import Janitor
@@ -222,9 +224,25 @@ def start_tasks(runtime: Runtime) -> list[asyncio.Task[None]]:
         asyncio.create_task(runtime.sender.run_flusher(), name="outbox-flusher"),
         asyncio.create_task(runtime.sender.run_scanner(), name="outbox-scanner"),
         asyncio.create_task(runtime.fetcher.run(), name="evidence-fetcher"),
-        asyncio.create_task(SlaWatch(runtime.services, runtime.sender).run(), name="sla-watch"),
-        asyncio.create_task(Janitor(runtime.services, runtime.sender).run(), name="janitor"),
+        asyncio.create_task(
+            every(sla.CHECK_SECONDS, SlaWatch(runtime.services, runtime.sender).run_once),
+            name="sla-watch",
+        ),
+        asyncio.create_task(
+            every(retention.CHECK_SECONDS, Janitor(runtime.services, runtime.sender).run_once),
+            name="janitor",
+        ),
     ]
+
+
+async def every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+    """Run a periodic job until cancelled; a failed run is logged and the next one comes."""
+    while True:
+        try:
+            await job()
+        except Exception as exc:
+            log.error("%s failed: %s", getattr(job, "__qualname__", "job"), describe(exc))
+        await asyncio.sleep(seconds)
 
 
 async def stop(runtime: Runtime) -> None:

@@ -25,7 +25,6 @@ time only finds less to do. Logs give counts, never whose.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import astuple, dataclass
@@ -67,14 +66,6 @@ class Janitor:
     def __init__(self, services: Services, sender: Sender) -> None:
         self.services = services
         self.sender = sender
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception as exc:
-                log.error("retention run failed: %s", describe(exc))
-            await asyncio.sleep(CHECK_SECONDS)
 
     async def run_once(self) -> Swept:
         """One pass over everything kept past its time; how many of each went."""

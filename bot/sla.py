@@ -11,13 +11,11 @@ federation stay overdue and highlighted on the dashboard.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.logs import describe
 from bot.outbox import Sender
 from bot.services import Services, calendar, casework
 from bot.services.i18n import N_
@@ -38,14 +36,6 @@ class SlaWatch:
     def __init__(self, services: Services, sender: Sender) -> None:
         self.services = services
         self.sender = sender
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception as exc:
-                log.error("SLA check failed: %s", describe(exc))
-            await asyncio.sleep(CHECK_SECONDS)
 
     async def run_once(self) -> int:
         """Escalate what is overdue beyond the grace period; how many cases moved."""

@@ -154,7 +154,7 @@ async def officers_password(current: Page) -> web.StreamResponse:
     officer, admin = await _target(current), _admin(current)
     if officer is None:
         return current.refuse(404, _("No such officer."))
-    password = str((await current.request.post()).get("password", ""))
+    password = str(current.form.get("password", ""))
     try:
         ended = await accounts.reset_password(
             current.session, officer, password, current.now, by=admin.id
