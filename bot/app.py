@@ -27,6 +27,8 @@ from bot.channels import webchat
 from bot.channels.base import Channel
 from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel
 from bot.channels.terminal import TerminalChannel
+from bot.channels.zalo import WEBHOOK_PATH as ZALO_WEBHOOK_PATH
+from bot.channels.zalo import ZaloChannel, ZaloTokens
 from bot.config import ConfigError, Settings
 from bot.dispatch import Dispatcher
 from bot.fetcher import EvidenceFetcher
@@ -35,11 +37,13 @@ from bot.logs import describe
 from bot.outbox import Sender
 from bot.outbox import body as outbox_body
 from bot.retention import Janitor
-from bot.services import Services
+from bot.services import Services, alerts, reach
+from bot.services.i18n import _
 from bot.sla import SlaWatch
 from bot.web import routes as dashboard
 from bot.web.pages import DASHBOARD, Dashboard
 from handlers import registry
+from handlers.types import Recipient
 from storage import db, unions
 from storage.directory import load as load_directory
 from storage.inbox import NewUpdate
@@ -84,6 +88,7 @@ HTTP = web.AppKey("http", aiohttp.ClientSession)
 RUNTIME = web.AppKey("runtime", Runtime)
 TELEGRAM = web.AppKey("telegram", TelegramChannel)
 TERMINAL = web.AppKey("terminal", TerminalChannel)
+ZALO = web.AppKey("zalo", ZaloChannel)
 WEBCHAT = web.AppKey("webchat", webchat.WebChatChannel)
 
 
@@ -100,6 +105,8 @@ def create_app(settings: Settings, *, terminal: TerminalChannel | None = None) -
     dashboard.setup(app)
     if settings.telegram_token and settings.telegram_webhook_mode and terminal is None:
         app.router.add_post(WEBHOOK_PATH, telegram_webhook)
+    if settings.zalo_enabled and terminal is None:
+        app.router.add_post(ZALO_WEBHOOK_PATH, zalo_webhook)
     if terminal is None:
         # The web chat comes with the web server; in `unionbot chat` the terminal replaces it.
         webchat.add_routes(app, WEBCHAT)
@@ -203,6 +210,10 @@ def build_runtime(app: web.Application) -> Runtime:
         )
         channels[telegram.name] = telegram
         app[TELEGRAM] = telegram
+    if terminal is None and settings.zalo_enabled:
+        zalo = build_zalo(app, services, writer, sender)
+        channels[zalo.name] = zalo
+        app[ZALO] = zalo
     if terminal is None:
         chat = webchat.WebChatChannel(
             database, writer, services.vault.tag,
@@ -214,6 +225,37 @@ def build_runtime(app: web.Application) -> Runtime:
     app[RUNTIME] = runtime
     app[DASHBOARD] = Dashboard(services, sender)
     return runtime
+
+
+def build_zalo(
+    app: web.Application, services: Services, writer: InboxWriter, sender: Sender
+) -> ZaloChannel:
+    """The Zalo channel, with what it needs of the rest: the vault, who a chat's person is,
+    and a way to tell the admins when its tokens need them."""
+    settings, database, vault = app[SETTINGS], app[DATABASE], services.vault
+
+    async def recipient(channel: str, chat_id: str) -> Recipient:
+        async with database.sessions() as session:
+            return await reach.recipient(session, vault, channel, chat_id)
+
+    async def tell_admins(reason: str) -> None:
+        async with sender.work() as work:
+            work.send(await alerts.to_admins(work.session, services, alerts.ZALO_NEEDS_AUTHORISING))
+
+    def number_hint(language: str | None) -> str:
+        with services.catalogs.activate(language or settings.default_language):
+            return _("Type the number of your choice.")
+
+    tokens = ZaloTokens(
+        settings, app[HTTP], database, seal=vault.seal, reveal=vault.open, on_broken=tell_admins
+    )
+    where = settings.public_url or f"http://{settings.http_host}:{settings.http_port}"
+    log.info("Zalo on: register %s%s as the webhook in Zalo's console", where, ZALO_WEBHOOK_PATH)
+    return ZaloChannel(
+        settings, app[HTTP], writer, database, tokens,
+        seal=vault.seal, reveal=vault.open, recipient=recipient, number_hint=number_hint,
+        clock=services.clock,
+    )  # fmt: skip
 
 
 def start_tasks(runtime: Runtime) -> list[asyncio.Task[None]]:
@@ -270,3 +312,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def telegram_webhook(request: web.Request) -> web.StreamResponse:
     return await request.app[TELEGRAM].handle_webhook(request)
+
+
+async def zalo_webhook(request: web.Request) -> web.StreamResponse:
+    return await request.app[ZALO].handle_webhook(request)

@@ -10,6 +10,7 @@ unionbot directory import FILE     load or update the union directory
 unionbot officer add|invite|group|list   officer accounts, Telegram links, officers' groups
 unionbot officer deactivate|reset-password|unlink LOGIN   end an officer's access
 unionbot db upgrade                bring the database schema up to date
+unionbot zalo authorize            grant the bot access to the Zalo Official Account (once)
 
 What the commands say to a person (prompts, reports, errors) goes through the catalogs in
 the default language, like the dashboard; JSON output, listed data and logs are not words to
@@ -23,16 +24,20 @@ import asyncio
 import getpass
 import json
 import logging
+import secrets
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeAlias
 
+import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import logs
 from bot.app import RUNTIME, create_app, ensure_schema, seed_directory
+from bot.channels import zalo
+from bot.channels.base import SendError
 from bot.channels.terminal import TerminalChannel, converse
 from bot.config import ConfigError, Settings, default_settings
 from bot.services import accounts, calendar, knowledge, reporters
@@ -42,7 +47,18 @@ from bot.services.i18n import LANGUAGES, Catalogs, _, format_date, format_dateti
 from bot.services.knowledge import SOON_DAYS, ContentError, Knowledge
 from bot.services.router import Router
 from handlers import faq
-from storage import cases, conversations, db, officers, outbox, people, unanswered, unions
+from storage import (
+    cases,
+    choices,
+    conversations,
+    credentials,
+    db,
+    officers,
+    outbox,
+    people,
+    unanswered,
+    unions,
+)
 from storage.directory import Directory, DirectoryError
 from storage.directory import load as load_directory
 from storage.localtime import LOCAL_TIME
@@ -63,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_directory(commands)
     _add_officer(commands)
     _add_db(commands)
+    _add_zalo(commands)
     return parser
 
 
@@ -163,6 +180,18 @@ def _add_db(commands: Commands) -> None:
     )
 
 
+def _add_zalo(commands: Commands) -> None:
+    zalo_parser = commands.add_parser("zalo", help="the Zalo Official Account")
+    zalo_commands = zalo_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    do_authorize = zalo_commands.add_parser(
+        "authorize", help="grant the bot access to the OA and store its tokens"
+    )
+    do_authorize.add_argument(
+        "--redirect-uri",
+        help="the callback URL registered for the OA in Zalo's developer console",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -203,6 +232,8 @@ def command(settings: Settings, args: argparse.Namespace, catalogs: Catalogs) ->
     if args.command == "officer":
         logs.setup(logging.WARNING)
         return asyncio.run(officer_command(settings, args))
+    if args.command == "zalo":
+        return asyncio.run(authorize_zalo(settings, args.redirect_uri))
     if args.command == "db" and args.action == "rotate-key":
         logs.setup(logging.WARNING)
         return asyncio.run(rotate_key(settings))
@@ -372,6 +403,8 @@ async def rotate_key(settings: Settings) -> int:
                 token = str(row.state["sealed"]).encode()
                 row.state = {**row.state, "sealed": vault.rotate(token).decode()}
             await outbox.rotate(session, vault.rotate)
+            await credentials.rotate(session, vault.rotate)  # Zalo's tokens
+            await choices.rotate(session, vault.rotate)  # numbered options shown
             sealed = await cases.with_sealed(session)
             for case in sealed:
                 if case.contact_sealed:
@@ -389,8 +422,46 @@ async def rotate_key(settings: Settings) -> int:
     return 0
 
 
+async def authorize_zalo(settings: Settings, redirect_uri: str | None) -> int:
+    """`unionbot zalo authorize`: the OAuth v4 flow with PKCE. The admin opens the link,
+    grants access, and pastes back the address Zalo sent them to (or its code); the token
+    pair is stored sealed, and any "authorise again" mark is cleared."""
+    if not (settings.zalo_app_id and settings.zalo_app_secret):
+        raise ConfigError("set ZALO_APP_ID and ZALO_APP_SECRET first (Zalo developer console)")
+    redirect = redirect_uri or (
+        f"{settings.public_url}/zalo/authorized" if settings.public_url else None
+    )
+    if not redirect:
+        raise ConfigError("give --redirect-uri: the callback URL registered for the OA")
+    verifier, challenge = zalo.pkce()
+    state = secrets.token_urlsafe(12)
+    print(_("1. Open this link as the OA's admin and grant access:"))
+    print(zalo.permission_url(settings, redirect, challenge, state))
+    print(_("2. Paste the address Zalo sends you to (or just its code):"), flush=True)
+    code = zalo.code_from(sys.stdin.readline(), state)
+    if code is None:
+        print(_("No code found in what was pasted; nothing was changed."), file=sys.stderr)
+        return 1
+    vault = load_vault(settings)
+    database = db.Database.open(settings.database_url)
+    try:
+        await ensure_schema(database, settings)
+        async with aiohttp.ClientSession() as http:
+            fields = {"grant_type": "authorization_code", "code": code, "code_verifier": verifier}
+            pair = await zalo.exchange(settings, http, fields)
+        await zalo.store(database, vault.seal, pair, datetime.now(UTC))
+    except (zalo.ZaloError, SendError) as exc:
+        print(_("Zalo refused: {reason}").format(reason=exc), file=sys.stderr)
+        return 1
+    finally:
+        await database.close()
+    print(_("Done: the bot can write on Zalo. Its token renews by itself for three months."))
+    return 0
+
+
 async def _reseal_people(session: AsyncSession, vault: Vault) -> int:
-    """Phones and lists of anonymous cases, re-sealed; how many phones."""
+    """Phones, lists of anonymous cases and when each last wrote, re-sealed; how many
+    phones."""
     phones = 0
     for person in await people.with_sealed(session):
         if person.phone_encrypted:
@@ -398,6 +469,8 @@ async def _reseal_people(session: AsyncSession, vault: Vault) -> int:
             phones += 1
         if person.cases_sealed:
             person.cases_sealed = vault.rotate(person.cases_sealed)
+        if person.heard_sealed:
+            person.heard_sealed = vault.rotate(person.heard_sealed)
     return phones
 
 

@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CONTENT_DIR = ROOT / "content"
 DEFAULT_DATA_DIR = Path.cwd() / "data"
 TELEGRAM_DEFAULT_API_BASE = "https://api.telegram.org/bot"
+ZALO_DEFAULT_API_BASE = "https://openapi.zalo.me"
+ZALO_DEFAULT_OAUTH_BASE = "https://oauth.zaloapp.com"
 
 
 DEFAULT_DUE_DAYS: dict[str, tuple[int, int | None]] = {
@@ -68,6 +70,21 @@ class Settings:
     telegram_api_base: str = TELEGRAM_DEFAULT_API_BASE
     public_url: str | None = None
     telegram_webhook_secret: str | None = None
+    # Zalo Official Account (bot/channels/zalo.py): on when the app id and the OA secret key
+    # (which signs webhook events) are set. The app secret refreshes the access token; the
+    # first token pair comes from here or `unionbot zalo authorize`, then lives in the database.
+    zalo_app_id: str | None = None
+    zalo_app_secret: str | None = None
+    zalo_oa_secret_key: str | None = None
+    zalo_access_token: str | None = None
+    zalo_refresh_token: str | None = None
+    zalo_api_base: str = ZALO_DEFAULT_API_BASE
+    zalo_oauth_base: str = ZALO_DEFAULT_OAUTH_BASE
+    # Events older (or newer) than this are refused: a replayed old event is not a new one.
+    zalo_event_window_seconds: int = 600
+    # Zalo bills replies sent 48 hours to 7 days after the worker's last message; off: such
+    # replies wait until the worker writes again, as those after 7 days always do.
+    zalo_billed_replies: bool = True
     # The directory imported on first start when the database has no unions (embedded default).
     seed_directory: Path | None = CONTENT_DIR / "directory" / "sample.yaml"
     # Upgrade the schema on start; on by default for SQLite (the embedded default).
@@ -116,6 +133,15 @@ class Settings:
             telegram_api_base=merged.get("TELEGRAM_API_BASE") or TELEGRAM_DEFAULT_API_BASE,
             public_url=public_url,
             telegram_webhook_secret=merged.get("TELEGRAM_WEBHOOK_SECRET") or None,
+            zalo_app_id=merged.get("ZALO_APP_ID") or None,
+            zalo_app_secret=merged.get("ZALO_APP_SECRET") or None,
+            zalo_oa_secret_key=merged.get("ZALO_OA_SECRET_KEY") or None,
+            zalo_access_token=merged.get("ZALO_ACCESS_TOKEN") or None,
+            zalo_refresh_token=merged.get("ZALO_REFRESH_TOKEN") or None,
+            zalo_api_base=(merged.get("ZALO_API_BASE") or ZALO_DEFAULT_API_BASE).rstrip("/"),
+            zalo_oauth_base=(merged.get("ZALO_OAUTH_BASE") or ZALO_DEFAULT_OAUTH_BASE).rstrip("/"),
+            zalo_event_window_seconds=_number(merged, "ZALO_EVENT_WINDOW_SECONDS", 600, least=1),
+            zalo_billed_replies=_flag(merged.get("ZALO_BILLED_REPLIES"), default=True),
             seed_directory=(CONTENT_DIR / "directory" / "sample.yaml") if is_sqlite else None,
             auto_upgrade=_flag(merged.get("UNIONBOT_AUTO_UPGRADE"), default=is_sqlite),
             flood_limit_per_minute=_number(merged, "UNIONBOT_FLOOD_LIMIT", 30),
@@ -144,6 +170,10 @@ class Settings:
     @property
     def telegram_webhook_mode(self) -> bool:
         return self.public_url is not None
+
+    @property
+    def zalo_enabled(self) -> bool:
+        return bool(self.zalo_app_id and self.zalo_oa_secret_key)
 
 
 def _number(env: Mapping[str, str], key: str, default: int, *, least: int | None = None) -> int:

@@ -30,11 +30,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.channels.base import Channel
 from bot.logs import describe
 from bot.outbox import Sender, Work
-from bot.services import Services, drafts
+from bot.services import Services, drafts, reach
 from bot.services.flood import FloodGuard, Verdict
 from bot.services.i18n import _
 from handlers import payloads, registry
 from handlers.types import (
+    LEFT,
     MAX_PAYLOAD_BYTES,
     MAX_TEXT,
     Address,
@@ -55,7 +56,10 @@ RETRY_PAUSE_SECONDS = 1.0
 
 
 def pick(msg: Incoming, state: Mapping[str, object]) -> Handler:
-    """The handler for a message: button, command, active flow, else free text."""
+    """The handler for a message: button, command, active flow, else free text (or for an
+    event such as following the account: its own)."""
+    if msg.event is not None:
+        return registry.EVENTS.get(msg.event, registry.IGNORE)
     if msg.payload is not None:
         handler = registry.BUTTONS.get(payloads.namespace(msg.payload))
         if handler is None:
@@ -285,10 +289,16 @@ class Dispatcher:
         key = (msg.channel, msg.user_id)
         person = batch.people.get(key)
         first_contact = person is None
+        if msg.event == LEFT:
+            # Unfollowed or blocked: nothing more goes to them until they write again.
+            if person is not None:
+                reach.gone(person)
+            return []
         if person is None:
             person = batch.people[key] = await people.create(
                 session, msg.channel, msg.user_id, language, now
             )
+        await reach.heard(session, self.services.vault, person, msg.sent_at or now)
         address = Address(msg.channel, msg.chat_id, person.id)
         row = batch.conversations.get(person.id)
         before = self._state(row)

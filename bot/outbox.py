@@ -27,9 +27,9 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.base import Channel, Delivery, SendError
+from bot.channels.base import Channel, Delivery, SendError, Unreachable
 from bot.logs import describe
-from bot.services import Services
+from bot.services import Services, casework
 from bot.services.crypto import Vault
 from handlers.types import Outgoing
 from storage import outbox
@@ -72,7 +72,10 @@ async def write(
             channel=r.to.channel,
             chat_id=r.to.chat_id,
             sealed=seal_body(
-                vault, r.text, [[[b.label, b.payload] for b in row] for row in r.buttons]
+                vault,
+                r.text,
+                [[[b.label, b.payload] for b in row] for row in r.buttons],
+                r.case_id,
             ),
             person_id=r.to.person_id,
             now=now,
@@ -82,32 +85,47 @@ async def write(
     ids = await outbox.add(session, rows)
     return [
         Delivery(id_, r.to.channel, r.to.chat_id, r.text,
-                 tuple(tuple((b.label, b.payload) for b in row) for row in r.buttons))
+                 tuple(tuple((b.label, b.payload) for b in row) for row in r.buttons),
+                 r.case_id)
         for id_, r in zip(ids, replies, strict=True)
     ]  # fmt: skip
 
 
-def seal_body(vault: Vault, text: str, buttons: list[list[list[str]]]) -> bytes:
-    return vault.seal(json.dumps({"text": text, "buttons": buttons}, ensure_ascii=False))
+def seal_body(
+    vault: Vault, text: str, buttons: list[list[list[str]]], case_id: int | None = None
+) -> bytes:
+    """Text, buttons and the case a message is about, sealed: the link from a chat to an
+    anonymous case must not be readable in the table."""
+    opened: dict[str, object] = {"text": text, "buttons": buttons}
+    if case_id is not None:
+        opened["case"] = case_id
+    return vault.seal(json.dumps(opened, ensure_ascii=False))
 
 
 def body(vault: Vault, row: OutboxItem) -> tuple[str, list[list[list[str]]]]:
     """A row's text and buttons: opened from `sealed`, or as stored by rows written before
     sealing (0009); empty once delivered and blanked."""
+    text, buttons, _case = _opened(vault, row)
+    return text, buttons
+
+
+def _opened(vault: Vault, row: OutboxItem) -> tuple[str, list[list[list[str]]], int | None]:
     if row.sealed is None:
-        return row.text, row.buttons or []
+        return row.text, row.buttons or [], None
     opened = json.loads(vault.open(row.sealed))
-    return str(opened["text"]), list(opened["buttons"])
+    case = opened.get("case")
+    return str(opened["text"]), list(opened["buttons"]), case if isinstance(case, int) else None
 
 
 def to_delivery(vault: Vault, row: OutboxItem) -> Delivery:
-    text, buttons = body(vault, row)
+    text, buttons, case_id = _opened(vault, row)
     return Delivery(
         id=row.id,
         channel=row.channel,
         chat_id=row.chat_id,
         text=text,
         buttons=tuple(tuple((label, payload) for label, payload in r) for r in buttons),
+        case_id=case_id,
     )
 
 
@@ -179,8 +197,13 @@ class Sender:
         async with self._limit:
             try:
                 await self.channels[delivery.channel].send(delivery)
+            except Unreachable as exc:
+                await self._held(delivery, str(exc))
+                return
             except SendError as exc:
-                await self._failed(delivery, str(exc), exc.permanent, exc.retry_after)
+                await self._failed(
+                    delivery, str(exc), exc.permanent, exc.retry_after, counted=exc.counted
+                )
                 return
             except Exception as exc:
                 await self._failed(delivery, describe(exc), False, None)
@@ -188,14 +211,43 @@ class Sender:
         self._sent.append(delivery)
         self._flush_wake.set()
 
+    async def _held(self, delivery: Delivery, reason: str) -> None:
+        """The messenger will not carry it now: keep it until the person writes again, and
+        tell the officers of the case it answers."""
+        try:
+            async with self.work() as work:
+                await outbox.hold(work.session, delivery.id, reason)
+                if delivery.case_id is not None:
+                    work.send(
+                        await casework.undelivered(
+                            work.session, self.services, delivery.case_id, reason, work.now
+                        )
+                    )
+            log.info("send %d on %s held: %s", delivery.id, delivery.channel, reason)
+        except Exception as exc:
+            log.error("could not hold a message: %s", describe(exc))
+        self._release([delivery.id])
+
     async def _failed(
-        self, delivery: Delivery, reason: str, permanent: bool, retry_after: float | None
+        self,
+        delivery: Delivery,
+        reason: str,
+        permanent: bool,
+        retry_after: float | None,
+        *,
+        counted: bool = True,
     ) -> None:
         now = self.services.clock()
         try:
             async with self.db.writing(), self.db.sessions() as session:
                 gave_up = await outbox.record_failure(
-                    session, delivery.id, reason, now, permanent=permanent, retry_after=retry_after
+                    session,
+                    delivery.id,
+                    reason,
+                    now,
+                    permanent=permanent,
+                    retry_after=retry_after,
+                    counted=counted,
                 )
                 await session.commit()
             log.warning(

@@ -7,7 +7,9 @@ removes, a batch at a time:
   ones never;
 - messages sent (or given up) more than UNIONBOT_KEEP_SENT_DAYS ago; in the web chat after
   UNIONBOT_KEEP_WEBCHAT_DAYS, since its page reads them back as its history (so that is how
-  far back the history reaches); messages still to be sent never;
+  far back the history reaches); messages still to be sent never; numbered options shown
+  in a chat (storage/choices.py) after CHOICES_DAYS, or the next day for a chat whose person
+  erased their data;
 - forms left past their expiry (handlers/forms.py, 7 days), open or set aside, with their
   files: the worker gets the notice they would get on writing again; and conversations
   nobody touched for as long (handlers/registry.py STATE_LIFETIME), such as a question kept
@@ -36,12 +38,16 @@ from bot.outbox import Sender, Work
 from bot.services import Services, drafts, reporters
 from handlers import registry
 from handlers.types import Address
-from storage import cases, conversations, evidence, inbox, officers, outbox, people
+from storage import cases, choices, conversations, evidence, inbox, officers, outbox, people
+from storage.localtime import start_of_day
 from storage.models import Person
 
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 300.0
+# A number typed back picks from options shown at most this long ago (a messenger's reply
+# window is a week at most).
+CHOICES_DAYS = 7
 # The web chat's channel (bot/channels/webchat.py): its messages and visitors have periods
 # of their own.
 WEB = "web"
@@ -111,6 +117,10 @@ class Janitor:
         if retention.webchat_days:
             before = work.now - timedelta(days=retention.webchat_days)
             pruned += await outbox.prune(work.session, before, channels=[WEB])
+        # Options shown to someone who erased their data go the next day.
+        await choices.prune(
+            work.session, work.now - timedelta(days=CHOICES_DAYS), start_of_day(work.now)
+        )
         return pruned
 
     async def expire_states(self, work: Work) -> int:

@@ -30,7 +30,15 @@ from handlers import (
     question,
     support,
 )
-from handlers.types import LASTING_STATE, Address, Context, Handler, Incoming, Outgoing
+from handlers.types import (
+    JOINED,
+    LASTING_STATE,
+    Address,
+    Context,
+    Handler,
+    Incoming,
+    Outgoing,
+)
 
 # The multi-step forms (handlers/forms.py runs them), by name.
 FORMS: dict[str, forms.Form] = {
@@ -116,6 +124,10 @@ FLOWS: dict[str, Handler] = {
     "officer_write": aside(officer.on_text),
 }
 
+# Events in the chat (Incoming.event): following the account greets as /start does. Leaving
+# it is the dispatcher's own business (bot/dispatch.py): it needs no handler.
+EVENTS: dict[str, Handler] = {JOINED: COMMANDS["start"]}
+
 FALLBACK: Handler = aside(faq.on_text)
 # The dispatcher's own refusals, before any handler runs.
 TOO_LONG = menu.too_long
@@ -123,6 +135,11 @@ SLOW_DOWN = menu.slow_down
 STALE = menu.stale
 UNSUPPORTED: Handler = aside(menu.unsupported)
 UNKNOWN_COMMAND: Handler = aside(menu.unknown_command)
+
+
+async def IGNORE(ctx: Context, msg: Incoming) -> list[Outgoing]:
+    """An event no handler takes: nothing to say."""
+    return []
 
 
 def read_number(msg: Incoming, state: dict[str, Any]) -> Incoming:

@@ -75,6 +75,22 @@ class Incoming:
     # its buttons): that option's payload. The dispatcher reads it as the press unless the
     # step expects a typed answer, where "6" may mean six people.
     numbered: str | None = None
+    # Not a message but a change in the chat (JOINED: followed the account, so greet them;
+    # LEFT: unfollowed or blocked the bot, so stop writing to them).
+    event: str | None = None
+
+
+JOINED = "joined"
+LEFT = "left"
+
+# Why a channel holds a message until the person writes again (bot/channels/base.py
+# Unreachable): their reply window closed; it is only open at a price the union turned down;
+# they unfollowed; the messenger calls them inactive.
+WINDOW_CLOSED = "window_closed"
+BILLED_OFF = "billed_off"
+NOT_FOLLOWING = "not_following"
+INACTIVE = "inactive"
+HELD_REASONS = (WINDOW_CLOSED, BILLED_OFF, NOT_FOLLOWING, INACTIVE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +103,24 @@ class Address:
 
 
 @dataclass(frozen=True, slots=True)
+class Recipient:
+    """What a channel about to send may know of the person in a private chat: when they last
+    wrote (a reply window is counted from it), whether they left the account, their
+    language. All None/False for someone the bot holds nothing about (after erasure)."""
+
+    heard_at: datetime | None = None
+    left: bool = False
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Outgoing:
     to: Address
     text: str
     buttons: Keyboard = ()
+    # The case a message to a worker is about (an officer's answer): if the messenger will not
+    # carry it now, the case's officers are told (bot/outbox.py).
+    case_id: int | None = None
 
 
 @dataclass(slots=True)

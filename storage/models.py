@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -137,6 +138,9 @@ class Person(Base):
     # and nothing shared between those cases groups them (bot/services/reporters.py).
     cases_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the person last wrote, to the minute, sealed (bot/services/reach.py): a messenger's
+    # reply window (Zalo's) is counted from it, and a time in clear could be matched to a case's.
+    heard_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     # The day only (people.first_seen): an exact time could be matched to a case's.
     created_at: Mapped[datetime]
 
@@ -208,6 +212,42 @@ class OutboxItem(Base):
     sent_at: Mapped[datetime | None]
     failed: Mapped[bool] = mapped_column(Boolean, default=False)
     last_error: Mapped[str | None] = mapped_column(String(200))
+    # Held until the person writes again: the messenger no longer lets us reach them (Zalo's
+    # reply window closed, or they unfollowed); `last_error` says why.
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class ShownChoices(Base):
+    """The options last shown as numbered lines in a chat whose messenger cannot show them as
+    buttons (too many, or labels too long): the number typed back picks one. Sealed."""
+
+    __tablename__ = "shown_choices"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # The day only; the janitor forgets them after a week.
+    shown_at: Mapped[datetime]
+
+
+class Credential(Base):
+    """A messenger's API tokens (Zalo's access and single-use refresh token), sealed, with
+    the lease that lets exactly one process refresh them (bot/channels/zalo.py)."""
+
+    __tablename__ = "credentials"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    access_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    refresh_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    access_expires_at: Mapped[datetime | None]
+    # When the refresh token was issued: it lasts about three months.
+    refreshed_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    # Set when the messenger refused the refresh token: an admin must authorise again.
+    broken: Mapped[str | None] = mapped_column(String(200))
+    broken_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Officer(Base):

@@ -150,6 +150,21 @@ async def remove_group(session: AsyncSession, channel: str, chat_id: str) -> boo
     return rows_changed(result) > 0
 
 
+async def admins_to_notify(session: AsyncSession) -> Sequence[Officer]:
+    """Active admins with a linked Telegram account."""
+    return (
+        await session.scalars(
+            select(Officer)
+            .where(
+                Officer.role == "admin",
+                Officer.active.is_(True),
+                Officer.telegram_user_id.is_not(None),
+            )
+            .order_by(Officer.id)
+        )
+    ).all()
+
+
 async def active_admins(session: AsyncSession) -> int:
     query = select(func.count()).where(Officer.role == "admin", Officer.active.is_(True))
     return int(await session.scalar(query) or 0)

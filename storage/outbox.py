@@ -71,6 +71,7 @@ async def due(
         .where(
             OutboxItem.sent_at.is_(None),
             OutboxItem.failed.is_(False),
+            OutboxItem.held.is_(False),
             OutboxItem.channel.in_(channels),
             or_(OutboxItem.next_attempt_at.is_(None), OutboxItem.next_attempt_at <= now),
         )
@@ -140,13 +141,15 @@ async def record_failure(
     *,
     permanent: bool,
     retry_after: float | None = None,
+    counted: bool = True,
 ) -> bool:
     """Count a failed send and schedule the retry (when the messenger said how long to wait,
-    that long). Returns True when given up."""
+    that long). Not `counted`: the channel as a whole is paused (its tokens need an admin),
+    so the try does not count towards giving up. Returns True when given up."""
     item = await session.get(OutboxItem, item_id)
     if item is None:
         return True
-    item.attempts += 1
+    item.attempts += 1 if counted else 0
     item.last_error = error[:200]
     item.failed = permanent or item.attempts >= MAX_ATTEMPTS
     wait = timedelta(seconds=retry_after) if retry_after is not None else backoff(item.attempts)
@@ -155,6 +158,30 @@ async def record_failure(
         for column, value in BLANK.items():
             setattr(item, column, value)
     return item.failed
+
+
+async def hold(session: AsyncSession, item_id: int, reason: str) -> None:
+    """Keep a message unsent until its person writes again (`release`); not a failed try."""
+    await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id)
+        .values(held=True, last_error=reason[:200], next_attempt_at=None)
+    )
+
+
+async def release(session: AsyncSession, channel: str, chat_id: str) -> int:
+    """The person wrote again: what was held for their chat is due now; how many."""
+    result = await session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.channel == channel,
+            OutboxItem.chat_id == chat_id,
+            OutboxItem.held.is_(True),
+            OutboxItem.sent_at.is_(None),
+        )
+        .values(held=False, next_attempt_at=None)
+    )
+    return rows_changed(result)
 
 
 async def forget_person(session: AsyncSession, person_id: int) -> int:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import aliased
 
 from storage.db import rows_changed
 from storage.localtime import start_of_day
-from storage.models import Case, Conversation, OutboxItem, Person
+from storage.models import Case, Conversation, OutboxItem, Person, ShownChoices
 
 # People deleted by one run of the janitor (bot/retention.py): the next run takes the rest.
 FORGET_BATCH = 500
@@ -59,9 +59,14 @@ def erase_personal(person: Person) -> list[str]:
 
 
 async def with_sealed(session: AsyncSession) -> list[Person]:
-    """People with something sealed: a phone number, or their list of anonymous cases."""
+    """People with something sealed: a phone number, their list of anonymous cases, when
+    they last wrote."""
     query = select(Person).where(
-        or_(Person.phone_encrypted.is_not(None), Person.cases_sealed.is_not(None))
+        or_(
+            Person.phone_encrypted.is_not(None),
+            Person.cases_sealed.is_not(None),
+            Person.heard_sealed.is_not(None),
+        )
     )
     return list(await session.scalars(query))
 
@@ -70,6 +75,14 @@ async def delete_person(session: AsyncSession, person_id: int) -> None:
     """Remove the person and their conversation row (erasure). Their cases must already be
     detached (storage/cases.py detach); outbox rows still to be sent stay, without the link."""
     await session.execute(delete(Conversation).where(Conversation.person_id == person_id))
+    person = await session.get(Person, person_id)
+    if person is not None:
+        await session.execute(
+            delete(ShownChoices).where(
+                ShownChoices.channel == person.channel,
+                ShownChoices.chat_id == person.channel_user_id,
+            )
+        )
     await session.execute(
         update(OutboxItem).where(OutboxItem.person_id == person_id).values(person_id=None)
     )

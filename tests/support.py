@@ -5,6 +5,7 @@ Import what you need from here, never from a conftest.py or another test file.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import io
 import os
@@ -15,11 +16,13 @@ from pathlib import Path
 from PIL import Image
 from pypdf import PdfWriter
 from sqlalchemy import func, select
+from sqlalchemy.orm import undefer
 
 from bot.config import CONTENT_DIR
 from bot.services.crypto import Vault
 from bot.services.knowledge import Knowledge
 from storage import db
+from storage.models import Evidence
 
 ROOT = Path(__file__).resolve().parents[1]
 # Under CI=true nothing may be skipped for lack of a service: a missing one is a failure.
@@ -59,7 +62,9 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DATABASE_URL", "TELEGRAM_", "PUBLIC_URL", "HTTP_", "UNIONBOT_"))
+        if not k.startswith(
+            ("DATABASE_URL", "TELEGRAM_", "ZALO_", "PUBLIC_URL", "HTTP_", "UNIONBOT_")
+        )
     }
     env.update(extra)
     return env
@@ -108,3 +113,20 @@ def pdf_with_metadata() -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+async def wait_fetched(sessions, expected: int, timeout: float = 15.0) -> list[Evidence]:
+    """Wait until the background fetcher has dealt with `expected` files."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        async with sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(Evidence).options(undefer(Evidence.content)).order_by(Evidence.id)
+                )
+            ).all()
+        done = [r for r in rows if r.status != "pending"]
+        if len(done) >= expected:
+            return list(rows)
+        assert asyncio.get_running_loop().time() < deadline, [r.status for r in rows]
+        await asyncio.sleep(0.1)

@@ -17,16 +17,36 @@ class Delivery:
     chat_id: str
     text: str
     buttons: tuple[tuple[tuple[str, str], ...], ...] = ()
+    case_id: int | None = None
 
 
 class SendError(Exception):
     """A send failed. `permanent` ones (blocked bot, unknown chat) are not retried;
-    `retry_after` is how long the messenger asked us to wait, if it said."""
+    `retry_after` is how long the messenger asked us to wait, if it said. Not `counted`: the
+    channel as a whole cannot send (its tokens need an admin), so the message waits without
+    using up its tries."""
 
-    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None):
+    def __init__(
+        self,
+        reason: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        counted: bool = True,
+    ):
         super().__init__(reason)
         self.permanent = permanent
         self.retry_after = retry_after
+        self.counted = counted
+
+
+class Unreachable(SendError):
+    """The messenger will not carry a message to this person now (their reply window has
+    closed, they unfollowed): it is held, and goes out when they write again. `reason` is one
+    of handlers.types.HELD_REASONS."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
 
 
 class FetchError(Exception):

@@ -14,7 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services import Services, labels
 from bot.services.i18n import N_, _, format_date, format_datetime
 from handlers.payloads import OfficerAction, OfficerVerb
-from handlers.types import Address, Button, Keyboard, Outgoing
+from handlers.types import (
+    BILLED_OFF,
+    INACTIVE,
+    NOT_FOLLOWING,
+    WINDOW_CLOSED,
+    Address,
+    Button,
+    Keyboard,
+    Outgoing,
+)
 from storage import cases, evidence, officers
 from storage.models import Case, CaseMessage, Officer, Union, Ward, Workplace
 
@@ -33,10 +42,35 @@ async def erased(session: AsyncSession, case: Case) -> str | None:
     return _(ERASED).format(date=format_date(when)) if when else None
 
 
+# A message to the worker that their messenger will not carry now, by why (the thread's
+# system entry is HELD + the reason, read in the officer's language).
+HELD = "[held] "
+HELD_WHY = {
+    WINDOW_CLOSED: N_(
+        "Not delivered yet: the worker last wrote over 7 days ago, and Zalo lets the union "
+        "write only within 7 days of the worker's last message."
+    ),
+    BILLED_OFF: N_(
+        "Not delivered yet: the worker last wrote over 48 hours ago, and paid Zalo messages "
+        "are turned off for this bot."
+    ),
+    NOT_FOLLOWING: N_("Not delivered yet: the worker no longer follows the union's Zalo account."),
+    INACTIVE: N_("Not delivered yet: Zalo says the worker's account is inactive."),
+}
+HELD_NEXT = N_("It is kept and goes out by itself as soon as the worker writes to the bot again.")
+
+
+def held_entry(reason: str) -> str:
+    return HELD + (reason if reason in HELD_WHY else WINDOW_CLOSED)
+
+
 def thread_text(entry: CaseMessage) -> str:
     """A thread entry as an officer reads it: system events in the reader's language."""
     if entry.author == "system" and entry.text == cases.DETACHED:
         return _(ERASED_ENTRY)
+    if entry.author == "system" and entry.text.startswith(HELD):
+        why = HELD_WHY.get(entry.text.removeprefix(HELD), HELD_WHY[WINDOW_CLOSED])
+        return _(why) + " " + _(HELD_NEXT)
     return entry.text
 
 
@@ -132,18 +166,37 @@ async def new_case(
     return [Outgoing(address, text, keyboard) for address in addresses]
 
 
+async def handling(session: AsyncSession, services: Services, case: Case) -> list[Address]:
+    """Who hears about a case's news: the officer handling it, or else (nobody has it, or
+    they were deactivated) the union's officers."""
+    assignee = await session.get(Officer, case.assignee_id) if case.assignee_id else None
+    if assignee is not None and assignee.active:
+        channel = services.settings.officer_channel
+        linked = assignee.telegram_user_id
+        return [Address(channel, str(assignee.telegram_user_id))] if linked else []
+    return await recipients(session, services, case.union_id)
+
+
+async def undelivered(
+    session: AsyncSession, services: Services, case: Case, entry: str
+) -> list[Outgoing]:
+    """A message to the worker is held by their messenger: tell who handles the case why."""
+    addresses = await handling(session, services, case)
+    if not addresses:
+        return []
+    with services.catalogs.activate(services.settings.default_language):
+        why = HELD_WHY.get(entry.removeprefix(HELD), HELD_WHY[WINDOW_CLOSED])
+        body = "\n".join([case.code, _(why), _(HELD_NEXT)])
+        keyboard = ((Button(_("Details"), OfficerAction("view", case.id).pack()),),)
+    return [Outgoing(address, body, keyboard) for address in addresses]
+
+
 async def worker_answered(
     session: AsyncSession, services: Services, case: Case, text: str
 ) -> list[Outgoing]:
     """The worker wrote back: tell the officer handling it, or else (nobody has it, or they
     were deactivated) the union's officers."""
-    assignee = await session.get(Officer, case.assignee_id) if case.assignee_id else None
-    if assignee is not None and assignee.active:
-        channel = services.settings.officer_channel
-        linked = assignee.telegram_user_id
-        addresses = [Address(channel, str(assignee.telegram_user_id))] if linked else []
-    else:
-        addresses = await recipients(session, services, case.union_id)
+    addresses = await handling(session, services, case)
     if not addresses:
         return []
     with services.catalogs.activate(services.settings.default_language):
@@ -169,3 +222,19 @@ async def given(
         keyboard = actions(case)
     to = Address(services.settings.officer_channel, assignee.telegram_user_id)
     return [Outgoing(to, text, keyboard)]
+
+
+# Said to admins when a messenger's tokens stop working (bot/channels/zalo.py).
+ZALO_NEEDS_AUTHORISING = N_(
+    "Zalo refused the bot's refresh token, so nothing can be sent to workers on Zalo. "
+    "Messages are kept. An admin must run `unionbot zalo authorize` on the server."
+)
+
+
+async def to_admins(session: AsyncSession, services: Services, message: str) -> list[Outgoing]:
+    """A message (a msgid) to every active admin with a linked account."""
+    found = await officers.admins_to_notify(session)
+    with services.catalogs.activate(services.settings.default_language):
+        text = _(message)
+    channel = services.settings.officer_channel
+    return [Outgoing(Address(channel, str(o.telegram_user_id)), text) for o in found]

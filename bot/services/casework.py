@@ -87,7 +87,7 @@ async def reply(
         )
         answer = Button(_("Answer"), CaseReply("reply", case.code).pack())
         buttons = ((answer,), (menus.back_to_menu(),))
-        return [Outgoing(_to(person), body, buttons)]
+        return [Outgoing(_to(person), body, buttons, case.id)]
 
 
 async def set_status(
@@ -120,7 +120,7 @@ async def set_status(
         body = _("Your request {code} is now: {status}.").format(
             code=case.code, status=_(labels.WORKER_STATUSES[new_status])
         )
-        return [Outgoing(_to(person), body, menus.main_menu())]
+        return [Outgoing(_to(person), body, menus.main_menu(), case.id)]
 
 
 def note(session: AsyncSession, case: Case, text: str, now: datetime, officer_id: int) -> None:
@@ -238,7 +238,8 @@ async def tell_worker(
     if person is None:
         return []
     with services.catalogs.activate(person.language):
-        return [Outgoing(_to(person), _(message).format(**values), menus.main_menu())]
+        text = _(message).format(**values)
+        return [Outgoing(_to(person), text, menus.main_menu(), case.id)]
 
 
 async def admit(
@@ -270,3 +271,17 @@ async def worker_answer(
         session, actor="worker", action="case.answered", case_id=case.id, now=now, detail={},
     )  # fmt: skip
     return await alerts.worker_answered(session, services, case, text)
+
+
+async def undelivered(
+    session: AsyncSession, services: Services, case_id: int, reason: str, now: datetime
+) -> list[Outgoing]:
+    """A message to the worker on this case is held by their messenger (`reason`, one of
+    handlers.types.HELD_REASONS) until they write again: the thread says so, and the officer
+    handling it (else the union's officers) is told why."""
+    case = await session.get(Case, case_id)
+    if case is None:
+        return []
+    entry = alerts.held_entry(reason)
+    session.add(CaseMessage(case_id=case.id, author="system", text=entry, created_at=now))
+    return await alerts.undelivered(session, services, case, entry)

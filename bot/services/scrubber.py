@@ -160,6 +160,9 @@ def scrub(kind: str, mime: str | None, data: bytes) -> Scrubbed:
     if kind == "document" and mime == PDF:
         return Scrubbed(PDF, scrub_pdf(data))
     if kind == "voice":
+        # Telegram's voice messages are Ogg; Zalo's are AMR (a bare stream: no tags to strip).
+        if data.startswith(b"#!AMR"):
+            return Scrubbed("audio/amr", data)
         if not data.startswith(b"OggS"):
             raise Unusable("not_audio")
         return Scrubbed("audio/ogg", data)

@@ -18,12 +18,14 @@ from typing import Any
 import jinja2
 from aiohttp import web
 from multidict import MultiDictProxy
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.outbox import Sender, Work
 from bot.services import Services, access, alerts, labels
 from bot.services.i18n import N_, _, format_datetime
 from bot.web import auth
 from handlers.types import Outgoing
+from storage import credentials
 from storage.models import Case
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -103,6 +105,8 @@ class Page:
         self.now = work.now
         self.services = services
         self.login: auth.Login | None = None
+        # What an admin must fix first (a messenger's tokens refused), shown on every page.
+        self.trouble: str | None = None
 
     def send(self, replies: list[Outgoing]) -> None:
         """Messages (to the worker, to officers) to send once the page's work commits."""
@@ -110,6 +114,7 @@ class Page:
 
     def render(self, template: str, status: int = 200, **values: Any) -> web.Response:
         values.setdefault("login", self.login)
+        values.setdefault("trouble", self.trouble)
         body = _env.get_template(template).render(**values)
         return web.Response(
             text=body, status=status, content_type="text/html", headers=SECURITY_HEADERS
@@ -125,6 +130,14 @@ class Page:
 
 
 View = Callable[[Page], Awaitable[web.StreamResponse]]
+
+
+async def trouble(session: AsyncSession, login: auth.Login) -> str | None:
+    """For an admin: Zalo's tokens were refused and need authorising again, else None."""
+    if login.officer.role != "admin":
+        return None
+    zalo = await credentials.get(session, "zalo")
+    return _(alerts.ZALO_NEEDS_AUTHORISING) if zalo is not None and zalo.broken else None
 
 
 def redirect(url: str) -> web.Response:
@@ -150,6 +163,7 @@ def page(view: View, *, login: bool = True, post: bool = False) -> Callable[...,
                     )
                     if current.login is None:
                         return redirect("/officer/login")
+                    current.trouble = await trouble(work.session, current.login)
                     if post and not auth.csrf_ok(current.login.csrf, form.get("csrf")):
                         work.discard()
                         return current.refuse(403, _("This form has expired. Reload the page."))

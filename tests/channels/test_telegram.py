@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import re
@@ -10,7 +9,6 @@ from datetime import UTC, datetime
 
 from PIL import Image
 from sqlalchemy import select
-from sqlalchemy.orm import undefer
 
 from bot.app import RUNTIME
 from bot.services import accounts
@@ -19,7 +17,7 @@ from storage.models import Case, CaseMessage, Evidence, InboxItem, OutboxItem, P
 from tests.fakes.telegram_api import TelegramUser
 from tests.fixtures.running_bot import WEBHOOK_SECRET
 from tests.scenarios import MENU_LABELS, MENU_PAYLOADS
-from tests.support import TEST_VAULT, count, jpeg_with_gps, pdf_with_metadata
+from tests.support import TEST_VAULT, count, jpeg_with_gps, pdf_with_metadata, wait_fetched
 
 
 def keyboard(message: dict) -> list[list[tuple[str, str]]]:
@@ -448,23 +446,6 @@ async def test_an_anonymous_report_on_telegram_keeps_no_telegram_identity(
     row = {c.name: getattr(case, c.name) for c in Case.__table__.columns}
     hashes = ("reporter_sealed", "reporter_tag", "pin_tag")  # sealed or keyed: no digits to read
     assert "505" not in repr({k: v for k, v in row.items() if k not in hashes})
-
-
-async def wait_fetched(sessions, expected: int, timeout: float = 15.0) -> list[Evidence]:
-    """Wait until the background fetcher has dealt with `expected` files."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        async with sessions() as session:
-            rows = (
-                await session.scalars(
-                    select(Evidence).options(undefer(Evidence.content)).order_by(Evidence.id)
-                )
-            ).all()
-        done = [r for r in rows if r.status != "pending"]
-        if len(done) >= expected:
-            return list(rows)
-        assert asyncio.get_running_loop().time() < deadline, [r.status for r in rows]
-        await asyncio.sleep(0.1)
 
 
 async def test_evidence_is_downloaded_through_the_file_endpoint_and_scrubbed(

@@ -1,0 +1,757 @@
+"""Zalo Official Account: the only file that knows Zalo's wire format.
+
+Zalo's own pages (developers.zalo.me, mirrored at docs.zaloplatforms.com) are the authority;
+where this file relies on something else it says so. What it implements:
+
+- **Receiving** (`POST /zalo/webhook`): every event is signed with the header
+  `X-ZEvent-Signature: mac=<hex>`, hex = SHA-256 (a plain hash, not an HMAC) of
+  app_id + raw body + timestamp + OA secret key, with app_id and timestamp read from the JSON
+  body. Source: the webhook page as quoted in Vietnamese write-ups ("mac = sha256(appId +
+  data + timeStamp + OAsecretKey)", hainh.me "zalo-api-php-webhook-callback-official-account",
+  which adds that the OA secret key is not the app secret) and Chatwoot's production Zalo
+  channel (app/jobs/webhooks/zalo_events_job.rb). Some compilations say the app secret: the
+  key is a setting (ZALO_OA_SECRET_KEY), and tests/payloads/zalo/signature_vectors.json keeps
+  vectors for this formula. The hash is over the bytes as received, never re-serialised
+  JSON. A good event is stored in the inbox before the 200 (Zalo retries at least once);
+  retries are the same message.msg_id (or event + sender + timestamp when there is none).
+  Ids and timestamps are strings (ids exceed 2^53) and stay strings.
+- **Sending**: `POST /v3.0/oa/message/cs` with the header `access_token` (not Bearer); an
+  error comes back as HTTP 200 with `error` != 0. Buttons are `oa.query.hide` buttons whose
+  payload comes back as the text of a `user_send_text` event (TAP + our payload). At most 5
+  buttons (the official PHP SDK, MessageBuilder MAX_ELEMENT), titles kept to MAX_TITLE
+  characters (unconfirmed limits range from 20 to 100): a keyboard that does not fit is sent
+  as numbered lines, and the number typed back is mapped to its payload here.
+- **The reply window** (tin tư vấn, "tin-nhan/tong-quan" and "dieu-kien-gui-tin-tu-van"):
+  free within 48 hours of the worker's last interaction (unlimited since 1 January 2026; the
+  old 8-message cap is gone), billed from 48 hours to 7 days, refused after 7 days (-230,
+  -232). Before each send the channel works out which applies from when the person last
+  wrote (bot/services/reach.py); a message that cannot go out is held (Unreachable) and goes
+  out when they write again. -213 (not a follower) and -227 (inactive) are held too, never
+  retried; -32 (rate limited) backs off. Consultation messages may go out at any hour; only
+  promotional ones are barred 22:00-06:00 (-234), and the bot sends none.
+- **Tokens** (`ZaloTokens`): the access token lasts 25 hours (`expires_in` "90000", a
+  string); the refresh token works once and lasts 3 months. One process at a time refreshes,
+  holding a lease in the database for longer than the HTTP timeout, and saves the new pair in
+  one transaction before using it. A refused refresh token means an admin must authorise
+  again (`unionbot zalo authorize`, PKCE): the admins are told, messages wait.
+- **Files**: attachments arrive as URLs on Zalo's CDN (image, file with name/size/type,
+  audio as .amr); uploads go to `/v2.0/oa/upload/image` (jpg/png, 1 MB) and
+  `/v2.0/oa/upload/file` (pdf/doc/docx, 5 MB), then are sent by attachment id or token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import secrets
+import socket
+import time
+import unicodedata
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.channels.base import Delivery, FetchError, SendError, Unreachable, split_text
+from bot.config import Settings
+from bot.inbox import InboxWriter
+from bot.logs import describe
+from handlers.types import (
+    BILLED_OFF,
+    INACTIVE,
+    JOINED,
+    LEFT,
+    NOT_FOLLOWING,
+    WINDOW_CLOSED,
+    Attachment,
+    Incoming,
+    Recipient,
+)
+from storage import choices, credentials
+from storage.db import Database
+from storage.inbox import NewUpdate, without_nul
+from storage.models import Credential
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/zalo/webhook"
+SIGNATURE_HEADER = "X-ZEvent-Signature"
+SEND_PATH = "/v3.0/oa/message/cs"
+UPLOAD_IMAGE_PATH = "/v2.0/oa/upload/image"
+UPLOAD_FILE_PATH = "/v2.0/oa/upload/file"
+TOKEN_PATH = "/v4/oa/access_token"
+PERMISSION_PATH = "/v4/oa/permission"
+
+MAX_TEXT = 2000  # "Giới hạn tối đa là 2.000 ký tự" (gui-tin-tu-van-dang-van-ban)
+MAX_BUTTONS = 5
+MAX_TITLE = 20
+TAP = "#"  # a button's query text: "#" + our payload
+TAPPED = re.compile(r"^#([a-z]+:[A-Za-z0-9_.:-]*)$")  # a payload's shape (bot/dispatch.py)
+NUMBER = re.compile(r"^\s*#?(\d{1,2})\s*[.)]?\s*$")
+FREE_WINDOW = timedelta(hours=48)
+REPLY_WINDOW = timedelta(days=7)
+RATE_LIMIT_PAUSE = 60.0
+# While the tokens need an admin, a message waits this long between tries (not counted).
+PAUSED_RETRY = 60.0
+HTTP_TIMEOUT = aiohttp.ClientTimeout(total=20)
+
+# Events the bot acts on; others (seen, received, reactions, the OA's own echoes) are
+# acknowledged and dropped.
+USER_EVENTS = frozenset(
+    f"user_send_{kind}" for kind in (
+        "text", "image", "file", "audio", "sticker", "location", "gif", "video", "link",
+        "business_card",
+    )
+)  # fmt: skip
+FOLLOW_EVENTS = {"follow": JOINED, "unfollow": LEFT}
+
+# Zalo's error codes (docs.zaloplatforms.com/docs/OA/phu-luc/ma-loi).
+TOKEN_REJECTED = {-216, -220}  # access token invalid / expired: refresh once and retry
+RATE_LIMITED = -32
+HELD_BY_CODE = {
+    -230: WINDOW_CLOSED,  # no interaction in the past 7 days
+    -232: WINDOW_CLOSED,  # no interaction, or it expired
+    -213: NOT_FOLLOWING,
+    -227: INACTIVE,  # banned, or inactive for over 45 days
+    -211: BILLED_OFF,  # out of quota
+    -320: BILLED_OFF,  # needs a Zalo Cloud Account (billing)
+    -321: BILLED_OFF,  # that account is out of money
+}
+PERMANENT_CODES = {-201, -210, -233, -244, -248}  # invalid or refused message: a retry repeats it
+
+CREDENTIAL = "zalo"
+TOKEN_MARGIN = timedelta(minutes=10)  # refresh this long before the access token expires
+LEASE = timedelta(seconds=60)  # longer than HTTP_TIMEOUT: one refresh at a time, everywhere
+LEASE_POLL_SECONDS = 0.2
+NEVER_AUTHORISED = "no tokens yet: run `unionbot zalo authorize`"
+
+Seal = Callable[[str], bytes]
+Reveal = Callable[[bytes], str]
+Lookup = Callable[[str, str], Awaitable[Recipient]]
+
+
+def signature(app_id: str, body: bytes, timestamp: str, secret: str) -> str:
+    """The X-ZEvent-Signature header Zalo sends with an event (see the module docstring)."""
+    digest = hashlib.sha256(app_id.encode() + body + timestamp.encode() + secret.encode())
+    return "mac=" + digest.hexdigest()
+
+
+class ZaloError(Exception):
+    """Zalo answered with `error` != 0."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"zalo error {code}: {message[:100]}")
+        self.code = code
+
+
+class ZaloChannel:
+    name = "zalo"
+    keeps_history = False
+
+    def __init__(
+        self,
+        settings: Settings,
+        http: aiohttp.ClientSession,
+        inbox: InboxWriter,
+        database: Database,
+        tokens: ZaloTokens,
+        *,
+        seal: Seal,
+        reveal: Reveal,
+        recipient: Lookup,
+        number_hint: Callable[[str | None], str],
+        clock: Callable[[], datetime],
+    ) -> None:
+        if not settings.zalo_app_id or not settings.zalo_oa_secret_key:
+            raise ValueError("ZALO_APP_ID and ZALO_OA_SECRET_KEY must both be set")
+        self.app_id = settings.zalo_app_id
+        self.secret = settings.zalo_oa_secret_key
+        self.settings = settings
+        self.http = http
+        self.inbox = inbox
+        self.db = database
+        self.tokens = tokens
+        self.seal = seal
+        self.reveal = reveal
+        self.recipient = recipient
+        self.number_hint = number_hint
+        self.clock = clock
+
+    # -- receiving ------------------------------------------------------------------------
+
+    async def handle_webhook(self, request: web.Request) -> web.Response:
+        """POST /zalo/webhook: 401 without a signature, 403 on a wrong one or a stale event,
+        400 on a malformed body, 200 once the event is stored (or dropped as not ours)."""
+        given = request.headers.get(SIGNATURE_HEADER, "").strip()
+        if not given:
+            return _refuse(401, "signature missing")
+        body = await request.read()
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return _refuse(400, "body is not JSON")
+        if not isinstance(data, dict):
+            return _refuse(400, "not a Zalo event")
+        app_id, stamp = _text(data.get("app_id")), _text(data.get("timestamp"))
+        if app_id is None or stamp is None or not stamp.isdigit():
+            return _refuse(400, "not a Zalo event")
+        expected = signature(app_id, body, stamp, self.secret)
+        if not hmac.compare_digest(given.lower().encode(), expected.encode()):
+            return _refuse(403, "bad signature")
+        if not hmac.compare_digest(app_id.encode(), self.app_id.encode()):
+            return _refuse(403, "another app's event")
+        # Wall-clock time: the event's freshness is about the transport, not the bot's clock.
+        if abs(time.time() * 1000 - int(stamp)) > self.settings.zalo_event_window_seconds * 1000:
+            return _refuse(403, "stale event")
+        event = _text(data.get("event_name")) or ""
+        if event not in USER_EVENTS and event not in FOLLOW_EVENTS:
+            return web.json_response({"ok": True})  # seen/received marks, the OA's own echoes
+        if b"\\u0000" in body:
+            data = without_nul(data)
+        key = external_id(data)
+        if key is None:
+            return _refuse(400, "event without a sender")
+        await self._number(data)
+        try:
+            await self.inbox.store([NewUpdate(self.name, key, data)])
+        except Exception:
+            return _refuse(503, "try again")  # not stored: Zalo retries
+        return web.json_response({"ok": True})
+
+    async def _number(self, data: dict[str, Any]) -> None:
+        """A typed number where numbered options were shown: note the option's payload in
+        the stored event (the dispatcher decides whether it is a press or an answer)."""
+        message = data.get("message")
+        text = message.get("text") if isinstance(message, dict) else None
+        sender = _sender(data)
+        match = NUMBER.match(text) if isinstance(text, str) else None
+        if match is None or sender is None:
+            return
+        try:
+            async with self.db.sessions() as session:
+                sealed = await choices.shown(session, self.name, sender)
+        except Exception as exc:
+            log.warning("could not read the options shown: %s", describe(exc))
+            return
+        options = json.loads(self.reveal(sealed)) if sealed is not None else []
+        index = int(match.group(1)) - 1
+        if 0 <= index < len(options):
+            data["numbered"] = options[index]
+
+    def to_incoming(self, payload: dict[str, Any]) -> Incoming | None:
+        """A worker's message, a button tap (its query text), following or unfollowing."""
+        event = _text(payload.get("event_name")) or ""
+        user = _sender(payload)
+        if user is None:
+            return None
+        common: dict[str, Any] = {
+            "channel": self.name,
+            "user_id": user,
+            "chat_id": user,
+            "external_id": external_id(payload) or "",
+            "sent_at": _sent_at(payload),
+        }
+        if event in FOLLOW_EVENTS:
+            return Incoming(**common, event=FOLLOW_EVENTS[event])
+        message = payload.get("message")
+        message = message if isinstance(message, dict) else {}
+        if event == "user_send_text":
+            text = message.get("text")
+            if not isinstance(text, str):
+                return None
+            tapped = TAPPED.match(text)
+            if tapped is not None:
+                return Incoming(**common, payload=tapped.group(1))
+            numbered = payload.get("numbered")
+            return Incoming(
+                **common, text=text, numbered=numbered if isinstance(numbered, str) else None
+            )
+        if event in USER_EVENTS:
+            items = message.get("attachments")
+            found = [_attachment(a) for a in items if isinstance(a, dict)] if isinstance(
+                items, list
+            ) else []  # fmt: skip
+            return Incoming(**common, attachments=tuple(found) or (Attachment(event),))
+        return None
+
+    # -- sending --------------------------------------------------------------------------
+
+    async def send(self, delivery: Delivery) -> None:
+        """Work out the reply window, then send in Zalo's format (text split at 2,000
+        characters; buttons, or numbered options the number of which is typed back)."""
+        person = await self.recipient(self.name, delivery.chat_id)
+        self.check_window(person)
+        messages, options = render(delivery, self.number_hint(person.language))
+        if options:
+            # Remembered first: the worker may type a number the moment the message arrives.
+            await self._remember(delivery.chat_id, options)
+        for message in messages:
+            await self.call(SEND_PATH, {"recipient": {"user_id": delivery.chat_id}, **message})
+
+    def check_window(self, person: Recipient) -> str:
+        """Which case applies now: "free" (within 48 hours of their last message) or
+        "billed" (48 hours to 7 days); raise Unreachable when neither. Someone the bot holds
+        nothing about (erased; they just wrote) is tried, and Zalo decides."""
+        if person.left:
+            raise Unreachable(NOT_FOLLOWING)
+        if person.heard_at is None:
+            return "free"
+        age = self.clock() - person.heard_at
+        if age < FREE_WINDOW:
+            return "free"
+        if age >= REPLY_WINDOW:
+            raise Unreachable(WINDOW_CLOSED)
+        if not self.settings.zalo_billed_replies:
+            raise Unreachable(BILLED_OFF)
+        return "billed"
+
+    async def _remember(self, chat_id: str, options: list[str]) -> None:
+        sealed = self.seal(json.dumps(options))
+        async with self.db.writing(), self.db.sessions() as session:
+            await choices.show(session, self.name, chat_id, sealed, self.clock())
+            await session.commit()
+
+    async def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a JSON request to the OA API with the access token; a rejected token is
+        refreshed once. Raises SendError (Unreachable for a closed window)."""
+        return await self._with_token(lambda token: self._post(path, token, json_body=body))
+
+    async def _with_token(
+        self, request: Callable[[str], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        token = await self.tokens.current()
+        answer = await request(token)
+        if _code(answer) in TOKEN_REJECTED:
+            answer = await request(await self.tokens.refresh(rejected=token))
+        code = _code(answer)
+        if code == 0:
+            return answer
+        raise _send_error(code, str(answer.get("message", "")))
+
+    async def _post(
+        self,
+        path: str,
+        token: str,
+        *,
+        json_body: dict[str, Any] | None = None,
+        form: aiohttp.FormData | None = None,
+    ) -> dict[str, Any]:
+        url = self.settings.zalo_api_base + path
+        pending = self.http.post(
+            url, json=json_body, data=form, headers={"access_token": token}, timeout=HTTP_TIMEOUT
+        )
+        return await _answer(pending, refused_from=400)
+
+    async def upload(self, data: bytes, filename: str, *, image: bool) -> str:
+        """Upload an image (its attachment_id) or a PDF/DOC file (its token) to send next;
+        Zalo keeps them 7 days."""
+        path = UPLOAD_IMAGE_PATH if image else UPLOAD_FILE_PATH
+
+        async def request(token: str) -> dict[str, Any]:
+            form = aiohttp.FormData()
+            form.add_field("file", data, filename=filename)
+            return await self._post(path, token, form=form)
+
+        answer = await self._with_token(request)
+        found = (answer.get("data") or {}).get("attachment_id" if image else "token")
+        if not isinstance(found, str):
+            raise SendError("upload answered without an id", permanent=True)
+        return found
+
+    async def send_image(self, chat_id: str, attachment_id: str, caption: str = "") -> None:
+        element = {"media_type": "image", "attachment_id": attachment_id}
+        payload = {"template_type": "media", "elements": [element]}
+        message: dict[str, Any] = {"attachment": {"type": "template", "payload": payload}}
+        if caption:
+            message["text"] = _nfc(caption)[:MAX_TEXT]
+        await self.call(SEND_PATH, {"recipient": {"user_id": chat_id}, "message": message})
+
+    async def send_file(self, chat_id: str, token: str) -> None:
+        message = {"attachment": {"type": "file", "payload": {"token": token}}}
+        await self.call(SEND_PATH, {"recipient": {"user_id": chat_id}, "message": message})
+
+    async def acknowledge(self, msg: Incoming) -> None:
+        """Zalo has nothing to acknowledge: a tap is a message."""
+
+    async def fetch(self, reference: str, limit: int) -> bytes:
+        """Download an attachment from the URL Zalo gave, at most `limit` bytes."""
+        if urlsplit(reference).scheme not in {"http", "https"}:
+            raise FetchError("not a web address", permanent=True)
+        try:
+            async with self.http.get(reference, timeout=HTTP_TIMEOUT) as response:
+                if response.status in {403, 404, 410}:
+                    raise FetchError(f"HTTP {response.status}", permanent=True)
+                if response.status >= 400:
+                    raise FetchError(f"HTTP {response.status}")
+                if (response.content_length or 0) > limit:
+                    raise FetchError("too large", permanent=True)
+                data = bytearray()
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    data += chunk
+                    if len(data) > limit:  # stop reading: the declared length may lie
+                        raise FetchError("too large", permanent=True)
+        except FetchError:
+            raise
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise FetchError(describe(exc)) from exc
+        return bytes(data)
+
+
+def render(delivery: Delivery, hint: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """The messages for one delivery, and the payloads of options shown as numbered lines
+    (to remember), if the keyboard did not fit as buttons."""
+    text = _nfc(delivery.text)
+    flat = [(_nfc(label), payload) for row in delivery.buttons for label, payload in row]
+    options: list[str] = []
+    attachment: dict[str, Any] | None = None
+    if flat and len(flat) <= MAX_BUTTONS and all(len(label) <= MAX_TITLE for label, _ in flat):
+        buttons = [
+            {"title": label, "type": "oa.query.hide", "payload": TAP + payload}
+            for label, payload in flat
+        ]
+        attachment = {"type": "template", "payload": {"buttons": buttons}}
+    elif flat:
+        lines = [f"{number}. {label}" for number, (label, _) in enumerate(flat, 1)]
+        text = "\n".join([text, "", *lines, hint])
+        options = [payload for _, payload in flat]
+    chunks = split_text(text, MAX_TEXT)
+    messages: list[dict[str, Any]] = [{"message": {"text": chunk}} for chunk in chunks]
+    if attachment is not None:
+        messages[-1]["message"]["attachment"] = attachment
+    return messages, options
+
+
+def external_id(data: dict[str, Any]) -> str | None:
+    """What makes a redelivered event the same: message.msg_id, else event + sender + time."""
+    message = data.get("message")
+    msg_id = _text(message.get("msg_id")) if isinstance(message, dict) else None
+    if msg_id:
+        return msg_id[:100]
+    sender = _sender(data)
+    if sender is None:
+        return None
+    return f"{_text(data.get('event_name'))}:{sender}:{_text(data.get('timestamp'))}"[:100]
+
+
+def _sender(data: dict[str, Any]) -> str | None:
+    who = data.get("follower") if "follower" in data else data.get("sender")
+    return _text(who.get("id")) if isinstance(who, dict) else None
+
+
+def _text(value: object) -> str | None:
+    """Zalo's ids and times are strings; a number (never seen) is kept exactly as text."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _sent_at(data: dict[str, Any]) -> datetime | None:
+    stamp = _text(data.get("timestamp"))
+    if stamp is None or not stamp.isdigit():
+        return None
+    return datetime.fromtimestamp(int(stamp) / 1000, UTC)
+
+
+FILE_TYPES = {
+    "pdf": "application/pdf",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "doc": "application/msword",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+
+
+def _attachment(item: dict[str, Any]) -> Attachment:
+    """An image is a photo, a file a document (its type from its extension), an audio clip a
+    voice message (.amr); anything else (sticker, location, link…) is not a file we take."""
+    kind = _text(item.get("type")) or "unknown"
+    payload = item.get("payload")
+    payload = payload if isinstance(payload, dict) else {}
+    url = _text(payload.get("url"))
+    if kind == "image" and url:
+        return Attachment("photo", url, None, "image/jpeg")
+    if kind == "file" and url:
+        size = _text(payload.get("size"))
+        extension = (_text(payload.get("type")) or "").lower().lstrip(".")
+        mime = FILE_TYPES.get(extension)
+        return Attachment("document", url, int(size) if size and size.isdigit() else None, mime)
+    if kind == "audio" and url:
+        return Attachment("voice", url, None, "audio/amr")
+    return Attachment(kind[:20])
+
+
+async def _answer(pending: Any, *, refused_from: int) -> dict[str, Any]:
+    """Zalo's JSON answer to a request (an aiohttp request, not yet entered); SendError when
+    Zalo could not be reached or answered an HTTP status from `refused_from` up."""
+    try:
+        async with pending as response:
+            if response.status == 429:
+                raise SendError("rate limited", retry_after=RATE_LIMIT_PAUSE)
+            if response.status >= refused_from:
+                raise SendError(f"HTTP {response.status}")
+            answer = await response.json(content_type=None)
+    except SendError:
+        raise
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        raise SendError(describe(exc)) from exc
+    if not isinstance(answer, dict):
+        raise SendError("not a Zalo answer")
+    return answer
+
+
+def _code(answer: dict[str, Any]) -> int:
+    code = answer.get("error", 0)
+    try:
+        return int(code)
+    except (TypeError, ValueError):
+        return -1
+
+
+def _send_error(code: int, message: str) -> SendError:
+    if code in HELD_BY_CODE:
+        return Unreachable(HELD_BY_CODE[code])
+    if code == RATE_LIMITED:
+        return SendError("rate limited (-32)", retry_after=RATE_LIMIT_PAUSE)
+    if code in TOKEN_REJECTED:
+        # Refused again right after a refresh: wait for an admin, without using up tries.
+        return SendError(f"zalo refused the access token ({code})", counted=False,
+                         retry_after=PAUSED_RETRY)  # fmt: skip
+    return SendError(str(ZaloError(code, message)), permanent=code in PERMANENT_CODES)
+
+
+def _nfc(text: str) -> str:
+    # Lengths are Zalo's limits in characters: "ệ" typed as e + two marks is one.
+    return unicodedata.normalize("NFC", text)
+
+
+def _refuse(status: int, reason: str) -> web.Response:
+    return web.json_response({"ok": False, "error": reason}, status=status)
+
+
+# -- tokens ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access: str
+    refresh: str
+    expires_at: datetime
+
+
+class TokensBroken(SendError):
+    """Zalo refused the refresh token (or there is none): an admin must authorise again."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, counted=False, retry_after=PAUSED_RETRY)
+
+
+class ZaloTokens:
+    """The access token, refreshed before it expires by exactly one process at a time."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        http: aiohttp.ClientSession,
+        database: Database,
+        *,
+        seal: Seal,
+        reveal: Reveal,
+        on_broken: Callable[[str], Awaitable[None]],
+    ) -> None:
+        self.settings = settings
+        self.http = http
+        self.db = database
+        self.seal = seal
+        self.reveal = reveal
+        self.on_broken = on_broken
+        # Who holds the lease: unique per process and per instance.
+        self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._access: str | None = None
+        self._expires: datetime | None = None
+        self._lock = asyncio.Lock()
+
+    async def current(self) -> str:
+        """A valid access token: the one in hand, the one in the database, or a new one."""
+        now = datetime.now(UTC)
+        expires = self._expires
+        if self._access is not None and (expires is None or expires - TOKEN_MARGIN > now):
+            return self._access
+        async with self._lock:
+            return await self.refresh()
+
+    async def refresh(self, rejected: str | None = None) -> str:
+        """A token other than `rejected` that is not about to expire: taken from the
+        database if another process already refreshed, else refreshed under the lease."""
+        deadline = time.monotonic() + 2 * LEASE.total_seconds()
+        while True:
+            found, leased = await self._usable_or_lease(rejected)
+            if found is not None:
+                return found
+            if leased:
+                return await self._refresh_leased()
+            if time.monotonic() > deadline:
+                raise SendError("another process has been refreshing the Zalo token too long")
+            await asyncio.sleep(LEASE_POLL_SECONDS)
+
+    async def _usable_or_lease(self, rejected: str | None) -> tuple[str | None, bool]:
+        """The stored token if usable; else whether this process took the lease."""
+        now = datetime.now(UTC)
+        async with self.db.writing(), self.db.sessions() as session:
+            row = await credentials.get(session, CREDENTIAL)
+            first = False
+            if row is None:
+                row, first = await self._seed(session, now)
+            broken = row.broken
+            access = self.reveal(row.access_sealed) if row.access_sealed else None
+            fresh = row.access_expires_at is None or row.access_expires_at - TOKEN_MARGIN > now
+            usable = access is not None and access != rejected and fresh
+            leased = False
+            if not broken and not usable:
+                leased = await credentials.take_lease(
+                    session, CREDENTIAL, self.owner, now, now + LEASE
+                )
+            await session.commit()
+        if first and broken:
+            await self.on_broken(broken)  # once: only the process that created the row
+        if broken:
+            raise TokensBroken(f"zalo needs authorising: {broken}")
+        if not usable:
+            return None, leased  # refresh it, or wait for whoever holds the lease
+        self._access, self._expires = access, row.access_expires_at
+        return access, False
+
+    async def _seed(self, session: AsyncSession, now: datetime) -> tuple[Credential, bool]:
+        """The first start: the pair from the settings (ZALO_ACCESS_TOKEN,
+        ZALO_REFRESH_TOKEN); without one, a row that says an admin must authorise (and
+        whether it was this call that said so)."""
+        access, refresh = self.settings.zalo_access_token, self.settings.zalo_refresh_token
+        # The given access token's age is unknown: used until Zalo refuses it.
+        row = await credentials.seed(
+            session, CREDENTIAL, self.seal(access) if access else None,
+            self.seal(refresh) if refresh else None, None, now,
+        )  # fmt: skip
+        marked = row.refresh_sealed is None and await credentials.mark_broken(
+            session, CREDENTIAL, NEVER_AUTHORISED, now
+        )
+        return (await credentials.get(session, CREDENTIAL) or row), marked
+
+    async def _refresh_leased(self) -> str:
+        """Holding the lease: exchange the refresh token, save the new pair, then use it."""
+        async with self.db.sessions() as session:
+            row = await credentials.get(session, CREDENTIAL)
+            refresh = self.reveal(row.refresh_sealed) if row and row.refresh_sealed else None
+        if refresh is None:
+            await self._broken("no refresh token")
+            raise TokensBroken("no refresh token: run `unionbot zalo authorize`")
+        try:
+            pair = await exchange(
+                self.settings, self.http, {"grant_type": "refresh_token", "refresh_token": refresh}
+            )
+        except ZaloError as exc:
+            if exc.code == RATE_LIMITED:
+                await self._end_lease()
+                raise SendError("rate limited (-32)", retry_after=RATE_LIMIT_PAUSE) from exc
+            await self._broken(str(exc))
+            raise TokensBroken(f"zalo refused the refresh token: {exc}") from exc
+        except SendError:
+            await self._end_lease()
+            raise
+        await store(self.db, self.seal, pair, datetime.now(UTC))
+        self._access, self._expires = pair.access, pair.expires_at
+        log.info("Zalo access token refreshed")
+        return pair.access
+
+    async def _end_lease(self) -> None:
+        async with self.db.writing(), self.db.sessions() as session:
+            await credentials.end_lease(session, CREDENTIAL, self.owner)
+            await session.commit()
+
+    async def _broken(self, reason: str) -> None:
+        async with self.db.writing(), self.db.sessions() as session:
+            first = await credentials.mark_broken(session, CREDENTIAL, reason, datetime.now(UTC))
+            await session.commit()
+        self._access = None
+        if first:
+            log.error("Zalo refused the refresh token; an admin must run `unionbot zalo authorize`")
+            await self.on_broken(reason)
+
+
+async def exchange(
+    settings: Settings, http: aiohttp.ClientSession, fields: dict[str, str]
+) -> TokenPair:
+    """POST to Zalo's token endpoint (a refresh token or an authorisation code) with the app
+    secret; ZaloError when Zalo refuses, SendError when it could not be reached."""
+    url = settings.zalo_oauth_base + TOKEN_PATH
+    form = {"app_id": settings.zalo_app_id or "", **fields}
+    headers = {"secret_key": settings.zalo_app_secret or ""}
+    # Its refusals come as JSON (with HTTP 200 or 4xx): read them; a 5xx is an outage.
+    pending = http.post(url, data=form, headers=headers, timeout=HTTP_TIMEOUT)
+    answer = await _answer(pending, refused_from=500)
+    access, refresh = answer.get("access_token"), answer.get("refresh_token")
+    if not isinstance(access, str) or not isinstance(refresh, str):
+        reason = answer.get("error_reason") or answer.get("error_name") or answer.get("message")
+        raise ZaloError(_code(answer), str(reason or "no token in the answer"))
+    try:
+        seconds = int(str(answer.get("expires_in", "90000")))
+    except ValueError:
+        seconds = 90000
+    return TokenPair(access, refresh, datetime.now(UTC) + timedelta(seconds=seconds))
+
+
+async def store(database: Database, seal: Seal, pair: TokenPair, now: datetime) -> None:
+    """Save a new pair (and end any lease and any 'authorise again' mark) in one
+    transaction."""
+    async with database.writing(), database.sessions() as session:
+        if await credentials.get(session, CREDENTIAL) is None:
+            await credentials.seed(session, CREDENTIAL, None, None, None, now)
+        await credentials.save(
+            session, CREDENTIAL, seal(pair.access), seal(pair.refresh), pair.expires_at, now
+        )
+        await session.commit()
+
+
+def pkce() -> tuple[str, str]:
+    """A PKCE verifier (43 characters: 32 random bytes, base64url) and its S256 challenge."""
+    verifier = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def code_from(pasted: str, state: str) -> str | None:
+    """The authorisation code in what the admin pasted: the whole address Zalo redirected
+    to (its `state`, when there, must be ours), or the bare code."""
+    pasted = pasted.strip()
+    if "code=" not in pasted:
+        return pasted if re.fullmatch(r"[A-Za-z0-9_\-.~]{8,}", pasted) else None
+    query = parse_qs(urlsplit(pasted).query or pasted.partition("?")[2])
+    if "state" in query and query["state"][0] != state:
+        return None
+    codes = query.get("code")
+    return codes[0] if codes else None
+
+
+def permission_url(settings: Settings, redirect_uri: str, challenge: str, state: str) -> str:
+    """Where an admin grants the app access to the OA (Zalo then redirects with ?code=)."""
+    query = urlencode(
+        {
+            "app_id": settings.zalo_app_id or "",
+            "redirect_uri": redirect_uri,
+            "code_challenge": challenge,
+            "state": state,
+        }
+    )
+    return f"{settings.zalo_oauth_base}{PERMISSION_PATH}?{query}"
