@@ -1,19 +1,22 @@
-"""End-to-end throughput and latency of the bot on Telegram, against an echo baseline.
+"""End-to-end throughput and latency of the bot on Telegram and Zalo, against an echo baseline.
 
-    python bench/e2e.py [--db sqlite,postgresql] [--workers 200] [--seconds 10]
+    python bench/e2e.py [--db sqlite,postgresql] [--channel telegram,zalo] [--workers 200]
+                        [--seconds 10]
 
 Two processes: this one runs the fake Telegram Bot API and the load generator; a child runs
 the bot (ours: webhook -> inbox -> dispatcher -> handlers -> outbox -> sendMessage; or the
 echo baseline: the same aiohttp server, the same PTB request backend and fake API, with a
 handler that echoes straight back). Simulated workers send a mix of /start, button presses
-and free text. Measured:
+and free text; on Zalo the same mix as signed webhook events (a button press is the text a
+tapped button sends) answered through the fake Zalo OA API. Measured:
 - rate: sustained updates/s with a fixed pool of workers in a closed loop (each sends its
   next update when the reply to the previous one reached the fake API);
 - p50/p99: from the webhook POST to the fake API receiving the reply, open-loop at half of
   our maximum rate.
-Prints one JSON line per database:
-{"bench": "e2e", "db": ..., "rate": ..., "baseline_rate": ..., "ratio": ..., "p50_ms": ...,
- "p99_ms": ..., "peak_rss_mb": ...}
+Prints one JSON line per database and channel (the ratio is against the same Telegram echo
+baseline for both channels):
+{"bench": "e2e", "channel": ..., "db": ..., "rate": ..., "baseline_rate": ..., "ratio": ...,
+ "p50_ms": ..., "p99_ms": ..., "peak_rss_mb": ...}
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.fakes.telegram_api import FakeTelegram  # noqa: E402
+from tests.fakes.zalo_api import FakeZalo, sign  # noqa: E402
 
 SECRET = "bench_secret_0123456789"
 PG_URL = os.environ.get(
@@ -71,6 +75,7 @@ async def serve_ours(args: argparse.Namespace) -> web.Application:
     from bot.config import Settings
 
     logs.setup(30)
+    zalo = FakeZalo()  # its defaults are the ids and secrets the load process signs with
     settings = Settings.from_env(
         {
             "DATABASE_URL": args.db_url,
@@ -80,6 +85,13 @@ async def serve_ours(args: argparse.Namespace) -> web.Application:
             "TELEGRAM_WEBHOOK_SECRET": SECRET,
             # A throwaway key: the bench seals nothing worth keeping.
             "UNIONBOT_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+            "ZALO_APP_ID": zalo.app_id,
+            "ZALO_APP_SECRET": zalo.app_secret,
+            "ZALO_OA_SECRET_KEY": zalo.oa_secret,
+            "ZALO_ACCESS_TOKEN": zalo.access_token,
+            "ZALO_REFRESH_TOKEN": zalo.refresh_token,
+            "ZALO_API_BASE": args.zalo_base,
+            "ZALO_OAUTH_BASE": f"{args.zalo_base}/oauth",
         }
     ).with_(
         auto_upgrade=True,
@@ -164,6 +176,9 @@ class Load:
         fake.on_send = self._replied
         self.http: aiohttp.ClientSession | None = None
 
+    def chat(self, worker: int) -> str:
+        return str(worker)
+
     def _replied(self, chat_id: str, params: dict[str, Any]) -> None:
         queue = self.waiting.get(chat_id)
         if queue:
@@ -180,14 +195,18 @@ class Load:
             return self.fake.button_update(worker, BUTTONS[(step // 3) % len(BUTTONS)])
         return self.fake.text_update(worker, TEXTS[(step // 3) % len(TEXTS)])
 
+    def request(self, worker: int) -> tuple[bytes, dict[str, str]]:
+        """The body and headers of the worker's next update."""
+        body = json.dumps(self.next_update(worker)).encode()
+        return body, {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+
     async def one(self, worker: int) -> float:
         """Send the worker's next update; return the seconds until its reply arrived."""
         assert self.http is not None
         future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        self.waiting.setdefault(str(worker), deque()).append(future)
-        body = json.dumps(self.next_update(worker)).encode()
+        self.waiting.setdefault(self.chat(worker), deque()).append(future)
+        body, headers = self.request(worker)
         started = time.perf_counter()
-        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
         async with self.http.post(self.url, data=body, headers=headers) as response:
             await response.read()
             if response.status != 200:
@@ -229,11 +248,38 @@ class Load:
         return latencies
 
 
-async def start_bot(kind: str, db_url: str, fake: FakeTelegram) -> tuple[Any, str]:
+class ZaloLoad(Load):
+    """The same workers on Zalo: signed events to /zalo/webhook, replies at the fake Zalo."""
+
+    def __init__(self, fake: FakeTelegram, zalo: FakeZalo, url: str, workers: int) -> None:
+        super().__init__(fake, url, workers)
+        self.zalo = zalo
+        self.url = f"{url}/zalo/webhook"
+        zalo.on_send = self._replied
+
+    def chat(self, worker: int) -> str:
+        return str(2468458835296190000 + worker)  # Zalo ids exceed 2^53: strings
+
+    def request(self, worker: int) -> tuple[bytes, dict[str, str]]:
+        step = self.step[worker]
+        self.step[worker] = step + 1
+        if step == 0 or step % 3 == 0:
+            text = "/start"
+        elif step % 3 == 1:
+            text = "#" + BUTTONS[(step // 3) % len(BUTTONS)]  # what a tapped button sends
+        else:
+            text = TEXTS[(step // 3) % len(TEXTS)]
+        event = self.zalo.text_event(self.chat(worker), text)
+        body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+        mac = sign(body, event["app_id"], event["timestamp"], self.zalo.oa_secret)
+        return body, {"X-ZEvent-Signature": mac, "Content-Type": "application/json"}
+
+
+async def start_bot(kind: str, db_url: str, fake: FakeTelegram, zalo: FakeZalo) -> tuple[Any, str]:
     port = _free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--serve", kind, "--db-url", db_url, "--port", str(port),
-        "--api-base", fake.api_base, "--token", fake.token,
+        "--api-base", fake.api_base, "--token", fake.token, "--zalo-base", zalo.api_base,
         stdout=asyncio.subprocess.PIPE, cwd=ROOT,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -281,42 +327,58 @@ async def database(kind: str):
 
 async def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
     fake = FakeTelegram(record=False)
+    zalo = FakeZalo(record=False)
     await fake.start()
+    await zalo.start()
     results = []
     connector = aiohttp.TCPConnector(limit=0)
     try:
         async with aiohttp.ClientSession(connector=connector) as http:
             async with database("sqlite") as url:  # the baseline needs none; any URL will do
-                proc, bot_url = await start_bot("echo", url, fake)
+                proc, bot_url = await start_bot("echo", url, fake, zalo)
                 load = Load(fake, bot_url, args.workers)
                 load.http = http
                 baseline = await load.closed_loop(args.warmup, args.seconds)
                 await stop_bot(proc)
             log(f"echo baseline: {baseline:.0f} updates/s")
             for kind in args.db:
-                async with database(kind) as url:
-                    proc, bot_url = await start_bot("ours", url, fake)
-                    load = Load(fake, bot_url, args.workers)
-                    load.http = http
-                    rate = await load.closed_loop(args.warmup, args.seconds)
-                    log(f"{kind}: {rate:.0f} updates/s; latency at {rate / 2:.0f}/s …")
-                    latencies = sorted(await load.open_loop(rate / 2, args.seconds))
-                    peak = await stop_bot(proc)
-                results.append(
-                    {
-                        "bench": "e2e",
-                        "db": kind,
-                        "rate": round(rate, 1),
-                        "baseline_rate": round(baseline, 1),
-                        "ratio": round(rate / baseline, 3) if baseline else None,
-                        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-                        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 2),
-                        "peak_rss_mb": peak,
-                    }
-                )
+                for channel in args.channel:
+                    async with database(kind) as url:
+                        proc, bot_url = await start_bot("ours", url, fake, zalo)
+                        load = (
+                            ZaloLoad(fake, zalo, bot_url, args.workers)
+                            if channel == "zalo"
+                            else Load(fake, bot_url, args.workers)
+                        )
+                        load.http = http
+                        rate, p50, p99 = await run_load(load, f"{kind}/{channel}", args)
+                        peak = await stop_bot(proc)
+                    results.append(
+                        {
+                            "bench": "e2e",
+                            "channel": channel,
+                            "db": kind,
+                            "rate": round(rate, 1),
+                            "baseline_rate": round(baseline, 1),
+                            "ratio": round(rate / baseline, 3) if baseline else None,
+                            "p50_ms": p50,
+                            "p99_ms": p99,
+                            "peak_rss_mb": peak,
+                        }
+                    )
     finally:
         await fake.stop()
+        await zalo.stop()
     return results
+
+
+async def run_load(load: Load, name: str, args: argparse.Namespace) -> tuple[float, float, float]:
+    """The closed-loop rate, then the p50 and p99 latencies (ms) at half of it."""
+    rate = await load.closed_loop(args.warmup, args.seconds)
+    log(f"{name}: {rate:.0f} updates/s; latency at {rate / 2:.0f}/s …")
+    latencies = sorted(await load.open_loop(rate / 2, args.seconds))
+    p50 = round(statistics.median(latencies) * 1000, 2)
+    return rate, p50, round(_percentile(latencies, 0.99) * 1000, 2)
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
@@ -327,6 +389,7 @@ def _percentile(sorted_values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", default="sqlite,postgresql", help="comma-separated backends")
+    parser.add_argument("--channel", default="telegram,zalo", help="comma-separated channels")
     parser.add_argument("--workers", type=int, default=200, help="simulated workers")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up before measuring")
@@ -335,11 +398,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--api-base", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
+    parser.add_argument("--zalo-base", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         run_bot_process(args)
         return
     args.db = [d.strip() for d in args.db.split(",") if d.strip()]
+    args.channel = [c.strip() for c in args.channel.split(",") if c.strip()]
     for line in asyncio.run(measure(args)):
         print(json.dumps(line), flush=True)
 

@@ -8,17 +8,23 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-KEYS = {"bench", "db", "rate", "baseline_rate", "ratio", "p50_ms", "p99_ms", "peak_rss_mb"}
+KEYS = {
+    "bench", "channel", "db", "rate", "baseline_rate", "ratio", "p50_ms", "p99_ms",
+    "peak_rss_mb",
+}  # fmt: skip
 
 
-def test_e2e_bench_prints_one_line_per_database():
+def test_e2e_bench_prints_one_line_per_database_and_channel():
     result = subprocess.run(
         [sys.executable, "bench/e2e.py", "--workers", "4", "--seconds", "0.5", "--warmup", "0.2"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [line["db"] for line in lines] == ["sqlite", "postgresql"]
+    assert [(line["db"], line["channel"]) for line in lines] == [
+        ("sqlite", "telegram"), ("sqlite", "zalo"), ("postgresql", "telegram"),
+        ("postgresql", "zalo"),
+    ]  # fmt: skip
     for line in lines:
         assert set(line) == KEYS
         assert line["bench"] == "e2e"
