@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
@@ -234,9 +234,9 @@ def build_zalo(
     and a way to tell the admins when its tokens need them."""
     settings, database, vault = app[SETTINGS], app[DATABASE], services.vault
 
-    async def recipient(channel: str, chat_id: str) -> Recipient:
+    async def recipients(chat_ids: Collection[str]) -> dict[str, Recipient]:
         async with database.sessions() as session:
-            return await reach.recipient(session, vault, channel, chat_id)
+            return await reach.recipients(session, vault, ZaloChannel.name, chat_ids)
 
     async def tell_admins(reason: str) -> None:
         async with sender.work() as work:
@@ -253,7 +253,7 @@ def build_zalo(
     log.info("Zalo on: register %s%s as the webhook in Zalo's console", where, ZALO_WEBHOOK_PATH)
     return ZaloChannel(
         settings, app[HTTP], writer, database, tokens,
-        seal=vault.seal, reveal=vault.open, recipient=recipient, number_hint=number_hint,
+        seal=vault.seal, reveal=vault.open, recipients=recipients, number_hint=number_hint,
         clock=services.clock,
     )  # fmt: skip
 

@@ -32,7 +32,7 @@ from bot.logs import describe
 from bot.services import Services, casework
 from bot.services.crypto import Vault
 from handlers.types import Outgoing
-from storage import outbox
+from storage import choices, outbox
 from storage.db import Database
 from storage.models import OutboxItem
 
@@ -160,8 +160,26 @@ class Sender:
                 await session.rollback()
                 return
             deliveries = await write(session, unit.replies, unit.now, self.services.vault)
+            await self._remember_numbered(session, deliveries, unit.now)
             await session.commit()
         self.queue(deliveries)
+
+    async def _remember_numbered(
+        self, session: AsyncSession, deliveries: Sequence[Delivery], now: datetime
+    ) -> None:
+        """Options a channel shows as numbered lines, stored sealed with the messages (the
+        last per chat wins, as it is the last shown), so a number typed back maps to them in
+        any process, even the moment the message arrives."""
+        shown: dict[tuple[str, str], list[str]] = {}
+        for delivery in deliveries:
+            channel = self.channels.get(delivery.channel)
+            options = channel.numbered(delivery) if channel is not None else []
+            if options:
+                shown[(delivery.channel, delivery.chat_id)] = options
+        if shown:
+            vault = self.services.vault
+            sealed = {key: vault.seal(json.dumps(options)) for key, options in shown.items()}
+            await choices.show(session, sealed, now)
 
     def queue(self, deliveries: Sequence[Delivery]) -> None:
         """Queue committed messages for sending, in order per chat."""

@@ -3,30 +3,37 @@ sealed by the caller, so the number typed back picks the right one in any proces
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from sqlalchemy import and_, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import dialect
 from storage.db import rows_changed
 from storage.localtime import start_of_day
 from storage.models import Person, ShownChoices
 
 
 async def show(
-    session: AsyncSession, channel: str, chat_id: str, sealed: bytes, now: datetime
+    session: AsyncSession, shown: Mapping[tuple[str, str], bytes], now: datetime
 ) -> None:
-    """Remember the options now shown in the chat (they replace the previous ones)."""
-    row = await session.get(ShownChoices, (channel, chat_id))
-    if row is None:
-        session.add(
-            ShownChoices(
-                channel=channel, chat_id=chat_id, sealed=sealed, shown_at=start_of_day(now)
-            )
-        )
-    else:
-        row.sealed, row.shown_at = sealed, start_of_day(now)
+    """Remember the options now shown in these chats ((channel, chat id) -> sealed), in one
+    statement; they replace what each chat was shown before."""
+    if not shown:
+        return
+    rows = [
+        {"channel": channel, "chat_id": chat_id, "sealed": sealed, "shown_at": start_of_day(now)}
+        for (channel, chat_id), sealed in shown.items()
+    ]
+    stmt = dialect.insert(session, ShownChoices)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["channel", "chat_id"],
+            set_={"sealed": stmt.excluded.sealed, "shown_at": stmt.excluded.shown_at},
+        ),
+        rows,
+    )
 
 
 async def shown(session: AsyncSession, channel: str, chat_id: str) -> bytes | None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from handlers.types import Incoming
 
@@ -76,6 +78,11 @@ class Channel(Protocol):
         """Tell the messenger a button press was handled (best effort)."""
         ...
 
+    def numbered(self, delivery: Delivery) -> list[str]:
+        """The payloads of options this delivery will show as numbered lines (the worker
+        types the number back), for the unit of work to remember with it; [] for none."""
+        ...
+
     async def fetch(self, reference: str, limit: int) -> bytes:
         """The file an Attachment's reference names, at most `limit` bytes; FetchError."""
         ...
@@ -96,3 +103,44 @@ def split_text(text: str, limit: int = 4096) -> list[str]:
         rest = rest[cut:].lstrip()
     chunks.append(rest)
     return chunks
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Coalesce(Generic[K, V]):
+    """Calls made at the same moment share one call of `many`, which takes all their keys:
+    under load a channel's sends each need a row of the database, and one query for the
+    hundred sends in flight costs what one query for one does."""
+
+    def __init__(
+        self, many: Callable[[Collection[K]], Awaitable[Mapping[K, V]]], missing: V
+    ) -> None:
+        self.many = many
+        self.missing = missing
+        self._waiting: dict[K, list[asyncio.Future[V]]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def __call__(self, key: K) -> V:
+        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(key, []).append(future)
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+        return await future
+
+    async def _run(self) -> None:
+        await asyncio.sleep(0)  # let the other sends of this moment join
+        waiting, self._waiting, self._task = self._waiting, {}, None
+        try:
+            found = await self.many(list(waiting))
+        except Exception as exc:
+            for futures in waiting.values():
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(exc)
+            return
+        for key, futures in waiting.items():
+            for future in futures:
+                if not future.done():
+                    future.set_result(found.get(key, self.missing))

@@ -280,6 +280,10 @@ class TelegramChannel:
         except TelegramError as exc:
             raise SendError(type(exc).__name__) from exc
 
+    def numbered(self, delivery: Delivery) -> list[str]:
+        """Buttons are buttons here: nothing to remember."""
+        return []
+
     async def acknowledge(self, msg: Incoming) -> None:
         if msg.ack:
             await self.bot.answer_callback_query(msg.ack)

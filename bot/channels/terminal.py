@@ -83,6 +83,10 @@ class TerminalChannel:
         self.out.write("\n".join(lines) + "\n")
         self.out.flush()
 
+    def numbered(self, delivery: Delivery) -> list[str]:
+        """Buttons are buttons here: nothing to remember."""
+        return []
+
     async def acknowledge(self, msg: Incoming) -> None:
         """Nothing to acknowledge in a terminal."""
 

@@ -374,6 +374,10 @@ class WebChatChannel:
         for woken in self._waiting.get(delivery.chat_id, ()):
             woken.set()
 
+    def numbered(self, delivery: Delivery) -> list[str]:
+        """Buttons are buttons here: nothing to remember."""
+        return []
+
     async def acknowledge(self, msg: Incoming) -> None:
         """A pressed button needs no acknowledgement in the browser."""
 

@@ -53,7 +53,7 @@ import secrets
 import socket
 import time
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -63,7 +63,14 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.base import Delivery, FetchError, SendError, Unreachable, split_text
+from bot.channels.base import (
+    Coalesce,
+    Delivery,
+    FetchError,
+    SendError,
+    Unreachable,
+    split_text,
+)
 from bot.config import Settings
 from bot.inbox import InboxWriter
 from bot.logs import describe
@@ -138,7 +145,7 @@ NEVER_AUTHORISED = "no tokens yet: run `unionbot zalo authorize`"
 
 Seal = Callable[[str], bytes]
 Reveal = Callable[[bytes], str]
-Lookup = Callable[[str, str], Awaitable[Recipient]]
+Lookup = Callable[[Collection[str]], Awaitable[Mapping[str, Recipient]]]
 
 
 def signature(app_id: str, body: bytes, timestamp: str, secret: str) -> str:
@@ -169,7 +176,7 @@ class ZaloChannel:
         *,
         seal: Seal,
         reveal: Reveal,
-        recipient: Lookup,
+        recipients: Lookup,
         number_hint: Callable[[str | None], str],
         clock: Callable[[], datetime],
     ) -> None:
@@ -184,7 +191,8 @@ class ZaloChannel:
         self.tokens = tokens
         self.seal = seal
         self.reveal = reveal
-        self.recipient = recipient
+        # Who each send goes to: one query for the sends in flight, each waiting for its own.
+        self.recipient = Coalesce(recipients, Recipient())
         self.number_hint = number_hint
         self.clock = clock
 
@@ -290,12 +298,10 @@ class ZaloChannel:
     async def send(self, delivery: Delivery) -> None:
         """Work out the reply window, then send in Zalo's format (text split at 2,000
         characters; buttons, or numbered options the number of which is typed back)."""
-        person = await self.recipient(self.name, delivery.chat_id)
+        person = await self.recipient(delivery.chat_id)
         self.check_window(person)
-        messages, options = render(delivery, self.number_hint(person.language))
-        if options:
-            # Remembered first: the worker may type a number the moment the message arrives.
-            await self._remember(delivery.chat_id, options)
+        # Numbered options were remembered with the message (`numbered`), before it was sent.
+        messages, _options = render(delivery, self.number_hint(person.language))
         for message in messages:
             await self.call(SEND_PATH, {"recipient": {"user_id": delivery.chat_id}, **message})
 
@@ -315,12 +321,6 @@ class ZaloChannel:
         if not self.settings.zalo_billed_replies:
             raise Unreachable(BILLED_OFF)
         return "billed"
-
-    async def _remember(self, chat_id: str, options: list[str]) -> None:
-        sealed = self.seal(json.dumps(options))
-        async with self.db.writing(), self.db.sessions() as session:
-            await choices.show(session, self.name, chat_id, sealed, self.clock())
-            await session.commit()
 
     async def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST a JSON request to the OA API with the access token; a rejected token is
@@ -380,6 +380,10 @@ class ZaloChannel:
     async def send_file(self, chat_id: str, token: str) -> None:
         message = {"attachment": {"type": "file", "payload": {"token": token}}}
         await self.call(SEND_PATH, {"recipient": {"user_id": chat_id}, "message": message})
+
+    def numbered(self, delivery: Delivery) -> list[str]:
+        """The options that do not fit as Zalo buttons and go as numbered lines."""
+        return render(delivery, "")[1]
 
     async def acknowledge(self, msg: Incoming) -> None:
         """Zalo has nothing to acknowledge: a tap is a message."""

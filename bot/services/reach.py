@@ -10,6 +10,7 @@ to go out now. Unfollowing or blocking the bot marks them unreachable until they
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,10 +54,13 @@ def gone(person: Person) -> None:
     person.blocked = True
 
 
-async def recipient(session: AsyncSession, vault: Vault, channel: str, chat_id: str) -> Recipient:
-    """For a channel about to send to a private chat: when its person last wrote, whether
-    they left, their language."""
-    person = await people.find(session, channel, chat_id)
-    if person is None:
-        return Recipient()
-    return Recipient(last_heard(vault, person), person.blocked, person.language)
+async def recipients(
+    session: AsyncSession, vault: Vault, channel: str, chat_ids: Collection[str]
+) -> dict[str, Recipient]:
+    """For a channel about to send to private chats: when each one's person last wrote,
+    whether they left, their language (chats of nobody the bot knows are left out)."""
+    found = await people.find_many(session, {(channel, chat_id) for chat_id in chat_ids})
+    return {
+        chat_id: Recipient(last_heard(vault, person), person.blocked, person.language)
+        for (_channel, chat_id), person in found.items()
+    }
