@@ -503,8 +503,9 @@ async def chat(settings: Settings, user: str) -> None:
 def serve(settings: Settings, host: str | None, port: int | None) -> None:
     if not settings.telegram_token:
         logging.getLogger("unionbot").info(
-            "Telegram is off (set TELEGRAM_BOT_TOKEN to switch it on): workers can use the "
-            "web chat at /chat, officers the dashboard at /officer"
+            "Telegram is off (set TELEGRAM_BOT_TOKEN to switch it on): workers can use %sthe "
+            "web chat at /chat, officers the dashboard at /officer",
+            "Zalo and " if settings.zalo_enabled else "",
         )
     web.run_app(
         create_app(settings),

@@ -309,6 +309,35 @@ async def test_serve_runs_the_bot_on_telegram(tmp_path, mode):
     assert "Traceback" not in err.decode()
 
 
+async def test_serve_with_the_zalo_settings_serves_zalo_workers(tmp_path, fake_zalo):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = clean_env(
+        HTTP_PORT=str(port), PUBLIC_URL=url, ZALO_APP_ID=fake_zalo.app_id,
+        ZALO_APP_SECRET=fake_zalo.app_secret, ZALO_OA_SECRET_KEY=fake_zalo.oa_secret,
+        ZALO_ACCESS_TOKEN=fake_zalo.access_token, ZALO_REFRESH_TOKEN=fake_zalo.refresh_token,
+        ZALO_API_BASE=fake_zalo.api_base, ZALO_OAUTH_BASE=fake_zalo.oauth_base,
+    )  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "serve", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        await _wait_healthy(url, proc)
+        fake_zalo.webhook_url = f"{url}/zalo/webhook"
+        event = fake_zalo.text_event("2468458835296199001", "/start")
+        assert (await fake_zalo.deliver(event, secret="nope"))[0] == 403
+        assert (await fake_zalo.deliver(event))[0] == 200
+        await fake_zalo.wait_for("cs", 1, timeout=20, succeeded=True)
+        assert fake_zalo.text_of(fake_zalo.sent("2468458835296199001")[0]).startswith("Xin chào!")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    assert "Traceback" not in err.decode()
+    assert f"register {url}/zalo/webhook as the webhook" in err.decode()
+
+
 def test_content_check_fails_once_the_holiday_list_runs_out(tmp_path):
     late = run([sys.executable, "-m", "bot", "content", "check", "--today", "2027-02-02"], tmp_path)
     assert late.returncode == 1
