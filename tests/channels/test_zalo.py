@@ -449,3 +449,20 @@ async def test_without_tokens_the_admins_are_told_once_and_messages_wait_for_the
     await bot.runtime.sender.scan()
     await bot.runtime.settle()
     assert len(fake_zalo.sent(USER)) == 2
+
+
+async def test_a_forged_tap_is_refused_and_an_officers_button_means_nothing_on_zalo(
+    start_bot, fake_zalo, sessions
+):
+    await start_bot(zalo=True)
+    worker = ZaloUser(fake_zalo, USER)
+    await worker.say("/start")
+    await worker.say("3")  # Gửi phản ánh: a form in progress
+    before = await count(sessions, InboxItem)
+    for forged in ("#o:claim:1", "#f:grievance:nope:x", "#zz:" + "9" * 80):
+        await worker.say(forged)
+        assert fake_zalo.text_of(fake_zalo.sent(USER)[-1]).startswith("Nút này")
+    assert await count(sessions, InboxItem) == before + 3
+    # Text with a "#" that is no payload is text, answered as such.
+    await worker.say("#hello")
+    assert not fake_zalo.text_of(fake_zalo.sent(USER)[-1]).startswith("Nút này")
