@@ -719,7 +719,10 @@ async def offer_back(
         return replies
     kept: dict[str, Any] = ctx.state[PAUSED]
     if notice := _expiry_notice(kept, ctx.now):
-        await drop(ctx)
+        # Only the form set aside goes: what the worker just began (a message, another
+        # form) stays in progress.
+        await evidence.discard(ctx.session, files({PAUSED: kept}))
+        ctx.state.pop(PAUSED, None)
         return [*replies, ctx.reply(notice)]
     step = str(kept.get("step"))
     go_on = _pay(form, step, RESUME)

@@ -202,6 +202,20 @@ async def test_a_form_set_aside_still_expires(talk, clock, sessions):
     assert await state_of(sessions) == {}
 
 
+async def test_an_expired_form_set_aside_does_not_end_what_the_worker_just_began(
+    talk, clock, sessions
+):
+    worker = talk()
+    await to_name(worker)
+    await worker.say("/start")
+    clock.now = NOW + timedelta(days=8)
+    # "Leave a message" begins a flow; the old form's expiry notice comes with it.
+    replies = await worker.press_payload("q:write:faq")
+    assert replies[-1].text.startswith("Phần bạn bắt đầu điền ngày 25/11/2026 chưa xong")
+    [done] = await worker.say("Công ty bắt làm thêm giờ mà không trả tiền")
+    assert done.text.startswith("Đã gửi lời nhắn của bạn. Mã hồ sơ: HD-2026-000001.")
+
+
 async def test_the_review_changes_one_field_and_comes_back(talk, sessions):
     worker = talk()
     await to_name(worker)
