@@ -6,13 +6,13 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit, evidence
 from storage.dialect import insert
 from storage.localtime import LOCAL_TIME, start_of_day, start_of_hour
-from storage.models import Case, CaseCounter, CaseMessage, Evidence
+from storage.models import AuditEntry, Case, CaseCounter, CaseMessage, Evidence
 
 # Code prefixes read out on the phone: KN-2026-000123 is the 123rd grievance of 2026.
 PREFIXES = {"grievance": "KN", "membership": "GN", "support": "HT", "question": "HD"}
@@ -171,10 +171,54 @@ async def detached_at(session: AsyncSession, case_id: int) -> datetime | None:
     )
 
 
+# Saved views of the officers' queue (bot/web/views.py), each a condition on open cases
+# (All: any status).
+QUEUE_VIEWS = ("new", "mine", "overdue", "waiting", "all")
+URGENT = "now"  # the support form's "very urgent (this week)" (bot/services/labels.py)
+
+
+def _urgent() -> ColumnElement[bool]:
+    urgency: ColumnElement[str] = Case.details["urgency"].as_string()
+    return urgency == URGENT
+
+
+def view_condition(view: str, officer_id: int, now: datetime) -> ColumnElement[bool]:
+    """Which cases a saved view holds, besides the officer's access."""
+    open_ = Case.status.in_(OPEN_STATUSES)
+    return {
+        "new": and_(open_, Case.status == "new"),
+        "mine": and_(open_, Case.assignee_id == officer_id),
+        "overdue": and_(open_, Case.due_at < now),
+        "waiting": Case.status == "waiting_worker",
+        "all": true(),
+    }[view]
+
+
+async def view_counts(
+    session: AsyncSession,
+    actionable: ColumnElement[bool],
+    visible: ColumnElement[bool],
+    officer_id: int,
+    now: datetime,
+) -> dict[str, int]:
+    """How many cases each saved view holds for this officer, in one query: their queue
+    (`actionable`) for all but All, which is everything they may read (`visible`)."""
+    columns = [
+        func.coalesce(func.sum(case((and_(condition, scope), 1), else_=0)), 0)
+        for condition, scope in (
+            (view_condition(view, officer_id, now), visible if view == "all" else actionable)
+            for view in QUEUE_VIEWS
+        )
+    ]
+    row = (await session.execute(select(*columns).select_from(Case).where(visible))).one()
+    return {view: int(n) for view, n in zip(QUEUE_VIEWS, row, strict=True)}
+
+
 async def listing(
     session: AsyncSession,
     where: ColumnElement[bool],
     *,
+    now: datetime | None = None,
     open_only: bool = False,
     status: str | None = None,
     kind: str | None = None,
@@ -187,7 +231,8 @@ async def listing(
     limit: int = 50,
     offset: int = 0,
 ) -> Sequence[Case]:
-    """Cases matching `where` (an access condition) and the filters, most urgent first."""
+    """Cases matching `where` (an access condition) and the filters, what needs action first:
+    overdue (at `now`), then very urgent, then the soonest due, open before finished."""
     query = select(Case).where(where)
     if open_only:
         query = query.where(Case.status.in_(OPEN_STATUSES))
@@ -205,8 +250,62 @@ async def listing(
         pattern = "%" + text.replace("\\", "").replace("%", "").replace("_", "") + "%"
         in_thread = select(CaseMessage.case_id).where(CaseMessage.text.ilike(pattern))
         query = query.where(or_(Case.code.ilike(pattern), Case.id.in_(in_thread)))
-    query = query.order_by(Case.due_at.is_(None), Case.due_at, Case.id).limit(limit).offset(offset)
-    return (await session.scalars(query)).all()
+    return (await session.scalars(_most_pressing(query, now).limit(limit).offset(offset))).all()
+
+
+def _most_pressing(query: Select[Case], now: datetime | None) -> Select[Case]:
+    finished = case((Case.status.in_(OPEN_STATUSES), 0), else_=1)
+    if now is None:
+        return query.order_by(finished, Case.due_at.is_(None), Case.due_at, Case.id)
+    late = case((and_(Case.due_at < now, Case.status.in_(OPEN_STATUSES)), 0), else_=1)
+    urgent = case((_urgent(), 0), else_=1)
+    return query.order_by(finished, late, urgent, Case.due_at.is_(None), Case.due_at, Case.id)
+
+
+async def previews(session: AsyncSession, case_ids: Collection[int]) -> dict[int, str]:
+    """What the worker first wrote on each case (for the queue's rows), in one query."""
+    if not case_ids:
+        return {}
+    first = (
+        select(func.min(CaseMessage.id))
+        .where(CaseMessage.case_id.in_(list(case_ids)), CaseMessage.author == "worker")
+        .group_by(CaseMessage.case_id)
+    )
+    rows = await session.execute(
+        select(CaseMessage.case_id, CaseMessage.text).where(CaseMessage.id.in_(first))
+    )
+    return {case_id: text for case_id, text in rows}
+
+
+async def unread(
+    session: AsyncSession, case_ids: Collection[int], officer_id: int
+) -> dict[int, int]:
+    """How many of the worker's messages on each case came after the officer last opened it
+    (all of them on a case they never opened), in one query."""
+    if not case_ids:
+        return {}
+    ids = list(case_ids)
+    seen = (
+        select(AuditEntry.case_id, func.max(AuditEntry.at).label("at"))
+        .where(
+            AuditEntry.case_id.in_(ids),
+            AuditEntry.officer_id == officer_id,
+            AuditEntry.action == "case.viewed",
+        )
+        .group_by(AuditEntry.case_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(CaseMessage.case_id, func.count())
+        .outerjoin(seen, seen.c.case_id == CaseMessage.case_id)
+        .where(
+            CaseMessage.case_id.in_(ids),
+            CaseMessage.author == "worker",
+            or_(seen.c.at.is_(None), CaseMessage.created_at > seen.c.at),
+        )
+        .group_by(CaseMessage.case_id)
+    )
+    return {case_id: int(n) for case_id, n in rows}
 
 
 async def thread(session: AsyncSession, case_id: int, limit: int = 50) -> list[CaseMessage]:

@@ -25,7 +25,7 @@ from bot.services import Services, access, alerts, labels
 from bot.services.i18n import N_, _, format_datetime
 from bot.web import auth
 from handlers.types import Outgoing
-from storage import credentials
+from storage import cases, credentials
 from storage.models import Case
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -61,6 +61,16 @@ FILE_REASONS = {
 }
 
 
+# The queue's saved views (storage/cases.py QUEUE_VIEWS), as the navigation names them.
+QUEUE_VIEW_NAMES = {
+    "new": N_("New"),
+    "mine": N_("Mine"),
+    "overdue": N_("Overdue"),
+    "waiting": N_("Waiting for worker"),
+    "all": N_("All"),
+}
+
+
 def category_of(case: Case) -> str | None:
     """A case's category label (a msgid), read as its kind means it."""
     return labels.category(case.kind, case.category)
@@ -75,7 +85,7 @@ _env.globals.update(
     _=_, when=format_datetime, kinds=labels.OFFICER_KINDS, statuses=labels.OFFICER_STATUSES,
     categories=labels.FILTER_CATEGORIES, category_of=category_of,
     file_kinds=FILE_KINDS, file_statuses=FILE_STATUSES, file_reasons=FILE_REASONS,
-    shown=alerts.thread_text,
+    shown=alerts.thread_text, view_names=QUEUE_VIEW_NAMES,
 )  # fmt: skip
 
 
@@ -107,6 +117,9 @@ class Page:
         self.login: auth.Login | None = None
         # What an admin must fix first (a messenger's tokens refused), shown on every page.
         self.trouble: str | None = None
+        # How many requests each saved view of the queue holds, in the navigation.
+        self.counts: dict[str, int] = {}
+        self._scope: access.Scope | None = None
 
     def send(self, replies: list[Outgoing]) -> None:
         """Messages (to the worker, to officers) to send once the page's work commits."""
@@ -115,6 +128,7 @@ class Page:
     def render(self, template: str, status: int = 200, **values: Any) -> web.Response:
         values.setdefault("login", self.login)
         values.setdefault("trouble", self.trouble)
+        values.setdefault("counts", self.counts)
         body = _env.get_template(template).render(**values)
         return web.Response(
             text=body, status=status, content_type="text/html", headers=SECURITY_HEADERS
@@ -123,10 +137,19 @@ class Page:
     def refuse(self, status: int, message: str) -> web.Response:
         return self.render("error.html", status=status, message=message)
 
-    def scope(self) -> Awaitable[access.Scope]:
-        """What the logged-in officer may read and act on."""
+    async def scope(self) -> access.Scope:
+        """What the logged-in officer may read and act on (read once per page)."""
         assert self.login is not None
-        return access.scope(self.session, self.login.officer)
+        if self._scope is None:
+            self._scope = await access.scope(self.session, self.login.officer)
+        return self._scope
+
+    async def count_views(self) -> None:
+        assert self.login is not None
+        scope = await self.scope()
+        self.counts = await cases.view_counts(
+            self.session, scope.actionable(), scope.visible(), self.login.officer.id, self.now
+        )
 
 
 View = Callable[[Page], Awaitable[web.StreamResponse]]
@@ -164,6 +187,7 @@ def page(view: View, *, login: bool = True, post: bool = False) -> Callable[...,
                     if current.login is None:
                         return redirect("/officer/login")
                     current.trouble = await trouble(work.session, current.login)
+                    await current.count_views()
                     if post and not auth.csrf_ok(current.login.csrf, form.get("csrf")):
                         work.discard()
                         return current.refuse(403, _("This form has expired. Reload the page."))

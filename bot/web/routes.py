@@ -22,6 +22,7 @@ def setup(app: web.Application) -> None:
     add_post("/officer/logout", page(views.logout, post=True))
     # Cases
     add_get("/officer/queue", page(views.queue))
+    add_post("/officer/queue/bulk", page(views.bulk, post=True))
     add_get("/officer/export.csv", page(views.export))
     add_get("/officer/case/{code}", page(views.case_page))
     add_get("/officer/case/{code}/file/{file}", page(views.case_file))

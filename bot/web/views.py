@@ -13,22 +13,23 @@ import csv
 import io
 import math
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
+from sqlalchemy import and_
 
 from bot.services import access, alerts, casework, labels
-from bot.services.i18n import _
-from bot.web import auth
+from bot.services.i18n import N_, _
+from bot.web import auth, triage
 from bot.web.pages import SECURITY_HEADERS, Page, redirect
 from storage import audit, canned, cases, evidence, officers, unions
 from storage.models import CASE_KINDS, CASE_STATUSES, Case, Officer, Union, Ward, Workplace
 
-VIEWS = ("new", "mine", "overdue", "all")
+VIEWS = cases.QUEUE_VIEWS
 PAGE_SIZE = 50
 MAX_REPLY = 4000
 
@@ -110,23 +111,21 @@ def _selection(current: Page, scope: access.Scope) -> Selection:
     kind = query.get("kind") if query.get("kind") in CASE_KINDS else None
     category = query.get("category") if query.get("category") in labels.FILTER_CATEGORIES else None
     filters: dict[str, Any] = {
-        "status": "new" if view == "new" else status,
+        "status": status if view == "all" else None,
         "kind": kind,
         "category": category,
         "workplace_id": _number(query.get("workplace")),
         "ward_id": _number(query.get("ward")),
         "text": query.get("q", "").strip()[:100] or None,
     }
-    if view == "mine":
-        filters["assignee_id"] = current.login.officer.id
-    if view == "overdue":
-        filters["due_before"] = current.now
-    where = scope.visible() if view == "all" else scope.actionable()
+    condition = cases.view_condition(view, current.login.officer.id, current.now)
+    where = and_(scope.visible() if view == "all" else scope.actionable(), condition)
     return Selection(view, where, filters, open_only=view != "all")
 
 
 async def queue(current: Page) -> web.StreamResponse:
-    """/officer/queue?view=new|mine|overdue|all plus filters and search."""
+    """/officer/queue?view=new|mine|overdue|waiting|all plus filters and search: what needs
+    action first, each row with what the officer needs to choose (see `_rows`)."""
     scope = await current.scope()
     chosen_view = _selection(current, scope)
     view = chosen_view.view
@@ -135,25 +134,29 @@ async def queue(current: Page) -> web.StreamResponse:
     found = await cases.listing(
         current.session,
         chosen_view.where,
+        now=current.now,
         open_only=chosen_view.open_only,
         limit=PAGE_SIZE + 1,
         offset=(page_number - 1) * PAGE_SIZE,
         **chosen_view.filters,
     )
-    rows = [await _row(current, case) for case in found[:PAGE_SIZE]]
+    rows = await _rows(current, found[:PAGE_SIZE])
     audit.record(
         current.session, actor="officer", officer_id=scope.officer_id, action="queue.viewed",
         now=current.now, detail={"view": view, "shown": len(rows)},
     )  # fmt: skip
-    chosen = {k: v for k, v in query.items() if k != "page" and v}
+    chosen = {k: v for k, v in query.items() if k not in ("page", "done") and v}
     return current.render(
         "queue.html",
         export=urlencode(chosen),
+        here="/officer/queue?" + urlencode(chosen),
         view=view,
         views=VIEWS,
         rows=rows,
         chosen=chosen,
         places=await _places(current, scope),
+        colleagues=await _colleagues(current, scope),
+        done=_bulk_done(query.get("done")),
         next_page=urlencode({**chosen, "page": page_number + 1})
         if len(found) > PAGE_SIZE
         else None,
@@ -172,6 +175,38 @@ async def _row(current: Page, case: Case) -> dict[str, Any]:
         "assignee": assignee.name if assignee else None,
         "overdue": open_ and case.due_at is not None and case.due_at < current.now,
     }
+
+
+async def _rows(current: Page, found: Sequence[Case]) -> list[dict[str, Any]]:
+    """The queue's rows: a case's heading, the first words the worker wrote, how old it is,
+    the time left to its due time (on time, due today, overdue), urgency, the worker's
+    messages the officer has not read, who has it, its union. Read in a few queries for the
+    whole page, not a few per row."""
+    assert current.login is not None
+    ids = [c.id for c in found]
+    first = await cases.previews(current.session, ids)
+    unread = await cases.unread(current.session, ids, current.login.officer.id)
+    rows = []
+    for case in found:
+        row = await _row(current, case)  # unions, places, officers: cached by the session
+        due = triage.due_state(case, current.now)
+        row.update(
+            preview=triage.preview(first.get(case.id, "")),
+            age=triage.ago(current.now - case.created_at),
+            due=due,
+            due_text=triage.due_text(case, current.now) if due else "",
+            urgent=(case.details or {}).get("urgency") == cases.URGENT,
+            unread=unread.get(case.id, 0),
+        )
+        rows.append(row)
+    return rows
+
+
+async def _colleagues(current: Page, scope: access.Scope) -> list[tuple[int, str]]:
+    """Who a bulk "assign" can give cases to: the officers of the viewer's unions."""
+    union_ids = [scope.union_id] if scope.unions is None else sorted(scope.unions)
+    found = await officers.in_unions(current.session, union_ids)
+    return sorted(((o.id, o.name) for o in found if o.active), key=lambda item: item[1])
 
 
 async def _places(current: Page, scope: access.Scope) -> dict[str, list[tuple[int, str]]]:
@@ -282,11 +317,20 @@ async def case_page(current: Page) -> web.StreamResponse:
         erased=await alerts.erased(session, case),
         details=_details(case),
         can_act=scope.can_act(case),
-        colleagues=sorted(names.items(), key=lambda item: item[1]),
+        colleagues=_takers(names, case, _officer(current)),
         canned=await canned.all_replies(session),
         parent=parent,
         done=current.request.query.get("done"),
     )
+
+
+def _takers(names: Mapping[int, str], case: Case, me: Officer) -> list[tuple[int, str]]:
+    """Whom the case page can give the case to: its union's officers, and an admin viewing it
+    (so an admin can claim it too)."""
+    takers = dict(names)
+    if me.role == "admin":
+        takers[me.id] = me.name
+    return sorted(takers.items(), key=lambda item: item[1])
 
 
 def _details(case: Case) -> Mapping[str, str]:
@@ -377,10 +421,18 @@ async def _status(current: Page, case: Case, form: Form) -> web.StreamResponse:
     return _done(case, "status")
 
 
+def may_take(officer: Officer | None, case: Case) -> bool:
+    """Who can be given a case: an active officer of its union, or an active admin."""
+    if officer is None or not officer.active:
+        return False
+    return officer.role == "admin" or officer.union_id == case.union_id
+
+
 async def _assign(current: Page, case: Case, form: Form) -> web.StreamResponse:
     assignee = await current.session.get(Officer, _number(str(form.get("officer", ""))) or 0)
-    if assignee is None or not assignee.active or assignee.union_id != case.union_id:
+    if not may_take(assignee, case):
         return current.refuse(400, _("That officer cannot take this request."))
+    assert assignee is not None
     current.send(await casework.assign(
         current.session, current.services, case, assignee.id, current.now, _officer(current).id
     ))  # fmt: skip
@@ -422,6 +474,71 @@ ACTIONS = {
     "admit": _admit,
     "escalate": _escalate,
 }
+
+
+# ---------------------------------------------------------------------------- bulk
+
+
+MAX_BULK = 200
+BULK_DONE = {
+    "claim": N_("Claimed {done} requests."),
+    "assign": N_("Gave {done} requests to the chosen officer."),
+    "close": N_("Resolved {done} requests."),
+    "escalate": N_("Passed {done} requests up to the union above."),
+}
+BULK_SKIPPED = N_("{skipped} could not be changed (out of your reach, or not possible).")
+
+
+async def bulk(current: Page) -> web.StreamResponse:
+    """POST /officer/queue/bulk: claim, assign, resolve or pass up the ticked requests (or
+    the one a row's own button names), each as from its case page; back to the queue."""
+    form = current.form
+    do = str(form.get("do", ""))
+    if do not in BULK_DONE:
+        return current.refuse(400, _("Unknown action."))
+    codes = [str(code)[:30] for code in form.getall("case", [])][:MAX_BULK]
+    me = _officer(current)
+    taker = me if do == "claim" else None
+    if do == "assign":
+        taker = await current.session.get(Officer, _number(str(form.get("officer", ""))) or 0)
+    scope = await current.scope()
+    done = 0
+    for code in dict.fromkeys(codes):
+        case = await access.case_for(current.session, scope, current.now, code=code, act=True)
+        if case is not None and await _bulk_one(current, case, do, taker):
+            done += 1
+    back = str(form.get("back", ""))
+    back = back if back.startswith("/officer/queue?") else "/officer/queue?view=new"
+    return redirect(f"{back}&{urlencode({'done': f'{do}:{done}:{len(codes) - done}'})}")
+
+
+async def _bulk_one(current: Page, case: Case, do: str, taker: Officer | None) -> bool:
+    """One request of a bulk action; whether it was done."""
+    me, session, services, now = _officer(current), current.session, current.services, current.now
+    if do in ("claim", "assign"):
+        if taker is None or not may_take(taker, case) or case.status not in cases.OPEN_STATUSES:
+            return False
+        if case.assignee_id != taker.id:
+            current.send(await casework.assign(session, services, case, taker.id, now, me.id))
+        return True
+    if do == "close":
+        if case.status not in cases.OPEN_STATUSES:
+            return False
+        current.send(await casework.set_status(session, services, case, "resolved", now, me.id))
+        return True
+    parent, told = await casework.pass_up(session, services, case, now, me.id)
+    current.send(told)
+    return parent is not None
+
+
+def _bulk_done(done: str | None) -> str | None:
+    """The notice after a bulk action, from ?done=action:done:skipped."""
+    parts = (done or "").split(":")
+    if len(parts) != 3 or parts[0] not in BULK_DONE or not all(p.isdigit() for p in parts[1:]):
+        return None
+    text = _(BULK_DONE[parts[0]]).format(done=int(parts[1]))
+    skipped = int(parts[2])
+    return text + (" " + _(BULK_SKIPPED).format(skipped=skipped) if skipped else "")
 
 
 async def home(current: Page) -> web.StreamResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.app import create_app
 from bot.services import accounts
 from storage import cases, evidence, people, unions
+from storage.localtime import LOCAL_TIME
 from tests.support import TEST_VAULT
 
 PASSWORD = "mat-khau-rat-dai"
@@ -30,6 +31,41 @@ async def make_case(session, union_code: str, text: str, *, anonymous: bool, pho
         due_at=NOW + timedelta(days=2), contact_sealed=contact,
         reporter_sealed=TEST_VAULT.seal(str(person.id)) if anonymous else None,
     )  # fmt: skip
+
+
+async def seed_queue(session, count: int, now: datetime) -> dict[str, str]:
+    """`count` open requests in GR-SUACAONGUYEN's queue, due from 3 days ago to 10 days ahead,
+    every seventh a hardship request; among them, by name: the one overdue AND very urgent
+    (which must come first), one very urgent not yet due, one due later today, one waiting
+    for the worker. Their codes by those names."""
+    union = await unions.by_code(session, "GR-SUACAONGUYEN")
+    named: dict[str, str] = {}
+    for i in range(count):
+        kind = "support" if i % 7 == 0 else "grievance"
+        due = now + timedelta(hours=(i * 6) - 72)
+        case = await cases.open(
+            session, kind=kind, union_id=union.id, person_id=None, anonymous=True,
+            text=f"Yêu cầu số {i}: công ty chậm lương tháng này", now=now - timedelta(days=4),
+            category="wages" if kind == "grievance" else "illness", due_at=due,
+            details={"urgency": "later"} if kind == "support" else {},
+        )  # fmt: skip
+        named.setdefault("any", case.code)
+        if i == 7:  # a hardship request overdue by 30 hours: others are later still
+            case.details = {"urgency": "now"}
+            named["urgent_overdue"] = case.code
+        if i == 35:
+            case.details = {"urgency": "now"}
+            named["urgent_later"] = case.code
+        if i == 12:  # the last second of today in Đà Lạt: due today, whenever this runs
+            today = now.astimezone(LOCAL_TIME).date()
+            midnight = datetime.combine(today + timedelta(days=1), time(), LOCAL_TIME)
+            case.due_at = midnight - timedelta(seconds=1)
+            named["due_today"] = case.code
+        if i == 40:
+            case.status = "waiting_worker"
+            named["waiting"] = case.code
+    await session.flush()
+    return named
 
 
 async def add_officers(session) -> None:
