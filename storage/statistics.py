@@ -6,8 +6,9 @@ officer counts only the cases they may read. Counts are grouped in the database;
 medians are worked out here from fetched timestamps (a few thousand rows at most), which reads
 the same on SQLite and PostgreSQL and puts months in Vietnam's time zone.
 
-Privacy: a count under THRESHOLD could point at a person ("1 harassment report at X"), so
-`suppress` hides it, and hides whatever else would let it be worked out again.
+Privacy: a count under THRESHOLD could point at a person ("1 harassment report at X") for
+someone who cannot open the cases behind it. `disclose` states when that matters (the rule,
+written once); `suppress` then hides the count and whatever would let it be worked out again.
 """
 
 from __future__ import annotations
@@ -43,6 +44,26 @@ class Shown:
     @property
     def hidden(self) -> frozenset[str]:
         return frozenset(key for key, value in self.cells.items() if value is None)
+
+
+def disclose(counts: Mapping[str, int], *, reader_opens_every_case: bool) -> Shown:
+    """The small-cell rule, the one place it is decided.
+
+    Exact when whoever reads the numbers may open every case counted: an officer reading the
+    cases of their own union's tree (what access.Scope.visible() lets them read), an admin
+    reading any. Those counts tell them nothing their queue does not, and officers need them
+    exact to do their work.
+
+    Suppressed (`suppress`: no count under THRESHOLD, none recoverable by subtraction)
+    wherever a count could point at a person for someone who cannot open those cases:
+    anything published or exported beyond the union, comparisons across unions shown to
+    others, poll results, and any breakdown of anonymous grievances by workplace shown to
+    someone who cannot open them. Medians (`median`) and the membership plan's yearly counts
+    (bot/services/membership_plan.progress) follow the same rule.
+    """
+    if reader_opens_every_case:
+        return Shown(cells=dict(counts), small=frozenset(), total=sum(counts.values()))
+    return suppress(counts)
 
 
 def suppress(counts: Mapping[str, int]) -> Shown:
@@ -101,10 +122,11 @@ def _pinned_with(small: Sequence[int], extra: Sequence[int], low: int) -> bool:
     return False
 
 
-def median(durations: Sequence[timedelta]) -> timedelta | None:
-    """The median, or None for fewer than THRESHOLD values: a median of two or three cases is
-    nearly their own times."""
-    if len(durations) < THRESHOLD:
+def median(durations: Sequence[timedelta], *, reader_opens_every_case: bool) -> timedelta | None:
+    """The median, or None when there is none, or (by the rule in `disclose`) for fewer than
+    THRESHOLD values read by someone who cannot open the cases: a median of two or three
+    cases is nearly their own times."""
+    if not durations or (not reader_opens_every_case and len(durations) < THRESHOLD):
         return None
     return timedelta(seconds=statistics.median(d.total_seconds() for d in durations))
 

@@ -94,7 +94,17 @@ CONTRACT_LABELS = {
     "foreign_long": N_("foreign worker, 12 months or more"),
     "foreign_short": N_("foreign worker, under 12 months"),
 }
-# Per kind (a question's category is a knowledge-base topic, titled by the article).
+# A question's category: the menu item the worker left the message from (handlers/question.py
+# TOPICS), "faq" when the bot could not answer what they typed.
+QUESTION_TOPICS = (
+    Choice("faq", N_("the bot could not answer")),
+    Choice("join", N_("about joining")),
+    Choice("report", N_("about a problem at work")),
+    Choice("support", N_("about hardship support")),
+    Choice("other", N_("about something else")),
+)
+# Per kind (the queue, the case page and the alerts show no category for a question; the
+# statistics do, through QUESTION_TOPICS).
 CATEGORIES: dict[str, dict[str, str]] = {
     "grievance": table(GRIEVANCE_CATEGORIES),
     "support": table(SUPPORT_SITUATIONS),

@@ -3,9 +3,11 @@ a baseline day (content/membership.yaml), and the members counted against them s
 
 Members on a year's end are the baseline of the unions counted plus the workers confirmed as
 admitted through the bot after the baseline day. The baseline stands for its own year; an
-admission later in that year counts from the next. A year's number is shown only when at
-least THRESHOLD admissions came since the last year shown (the baseline is the first):
-otherwise subtracting two shown years would tell how few people joined in between.
+admission later in that year counts from the next. For a reader who may open every
+admission counted (storage.statistics.disclose states the rule), every year is exact.
+For any other reader a year's number is shown only when at least THRESHOLD admissions came
+since the last year shown (the baseline is the first): otherwise subtracting two shown years
+would tell how few people joined in between.
 """
 
 from __future__ import annotations
@@ -105,9 +107,13 @@ def progress(
     admitted: Sequence[date],
     this_year: int,
     targets: bool = True,
+    *,
+    reader_opens_every_case: bool = False,
 ) -> list[Year]:
     """Members per year from the first target or baseline year to the last target or this
-    year, for the unions `codes` (None: all), against the targets if `targets`."""
+    year, for the unions `codes` (None: all), against the targets if `targets`; small steps
+    hidden unless the reader may open every admission counted."""
+    least = 0 if reader_opens_every_case else THRESHOLD
     base = plan.members_on_baseline(codes)
     after = sorted(day for day in admitted if plan.as_of < day and day.year <= this_year)
     first = min(plan.as_of.year, *plan.targets)
@@ -122,7 +128,7 @@ def progress(
             rows.append(Year(year, base, 0, False, 0, target))
         else:
             total = sum(1 for day in after if day.year <= year)
-            if total - shown >= THRESHOLD:
+            if total - shown >= least:
                 rows.append(Year(year, base + total, total, False, total, target))
                 shown = total
             else:

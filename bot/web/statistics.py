@@ -2,8 +2,15 @@
 it is answered, and membership against the plan's targets, each as a chart with a table
 beneath it.
 
-Only the cases the officer may read are counted (Scope.visible(); admins: all). Counts under
-5 are hidden by storage.statistics.suppress: "<5" in the tables, not drawn in the charts.
+Only the cases the officer may read are counted (Scope.visible(); admins: all), so by the
+small-cell rule (storage.statistics.disclose) every count here is exact: the officer can
+open each case behind it in the queue. Per table: requests by category, status, union and
+month, membership interest per month and the median times count Scope.visible(); members
+against the plan count the admissions of Scope.actionable(): all exact. The one list of
+things officers cannot open, the questions the bot could not answer (every union's askers),
+keeps its own rule: only wordings asked by 5 or more people (storage.statistics.themes).
+Were a table ever to count cases beyond the reader's reach, its `_shown` call passes
+reader_opens_every_case=False and it shows "<5" and hides what would give one away.
 Rows keep a fixed order (the form's order, names, months), never by size, since a hidden
 cell ranked between two shown ones would be bounded by them. The charts' numbers reach
 stats.js in a JSON <script> block, as the page's CSP allows no inline script; the JSON is
@@ -25,7 +32,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import access, labels, membership_plan
-from bot.services.i18n import _, current_language, format_date
+from bot.services.i18n import N_, _, current_language, format_date
 from bot.web.pages import Page
 from storage import audit, statistics, unions
 from storage.localtime import LOCAL_TIME
@@ -34,6 +41,8 @@ from storage.models import CASE_KINDS, CASE_STATUSES
 log = logging.getLogger(__name__)
 
 PLAN_FILE = "membership.yaml"
+# Every query on this page is limited to what the reader may open (see the docstring).
+OPENS_EVERY_CASE = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +72,7 @@ def script_json(value: object) -> Markup:
 
 def duration(value: timedelta | None) -> str:
     if value is None:
-        return _("fewer than 5 requests")
+        return _("none yet") if OPENS_EVERY_CASE else _("fewer than 5 requests")
     hours = value.total_seconds() / 3600
     if hours < 1:
         return _("{n} minutes").format(n=number(round(hours * 60)))
@@ -80,8 +89,9 @@ def _hidden_text(small: bool) -> str:
 def _shown(
     key: str, title: str, column: str, counts: dict[str, int], labels: dict[str, str]
 ) -> tuple[Table, dict[str, Any]]:
-    """A breakdown's table and chart data after suppression, in the order of `counts`."""
-    shown = statistics.suppress(counts)
+    """A breakdown's table and chart data as the small-cell rule allows, in the order of
+    `counts`."""
+    shown = statistics.disclose(counts, reader_opens_every_case=OPENS_EVERY_CASE)
     rows = [
         (labels[cell], _hidden_text(cell in shown.small) if value is None else number(value))
         for cell, value in shown.cells.items()
@@ -95,17 +105,22 @@ def _shown(
     return Table(key, title, column, rows, total), chart
 
 
+QUESTION_TOPICS = labels.table(labels.QUESTION_TOPICS)
+UNKNOWN_KIND = N_("Other")
+UNKNOWN_CATEGORY = N_("other category")
+
+
 def _category_label(current: Page, kind: str, category: str | None) -> str:
-    kind_name = _(labels.OFFICER_KINDS.get(kind, kind))
+    """The kind and the category as officers read them; never a stored code."""
+    kind_name = _(labels.OFFICER_KINDS.get(kind, UNKNOWN_KIND))
     if category is None:
         return kind_name
-    if kind == "question":
+    label = QUESTION_TOPICS.get(category) if kind == "question" else labels.category(kind, category)
+    if label is None and kind == "question":
         article = current.services.knowledge.article(category, current_language())
-        name = article.title if article else category
-    else:
-        label = labels.category(kind, category)
-        name = _(label) if label else category
-    return f"{kind_name} · {name}"
+        if article is not None:  # a knowledge-base topic
+            return f"{kind_name} · {article.title}"
+    return f"{kind_name} · {_(label or UNKNOWN_CATEGORY)}"
 
 
 def _month_label(month: str) -> str:
@@ -132,8 +147,13 @@ async def stats(current: Page) -> web.StreamResponse:
     if members["chart"] is not None:
         charts["members"] = members["chart"]
 
-    response = statistics.median(await statistics.response_times(session, where))
-    resolution = statistics.median(await statistics.resolution_times(session, where))
+    response = statistics.median(
+        await statistics.response_times(session, where), reader_opens_every_case=OPENS_EVERY_CASE
+    )
+    resolution = statistics.median(
+        await statistics.resolution_times(session, where),
+        reader_opens_every_case=OPENS_EVERY_CASE,
+    )
     audit.record(
         session, actor="officer", officer_id=scope.officer_id, action="stats.viewed", now=now,
         detail={"whole": whole},
@@ -221,8 +241,9 @@ async def _members(current: Page, scope: access.Scope, whole: bool) -> dict[str,
     # (not those escalated away from them), like the baselines of these unions.
     admitted = await statistics.admissions(current.session, scope.actionable())
     years = membership_plan.progress(
-        plan, codes, admitted, current.now.astimezone(LOCAL_TIME).year, targets=whole
-    )
+        plan, codes, admitted, current.now.astimezone(LOCAL_TIME).year, targets=whole,
+        reader_opens_every_case=OPENS_EVERY_CASE,
+    )  # fmt: skip
     rows = []
     for year in years:
         if year.hidden:

@@ -75,6 +75,16 @@ def test_members_are_the_baseline_plus_admissions_since():
     ]  # fmt: skip
 
 
+def test_a_reader_who_can_open_every_admission_sees_every_year():
+    admitted = [date(2026, 2, 1)] * 6 + [date(2027, 3, 1)] * 2
+    years = {
+        y.year: y
+        for y in membership_plan.progress(PLAN, None, admitted, 2027, reader_opens_every_case=True)
+    }
+    assert (years[2026].members, years[2027].members, years[2027].through_bot) == (1006, 1008, 8)
+    assert not any(y.hidden for y in years.values())
+
+
 @given(st.lists(st.integers(0, 5 * 365), max_size=60))
 def test_no_shown_year_tells_how_few_joined_since_another(offsets):
     """Between any two years shown (the baseline's among them) at least 5 people joined."""

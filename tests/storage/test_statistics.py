@@ -96,11 +96,32 @@ def test_a_complementary_cell_is_the_smallest_that_protects():
     assert shown.small == {"a"}
 
 
-def test_a_median_needs_five_cases():
+def test_a_median_needs_five_cases_unless_the_reader_can_open_them():
     hours = [timedelta(hours=h) for h in (1, 2, 3, 4, 10)]
-    assert statistics.median(hours) == timedelta(hours=3)
-    assert statistics.median(hours[:4]) is None
-    assert statistics.median([*hours, timedelta(hours=20)]) == timedelta(hours=3.5)
+    for opens in (False, True):
+        assert statistics.median(hours, reader_opens_every_case=opens) == timedelta(hours=3)
+        assert statistics.median([], reader_opens_every_case=opens) is None
+    assert statistics.median(hours[:4], reader_opens_every_case=False) is None
+    assert statistics.median(hours[:2], reader_opens_every_case=True) == timedelta(hours=1.5)
+    more = [*hours, timedelta(hours=20)]
+    assert statistics.median(more, reader_opens_every_case=False) == timedelta(hours=3.5)
+
+
+@given(COUNTS)
+@example({"new": 47, "assigned": 3})
+def test_the_rule_is_exact_for_readers_who_can_open_every_case_and_suppresses_otherwise(counts):
+    """An officer counting their own tree's cases sees them as they are; anyone else gets
+    `suppress`: "<5" and no total or other cell that gives a small one away."""
+    exact = statistics.disclose(counts, reader_opens_every_case=True)
+    assert exact.cells == dict(counts) and exact.total == sum(counts.values())
+    assert not exact.small and not exact.hidden
+    assert statistics.disclose(counts, reader_opens_every_case=False) == suppress(counts)
+
+
+def test_forty_seven_new_cases_hidden_to_protect_three_only_from_those_who_cannot_open_them():
+    others = statistics.disclose({"new": 47, "assigned": 3}, reader_opens_every_case=False)
+    assert others.cells == {"new": None, "assigned": None} and others.total is None
+    assert others.small == {"assigned"}
 
 
 def test_admission_days_are_read_leniently():

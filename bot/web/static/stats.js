@@ -1,6 +1,7 @@
 // Draws the statistics page's charts with Chart.js (vendor/chart.umd.min.js) from the JSON
 // block #stats-data; the page's CSP allows no inline script, so it lives here. A hidden
-// number arrives as null and is not drawn; the table under each chart says "<5".
+// number (where the small-cell rule hides one) arrives as null and is not drawn; the table
+// under each chart says "<5".
 (function () {
   "use strict";
   var block = document.getElementById("stats-data");
@@ -28,20 +29,45 @@
     };
   }
 
+  // A label as lines of at most LINE characters, cut between words (a word longer than a
+  // line keeps its own line), so that long names sit on rows of their own beside their bars.
+  var LINE = 18;
+  var LINE_PX = 15; // a 12px label line, with Chart.js's 1.2 line height
+  function wrap(label) {
+    var lines = [];
+    String(label).split(/\s+/).forEach(function (word) {
+      var last = lines.length - 1;
+      if (last >= 0 && (lines[last] + " " + word).length <= LINE) {
+        lines[last] += " " + word;
+      } else {
+        lines.push(word);
+      }
+    });
+    return lines;
+  }
+
   function bars(key, horizontal) {
     var chart = data.charts[key];
     var canvas = canvasFor(key);
     if (!chart || !canvas) {
       return;
     }
+    var labels = chart.labels;
+    var options = base(horizontal);
     if (horizontal) {
-      // One bar per union: the box grows with the list (a CSSOM change, allowed by the CSP).
-      canvas.parentNode.style.height = Math.max(10, 3 + chart.labels.length * 2) + "rem";
+      // One row per bar, as tall as its label: the box grows with the list (a CSSOM
+      // change, allowed by the CSP), and every label is drawn (none skipped for room).
+      labels = chart.labels.map(wrap);
+      var rows = labels.reduce(function (sum, lines) {
+        return sum + lines.length * LINE_PX + 14;
+      }, 0);
+      canvas.parentNode.style.height = Math.max(160, 40 + rows) + "px";
+      options.scales.y = { ticks: { autoSkip: false, font: { size: 12 } } };
     }
     new Chart(canvas, {
       type: "bar",
       data: {
-        labels: chart.labels,
+        labels: labels,
         datasets: [
           {
             label: chart.series[0].label,
@@ -51,7 +77,7 @@
           },
         ],
       },
-      options: base(horizontal),
+      options: options,
     });
   }
 
@@ -92,8 +118,9 @@
 
   members();
   bars("interest", false);
-  bars("category", false);
-  bars("status", false);
+  // Categories, statuses and unions: names, so bars across with the names in rows.
+  bars("category", true);
+  bars("status", true);
   bars("union", true);
   bars("month", false);
 })();
