@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from sqlalchemy import text
 
-from bot import retention, sla
+from bot import digest, retention, sla
 from bot.channels import webchat
 from bot.channels.base import Channel
 from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel
@@ -30,6 +30,7 @@ from bot.channels.terminal import TerminalChannel
 from bot.channels.zalo import WEBHOOK_PATH as ZALO_WEBHOOK_PATH
 from bot.channels.zalo import ZaloChannel, ZaloTokens
 from bot.config import ConfigError, Settings
+from bot.digest import Digest
 from bot.dispatch import Dispatcher
 from bot.fetcher import EvidenceFetcher
 from bot.inbox import InboxWriter
@@ -273,6 +274,10 @@ def start_tasks(runtime: Runtime) -> list[asyncio.Task[None]]:
         asyncio.create_task(
             every(retention.CHECK_SECONDS, Janitor(runtime.services, runtime.sender).run_once),
             name="janitor",
+        ),
+        asyncio.create_task(
+            every(digest.CHECK_SECONDS, Digest(runtime.services, runtime.sender).run_once),
+            name="digest",
         ),
     ]
 

@@ -100,6 +100,9 @@ class Settings:
     )
     # Hours past a case's due time before it is escalated to the parent union (0: at once).
     sla_grace_hours: int = 24
+    # The local hour (Vietnam time, 0-23) of the officers' daily digest (bot/digest.py);
+    # None: no digest.
+    digest_hour: int | None = 7
     # The channel officers link their account on and get alerts through (Telegram for now).
     officer_channel: str = "telegram"
     # How long the janitor keeps what is no longer needed (bot/retention.py).
@@ -121,14 +124,13 @@ class Settings:
             raise ConfigError(
                 "DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
             )
-        port = _number(merged, "HTTP_PORT", 8080)
         public_url = (merged.get("PUBLIC_URL") or "").rstrip("/") or None
         is_sqlite = url.startswith("sqlite")
         return cls(
             database_url=url,
             content_dir=Path(merged.get("UNIONBOT_CONTENT_DIR") or CONTENT_DIR),
             http_host=merged.get("HTTP_HOST", "127.0.0.1"),
-            http_port=port,
+            http_port=_number(merged, "HTTP_PORT", 8080),
             telegram_token=merged.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_api_base=merged.get("TELEGRAM_API_BASE") or TELEGRAM_DEFAULT_API_BASE,
             public_url=public_url,
@@ -158,6 +160,7 @@ class Settings:
             generate_key_file=is_sqlite and not merged.get("UNIONBOT_KEY_FILE"),
             due_days=_due_days(merged.get("UNIONBOT_DUE_DAYS")),
             sla_grace_hours=_number(merged, "UNIONBOT_SLA_GRACE_HOURS", 24),
+            digest_hour=_hour(merged.get("UNIONBOT_DIGEST_HOUR", "7")),
             officer_channel=_officer_channel(merged.get("UNIONBOT_OFFICER_CHANNEL")),
             retention=Retention.from_env(merged),
             trusted_proxies=_networks(merged.get("UNIONBOT_TRUSTED_PROXIES")),
@@ -209,6 +212,20 @@ def _due_days(value: str | None) -> dict[str, tuple[int, int | None]]:
                 f"kind=days/days with kinds {', '.join(DEFAULT_DUE_DAYS)}"
             ) from None
     return days
+
+
+def _hour(value: str) -> int | None:
+    """UNIONBOT_DIGEST_HOUR: an hour of the day in Vietnam time, 0 to 23; "off" or empty
+    turns the digest off."""
+    text = value.strip().lower()
+    if text in ("", "off"):
+        return None
+    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 23:
+        raise ConfigError(
+            f"UNIONBOT_DIGEST_HOUR must be an hour from 0 to 23 (Vietnam time), or off; "
+            f"not {value!r}"
+        )
+    return int(text)
 
 
 # Channels officers can work a case on (linking, alerts, one-tap buttons).

@@ -308,6 +308,32 @@ async def unread(
     return {case_id: int(n) for case_id, n in rows}
 
 
+async def count(session: AsyncSession, where: ColumnElement[bool]) -> int:
+    """How many cases match `where` (an access condition and filters)."""
+    return int(await session.scalar(select(func.count()).select_from(Case).where(where)) or 0)
+
+
+def awaiting(officer_id: int) -> ColumnElement[bool]:
+    """Cases waiting for this officer's answer: assigned to them, new or being handled (not
+    set to wait for the worker), and the worker had the last word in the thread (their
+    request, not answered yet, or their answer since the officers' last reply; notes and
+    system entries do not count). Entries are compared by id, not time: an anonymous case's
+    entries keep their time to the hour only."""
+
+    def last(author: str) -> ColumnElement[int]:
+        return (
+            select(func.max(CaseMessage.id))
+            .where(CaseMessage.case_id == Case.id, CaseMessage.author == author)
+            .scalar_subquery()
+        )
+
+    return and_(
+        Case.assignee_id == officer_id,
+        Case.status.in_(("new", "assigned")),
+        last("worker") > func.coalesce(last("officer"), 0),
+    )
+
+
 async def thread(session: AsyncSession, case_id: int, limit: int = 50) -> list[CaseMessage]:
     """The case's last `limit` messages, oldest first."""
     newest = (

@@ -111,6 +111,32 @@ async def to_notify(session: AsyncSession, union_id: int) -> Sequence[Officer]:
     ).all()
 
 
+async def linked(session: AsyncSession) -> Sequence[Officer]:
+    """Active officers of every union with a linked Telegram account."""
+    return (
+        await session.scalars(
+            select(Officer)
+            .where(Officer.active.is_(True), Officer.telegram_user_id.is_not(None))
+            .order_by(Officer.id)
+        )
+    ).all()
+
+
+async def hold(session: AsyncSession, officer_id: int) -> Officer | None:
+    """The officer, their row held until the caller's transaction ends, so that what is done
+    once per officer (the daily digest) is done once across processes. The hold is a write
+    (a column set to itself): a row lock on PostgreSQL, and on SQLite, which only starts its
+    transaction at a write, the database's one write lock; either way another process doing
+    the same waits here, then reads what this one committed."""
+    await session.execute(
+        update(Officer)
+        .where(Officer.id == officer_id)
+        .values(active=Officer.active)
+        .execution_options(synchronize_session=False)
+    )
+    return await session.get(Officer, officer_id, populate_existing=True)
+
+
 async def groups(session: AsyncSession, union_id: int) -> Sequence[OfficerGroup]:
     return (
         await session.scalars(

@@ -79,3 +79,18 @@ def test_trusted_proxies_are_addresses_or_networks(tmp_path):
     ]  # fmt: skip
     with pytest.raises(ConfigError, match=r"UNIONBOT_TRUSTED_PROXIES: 'proxy\.local'"):
         Settings.from_env({"UNIONBOT_TRUSTED_PROXIES": "proxy.local"}, cwd=tmp_path)
+
+
+def test_the_digest_hour_is_a_local_hour_or_off(tmp_path):
+    def hour(value: str) -> int | None:
+        return Settings.from_env({"UNIONBOT_DIGEST_HOUR": value}, cwd=tmp_path).digest_hour
+
+    assert Settings.from_env({}, cwd=tmp_path).digest_hour == 7
+    assert [hour("0"), hour(" 23 "), hour("07")] == [0, 23, 7]
+    assert [hour("off"), hour("OFF"), hour("")] == [None, None, None]
+    for bad in ("24", "-1", "7.5", "seven", "7h", "²"):
+        with pytest.raises(
+            ConfigError,
+            match=r"UNIONBOT_DIGEST_HOUR must be an hour from 0 to 23 \(Vietnam time\), or off",
+        ):
+            hour(bad)

@@ -97,11 +97,7 @@ async def heading(session: AsyncSession, case: Case) -> str:
     ward = await session.get(Ward, case.ward_id) if case.ward_id else None
     details = case.details or {}
     lines = [
-        " · ".join(
-            part
-            for part in (case.code, _(labels.OFFICER_KINDS[case.kind]), _category(case))
-            if part
-        ),
+        title(case),
         _("Status: {status} · {union}").format(
             status=_(labels.OFFICER_STATUSES[case.status]), union=union.name if union else "-"
         ),
@@ -130,6 +126,12 @@ async def heading(session: AsyncSession, case: Case) -> str:
     if files:
         lines.append(_("Files attached: {count}").format(count=len(files)))
     return "\n".join(lines)
+
+
+def title(case: Case) -> str:
+    """A case in one line: its code, kind and category (nothing of who sent it)."""
+    kind = _(labels.OFFICER_KINDS[case.kind])
+    return " · ".join(part for part in (case.code, kind, _category(case)) if part)
 
 
 def _category(case: Case) -> str | None:
