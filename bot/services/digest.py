@@ -71,7 +71,7 @@ async def summary(session: AsyncSession, officer: Officer, now: datetime) -> Sum
         overdue=await cases.count(session, and_(queue, overdue)),
         waiting=await cases.count(session, and_(queue, waiting)),
         urgent=await cases.listing(
-            session, and_(queue, or_(new, overdue, waiting)), open_only=True, limit=URGENT
+            session, and_(queue, or_(new, overdue, waiting)), now=now, open_only=True, limit=URGENT
         ),
     )
 
