@@ -71,3 +71,17 @@ def test_faq_bench_prints_one_line_with_the_agreed_keys(tmp_path):
     }  # fmt: skip
     assert 0 <= line["accuracy"] <= 1 and line["oos_rejection"] == 1.0
     assert 0 < line["p50_ms"] <= line["p99_ms"] and line["build_s"] > 0 and line["rss_mb"] > 10
+
+
+def test_dashboard_bench_prints_one_line_per_database():
+    result = subprocess.run(
+        [sys.executable, "bench/dashboard.py", "--cases", "60", "--rounds", "2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["db"] for line in lines] == ["sqlite", "postgresql"]
+    for line in lines:
+        assert line["bench"] == "queue" and line["cases"] == 60
+        assert 0 < line["new_p50_ms"] <= line["new_p99_ms"]
+        assert line["all_p50_ms"] > 0 and line["last_page_p50_ms"] > 0

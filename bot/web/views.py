@@ -358,7 +358,9 @@ async def case_file(current: Page) -> web.StreamResponse:
         current.session, actor="officer", officer_id=scope.officer_id, action="evidence.viewed",
         case_id=case.id, now=current.now, detail={"file": row.id},
     )  # fmt: skip
-    extension = {"image/jpeg": "jpg", "application/pdf": "pdf", "audio/ogg": "ogg"}
+    extension = {
+        "image/jpeg": "jpg", "application/pdf": "pdf", "audio/ogg": "ogg", "audio/amr": "amr",
+    }  # fmt: skip
     name = f"{case.code}-{row.id}.{extension.get(row.mime or '', 'bin')}"
     return web.Response(
         body=row.content,
