@@ -7,7 +7,7 @@ by their label, as a person would.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.services import accounts
 from handlers.types import Outgoing
@@ -80,6 +80,29 @@ async def file_report(
         [review] = await worker.press(recipient)
         assert review.text.startswith("Bạn xem lại trước khi gửi nhé:")
     return await worker.press("Gửi")
+
+
+WAGES = "Công ty nợ lương hai tháng rồi, cả xưởng chưa ai được trả"
+
+
+async def report_to_the_dairy_union(worker: Any, story: str = WAGES) -> None:
+    """Over a messenger (anyone who can `say` and `press`, e.g. TelegramUser or a
+    tests/fakes/messengers.py Worker): an anonymous unpaid-wages report at the dairy, sent to
+    its own union rather than the one above, up to the review's last "Gửi" (the caller
+    presses it, waiting for what it expects)."""
+    await worker.say("/start")
+    await worker.press("Gửi phản ánh")
+    await worker.press("Nợ lương, chậm lương")
+    await worker.say("sua cao nguyen")
+    await worker.press("Đúng rồi")
+    await worker.say(story)
+    await worker.press("Từ 1 đến 6 tháng")
+    await worker.press("Từ 11 đến 50 người")
+    await worker.press("Xong, tiếp tục")
+    await worker.press("Tôi muốn ẩn danh")
+    await worker.press("Sửa")
+    await worker.press("Gửi tới")
+    await worker.press(COMPANY_UNION)
 
 
 async def add_officer(

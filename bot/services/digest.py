@@ -62,9 +62,9 @@ class Summary:
 async def summary(session: AsyncSession, officer: Officer, now: datetime) -> Summary:
     """What waits in the officer's queue now."""
     queue = (await access.scope(session, officer)).actionable()
-    is_open = Case.status.in_(cases.OPEN_STATUSES)
-    new = Case.status == "new"
-    overdue = and_(is_open, Case.due_at < now)
+    # The same "new" and "overdue" as the dashboard's saved views.
+    new = cases.view_condition("new", officer.id, now)
+    overdue = cases.view_condition("overdue", officer.id, now)
     waiting = cases.awaiting(officer.id)
     return Summary(
         new=await cases.count(session, and_(queue, new)),

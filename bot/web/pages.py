@@ -187,7 +187,8 @@ def page(view: View, *, login: bool = True, post: bool = False) -> Callable[...,
                     if current.login is None:
                         return redirect("/officer/login")
                     current.trouble = await trouble(work.session, current.login)
-                    await current.count_views()
+                    if not post:  # an action answers with a redirect: no page to count for
+                        await current.count_views()
                     if post and not auth.csrf_ok(current.login.csrf, form.get("csrf")):
                         work.discard()
                         return current.refuse(403, _("This form has expired. Reload the page."))

@@ -15,7 +15,7 @@ from bot.services import accounts
 from storage import choices
 from storage.models import Case, CaseMessage, OutboxItem, Person, ShownChoices, Union
 from tests.fakes.telegram_api import TelegramUser
-from tests.scenarios import MENU_LABELS, MENU_PAYLOADS
+from tests.scenarios import MENU_LABELS, MENU_PAYLOADS, report_to_the_dairy_union
 from tests.support import TEST_VAULT, count, jpeg_with_gps, wait_fetched
 
 MENU = [label for row in MENU_LABELS for label in row]
@@ -137,19 +137,7 @@ async def test_my_requests_and_erasing_my_data(messenger, sessions):
 
 async def file_report(worker) -> None:
     """An anonymous wage report to the dairy's own union (GR-SUACAONGUYEN)."""
-    await worker.say("/start")
-    await worker.press("Gửi phản ánh")
-    await worker.press("Nợ lương, chậm lương")
-    await worker.say("sua cao nguyen")
-    await worker.press("Đúng rồi")
-    await worker.say("Công ty nợ lương hai tháng rồi, cả xưởng chưa ai được trả")
-    await worker.press("Từ 1 đến 6 tháng")
-    await worker.press("Từ 11 đến 50 người")
-    await worker.press("Xong, tiếp tục")
-    await worker.press("Tôi muốn ẩn danh")
-    await worker.press("Sửa")
-    await worker.press("Gửi tới")
-    await worker.press("Công đoàn công ty bạn")
+    await report_to_the_dairy_union(worker)
     await worker.press("Gửi")
 
 

@@ -16,7 +16,7 @@ from storage import evidence
 from storage.models import Case, CaseMessage, Evidence, InboxItem, OutboxItem, Person, Union
 from tests.fakes.telegram_api import TelegramUser
 from tests.fixtures.running_bot import WEBHOOK_SECRET
-from tests.scenarios import MENU_LABELS, MENU_PAYLOADS
+from tests.scenarios import MENU_LABELS, MENU_PAYLOADS, report_to_the_dairy_union
 from tests.support import TEST_VAULT, count, jpeg_with_gps, pdf_with_metadata, wait_fetched
 
 
@@ -545,20 +545,8 @@ async def test_an_officer_handles_a_case_on_telegram_and_the_worker_is_told(
     await officer.say(f"/canbo {code}")
     assert fake_telegram.sent(7001)[-1]["text"].startswith("Đã liên kết: bạn là Bình")
     worker = TelegramUser(fake_telegram, 508)
-    await worker.say("/start")
-    await worker.press("Gửi phản ánh")
-    await worker.press("Nợ lương, chậm lương")
-    await worker.say("sua cao nguyen")
-    await worker.press("Đúng rồi")
-    await worker.say("Công ty nợ lương hai tháng rồi, cả xưởng chưa ai được trả")
-    await worker.press("Từ 1 đến 6 tháng")
-    await worker.press("Từ 11 đến 50 người")
-    await worker.press("Xong, tiếp tục")
-    await worker.press("Tôi muốn ẩn danh")
     # Sent, as the worker chooses, to the dairy's own union rather than the one above it.
-    await worker.press("Sửa")
-    await worker.press("Gửi tới")
-    await worker.press("Công đoàn công ty bạn")
+    await report_to_the_dairy_union(worker)
     # The last step: the worker's receipt, and the alerts to Bình and the group.
     await worker.press("Gửi", replies=3)
     alert = fake_telegram.sent(7001)[-1]

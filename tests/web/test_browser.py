@@ -16,6 +16,7 @@ import pytest
 from bot.services import accounts
 from tests.fakes.telegram_api import TelegramUser
 from tests.fixtures.browser import SCREENSHOTS
+from tests.scenarios import report_to_the_dairy_union
 from tests.web.conftest import PASSWORD
 
 STORY = "Quản lý nói <script>alert(1)</script> rồi trừ lương cả xưởng"
@@ -27,19 +28,7 @@ async def report_on_telegram(fake) -> None:
     """Worker 611 reports unpaid wages at the dairy, anonymously, on Telegram, to the dairy's
     own union."""
     worker = TelegramUser(fake, 611)
-    await worker.say("/start")
-    await worker.press("Gửi phản ánh")
-    await worker.press("Nợ lương, chậm lương")
-    await worker.say("sua cao nguyen")
-    await worker.press("Đúng rồi")
-    await worker.say(STORY)
-    await worker.press("Từ 1 đến 6 tháng")
-    await worker.press("Từ 11 đến 50 người")
-    await worker.press("Xong, tiếp tục")
-    await worker.press("Tôi muốn ẩn danh")
-    await worker.press("Sửa")  # to the dairy's own union, where Bình is, not the one above
-    await worker.press("Gửi tới")
-    await worker.press("Công đoàn công ty bạn")
+    await report_to_the_dairy_union(worker, STORY)
     await worker.press("Gửi")
 
 
