@@ -38,8 +38,9 @@ from bot.logs import describe
 from bot.outbox import Sender
 from bot.outbox import body as outbox_body
 from bot.retention import Janitor
-from bot.services import Services, alerts, reach
+from bot.services import Services, alerts, reach, teaching
 from bot.services.i18n import _
+from bot.services.teaching import Tutor
 from bot.sla import SlaWatch
 from bot.web import routes as dashboard
 from bot.web.pages import DASHBOARD, Dashboard
@@ -70,6 +71,7 @@ class Runtime:
     sender: Sender
     channels: Mapping[str, Channel]
     fetcher: EvidenceFetcher
+    tutor: Tutor
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def receive(self, update: NewUpdate) -> None:
@@ -201,7 +203,8 @@ def build_runtime(app: web.Application) -> Runtime:
     dispatcher = Dispatcher(services, channels, sender)
     writer = InboxWriter(database, services, on_stored=dispatcher.wake)
     fetcher = EvidenceFetcher(database, services, channels)
-    runtime = Runtime(services, writer, dispatcher, sender, channels, fetcher)
+    tutor = Tutor(services.knowledge, database.sessions)
+    runtime = Runtime(services, writer, dispatcher, sender, channels, fetcher, tutor)
     terminal = app.get(TERMINAL)
     if terminal is not None:
         channels[terminal.name] = terminal
@@ -224,7 +227,7 @@ def build_runtime(app: web.Application) -> Runtime:
         channels[chat.name] = chat
         app[WEBCHAT] = chat
     app[RUNTIME] = runtime
-    app[DASHBOARD] = Dashboard(services, sender)
+    app[DASHBOARD] = Dashboard(services, sender, tutor)
     return runtime
 
 
@@ -279,6 +282,7 @@ def start_tasks(runtime: Runtime) -> list[asyncio.Task[None]]:
             every(digest.CHECK_SECONDS, Digest(runtime.services, runtime.sender).run_once),
             name="digest",
         ),
+        asyncio.create_task(every(teaching.CHECK_SECONDS, runtime.tutor.run_once), name="tutor"),
     ]
 
 

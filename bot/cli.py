@@ -6,6 +6,7 @@ unionbot ask TEXT --json           answer one question as JSON (--jsonl: one per
 unionbot content check             validate the knowledge base; list stale articles
 unionbot route --workplace T --ward W --json   which union's queue (--directory FILE: no database)
 unionbot content unanswered        the questions the bot could not answer, most asked first
+unionbot content train [--select]  train the FAQ matcher, report its cross-validated accuracy
 unionbot directory import FILE     load or update the union directory
 unionbot officer add|invite|group|list   officer accounts, Telegram links, officers' groups
 unionbot officer deactivate|reset-password|unlink LOGIN   end an officer's access
@@ -44,8 +45,9 @@ from bot.services import accounts, calendar, knowledge, reporters
 from bot.services.accounts import AccountError
 from bot.services.crypto import Vault, load_vault
 from bot.services.i18n import LANGUAGES, Catalogs, _, format_date, format_datetime
-from bot.services.knowledge import SOON_DAYS, ContentError, Knowledge
+from bot.services.knowledge import SOON_DAYS, Knowledge
 from bot.services.router import Router
+from bot.services.vocabulary import ContentError, Vocabulary
 from handlers import faq
 from storage import (
     cases,
@@ -53,6 +55,7 @@ from storage import (
     conversations,
     credentials,
     db,
+    lessons,
     officers,
     outbox,
     people,
@@ -109,6 +112,11 @@ def _add_content(commands: Commands) -> None:
     do_check.add_argument("--soon-days", type=int, default=SOON_DAYS, help="'soon' horizon")
     do_unanswered = content_commands.add_parser("unanswered", help="questions not answered")
     do_unanswered.add_argument("--limit", type=int, default=50)
+    do_train = content_commands.add_parser("train", help="train the FAQ matcher")
+    do_train.add_argument("--lang", choices=LANGUAGES, default="vi", help="the matcher's language")
+    do_train.add_argument(
+        "--select", action="store_true", help="choose the settings by cross-validation too"
+    )
 
 
 def _add_route(commands: Commands) -> None:
@@ -222,6 +230,8 @@ def command(settings: Settings, args: argparse.Namespace, catalogs: Catalogs) ->
         return ask(settings, args, catalogs)
     if args.command == "content" and args.action == "check":
         return check_content(settings, args.today, args.soon_days)
+    if args.command == "content" and args.action == "train":
+        return asyncio.run(train_matcher(settings, args.lang, args.select))
     if args.command == "content":
         return asyncio.run(list_unanswered(settings, args.limit))
     if args.command == "route":
@@ -247,7 +257,7 @@ def ask(settings: Settings, args: argparse.Namespace, catalogs: Catalogs) -> int
     """`unionbot ask`: the same search and answer text as the chat, without a database."""
     language = args.lang or settings.default_language
     # Only the content is needed: no database, no keys, nothing written.
-    knowledge = Knowledge.load(settings.content_dir)
+    knowledge = Knowledge.load(settings.content_dir, settings.cache_dir)
     on = datetime.now(LOCAL_TIME).date()
 
     def answer(text: str) -> dict[str, object]:
@@ -322,6 +332,53 @@ async def list_unanswered(settings: Settings, limit: int) -> int:
         last = row.last_asked_at.astimezone(LOCAL_TIME).date()
         print(f"{row.count:5d}  {last}  [{row.language}] {row.text}")
     return 0
+
+
+async def train_matcher(settings: Settings, language: str, select: bool) -> int:
+    """`unionbot content train`: the matcher trained on the content and the officers' lessons,
+    its cross-validated accuracy and most confused pairs; --select also chooses its settings
+    and thresholds by cross-validation and writes them to content/training/model.yaml."""
+    from bot.services import training  # scikit-learn is loaded only for this command
+
+    taxonomy = knowledge.load_taxonomy(settings.content_dir / "taxonomy.yaml")
+    articles, _problems = knowledge.load_articles(settings.content_dir, taxonomy)
+    vocabulary = Vocabulary.load(settings.content_dir / "vocabulary.yaml")
+    taught = [
+        training.Example(t, topic) for t, topic in (await _lessons(settings)).get(language, ())
+    ]
+    spec = knowledge.model_spec(
+        settings.content_dir, settings.cache_dir, language, articles[language].values(), taught
+    )
+    if select:
+        result = training.select(spec.examples, vocabulary, language, log=print)
+        print(_("Settings written to {path}").format(
+            path=training.write_params(settings.content_dir, result, language)
+        ))  # fmt: skip
+        spec = knowledge.model_spec(
+            settings.content_dir, settings.cache_dir, language, articles[language].values(), taught
+        )
+    else:
+        held = training.heldout(spec.examples, vocabulary, language, spec.params)
+        result = training.report(held, spec.params)
+    print(json.dumps(result.as_dict(), ensure_ascii=False))
+    model = training.fit(spec.examples, vocabulary, language, spec.params, spec.fingerprint)
+    spec.path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(spec.path)
+    print(_("{count} examples ({taught} taught by officers); the model is kept in {path}").format(
+        count=len(spec.examples), taught=len(taught), path=spec.path
+    ))  # fmt: skip
+    return 0
+
+
+async def _lessons(settings: Settings) -> dict[str, list[tuple[str, str]]]:
+    """The officers' lessons, by language (none when the database has no schema yet)."""
+    database = db.Database.open(settings.database_url)
+    try:
+        await ensure_schema(database, settings)
+        async with database.sessions() as session:
+            return await lessons.by_language(session)
+    finally:
+        await database.close()
 
 
 async def _stored_directory(settings: Settings) -> Directory | None:

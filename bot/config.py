@@ -63,6 +63,8 @@ class Retention:
 class Settings:
     database_url: str
     content_dir: Path = CONTENT_DIR
+    # Where trained FAQ models are kept (UNIONBOT_CACHE_DIR); None: the user's cache folder.
+    cache_dir: Path | None = None
     default_language: str = "vi"
     http_host: str = "127.0.0.1"
     http_port: int = 8080
@@ -126,9 +128,11 @@ class Settings:
             )
         public_url = (merged.get("PUBLIC_URL") or "").rstrip("/") or None
         is_sqlite = url.startswith("sqlite")
+        default_key = base / "data" / "unionbot.key" if is_sqlite else None
         return cls(
             database_url=url,
             content_dir=Path(merged.get("UNIONBOT_CONTENT_DIR") or CONTENT_DIR),
+            cache_dir=_path(merged.get("UNIONBOT_CACHE_DIR")),
             http_host=merged.get("HTTP_HOST", "127.0.0.1"),
             http_port=_number(merged, "HTTP_PORT", 8080),
             telegram_token=merged.get("TELEGRAM_BOT_TOKEN") or None,
@@ -152,11 +156,7 @@ class Settings:
                 for key in (merged.get("UNIONBOT_ENCRYPTION_KEY") or "").split(",")
                 if key.strip()
             ),
-            key_file=(
-                Path(merged["UNIONBOT_KEY_FILE"])
-                if merged.get("UNIONBOT_KEY_FILE")
-                else (base / "data" / "unionbot.key" if is_sqlite else None)
-            ),
+            key_file=_path(merged.get("UNIONBOT_KEY_FILE")) or default_key,
             generate_key_file=is_sqlite and not merged.get("UNIONBOT_KEY_FILE"),
             due_days=_due_days(merged.get("UNIONBOT_DUE_DAYS")),
             sla_grace_hours=_number(merged, "UNIONBOT_SLA_GRACE_HOURS", 24),
@@ -212,6 +212,11 @@ def _due_days(value: str | None) -> dict[str, tuple[int, int | None]]:
                 f"kind=days/days with kinds {', '.join(DEFAULT_DUE_DAYS)}"
             ) from None
     return days
+
+
+def _path(value: str | None) -> Path | None:
+    """A path setting; None when empty."""
+    return Path(value) if value else None
 
 
 def _hour(value: str) -> int | None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,6 +51,7 @@ class Work:
     now: datetime
     replies: list[Outgoing] = field(default_factory=list)
     discarded: bool = False
+    committed: list[Callable[[], object]] = field(default_factory=list)
 
     def send(self, replies: Iterable[Outgoing]) -> None:
         """Send these once the work commits (in the order given)."""
@@ -59,6 +60,10 @@ class Work:
     def discard(self) -> None:
         """Roll the work back instead of committing it; nothing is sent."""
         self.discarded = True
+
+    def after_commit(self, action: Callable[[], object]) -> None:
+        """Call this once the work has committed (never if it rolls back)."""
+        self.committed.append(action)
 
 
 async def write(
@@ -163,6 +168,8 @@ class Sender:
             await self._remember_numbered(session, deliveries, unit.now)
             await session.commit()
         self.queue(deliveries)
+        for action in unit.committed:
+            action()
 
     async def _remember_numbered(
         self, session: AsyncSession, deliveries: Sequence[Delivery], now: datetime

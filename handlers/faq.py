@@ -1,8 +1,9 @@
 """Questions and answers: free text is searched in the knowledge base; the menu browses it.
 
-Above the confidence threshold the worker gets the article, its legal basis and the next
-steps as buttons. Below it: the best 2–3 topics as buttons and "Ask a union officer", which
-passes the question on as a `question` case; the question is also counted among the
+When the matcher answers, the worker gets the article, its legal basis and the next steps as
+buttons. When it is unsure: the likeliest 2–3 topics as buttons and "Ask a union officer",
+which passes the question on as a `question` case; out of scope: what the bot can help with,
+and the same handoff; the question is also counted among the
 unanswered ones for officers to write content. Greetings, thanks and emoji get a friendly word
 and the menu; "who are you?" the truth (an automated assistant, officers answer messages);
 politics a polite "only work and the union"; a threat to the person's safety the emergency
@@ -99,7 +100,7 @@ def compose(knowledge: Knowledge, match: Match, language: str, on: date) -> tupl
         if article is not None:
             return render(article, on), next_steps(article)
     ask = step_button("ask")
-    if match.suggestions:
+    if match.suggestions and not match.declined:
         rows = [topic_button(knowledge, topic, language) for topic in match.suggestions]
         text = _(
             "I am not sure I understood. Is your question about one of these? If not, tap "
@@ -107,9 +108,10 @@ def compose(knowledge: Knowledge, match: Match, language: str, on: date) -> tupl
         )
         return text, (*rows, ask, (menu.back_to_menu(),))
     text = _(
-        "Sorry, I can only answer questions about work, workers' rights and the union. "
-        "If your question is about that, tap “Ask a union officer” and an officer will "
-        "answer you here."
+        "Sorry, I can only help with work and the union: wages, contracts, insurance, leave, "
+        "dismissal, joining the union, reporting a problem at work or hardship support. If "
+        "your question is about that, tap “Ask a union officer” and an officer will answer "
+        "you here."
     )
     browse = Button(_("Browse the questions"), Faq("home").pack())
     return text, (ask, (browse, menu.back_to_menu()))

@@ -456,3 +456,19 @@ class UnansweredQuestion(Base):
     text_by: Mapped[str | None] = mapped_column(String(64))
     first_asked_at: Mapped[datetime]
     last_asked_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Lesson(Base):
+    """A wording officers taught the FAQ matcher (bot/services/teaching.py): the topic it
+    belongs to, or "out_of_scope". Numbers, e-mail addresses and names are masked before it
+    is stored; it is a wording, not a person's message."""
+
+    __tablename__ = "lessons"
+    __table_args__ = (UniqueConstraint("language", "text"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    language: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(String(500))
+    topic: Mapped[str] = mapped_column(String(80))
+    taught_by: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    taught_at: Mapped[datetime]

@@ -35,7 +35,8 @@ def test_e2e_bench_prints_one_line_per_database_and_channel():
 
 FAQ_KEYS = {
     "bench", "accuracy", "by_style", "oos_rejection", "real_accuracy", "baseline_accuracy",
-    "baseline_by_style", "p50_ms", "p99_ms", "build_s", "rss_mb",
+    "baseline_by_style", "p50_ms", "p99_ms", "build_s", "rss_mb", "rss_added_mb",
+    "cv_accuracy", "model_build_s",
 }  # fmt: skip
 
 
@@ -60,7 +61,7 @@ def test_faq_bench_prints_one_line_with_the_agreed_keys(tmp_path):
     real = tmp_path / "real.jsonl"
     real.write_text(json.dumps({"q": "Mức đóng đoàn phí?", "topics": ["join.dues"]}) + "\n")
     result = subprocess.run(
-        [sys.executable, "bench/faq.py", str(dev), str(real)],
+        [sys.executable, "bench/faq.py", str(dev), str(real), "--cv-folds", "2"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -71,6 +72,7 @@ def test_faq_bench_prints_one_line_with_the_agreed_keys(tmp_path):
     }  # fmt: skip
     assert 0 <= line["accuracy"] <= 1 and line["oos_rejection"] == 1.0
     assert 0 < line["p50_ms"] <= line["p99_ms"] and line["build_s"] > 0 and line["rss_mb"] > 10
+    assert 0.5 < line["cv_accuracy"] <= 1 and line["model_build_s"] > 0
 
 
 def test_dashboard_bench_prints_one_line_per_database():

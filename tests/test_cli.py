@@ -101,7 +101,7 @@ def test_ask_jsonl_answers_one_line_per_question_in_either_language(tmp_path):
     assert result.returncode == 0, result.stderr
     lottery, unsure, hello, leave = (json.loads(line) for line in result.stdout.splitlines())
     assert (lottery["topic"], lottery["suggestions"]) == (None, [])
-    assert lottery["answer"].startswith("Sorry, I can only answer questions about work")
+    assert lottery["answer"].startswith("Sorry, I can only help with work and the union")
     assert unsure["topic"] is None and len(unsure["suggestions"]) == 3
     assert hello["topic"] is None and hello["answer"].startswith("Hello!")
     assert leave["topic"] == "rights.annual_leave"

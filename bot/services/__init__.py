@@ -33,7 +33,7 @@ class Services:
         return cls(
             settings=settings,
             catalogs=Catalogs(settings.content_dir / "locales"),
-            knowledge=Knowledge.load(settings.content_dir),
+            knowledge=Knowledge.load(settings.content_dir, settings.cache_dir),
             vault=load_vault(settings),
             clock=clock,
             holidays=load_holidays(settings.content_dir),

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.outbox import Sender, Work
 from bot.services import Services, access, alerts, labels
 from bot.services.i18n import N_, _, format_datetime
+from bot.services.teaching import Tutor
 from bot.web import auth
 from handlers.types import Outgoing
 from storage import cases, credentials
@@ -95,6 +96,7 @@ class Dashboard:
 
     services: Services
     sender: Sender  # its unit of work wraps every page
+    tutor: Tutor  # retrains the FAQ matcher when officers teach it
 
 
 DASHBOARD = web.AppKey("dashboard", Dashboard)

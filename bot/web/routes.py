@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.web import admin, auth, statistics, views
+from bot.web import admin, auth, questions, statistics, views
 from bot.web.pages import page
 
 
@@ -27,8 +27,10 @@ def setup(app: web.Application) -> None:
     add_get("/officer/case/{code}", page(views.case_page))
     add_get("/officer/case/{code}/file/{file}", page(views.case_file))
     add_post("/officer/case/{code}/{action}", page(views.case_action, post=True))
-    # Statistics
+    # Statistics; the questions the bot could not answer, to teach it
     add_get("/officer/stats", page(statistics.stats))
+    add_get("/officer/questions", page(questions.questions_page))
+    add_post("/officer/questions/{id}/teach", page(questions.questions_teach, post=True))
     # Administration: canned replies, officers, officers' groups
     add_get("/officer/replies", page(admin.replies_page))
     add_post("/officer/replies", page(admin.replies_change, post=True))

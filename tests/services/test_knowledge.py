@@ -14,8 +14,9 @@ import yaml
 
 from bot.config import CONTENT_DIR
 from bot.services.i18n import Catalogs
-from bot.services.knowledge import ContentError, check, load_taxonomy, parse_article
+from bot.services.knowledge import check, load_taxonomy, parse_article
 from bot.services.text import accent_key, fold
+from bot.services.vocabulary import ContentError
 from handlers import faq
 
 QUESTIONS = yaml.safe_load((Path(__file__).parent / "faq_questions.yaml").read_text("utf-8"))
@@ -26,9 +27,9 @@ TOPIC_IDS = [topic for group in TAXONOMY for topic in group.topics]
 # ---------------------------------------------------------------------------- content
 
 
-def test_the_taxonomy_has_51_topics_in_four_groups():
+def test_the_taxonomy_has_58_topics_in_four_groups():
     assert [group.id for group in TAXONOMY] == ["join", "rights", "support", "service"]
-    assert len(TOPIC_IDS) == len(set(TOPIC_IDS)) == 51
+    assert len(TOPIC_IDS) == len(set(TOPIC_IDS)) == 58
 
 
 def test_the_knowledge_base_is_complete_and_valid_today():
@@ -177,22 +178,26 @@ def test_folding_ignores_unicode_form_tone_placement_case_and_d_stroke():
     ],
 )
 def test_shorthand_and_phrases_are_expanded(knowledge, typed, meant):
-    index = knowledge.indexes["vi"]
-    assert [fold(w) for w in index._tokens(typed)] == fold(meant).split()
+    reader = knowledge.matchers["vi"].reader
+    assert [fold(w) for w in reader.tokens(typed)] == fold(meant).split()
 
 
 def test_a_shorthand_key_with_diacritics_does_not_take_another_word(knowledge):
     # "hông" is chat for "không", but "hồng" (hoa hồng, commission) is a word of its own.
-    index = knowledge.indexes["vi"]
-    assert index._tokens("hông") == [accent_key("không")]
-    assert index._tokens("hồng") == [accent_key("hồng")]
+    reader = knowledge.matchers["vi"].reader
+    assert reader.tokens("hông") == [accent_key("không")]
+    assert reader.tokens("hồng") == [accent_key("hồng")]
 
 
-def test_typos_are_corrected_towards_the_articles_words(knowledge):
-    index = knowledge.indexes["vi"]
-    assert index.query("luongg").words == ("luong",)
-    assert "nghiep" in index.query("that nghiepp").words
-    assert index.query("congdoan").words[:2] == ("cong", "doan")
+def test_typos_are_corrected_towards_the_words_the_matcher_was_trained_on(knowledge):
+    reader = knowledge.matchers["vi"].reader
+
+    def read(text: str) -> list[str]:
+        return reader.folded(reader.tokens(text))
+
+    assert read("luongg") == ["luong"]
+    assert "nghiep" in read("that nghiepp")
+    assert read("congdoan")[:2] == ["cong", "doan"]
 
 
 # ---------------------------------------------------------------------------- search
@@ -255,13 +260,13 @@ DECLINED = [
 def test_representative_questions_land_on_their_topic(knowledge, text):
     match = knowledge.search(text, "vi")
     assert match.topic == REPRESENTATIVE[text], match
-    assert match.confidence >= knowledge.threshold
 
 
 @pytest.mark.parametrize("text", DECLINED)
 def test_out_of_scope_messages_are_declined(knowledge, text):
     match = knowledge.search(text, "vi")
-    assert match.topic is None, match
+    assert match.topic is None and match.declined, match
+    assert match.suggestions == ()
 
 
 def test_small_talk_is_recognised_as_such(knowledge):
@@ -272,8 +277,7 @@ def test_small_talk_is_recognised_as_such(knowledge):
 
 def test_quality_on_our_own_question_set(knowledge):
     """Our own questions (tests/services/faq_questions.yaml, written without looking at the
-    articles; the confidence model is fitted on them, so these floors guard against
-    regressions and do not measure generalisation: bench/faq.py does that)."""
+    articles, and never used to train or tune the matcher: held out)."""
     right: dict[str, list[bool]] = defaultdict(list)
     for row in QUESTIONS["in_scope"]:
         right[row["style"]].append(knowledge.search(row["q"], "vi").topic == row["topic"])
@@ -289,10 +293,10 @@ def test_quality_on_our_own_question_set(knowledge):
 
 
 @pytest.mark.parametrize("text", ["bảo hiểm", "bao hiem"])
-def test_below_the_threshold_the_best_topics_are_suggested(knowledge, text):
+def test_when_unsure_the_likeliest_topics_are_suggested(knowledge, text):
     match = knowledge.search(text, "vi")
-    assert match.topic is None and match.confidence < knowledge.threshold
-    assert len(match.suggestions) == 3
+    assert match.topic is None and not match.declined
+    assert 2 <= len(match.suggestions) <= 3
     assert {"rights.social_insurance", "rights.health_insurance"} <= set(match.suggestions)
 
 
