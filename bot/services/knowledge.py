@@ -16,6 +16,7 @@ confident).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -36,6 +37,7 @@ except ImportError:  # pragma: no cover
     from yaml import SafeLoader
 
 _T = TypeVar("_T")
+log = logging.getLogger(__name__)
 
 LANGUAGES = ("vi", "en")
 NEXT_STEPS = ("ask", "report", "join", "support")
@@ -307,6 +309,7 @@ class Knowledge:
         for language in (language for language, by_id in articles.items() if by_id):
             spec = knowledge.model_spec(language, (lessons or {}).get(language, ()))
             if not spec.path.is_file():
+                log.info("training the %s FAQ matcher (once per change of its examples)", language)
                 try:
                     training.build(spec.examples, language, content_dir, spec.path, spec.params)
                 except training.TrainingError as exc:

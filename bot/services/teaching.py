@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.logs import describe
 from bot.services import training
 from bot.services.knowledge import Knowledge, ModelSpec
 from bot.services.matcher import OUT_OF_SCOPE, Model
@@ -198,10 +199,18 @@ class Tutor:
         self._woken: asyncio.Task[bool] | None = None
 
     def wake(self) -> asyncio.Task[bool]:
-        """Retrain now, in the background; the task says whether anything changed."""
+        """Retrain now, in the background; the task says whether anything changed (a
+        failure is logged, and the next minute's look tries again)."""
         if self._woken is None or self._woken.done():
-            self._woken = asyncio.create_task(self.run_once(), name="faq-retrain")
+            self._woken = asyncio.create_task(self._run_logged(), name="faq-retrain")
         return self._woken
+
+    async def _run_logged(self) -> bool:
+        try:
+            return await self.run_once()
+        except Exception as exc:
+            log.error("retraining the FAQ matcher failed: %s", describe(exc))
+            return False
 
     async def run_once(self) -> bool:
         async with self._lock:

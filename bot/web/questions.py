@@ -49,7 +49,7 @@ async def questions_page(
     rows = [
         {
             "id": row.id,
-            "text": row.text,
+            "text": teaching.mask(row.text),  # as it would be taught: nobody named
             "count": row.count,
             "last": format_date(row.last_asked_at.astimezone(LOCAL_TIME).date()),
             "suggestions": [

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -122,3 +123,12 @@ async def log_in(client: TestClient, login: str, password: str = PASSWORD) -> in
 async def csrf_of(client: TestClient, path: str = "/officer/queue") -> str:
     page = await client.get(path)
     return re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)
+
+
+async def log_in_browser(page: Any, url: str, login: str) -> None:
+    """Log in to the dashboard in a browser page; it lands on the queue."""
+    await page.goto(f"{url}/officer/login")
+    await page.fill("input[name=login]", login)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("form.login button[type=submit]")
+    await page.wait_for_url("**/officer/queue")

@@ -14,7 +14,7 @@ from bot.app import create_app
 from storage.models import Case
 from tests.fixtures.browser import SCREENSHOTS
 from tests.fixtures.running_bot import serve
-from tests.web.conftest import PASSWORD, add_officers, seed_queue
+from tests.web.conftest import add_officers, log_in_browser, seed_queue
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 SIZES = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
@@ -34,11 +34,7 @@ async def test_an_officer_triages_sixty_requests(browser, settings, sessions, si
             named = await seed_queue(session, 60, datetime.now(UTC))
             await session.commit()
         page = await browser.new_page(viewport=SIZES[size])
-        await page.goto(f"{bot.url}/officer/login")
-        await page.fill("input[name=login]", "binh")
-        await page.fill("input[name=password]", PASSWORD)
-        await page.click("form.login button[type=submit]")
-        await page.wait_for_url("**/officer/queue")
+        await log_in_browser(page, bot.url, "binh")
         rows = page.locator("table.queue tbody tr")
         assert await rows.count() == 50  # a page of 50; "More" leads on
         assert await rows.nth(0).get_attribute("data-code") == named["urgent_overdue"]
