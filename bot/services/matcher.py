@@ -5,10 +5,12 @@ A message becomes three bags of features, the same in training and serving (`Rea
 folded words and word pairs (Vietnamese words are mostly two syllables, so pairs carry the
 meaning), the words typed with diacritics as typed ("mưa" is not "mua"), and character
 n-grams of the folded words (typos, teencode spellings, glued words). Each bag is weighted
-tf-idf and normalised; a multinomial logistic regression gives every topic, and the
-out-of-scope class, a probability. `decide` turns those into one of three outcomes:
-answer, unsure (2-3 topics to choose from) or out of scope. Its thresholds, like the model's
-settings, are chosen by cross-validation on the training examples, never by hand.
+tf-idf and normalised; a linear model (a logistic regression or a linear SVM, whichever
+cross-validation prefers) scores every topic and the two other classes, out of scope and
+too general, and a softmax with a fitted temperature makes the scores probabilities.
+`decide` turns those into one of three outcomes: answer, unsure (the likeliest topics to
+choose from) or out of scope. Its thresholds, like the model's settings, are chosen by
+cross-validation on the training examples, never by hand.
 """
 
 from __future__ import annotations
@@ -215,14 +217,15 @@ class Model:
     def probabilities(self, text: str) -> np.ndarray:
         """Each class's probability for a message; a long one is looked at whole and at its
         question sentence, mixed by the cross-validated share."""
-        whole = self._probabilities(text)
+        whole = self.plain_probabilities(text)
         part = question_part(text)
         if part is None:
             return whole
         share = self.params.whole_share
-        return share * whole + (1 - share) * self._probabilities(part)
+        return share * whole + (1 - share) * self.plain_probabilities(part)
 
-    def _probabilities(self, text: str) -> np.ndarray:
+    def plain_probabilities(self, text: str) -> np.ndarray:
+        """Each class's probability for the text as one piece."""
         z = self.intercept.astype(np.float64)
         for name, terms in self.reader.features(text).items():
             bag = self.bags[name]

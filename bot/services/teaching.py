@@ -31,77 +31,13 @@ MASK = "***"
 CHECK_SECONDS = 60  # how often a process looks for lessons taught on another
 # Vietnamese family names (and the K' of K'Ho names): a capitalised run of words starting
 # with one is most likely a person's full name ("Nguyễn Văn An").
-_SURNAMES = frozenset(
-    [
-        "nguyễn",
-        "trần",
-        "lê",
-        "phạm",
-        "hoàng",
-        "huỳnh",
-        "phan",
-        "vũ",
-        "võ",
-        "đặng",
-        "bùi",
-        "đỗ",
-        "hồ",
-        "ngô",
-        "dương",
-        "lý",
-        "đinh",
-        "trương",
-        "lâm",
-        "mai",
-        "tô",
-        "hà",
-        "cao",
-        "lưu",
-        "đoàn",
-        "vương",
-        "trịnh",
-        "chu",
-        "tạ",
-        "kiều",
-        "thái",
-        "quách",
-        "tăng",
-        "la",
-        "lương",
-        "triệu",
-        "đào",
-        "đàm",
-        "kim",
-        "châu",
-        "mạc",
-        "ông",
-        "phùng",
-        "khổng",
-        "giang",
-        "tôn",
-    ]
-)
-# Words before a given name: "anh Tuấn", "chị Lan", "tên em là Hoa".
-_BEFORE_NAME = frozenset(
-    [
-        "anh",
-        "chi",
-        "em",
-        "co",
-        "chu",
-        "bac",
-        "ong",
-        "ba",
-        "ban",
-        "thang",
-        "con",
-        "mr",
-        "mrs",
-        "ms",
-        "ten",
-        "la",
-    ]  # folded
-)
+_SURNAME_WORDS = """nguyễn trần lê phạm hoàng huỳnh phan vũ võ đặng bùi đỗ hồ ngô dương lý đinh
+trương lâm mai tô hà cao lưu đoàn vương trịnh chu tạ kiều thái quách tăng la lương triệu đào
+đàm kim châu mạc ông phùng khổng giang tôn"""
+_SURNAMES = frozenset(_SURNAME_WORDS.split())
+# Words before a given name: "anh Tuấn", "chị Lan", "tên em là Hoa" (folded).
+_BEFORE_WORDS = "anh chi em co chu bac ong ba ban thang con mr mrs ms ten la"
+_BEFORE_NAME = frozenset(_BEFORE_WORDS.split())
 _WORD = re.compile(r"[^\W\d_][^\W_]*(?:'[^\W_]+)?")
 
 

@@ -292,10 +292,10 @@ def heldout(
         model = fit([examples[i] for i in train], vocabulary, language, untempered)
         order = [model.classes.index(c) if c in model.classes else -1 for c in classes]
         for i in test:
-            whole[i] = _reorder(model._probabilities(examples[i].text), order)
+            whole[i] = _reorder(model.plain_probabilities(examples[i].text), order)
             question = question_part(examples[i].text)
             if question is not None:
-                part[i] = _reorder(model._probabilities(question), order)
+                part[i] = _reorder(model.plain_probabilities(question), order)
     return Heldout(tuple(examples), classes, whole, part)
 
 
