@@ -315,6 +315,7 @@ class Knowledge:
                 except training.TrainingError as exc:
                     raise ContentError(str(exc)) from exc
             knowledge.matchers[language] = Model.load(spec.path, vocabulary)
+            training.prune(spec.path.parent, language, keep=spec.path)
         return knowledge
 
     def model_spec(self, language: str, lessons: Sequence[Example] = ()) -> ModelSpec:

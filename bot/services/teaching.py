@@ -171,6 +171,7 @@ class Tutor:
                 await _fit_in_child(language, self.knowledge, spec)
             model = await asyncio.to_thread(Model.load, spec.path, self.knowledge.vocabulary)
             self.knowledge.learn(language, model)
+            training.prune(spec.path.parent, language, keep=spec.path)
             log.info("the %s FAQ matcher now knows %d lessons", language, len(examples))
 
 

@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -65,7 +66,24 @@ GRID_SHARE = (0.0, 0.3, 0.5, 0.7, 1.0)
 GRID_TEMPERATURE = tuple(round(0.05 * 1.25**i, 4) for i in range(25))  # 0.05 .. 10
 THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(2, 17))
 BUILD_TIMEOUT_S = 600
+KEEP_OLD_MODELS_S = 24 * 3600  # a model no process has built or used for a day goes
 LESSON_WEIGHT = 5.0
+
+
+def prune(folder: Path, language: str, keep: Path, now: float | None = None) -> int:
+    """Delete a language's older models from the cache (each lesson makes a new one); the one
+    in use stays, and so do those written in the last day, which another process may be
+    loading. Returns how many went."""
+    now = time.time() if now is None else now
+    gone = 0
+    for path in folder.glob(f"faq-{language}-*.npz"):
+        try:
+            if path != keep and now - path.stat().st_mtime > KEEP_OLD_MODELS_S:
+                path.unlink()
+                gone += 1
+        except OSError:  # another process pruned it first
+            continue
+    return gone
 
 
 def default_cache_dir() -> Path:

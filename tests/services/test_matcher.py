@@ -4,6 +4,7 @@ and training data that must name real topics."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import date
 
@@ -176,3 +177,15 @@ def test_content_check_names_a_wording_given_two_labels(tmp_path):
     assert problems == (
         "content/training/vi: “Xổ số hôm nay ra số mấy” is both out_of_scope and rights.overtime",
     )
+
+
+def test_old_models_are_pruned_from_the_cache_but_not_the_one_in_use(tmp_path):
+    now = 1_800_000_000.0
+    for name, age_days in (("faq-vi-old", 3), ("faq-vi-new", 0.1), ("faq-vi-used", 9),
+                           ("faq-en-old", 3)):  # fmt: skip
+        path = tmp_path / f"{name}.npz"
+        path.write_bytes(b"x")
+        os.utime(path, (now - age_days * 86400, now - age_days * 86400))
+    gone = training.prune(tmp_path, "vi", keep=tmp_path / "faq-vi-used.npz", now=now)
+    assert gone == 1
+    assert sorted(p.stem for p in tmp_path.iterdir()) == ["faq-en-old", "faq-vi-new", "faq-vi-used"]
