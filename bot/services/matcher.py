@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -274,11 +275,12 @@ class Model:
             arrays[f"terms_{name}"] = np.array(ordered if ordered else [""])
             arrays[f"idf_{name}"] = bag.idf
             arrays[f"offset_{name}"] = np.array(bag.offset)
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("wb") as out:
+        # A file of its own (two processes may train the same model at once), then renamed:
+        # atomic, so another process never reads half a model.
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as out:
             # numpy's stubs read **arrays as its allow_pickle flag; the arrays are keywords
             np.savez_compressed(out, **arrays)  # type: ignore[arg-type]
-        tmp.replace(path)  # atomic: another process never reads half a model
+        Path(out.name).replace(path)
 
     @classmethod
     def load(cls, path: Path, vocabulary: Vocabulary) -> Model:

@@ -76,7 +76,8 @@ def prune(folder: Path, language: str, keep: Path, now: float | None = None) -> 
     loading. Returns how many went."""
     now = time.time() if now is None else now
     gone = 0
-    for path in folder.glob(f"faq-{language}-*.npz"):
+    # (and files a process died writing)
+    for path in [*folder.glob(f"faq-{language}-*.npz"), *folder.glob("*.tmp")]:
         try:
             if path != keep and now - path.stat().st_mtime > KEEP_OLD_MODELS_S:
                 path.unlink()

@@ -181,11 +181,11 @@ def test_content_check_names_a_wording_given_two_labels(tmp_path):
 
 def test_old_models_are_pruned_from_the_cache_but_not_the_one_in_use(tmp_path):
     now = 1_800_000_000.0
-    for name, age_days in (("faq-vi-old", 3), ("faq-vi-new", 0.1), ("faq-vi-used", 9),
-                           ("faq-en-old", 3)):  # fmt: skip
-        path = tmp_path / f"{name}.npz"
+    for name, age_days in (("faq-vi-old.npz", 3), ("faq-vi-new.npz", 0.1), ("faq-vi-used.npz", 9),
+                           ("faq-en-old.npz", 3), ("half.tmp", 2)):  # fmt: skip
+        path = tmp_path / name
         path.write_bytes(b"x")
         os.utime(path, (now - age_days * 86400, now - age_days * 86400))
     gone = training.prune(tmp_path, "vi", keep=tmp_path / "faq-vi-used.npz", now=now)
-    assert gone == 1
+    assert gone == 2
     assert sorted(p.stem for p in tmp_path.iterdir()) == ["faq-en-old", "faq-vi-new", "faq-vi-used"]
