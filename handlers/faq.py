@@ -3,8 +3,8 @@
 When the matcher answers, the worker gets the article, its legal basis and the next steps as
 buttons. When it is unsure: the likeliest 2–3 topics as buttons and "Ask a union officer",
 which passes the question on as a `question` case; out of scope: what the bot can help with,
-and the same handoff; the question is also counted among the
-unanswered ones for officers to write content. Greetings, thanks and emoji get a friendly word
+and the same handoff. Either way the question is counted among the unanswered ones, for
+officers to teach the bot or write content. Greetings, thanks and emoji get a friendly word
 and the menu; "who are you?" the truth (an automated assistant, officers answer messages);
 politics a polite "only work and the union"; a threat to the person's safety the emergency
 numbers and the union's help, before the answer if there is one. `compose()` is the one place

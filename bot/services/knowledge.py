@@ -26,7 +26,7 @@ from typing import TypeVar
 import yaml
 
 from bot.services import training
-from bot.services.matcher import ANSWER, DECLINE, Model, Params, stem_en
+from bot.services.matcher import ANSWER, DECLINE, Model, Params
 from bot.services.text import has_diacritics, words
 from bot.services.training import Example
 from bot.services.vocabulary import ContentError, Vocabulary
@@ -367,7 +367,7 @@ class Knowledge:
             return "vi" if "vi" in self.matchers else default
         plain = words(text)
         known = {
-            language: sum(1 for w in plain if model.knows(stem_en(w) if language == "en" else w))
+            language: sum(1 for w in plain if model.knows(w))
             for language, model in self.matchers.items()
         }
         best = max(known.values())

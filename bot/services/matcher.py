@@ -248,8 +248,8 @@ class Model:
         return decide(self.probabilities(text), self.classes, self.params)
 
     def knows(self, word: str) -> bool:
-        """Whether the model was trained on this folded word."""
-        return word in self.reader.lexicon
+        """Whether the model was trained on this folded word (stemmed as its language is)."""
+        return (stem_en(word) if self.reader.language == "en" else word) in self.reader.lexicon
 
     # -- storing
 
@@ -295,7 +295,6 @@ class Model:
                 terms = [str(t) for t in data[f"terms_{name}"][: len(idf)]]
                 columns = {term: i for i, term in enumerate(terms)}
                 bags[name] = Bag(columns, idf, int(data[f"offset_{name}"]))
-            lexicon = (t for t in bags["words"].columns if " " not in t and not t.isdigit())
             return cls(
                 classes=tuple(str(c) for c in data["classes"]),
                 bags=bags,
@@ -303,8 +302,15 @@ class Model:
                 intercept=data["intercept"].astype(np.float64),
                 params=params,
                 fingerprint=str(meta["fingerprint"]),
-                reader=Reader.build(vocabulary, str(meta["language"]), params.chars, lexicon),
+                reader=Reader.build(
+                    vocabulary, str(meta["language"]), params.chars, lexicon_of(bags)
+                ),
             )
+
+
+def lexicon_of(bags: dict[str, Bag]) -> list[str]:
+    """The words a model was trained on: its single-word terms, numbers aside."""
+    return [t for t in bags["words"].columns if " " not in t and not t.isdigit()]
 
 
 def decide(probabilities: np.ndarray, classes: Sequence[str], params: Params) -> Decision:

@@ -43,6 +43,7 @@ from bot.services.matcher import (
     Params,
     Reader,
     decide,
+    lexicon_of,
     question_part,
 )
 from bot.services.text import fold
@@ -215,7 +216,6 @@ def fit(
     if len(model.classes_) == 2:  # one score for the second class: the first scores 0
         coef = np.vstack([np.zeros_like(coef), coef])
         intercept = np.concatenate([[0.0], intercept])
-    lexicon = (t for t in bags["words"].columns if " " not in t and not t.isdigit())
     return Model(
         classes=tuple(str(c) for c in model.classes_),
         bags=bags,
@@ -223,7 +223,7 @@ def fit(
         intercept=np.asarray(intercept, dtype=np.float64),
         params=params,
         fingerprint=fingerprint,
-        reader=Reader.build(vocabulary, language, params.chars, lexicon),
+        reader=Reader.build(vocabulary, language, params.chars, lexicon_of(bags)),
     )
 
 
