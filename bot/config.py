@@ -10,6 +10,7 @@ import ipaddress
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,6 +106,14 @@ class Settings:
     # The local hour (Vietnam time, 0-23) of the officers' daily digest (bot/digest.py);
     # None: no digest.
     digest_hour: int | None = 7
+    # Broadcasts (bot/broadcaster.py): messages per second per channel (0: no limit; Telegram
+    # allows about 30, or 1,000 with paid broadcasts, billed in Stars), the least time
+    # between two messages to one chat, and the local hours in which nothing is broadcast.
+    telegram_broadcast_per_second: float = 30.0
+    telegram_paid_broadcasts: bool = False
+    chat_gap_seconds: float = 1.0
+    zalo_broadcast_per_second: float = 10.0
+    quiet_hours: tuple[time, time] | None = (time(21), time(6))
     # The channel officers link their account on and get alerts through (Telegram for now).
     officer_channel: str = "telegram"
     # How long the janitor keeps what is no longer needed (bot/retention.py).
@@ -161,6 +170,11 @@ class Settings:
             due_days=_due_days(merged.get("UNIONBOT_DUE_DAYS")),
             sla_grace_hours=_number(merged, "UNIONBOT_SLA_GRACE_HOURS", 24),
             digest_hour=_hour(merged.get("UNIONBOT_DIGEST_HOUR", "7")),
+            telegram_broadcast_per_second=_rate(merged, "TELEGRAM_BROADCAST_PER_SECOND", 30.0),
+            telegram_paid_broadcasts=_flag(merged.get("TELEGRAM_PAID_BROADCASTS"), default=False),
+            chat_gap_seconds=_rate(merged, "UNIONBOT_CHAT_GAP_SECONDS", 1.0),
+            zalo_broadcast_per_second=_rate(merged, "ZALO_BROADCAST_PER_SECOND", 10.0),
+            quiet_hours=_quiet_hours(merged.get("UNIONBOT_QUIET_HOURS", "21:00-06:00")),
             officer_channel=_officer_channel(merged.get("UNIONBOT_OFFICER_CHANNEL")),
             retention=Retention.from_env(merged),
             trusted_proxies=_networks(merged.get("UNIONBOT_TRUSTED_PROXIES")),
@@ -231,6 +245,39 @@ def _hour(value: str) -> int | None:
             f"not {value!r}"
         )
     return int(text)
+
+
+def _rate(env: Mapping[str, str], key: str, default: float) -> float:
+    """A rate or a time in seconds: a number, 0 or more."""
+    value = (env.get(key) or "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not number >= 0 or number == float("inf"):
+        raise ConfigError(f"{key} must be a number, 0 or more, not {value!r}")
+    return number
+
+
+def _quiet_hours(value: str) -> tuple[time, time] | None:
+    """UNIONBOT_QUIET_HOURS="21:00-06:00": local hours (Vietnam time) in which no broadcast
+    goes out, from the first to the second (over midnight when it is earlier); "off" or
+    empty: none."""
+    text = value.strip().lower()
+    if text in ("", "off"):
+        return None
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in text.split("-"))
+    except ValueError:
+        raise ConfigError(
+            f"UNIONBOT_QUIET_HOURS must be two times like 21:00-06:00 (Vietnam time), or off; "
+            f"not {value!r}"
+        ) from None
+    if start == end:
+        raise ConfigError("UNIONBOT_QUIET_HOURS: the start and the end must differ")
+    return start, end
 
 
 # Channels officers can work a case on (linking, alerts, one-tap buttons).

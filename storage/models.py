@@ -472,3 +472,81 @@ class Lesson(Base):
     topic: Mapped[str] = mapped_column(String(80))
     taught_by: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
     taught_at: Mapped[datetime]
+
+
+# What a worker may subscribe to (handlers/subscriptions.py); a broadcast goes to one of them.
+SUBSCRIPTION_TOPICS = ("policy", "activities", "support")
+BROADCAST_STATUSES = (
+    "awaiting_approval", "scheduled", "sending", "paused", "cancelled", "done",
+)  # fmt: skip
+DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "unreachable", "uncertain", "skipped")
+
+
+class Subscription(Base):
+    """A worker's choice to receive one kind of broadcast; stopping deletes the row."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (_check_in("topic", SUBSCRIPTION_TOPICS, "topic"),)
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(20), primary_key=True)
+    # The day only, like every time kept of a person.
+    created_at: Mapped[datetime]
+
+
+class Broadcast(Base):
+    """A message from a union to the subscribed workers of an audience (bot/broadcaster.py
+    delivers it). `audience` holds the filters as chosen (bot/services/broadcasts.py)."""
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (
+        _check_in("status", BROADCAST_STATUSES, "status"),
+        Index("ix_broadcasts_due", "status", "send_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    # Whose broadcast it is: the author's union, or the union whose subtree it goes to.
+    union_id: Mapped[int] = mapped_column(ForeignKey("unions.id"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    topic: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    text_en: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(500))
+    audience: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # To everyone the federation reaches: needs a second admin's approval.
+    whole_federation: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    send_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    approved_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    # Recipients fixed when sending started (the audience counted again then).
+    total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class BroadcastDelivery(Base):
+    """One recipient of one broadcast: unique, so nobody gets it twice, whatever restarts or
+    how many processes. `sending` is claimed: the send may have happened."""
+
+    __tablename__ = "broadcast_deliveries"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "person_id"),
+        _check_in("status", DELIVERY_STATUSES, "status"),
+        Index("ix_broadcast_deliveries_due", "channel", "status", "broadcast_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id"))
+    # Cleared when the person erases their data; the row stays counted.
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    # Why it failed or could not be sent (a reason code, never a message's text).
+    reason: Mapped[str | None] = mapped_column(String(60))
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
