@@ -2,9 +2,9 @@
 
 cleanup_ctx, in order: the database (schema upgrade and first-start directory import on the
 embedded default), the shared HTTP client session, then the runtime: inbox writer, channels,
-dispatcher (the inbox worker), sender and evidence fetcher. `unionbot serve` serves it over
-HTTP; `unionbot
-chat` runs the same app without a listening socket, with the terminal as its channel.
+dispatcher (the inbox worker), sender, evidence fetcher and broadcaster. `unionbot serve`
+serves it over HTTP; `unionbot chat` runs the same app without a listening socket, with the
+terminal as its channel.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from aiohttp.typedefs import Handler
 from sqlalchemy import text
 
 from bot import digest, retention, sla
+from bot.broadcaster import Broadcaster
 from bot.channels import webchat
 from bot.channels.base import Channel
 from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel
@@ -72,6 +73,7 @@ class Runtime:
     channels: Mapping[str, Channel]
     fetcher: EvidenceFetcher
     tutor: Tutor
+    broadcaster: Broadcaster
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def receive(self, update: NewUpdate) -> None:
@@ -204,7 +206,8 @@ def build_runtime(app: web.Application) -> Runtime:
     writer = InboxWriter(database, services, on_stored=dispatcher.wake)
     fetcher = EvidenceFetcher(database, services, channels)
     tutor = Tutor(services.knowledge, database.sessions)
-    runtime = Runtime(services, writer, dispatcher, sender, channels, fetcher, tutor)
+    broadcaster = Broadcaster(database, services, channels)
+    runtime = Runtime(services, writer, dispatcher, sender, channels, fetcher, tutor, broadcaster)
     terminal = app.get(TERMINAL)
     if terminal is not None:
         channels[terminal.name] = terminal
@@ -283,6 +286,7 @@ def start_tasks(runtime: Runtime) -> list[asyncio.Task[None]]:
             name="digest",
         ),
         asyncio.create_task(every(teaching.CHECK_SECONDS, runtime.tutor.run_once), name="tutor"),
+        asyncio.create_task(runtime.broadcaster.run(), name="broadcaster"),
     ]
 
 
@@ -306,6 +310,7 @@ async def stop(runtime: Runtime) -> None:
         with suppress(asyncio.CancelledError):
             await task
     await runtime.dispatcher.close()
+    await runtime.broadcaster.close()
     await runtime.sender.close()
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT_DIR = ROOT / "content"
@@ -170,11 +171,7 @@ class Settings:
             due_days=_due_days(merged.get("UNIONBOT_DUE_DAYS")),
             sla_grace_hours=_number(merged, "UNIONBOT_SLA_GRACE_HOURS", 24),
             digest_hour=_hour(merged.get("UNIONBOT_DIGEST_HOUR", "7")),
-            telegram_broadcast_per_second=_rate(merged, "TELEGRAM_BROADCAST_PER_SECOND", 30.0),
-            telegram_paid_broadcasts=_flag(merged.get("TELEGRAM_PAID_BROADCASTS"), default=False),
-            chat_gap_seconds=_rate(merged, "UNIONBOT_CHAT_GAP_SECONDS", 1.0),
-            zalo_broadcast_per_second=_rate(merged, "ZALO_BROADCAST_PER_SECOND", 10.0),
-            quiet_hours=_quiet_hours(merged.get("UNIONBOT_QUIET_HOURS", "21:00-06:00")),
+            **_broadcasting(merged),
             officer_channel=_officer_channel(merged.get("UNIONBOT_OFFICER_CHANNEL")),
             retention=Retention.from_env(merged),
             trusted_proxies=_networks(merged.get("UNIONBOT_TRUSTED_PROXIES")),
@@ -245,6 +242,17 @@ def _hour(value: str) -> int | None:
             f"not {value!r}"
         )
     return int(text)
+
+
+def _broadcasting(env: Mapping[str, str]) -> dict[str, Any]:
+    """The broadcast settings (Settings explains them)."""
+    return {
+        "telegram_broadcast_per_second": _rate(env, "TELEGRAM_BROADCAST_PER_SECOND", 30.0),
+        "telegram_paid_broadcasts": _flag(env.get("TELEGRAM_PAID_BROADCASTS"), default=False),
+        "chat_gap_seconds": _rate(env, "UNIONBOT_CHAT_GAP_SECONDS", 1.0),
+        "zalo_broadcast_per_second": _rate(env, "ZALO_BROADCAST_PER_SECOND", 10.0),
+        "quiet_hours": _quiet_hours(env.get("UNIONBOT_QUIET_HOURS", "21:00-06:00")),
+    }
 
 
 def _rate(env: Mapping[str, str], key: str, default: float) -> float:

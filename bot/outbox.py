@@ -27,9 +27,9 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.base import Channel, Delivery, SendError, Unreachable
+from bot.channels.base import Channel, Delivery, SendError, Unreachable, broadcasting
 from bot.logs import describe
-from bot.services import Services, casework
+from bot.services import Services, casework, reach
 from bot.services.crypto import Vault
 from handlers.types import Outgoing
 from storage import choices, outbox
@@ -220,14 +220,23 @@ class Sender:
             with suppress(BaseException):
                 await asyncio.shield(previous)
         async with self._limit:
+            channel = self.channels[delivery.channel]
+            fast = broadcasting(channel)
+            if fast is not None:
+                fast.pace.spend(delivery.chat_id)  # replies first: they never wait for it
             try:
-                await self.channels[delivery.channel].send(delivery)
+                await channel.send(delivery)
             except Unreachable as exc:
                 await self._held(delivery, str(exc))
                 return
             except SendError as exc:
                 await self._failed(
-                    delivery, str(exc), exc.permanent, exc.retry_after, counted=exc.counted
+                    delivery,
+                    str(exc),
+                    exc.permanent,
+                    exc.retry_after,
+                    counted=exc.counted,
+                    gone=exc.gone,
                 )
                 return
             except Exception as exc:
@@ -261,10 +270,13 @@ class Sender:
         retry_after: float | None,
         *,
         counted: bool = True,
+        gone: bool = False,
     ) -> None:
         now = self.services.clock()
         try:
             async with self.db.writing(), self.db.sessions() as session:
+                if gone:
+                    await reach.gone_chat(session, delivery.channel, delivery.chat_id)
                 gave_up = await outbox.record_failure(
                     session,
                     delivery.id,

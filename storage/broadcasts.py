@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     Table,
     and_,
     case,
@@ -62,6 +63,7 @@ class Claimed:
     broadcast_id: int
     chat_id: str
     language: str
+    attempts: int
 
 
 def _audience(filters: Filters) -> ColumnElement[bool]:
@@ -159,18 +161,9 @@ async def start(session: AsyncSession, broadcast_id: int, filters: Filters, now:
     return int(total or 0)
 
 
-async def claim(
-    session: AsyncSession,
-    channel: str,
-    limit: int,
-    *,
-    owner: str,
-    now: datetime,
-    lease: timedelta,
-) -> list[Claimed]:
-    """Claim up to `limit` due deliveries of sending broadcasts on a channel, oldest first;
-    the caller commits before sending. Rows another process holds are skipped."""
-    picked = (
+def _due(channel: str, now: datetime) -> Select[int]:
+    """Due deliveries of sending broadcasts on a channel, oldest first."""
+    return (
         select(BroadcastDelivery.id)
         .join(Broadcast, Broadcast.id == BroadcastDelivery.broadcast_id)
         .where(
@@ -183,9 +176,21 @@ async def claim(
             ),
         )
         .order_by(BroadcastDelivery.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=BroadcastDelivery)
     )
+
+
+async def claim(
+    session: AsyncSession,
+    channel: str,
+    limit: int,
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+) -> list[Claimed]:
+    """Claim up to `limit` due deliveries of sending broadcasts on a channel, oldest first;
+    the caller commits before sending. Rows another process holds are skipped."""
+    picked = _due(channel, now).limit(limit).with_for_update(skip_locked=True, of=TABLE)
     ids = list(await session.scalars(picked))
     if not ids:
         return []
@@ -200,12 +205,13 @@ async def claim(
             BroadcastDelivery.broadcast_id,
             Person.channel_user_id,
             Person.language,
+            BroadcastDelivery.attempts,
         )
         .join(Person, Person.id == BroadcastDelivery.person_id)
         .where(BroadcastDelivery.id.in_(ids))
         .order_by(BroadcastDelivery.id)
     )
-    found = [Claimed(id_, broadcast, chat, language) for id_, broadcast, chat, language in rows]
+    found = [Claimed(*row) for row in rows]
     # Someone erased between the start and now: nobody to send to.
     gone = set(ids) - {c.id for c in found}
     if gone:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from handlers.types import Incoming
 
@@ -26,7 +27,7 @@ class SendError(Exception):
     """A send failed. `permanent` ones (blocked bot, unknown chat) are not retried;
     `retry_after` is how long the messenger asked us to wait, if it said. Not `counted`: the
     channel as a whole cannot send (its tokens need an admin), so the message waits without
-    using up its tries."""
+    using up its tries. `gone`: the person blocked the bot (permanent too)."""
 
     def __init__(
         self,
@@ -35,11 +36,14 @@ class SendError(Exception):
         permanent: bool = False,
         retry_after: float | None = None,
         counted: bool = True,
+        gone: bool = False,
     ):
         super().__init__(reason)
         self.permanent = permanent
         self.retry_after = retry_after
         self.counted = counted
+        # The person blocked the bot: mark them unreachable until they write again.
+        self.gone = gone
 
 
 class Unreachable(SendError):
@@ -58,6 +62,100 @@ class FetchError(Exception):
     def __init__(self, reason: str, *, permanent: bool = False):
         super().__init__(reason)
         self.permanent = permanent
+
+
+class Pace:
+    """A channel's sending budget per second, shared by replies and broadcasts, replies
+    first: a reply never waits for it but spends from it, and a broadcast waits until the
+    budget has room again. So a worker chatting during a broadcast is answered at once, and
+    the two together stay within the messenger's limit. It also keeps the least time between
+    two messages to one chat, and a pause the messenger asked for (a 429's retry_after),
+    which holds broadcasts back, not replies.
+
+    `per_second` 0 means no limit (the channel's own speed is the limit)."""
+
+    def __init__(
+        self,
+        per_second: float,
+        chat_gap: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.per_second = per_second
+        self.chat_gap = chat_gap
+        self.clock = clock
+        # A moment's burst at most a tenth of a second's worth (at least one message).
+        self.capacity = max(1.0, per_second / 10)
+        self._tokens = self.capacity
+        self._updated = clock()
+        self._paused_until = 0.0
+        self._last: dict[str, float] = {}
+
+    @property
+    def limited(self) -> bool:
+        return self.per_second > 0
+
+    def _refill(self) -> None:
+        now = self.clock()
+        if self.limited:
+            earned = (now - self._updated) * self.per_second
+            self._tokens = min(self.capacity, self._tokens + earned)
+        self._updated = now
+
+    def spend(self, chat_id: str) -> None:
+        """A reply goes now: it counts against the budget (never below a second's worth of
+        debt) and against its chat's gap."""
+        self._refill()
+        if self.limited:
+            self._tokens = max(self._tokens - 1, -self.per_second)
+        self.note(chat_id)
+
+    async def take(self, most: int) -> int:
+        """Wait until broadcasts may send, then take up to `most` messages' worth (at least
+        one); give back what is not used with `refund`."""
+        while True:
+            self._refill()
+            wait = self._paused_until - self.clock()
+            if wait <= 0 and (not self.limited or self._tokens >= 1):
+                break
+            if wait <= 0:
+                wait = (1 - self._tokens) / self.per_second
+            # Looked at again at least four times a second: a pause can be cut short.
+            await asyncio.sleep(min(wait, 0.25))
+        if not self.limited:
+            return most
+        taken = max(1, min(most, int(self._tokens)))
+        self._tokens -= taken
+        return taken
+
+    def refund(self, count: int) -> None:
+        if self.limited and count > 0:
+            self._refill()
+            self._tokens = min(self.capacity, self._tokens + count)
+
+    def pause(self, seconds: float) -> None:
+        """The messenger asked to wait (429 retry_after): broadcasts wait that long."""
+        self._paused_until = max(self._paused_until, self.clock() + max(seconds, 0.0))
+
+    def note(self, chat_id: str) -> None:
+        """A message went to this chat now."""
+        if self.chat_gap <= 0:
+            return
+        now = self.clock()
+        self._last.pop(chat_id, None)
+        self._last[chat_id] = now
+        # Oldest first: forget chats whose gap is over.
+        while self._last:
+            oldest, at = next(iter(self._last.items()))
+            if now - at < self.chat_gap:
+                break
+            del self._last[oldest]
+
+    def chat_wait(self, chat_id: str) -> float:
+        """Seconds until this chat may get another message (0: now)."""
+        last = self._last.get(chat_id)
+        if last is None:
+            return 0.0
+        return max(0.0, last + self.chat_gap - self.clock())
 
 
 class Channel(Protocol):
@@ -86,6 +184,26 @@ class Channel(Protocol):
     async def fetch(self, reference: str, limit: int) -> bytes:
         """The file an Attachment's reference names, at most `limit` bytes; FetchError."""
         ...
+
+
+class Broadcasting(Channel, Protocol):
+    """A channel that carries broadcasts (bot/broadcaster.py): its rate limits, and a send
+    that may refuse what the messenger's rules forbid for a broadcast (Unreachable with the
+    reason) where a reply would still go."""
+
+    pace: Pace
+
+    async def broadcast(self, delivery: Delivery) -> None:
+        """Send one broadcast message; raise SendError or Unreachable."""
+        ...
+
+
+def broadcasting(channel: Channel) -> Broadcasting | None:
+    """The channel as a broadcasting one, if it is."""
+    pace = getattr(channel, "pace", None)
+    if isinstance(pace, Pace) and callable(getattr(channel, "broadcast", None)):
+        return cast(Broadcasting, channel)
+    return None
 
 
 def split_text(text: str, limit: int = 4096) -> list[str]:

@@ -35,12 +35,12 @@ from telegram.error import (
 from telegram.ext import Application
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
-from bot.channels.base import Delivery, FetchError, SendError, split_text
+from bot.channels.base import Delivery, FetchError, Pace, SendError, split_text
 from bot.channels.telegram_request import AiohttpRequest
 from bot.config import Settings
 from bot.inbox import InboxWriter
 from bot.logs import describe
-from handlers.types import Attachment, Incoming
+from handlers.types import LEFT, Attachment, Incoming
 from storage.inbox import NewUpdate, without_nul
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,10 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
-HANDLED_KINDS = {"message", "callback_query"}
+HANDLED_KINDS = {"message", "callback_query", "my_chat_member"}
+# With paid broadcasts on (TELEGRAM_PAID_BROADCASTS), Telegram allows this many messages a
+# second, each beyond the free 30 billed in Stars (sendMessage's allow_paid_broadcast).
+PAID_PER_SECOND = 1000.0
 POLL_TIMEOUT_SECONDS = 30
 # Webhook updates parsed but not yet dispatched, kept to avoid parsing twice.
 MAX_REMEMBERED = 10_000
@@ -95,6 +98,9 @@ class TelegramChannel:
             .updater(None)
             .build()
         )
+        self.paid_broadcasts = settings.telegram_paid_broadcasts
+        rate = PAID_PER_SECOND if self.paid_broadcasts else settings.telegram_broadcast_per_second
+        self.pace = Pace(rate, settings.chat_gap_seconds)
         self._poller: asyncio.Task[None] | None = None
         self._parsed: OrderedDict[str, Incoming | None] = OrderedDict()
 
@@ -220,6 +226,14 @@ class TelegramChannel:
 
     def _convert(self, update: Update, payload: dict[str, Any]) -> Incoming | None:
         external_id = str(update.update_id)
+        member = update.my_chat_member
+        if member is not None:
+            # The person blocked the bot (or unblocked it: they will write when they want).
+            if member.chat.type == "private" and member.new_chat_member.status == "kicked":
+                user = str(member.from_user.id)
+                chat = str(member.chat.id)
+                return Incoming(self.name, user, chat, external_id=external_id, event=LEFT)
+            return _ignored(payload)
         query = update.callback_query
         if query is not None:
             message = query.message
@@ -262,6 +276,14 @@ class TelegramChannel:
     # -- sending --------------------------------------------------------------------------
 
     async def send(self, delivery: Delivery) -> None:
+        await self._send(delivery)
+
+    async def broadcast(self, delivery: Delivery) -> None:
+        """A broadcast goes as any message; with paid broadcasts on, marked as one, so
+        Telegram lets it past the free 30 a second (and bills it)."""
+        await self._send(delivery, paid=self.paid_broadcasts)
+
+    async def _send(self, delivery: Delivery, *, paid: bool = False) -> None:
         markup = keyboard(delivery.buttons) if delivery.buttons else None
         chunks = split_text(delivery.text)
         try:
@@ -269,13 +291,18 @@ class TelegramChannel:
                 params: dict[str, Any] = {"chat_id": int(delivery.chat_id), "text": chunk}
                 if markup is not None and i == len(chunks) - 1:
                     params["reply_markup"] = markup
+                if paid:
+                    params["allow_paid_broadcast"] = True
                 # The raw call: PTB builds and checks the request and raises its errors, but
                 # does not turn the Message sent back into objects nobody reads (a third of
                 # the event loop's time under load went there).
                 await self.bot.do_api_request("sendMessage", api_kwargs=params)
         except RetryAfter as exc:
             raise SendError("rate limited", retry_after=_seconds(exc)) from exc
-        except (Forbidden, BadRequest) as exc:
+        except Forbidden as exc:
+            # Blocked by the person (or a group that removed the bot): never retried.
+            raise SendError("Forbidden", permanent=True, gone=True) from exc
+        except BadRequest as exc:
             raise SendError(type(exc).__name__, permanent=True) from exc
         except TelegramError as exc:
             raise SendError(type(exc).__name__) from exc

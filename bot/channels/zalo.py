@@ -67,6 +67,7 @@ from bot.channels.base import (
     Coalesce,
     Delivery,
     FetchError,
+    Pace,
     SendError,
     Unreachable,
     split_text,
@@ -195,6 +196,7 @@ class ZaloChannel:
         self.recipient = Coalesce(recipients, Recipient())
         self.number_hint = number_hint
         self.clock = clock
+        self.pace = Pace(settings.zalo_broadcast_per_second, settings.chat_gap_seconds)
 
     # -- receiving ------------------------------------------------------------------------
 
@@ -300,6 +302,20 @@ class ZaloChannel:
         characters; buttons, or numbered options the number of which is typed back)."""
         person = await self.recipient(delivery.chat_id)
         self.check_window(person)
+        await self._deliver(delivery, person)
+
+    async def broadcast(self, delivery: Delivery) -> None:
+        """A broadcast goes as a consultation message, and only inside the free 48-hour
+        window after the worker's last message: outside it the recipient is reported with
+        the reason (never billed, never dropped silently). Zalo's own broadcast messages
+        (promotion messages, a quota per follower per month, sent in its promotional hours)
+        are not used yet."""
+        person = await self.recipient(delivery.chat_id)
+        if self.check_window(person) != "free":
+            raise Unreachable(WINDOW_CLOSED)
+        await self._deliver(delivery, person)
+
+    async def _deliver(self, delivery: Delivery, person: Recipient) -> None:
         # Numbered options were remembered with the message (`numbered`), before it was sent.
         messages, _options = render(delivery, self.number_hint(person.language))
         for message in messages:

@@ -54,6 +54,13 @@ def gone(person: Person) -> None:
     person.blocked = True
 
 
+async def gone_chat(session: AsyncSession, channel: str, chat_id: str) -> None:
+    """A messenger said the person of this private chat blocked the bot (Telegram's 403)."""
+    person = await people.find(session, channel, chat_id)
+    if person is not None:
+        gone(person)
+
+
 async def recipients(
     session: AsyncSession, vault: Vault, channel: str, chat_ids: Collection[str]
 ) -> dict[str, Recipient]:

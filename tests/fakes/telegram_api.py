@@ -75,6 +75,12 @@ class FakeTelegram:
         self.get_updates_offsets: list[int | None] = []
         self.failures: dict[str, list[Failure]] = {}
         self.on_send: Callable[[str, dict[str, Any]], None] | None = None
+        # Chats whose person blocked the bot: sendMessage to them is refused with 403.
+        self.blocked: set[str] = set()
+        # Each call, a failure or None (the benchmark's random 429s and 5xx).
+        self.chaos: Callable[[str], Failure | None] | None = None
+        # (chat_id, text) of every sendMessage that succeeded, in order.
+        self.messages: list[tuple[str, str]] = []
         self._update_ids = itertools.count(1000)
         self._message_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
@@ -143,6 +149,21 @@ class FakeTelegram:
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), remaining)
+
+    def member_update(self, user_id: int, status: str) -> dict[str, Any]:
+        """The person blocked ("kicked") or unblocked ("member") the bot in their chat."""
+        user = self._user(user_id)
+        return {
+            "update_id": self.next_update_id(),
+            "my_chat_member": {
+                "chat": {"id": user_id, "type": "private", "first_name": user["first_name"]},
+                "from": user,
+                "date": int(time.time()),
+                "old_chat_member": {"user": BOT_USER, "status": "member"},
+                "new_chat_member": {"user": BOT_USER, "status": status,
+                                    **({"until_date": 0} if status == "kicked" else {})},
+            },
+        }  # fmt: skip
 
     def fail_next(self, method: str, status: int, description: str, retry_after: int | None = None):
         """Make the next call of `method` fail as Telegram would."""
@@ -312,8 +333,8 @@ class FakeTelegram:
             self.calls.append(Call(method, params))
             self._changed.set()
         failures = self.failures.get(method)
-        if failures:
-            failure = failures.pop(0)
+        failure = failures.pop(0) if failures else self.chaos(method) if self.chaos else None
+        if failure is not None:
             extra = (
                 {"parameters": {"retry_after": failure.retry_after}} if failure.retry_after else {}
             )
@@ -353,6 +374,9 @@ class FakeTelegram:
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
         chat_id = int(params["chat_id"])
+        if str(chat_id) in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        self.messages.append((str(chat_id), str(params.get("text", ""))))
         message = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),

@@ -1,0 +1,241 @@
+"""Broadcasts delivered by the running bot through the fake Telegram API, on both databases:
+each subscriber once, nobody else; a blocked bot marks the person unreachable; 429s and 5xx
+are retried without a duplicate; a crash's claims are reported, not sent again; a whole-
+federation broadcast waits for a second admin."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from bot.services import accounts
+from bot.services import broadcasts as service
+from storage import broadcasts, cases, people, subscriptions, unions
+from storage.directory import load as load_directory
+from storage.models import AuditEntry, Broadcast, BroadcastDelivery, Officer, Person
+from tests.support import SAMPLE_DIRECTORY, count
+
+
+async def subscriber(
+    session,
+    user: int,
+    *,
+    topic: str = "policy",
+    union: str | None = None,
+    language: str = "vi",
+    blocked: bool = False,
+) -> Person:
+    """A Telegram worker subscribed to `topic`, linked to `union` by a case under their name."""
+    now = datetime.now(UTC)
+    person = await people.create(session, "telegram", str(user), language, now)
+    person.blocked = blocked
+    await subscriptions.subscribe(session, person.id, [topic], now)
+    if union is not None:
+        found = await unions.by_code(session, union)
+        await cases.open(
+            session,
+            kind="membership",
+            union_id=found.id,
+            person_id=person.id,
+            text="Đăng ký",
+            now=now,
+        )
+    return person  # fmt: skip
+
+
+async def wait_done(sessions, broadcast_id: int, timeout: float = 20.0) -> Broadcast:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        async with sessions() as session:
+            found = await session.get(Broadcast, broadcast_id)
+            if found.status == "done":
+                return found
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"broadcast {broadcast_id} is {found.status}")
+
+
+async def outcomes(sessions, broadcast_id: int) -> dict[str, tuple[str, str | None]]:
+    async with sessions() as session:
+        rows = await session.execute(
+            select(Person.channel_user_id, BroadcastDelivery.status, BroadcastDelivery.reason)
+            .join(Person, Person.id == BroadcastDelivery.person_id)
+            .where(BroadcastDelivery.broadcast_id == broadcast_id)
+        )
+        return {chat: (status, reason) for chat, status, reason in rows}
+
+
+async def compose(sessions, officer_id: int, union: str, text: str, **audience) -> int:
+    async with sessions() as session:
+        officer = await session.get(Officer, officer_id)
+        found = await unions.by_code(session, union)
+        draft = service.Draft(service.Audience(found.id, **audience), text)
+        broadcast = await service.compose(session, officer, draft, datetime.now(UTC))
+        await session.commit()
+        return broadcast.id
+
+
+async def add_admin(sessions, name: str, union: str = "FED-ROOT") -> int:
+    async with sessions() as session:
+        officer = await accounts.add_officer(
+            session, union_code=union, name=name, role="admin", now=datetime.now(UTC)
+        )
+        await session.commit()
+        return officer.id
+
+
+async def test_a_broadcast_reaches_each_subscriber_in_its_audience_once(
+    start_bot, fake_telegram, sessions
+):
+    await start_bot(quiet_hours=None)
+    async with sessions() as session:
+        await subscriber(session, 9001, union="GR-THONGXANH")  # below the ward's union
+        await subscriber(session, 9002, union="CL-XUANHUONG", language="en")
+        await subscriber(session, 9003, union="CL-CAMLY")  # another ward
+        await subscriber(session, 9004)  # never said where they work
+        await subscriber(session, 9005, topic="activities", union="CL-XUANHUONG")
+        await subscriber(session, 9006, union="GR-BVDALAT", blocked=True)
+        await session.commit()
+    admin = await add_admin(sessions, "Chị Hạnh")
+    ward = await compose(sessions, admin, "CL-XUANHUONG", "Lương tối thiểu vùng tăng từ 1/1.")
+    await wait_done(sessions, ward)
+    got = Counter(chat for chat, _text in fake_telegram.messages)
+    assert got == {"9001": 1, "9002": 1}
+    [(_, text)] = [m for m in fake_telegram.messages if m[0] == "9001"]
+    assert text.startswith("Lương tối thiểu vùng tăng từ 1/1.")
+    assert "/dung" in text
+    assert await outcomes(sessions, ward) == {
+        "9001": ("sent", None), "9002": ("sent", None), "9006": ("unreachable", "left"),
+    }  # fmt: skip
+    async with sessions() as session:
+        done = await session.get(Broadcast, ward)
+        report = await service.progress(session, done, datetime.now(UTC))
+    assert (done.total, report.sent, report.unreachable, report.pending) == (3, 2, 1, 0)
+
+
+async def test_the_whole_federation_waits_for_a_second_admin(start_bot, fake_telegram, sessions):
+    await start_bot(quiet_hours=None)
+    async with sessions() as session:
+        for user in (9101, 9102, 9103):
+            await subscriber(session, user, union="CL-LAMVIEN" if user == 9101 else None)
+        await session.commit()
+    first, second = await add_admin(sessions, "Anh Tâm"), await add_admin(sessions, "Chị Mai")
+    whole = await compose(sessions, first, "FED-ROOT", "Chương trình Tết Sum vầy 2027.")
+    await asyncio.sleep(1.5)  # a tick or two: nothing may go before the approval
+    assert fake_telegram.messages == []
+    async with sessions() as session:
+        author = await session.get(Officer, first)
+        try:
+            await service.approve(session, author, whole, datetime.now(UTC))
+            raise AssertionError("the author approved their own broadcast")
+        except service.BroadcastError:
+            pass
+        await service.approve(session, await session.get(Officer, second), whole,
+                              datetime.now(UTC))  # fmt: skip
+        await session.commit()
+    await wait_done(sessions, whole)
+    assert sorted(chat for chat, _ in fake_telegram.messages) == ["9101", "9102", "9103"]
+    actions = [a for a in ("broadcast.created", "broadcast.approved")]
+    for action in actions:
+        assert await count(sessions, AuditEntry, AuditEntry.action == action) == 1
+
+
+async def test_blocked_bot_429_and_5xx_each_end_well_without_a_duplicate(
+    start_bot, fake_telegram, sessions
+):
+    await start_bot(quiet_hours=None)
+    users = list(range(9201, 9209))
+    async with sessions() as session:
+        for user in users:
+            await subscriber(session, user)
+        await session.commit()
+    fake_telegram.blocked.add("9203")
+    fake_telegram.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", 1)
+    fake_telegram.fail_next("sendMessage", 502, "Bad Gateway")
+    fake_telegram.fail_next("sendMessage", 500, "Internal Server Error")
+    admin = await add_admin(sessions, "Chị Hạnh")
+    sent = await compose(sessions, admin, "FED-ROOT", "Tin mới.")
+    async with sessions() as session:
+        await service.approve(session, await session.get(Officer, await add_admin(
+            sessions, "Anh Bình")), sent, datetime.now(UTC))  # fmt: skip
+        await session.commit()
+    await wait_done(sessions, sent, timeout=30)
+    got = Counter(chat for chat, _ in fake_telegram.messages)
+    assert got == {str(u): 1 for u in users if u != 9203}
+    result = await outcomes(sessions, sent)
+    assert result["9203"] == ("unreachable", "blocked")
+    async with sessions() as session:
+        blocked = await people.find(session, "telegram", "9203")
+    assert blocked.blocked
+
+
+async def test_claims_of_a_crashed_process_are_reported_not_sent_again(
+    start_bot, fake_telegram, sessions
+):
+    """A process died after claiming two rows: they may have gone, so they are recorded as
+    uncertain and never sent again; the rest go."""
+    async with sessions() as session:
+        await unions.import_directory(session, load_directory(SAMPLE_DIRECTORY))
+        for user in range(9301, 9306):
+            await subscriber(session, user)
+        admin = await accounts.add_officer(
+            session, union_code="FED-ROOT", name="A", role="admin", now=datetime.now(UTC)
+        )
+        root = await unions.root(session)
+        draft = service.Draft(service.Audience(root.id, wards=frozenset()), "Tin.")
+        broadcast = await service.compose(session, admin, draft, datetime.now(UTC))
+        broadcast.status = "scheduled"  # as if approved
+        now = datetime.now(UTC)
+        filters = await service.filters(session, service.Audience.of(broadcast))
+        assert await broadcasts.start(session, broadcast.id, filters, now) == 5
+        # Claimed five minutes ago with a two-minute lease: on PostgreSQL, where processes
+        # share the work, a claim is abandoned once its lease is over.
+        dead = await broadcasts.claim(
+            session, "telegram", 2, owner="dead:1", now=now - timedelta(minutes=5),
+            lease=timedelta(minutes=2),
+        )  # fmt: skip
+        await session.commit()
+    await start_bot(quiet_hours=None)
+    await wait_done(sessions, broadcast.id)
+    result = await outcomes(sessions, broadcast.id)
+    assert {result[c.chat_id] for c in dead} == {("uncertain", "interrupted")}
+    assert sorted(chat for chat, _ in fake_telegram.messages) == sorted(
+        str(u) for u in range(9301, 9306) if str(u) not in {c.chat_id for c in dead}
+    )
+
+
+async def test_blocking_the_bot_marks_the_person_unreachable(start_bot, fake_telegram, sessions):
+    await start_bot(quiet_hours=None)
+    await fake_telegram.deliver(fake_telegram.text_update(9401, "/start"))
+    await fake_telegram.wait_for("sendMessage", 1)
+    await fake_telegram.deliver(fake_telegram.member_update(9401, "kicked"))
+    for _ in range(50):
+        async with sessions() as session:
+            person = await people.find(session, "telegram", "9401")
+        if person.blocked:
+            break
+        await asyncio.sleep(0.1)
+    assert person.blocked
+    # Writing again makes them reachable.
+    await fake_telegram.deliver(fake_telegram.text_update(9401, "/start"))
+    await fake_telegram.wait_for("sendMessage", 2)
+    async with sessions() as session:
+        assert not (await people.find(session, "telegram", "9401")).blocked
+
+
+async def test_a_reply_refused_with_403_marks_the_person_unreachable(
+    start_bot, fake_telegram, sessions
+):
+    await start_bot(quiet_hours=None)
+    fake_telegram.blocked.add("9501")
+    await fake_telegram.deliver(fake_telegram.text_update(9501, "/start"))
+    for _ in range(50):
+        async with sessions() as session:
+            person = await people.find(session, "telegram", "9501")
+        if person is not None and person.blocked:
+            break
+        await asyncio.sleep(0.1)
+    assert person.blocked

@@ -1,0 +1,289 @@
+"""The broadcaster's rules with a fixed clock and a recording channel, on both databases:
+quiet hours, approval, pause and cancel, two processes sharing the work without a
+duplicate; and the channel's budget (Pace)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from bot.broadcaster import Broadcaster
+from bot.channels.base import Delivery, Pace, SendError, Unreachable
+from bot.services import accounts
+from bot.services import broadcasts as service
+from storage import people, subscriptions, unions
+from storage.models import Broadcast, BroadcastDelivery
+from tests.support import count
+
+# 22:00 in Đà Lạt (UTC+7): inside the default quiet hours, 21:00-06:00.
+NIGHT = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+MORNING = datetime(2026, 11, 25, 23, 0, tzinfo=UTC)  # 06:00 the next day
+
+
+class Recorder:
+    """A messenger that takes every broadcast (and can refuse some)."""
+
+    name = "telegram"
+    keeps_history = False
+
+    def __init__(self, refuse: dict[str, Exception] | None = None) -> None:
+        self.pace = Pace(0)
+        self.sent: list[str] = []
+        self.refuse = refuse or {}
+
+    async def broadcast(self, delivery: Delivery) -> None:
+        await asyncio.sleep(0)
+        if delivery.chat_id in self.refuse:
+            raise self.refuse[delivery.chat_id]
+        self.sent.append(delivery.chat_id)
+
+    async def send(self, delivery: Delivery) -> None:
+        await self.broadcast(delivery)
+
+
+async def seed(database, users: range, now: datetime) -> None:
+    async with database.sessions() as session:
+        for user in users:
+            person = await people.create(session, "telegram", str(user), "vi", now)
+            await subscriptions.subscribe(session, person.id, ["policy"], now)
+        await session.commit()
+
+
+async def compose(database, now: datetime, union: str = "CL-CAMLY", role: str = "admin") -> int:
+    async with database.sessions() as session:
+        officer = await accounts.add_officer(
+            session, union_code=union, name="Cán bộ", role=role, now=now
+        )
+        found = await unions.by_code(session, union)
+        draft = service.Draft(service.Audience(found.id), "Thông báo")
+        broadcast = await service.compose(session, officer, draft, now)
+        await session.commit()
+        return broadcast.id
+
+
+async def run_until_done(engine: Broadcaster, channel: Recorder) -> None:
+    await engine.tick()
+    while await engine.deliver_some(channel):
+        pass
+    await asyncio.gather(*engine._sends)
+    await engine.flush()
+    await engine.tick()
+
+
+def engine_for(database, dispatcher, channel: Recorder, owner: str = "me") -> Broadcaster:
+    return Broadcaster(database, dispatcher.services, {"telegram": channel}, owner=owner)
+
+
+async def status(database, broadcast_id: int) -> str:
+    async with database.sessions() as session:
+        return (await session.get(Broadcast, broadcast_id)).status
+
+
+async def test_nothing_starts_in_quiet_hours_and_it_starts_when_they_end(
+    database, dispatcher, clock
+):
+    clock.now = NIGHT
+    await seed(database, range(1, 4), NIGHT)
+    # An officer of a ward's union: its subtree, no approval needed. Nobody is linked to it
+    # by a case, so the audience is empty, except for the root's (checked below).
+    broadcast_id = await compose(database, NIGHT, union="FED-ROOT")
+    async with database.sessions() as session:
+        second = await accounts.add_officer(
+            session, union_code="FED-ROOT", name="B", role="admin", now=NIGHT
+        )
+        await service.approve(session, second, broadcast_id, NIGHT)
+        await session.commit()
+    channel = Recorder()
+    engine = engine_for(database, dispatcher, channel)
+    assert await engine.tick() == []
+    assert await status(database, broadcast_id) == "scheduled"
+    clock.now = MORNING
+    await run_until_done(engine, channel)
+    assert sorted(channel.sent) == ["1", "2", "3"]
+    assert await status(database, broadcast_id) == "done"
+
+
+def test_quiet_hours_over_midnight_and_within_a_day():
+    night = (datetime.strptime("21:00", "%H:%M").time(), datetime.strptime("06:00", "%H:%M").time())
+    assert service.quiet_until(NIGHT, night) == MORNING
+    assert service.quiet_until(MORNING, night) is None
+    assert service.quiet_until(NIGHT, None) is None
+    noon = (datetime.strptime("12:00", "%H:%M").time(), datetime.strptime("13:00", "%H:%M").time())
+    at_noon = datetime(2026, 11, 25, 5, 30, tzinfo=UTC)  # 12:30 local
+    assert service.quiet_until(at_noon, noon) == datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
+    assert service.quiet_until(MORNING, noon) is None
+
+
+async def test_waiting_for_approval_paused_and_cancelled_broadcasts_send_nothing(
+    database, dispatcher, clock
+):
+    clock.now = MORNING
+    await seed(database, range(10, 14), MORNING)
+    whole = await compose(database, MORNING, union="FED-ROOT")
+    channel = Recorder()
+    engine = engine_for(database, dispatcher, channel)
+    await run_until_done(engine, channel)
+    assert channel.sent == [] and await status(database, whole) == "awaiting_approval"
+    async with database.sessions() as session:
+        admin = await accounts.add_officer(
+            session, union_code="FED-ROOT", name="B", role="admin", now=MORNING
+        )
+        await service.approve(session, admin, whole, MORNING)
+        await session.commit()
+    await engine.tick()  # started: recipients fixed
+    async with database.sessions() as session:
+        assert await service.change(session, admin, whole, "pause", MORNING)
+        await session.commit()
+    assert await engine.deliver_some(channel) == 0
+    async with database.sessions() as session:
+        assert await service.change(session, admin, whole, "resume", MORNING)
+        await session.commit()
+    assert await engine.deliver_some(channel) == 4
+    await asyncio.gather(*engine._sends)
+    await engine.flush()
+    assert sorted(channel.sent) == ["10", "11", "12", "13"]
+
+
+async def test_cancelling_skips_what_was_not_sent(database, dispatcher, clock):
+    clock.now = MORNING
+    await seed(database, range(20, 23), MORNING)
+    broadcast_id = await compose(database, MORNING, union="FED-ROOT")
+    async with database.sessions() as session:
+        admin = await accounts.add_officer(
+            session, union_code="FED-ROOT", name="B", role="admin", now=MORNING
+        )
+        await service.approve(session, admin, broadcast_id, MORNING)
+        await session.commit()
+    channel = Recorder()
+    engine = engine_for(database, dispatcher, channel)
+    await engine.tick()
+    async with database.sessions() as session:
+        assert await service.change(session, admin, broadcast_id, "cancel", MORNING)
+        assert not await service.change(session, admin, broadcast_id, "resume", MORNING)
+        await session.commit()
+    assert await engine.deliver_some(channel) == 0
+    assert (
+        await count(database.sessions, BroadcastDelivery, BroadcastDelivery.reason == "cancelled")
+        == 3
+    )
+
+
+async def test_two_processes_share_a_broadcast_without_a_duplicate(database, dispatcher, clock):
+    clock.now = MORNING
+    await seed(database, range(100, 400), MORNING)
+    broadcast_id = await compose(database, MORNING, union="FED-ROOT")
+    async with database.sessions() as session:
+        admin = await accounts.add_officer(
+            session, union_code="FED-ROOT", name="B", role="admin", now=MORNING
+        )
+        await service.approve(session, admin, broadcast_id, MORNING)
+        await session.commit()
+    channel = Recorder()
+    first, second = (engine_for(database, dispatcher, channel, owner) for owner in ("a", "b"))
+    await first.tick()
+
+    async def work(engine: Broadcaster) -> None:
+        claimed = True
+        while claimed:  # each round yields at its database calls
+            claimed = bool(await engine.deliver_some(channel))
+        await asyncio.gather(*engine._sends)
+        await engine.flush()
+
+    await asyncio.gather(work(first), work(second))
+    assert Counter(channel.sent) == {str(u): 1 for u in range(100, 400)}
+    await first.tick()
+    assert await status(database, broadcast_id) == "done"
+
+
+async def test_refusals_are_recorded_by_reason(database, dispatcher, clock):
+    clock.now = MORNING
+    await seed(database, range(30, 35), MORNING)
+    broadcast_id = await compose(database, MORNING, union="FED-ROOT")
+    async with database.sessions() as session:
+        admin = await accounts.add_officer(
+            session, union_code="FED-ROOT", name="B", role="admin", now=MORNING
+        )
+        await service.approve(session, admin, broadcast_id, MORNING)
+        await session.commit()
+    channel = Recorder({
+        "30": Unreachable("window_closed"),
+        "31": SendError("BadRequest", permanent=True),
+        "32": SendError("Forbidden", permanent=True, gone=True),
+        "33": SendError("TimedOut"),
+    })  # fmt: skip
+    engine = engine_for(database, dispatcher, channel)
+    await run_until_done(engine, channel)
+    async with database.sessions() as session:
+        found = await session.get(Broadcast, broadcast_id)
+        report = await service.progress(session, found, MORNING)
+        blocked = await people.find(session, "telegram", "32")
+    assert (report.sent, report.unreachable, report.failed, report.pending) == (1, 2, 1, 1)
+    assert report.reasons == {"window_closed": 1, "BadRequest": 1, "blocked": 1, "TimedOut": 1}
+    assert blocked.blocked
+    # The one that timed out is retried later, with backoff, and goes when it can.
+    del channel.refuse["33"]
+    clock.now = MORNING + timedelta(minutes=1)
+    await run_until_done(engine, channel)
+    assert channel.sent.count("33") == 1
+    assert await status(database, broadcast_id) == "done"
+
+
+async def test_an_officer_cannot_broadcast_beyond_their_subtree(database, dispatcher, clock):
+    async with database.sessions() as session:
+        officer = await accounts.add_officer(
+            session, union_code="CL-CAMLY", name="C", role="officer", now=clock.now
+        )
+        other = await unions.by_code(session, "CL-LAMVIEN")
+        draft = service.Draft(service.Audience(other.id), "Tin")
+        try:
+            await service.compose(session, officer, draft, clock.now)
+            raise AssertionError("composed outside the subtree")
+        except service.BroadcastError:
+            pass
+        for bad in (
+            service.Draft(service.Audience(other.id), "   "),
+            service.Draft(service.Audience(other.id, topic="football"), "Tin"),
+            service.Draft(service.Audience(other.id), "Tin", link="javascript:alert(1)"),
+            service.Draft(service.Audience(other.id), "x" * 5000),
+        ):
+            try:
+                service.clean(bad)
+                raise AssertionError(f"accepted {bad}")
+            except service.BroadcastError:
+                pass
+    assert await count(database.sessions, Broadcast) == 0
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_pace_gives_replies_priority_and_honours_a_pause():
+    ticks = Ticks()
+    pace = Pace(10, chat_gap=1.0, clock=ticks)
+    assert pace.capacity == 1.0
+    assert await pace.take(5) == 1  # a tenth of a second's worth at most
+    ticks.now = 0.1
+    pace.spend("42")  # a reply: never waits, but the broadcast's next token comes later
+    assert pace.chat_wait("42") == 1.0
+    ticks.now = 0.15
+    waiting = asyncio.create_task(pace.take(1))
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    ticks.now = 0.3
+    assert await asyncio.wait_for(waiting, 1) == 1
+    pace.pause(5)
+    blocked = asyncio.create_task(pace.take(1))
+    await asyncio.sleep(0.02)
+    assert not blocked.done()
+    ticks.now = 6
+    assert await asyncio.wait_for(blocked, 1) == 1
+    ticks.now = 7.2
+    assert pace.chat_wait("42") == 0.0
+    unlimited = Pace(0)
+    assert await unlimited.take(100) == 100
