@@ -200,3 +200,19 @@ class OfficerAction(Payload, namespace="o"):
     verb: OfficerVerb
     case_id: int
     argument: int | None = None
+
+
+BroadcastVerb = Literal["topic", "send", "drop", "approve"]
+# bot/services/broadcasts.py TOPICS (handlers/announce.py checks they agree).
+BroadcastTopic = Literal["policy", "activities", "support"]
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastAction(Payload, namespace="bc"):
+    """A broadcast composed on Telegram: under a draft's preview, switch its topic, send it or
+    drop it (`number` is that preview's, so an older preview's buttons are stale); or
+    approve a saved one (`number` is the broadcast's id)."""
+
+    verb: BroadcastVerb
+    number: int
+    topic: BroadcastTopic | None = None

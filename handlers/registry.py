@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from handlers import (
+    announce,
     cancel,
     case_reply,
     faq,
@@ -38,6 +39,7 @@ from handlers.types import (
     Handler,
     Incoming,
     Outgoing,
+    StaleButton,
 )
 
 # The multi-step forms (handlers/forms.py runs them), by name.
@@ -73,6 +75,8 @@ COMMANDS: dict[str, Handler] = {
     "queue": aside(officer.queue),
     "case": aside(officer.show_case),
     "canbo": aside(officer.link),
+    "thongbao": aside(announce.start),
+    "duyet": aside(announce.approve),
 }
 
 # Button payloads (handlers/payloads.py) are "<namespace>:<fields>"; the namespace picks
@@ -89,6 +93,7 @@ BUTTONS: dict[str, Handler] = {
     payloads.Question.namespace: aside(question.on_button),
     payloads.MyRequests.namespace: aside(my_requests.on_button),
     payloads.OfficerAction.namespace: aside(officer.on_button),
+    payloads.BroadcastAction.namespace: aside(announce.on_button),
 }
 
 
@@ -110,9 +115,15 @@ def public_button(payload: str) -> bool:
 
 
 def officer_button(payload: str) -> bool:
-    """An officer's one-tap action on a case: the only press taken in a group chat (a case
-    alert in a registered officers' group), and from someone the bot never wrote to."""
-    return payloads.namespace(payload) == payloads.OfficerAction.namespace
+    """An officer's one-tap action on a case, or an admin's approval of a broadcast: the only
+    presses taken in a group chat (a case alert in a registered officers' group), and from
+    someone the bot never wrote to (an admin asked to approve)."""
+    if payloads.namespace(payload) == payloads.OfficerAction.namespace:
+        return True
+    try:
+        return payloads.BroadcastAction.unpack(payload).verb == "approve"
+    except StaleButton:
+        return False
 
 
 # state["flow"] -> the handler for what the person sends while that flow is active
@@ -122,6 +133,7 @@ FLOWS: dict[str, Handler] = {
     "form": partial(forms.on_text, forms=FORMS),
     "case_reply": aside(case_reply.on_text),
     "officer_write": aside(officer.on_text),
+    announce.FLOW: aside(announce.on_text),
 }
 
 # Events in the chat (Incoming.event): following the account greets as /start does. Leaving
