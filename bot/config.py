@@ -244,14 +244,14 @@ def _hour(value: str) -> int | None:
     return int(text)
 
 
-def _broadcasting(env: Mapping[str, str]) -> dict[str, Any]:
+def _broadcasting(merged: Mapping[str, str]) -> dict[str, Any]:
     """The broadcast settings (Settings explains them)."""
     return {
-        "telegram_broadcast_per_second": _rate(env, "TELEGRAM_BROADCAST_PER_SECOND", 30.0),
-        "telegram_paid_broadcasts": _flag(env.get("TELEGRAM_PAID_BROADCASTS"), default=False),
-        "chat_gap_seconds": _rate(env, "UNIONBOT_CHAT_GAP_SECONDS", 1.0),
-        "zalo_broadcast_per_second": _rate(env, "ZALO_BROADCAST_PER_SECOND", 10.0),
-        "quiet_hours": _quiet_hours(env.get("UNIONBOT_QUIET_HOURS", "21:00-06:00")),
+        "telegram_broadcast_per_second": _rate(merged, "TELEGRAM_BROADCAST_PER_SECOND", 30.0),
+        "telegram_paid_broadcasts": _flag(merged.get("TELEGRAM_PAID_BROADCASTS"), default=False),
+        "chat_gap_seconds": _rate(merged, "UNIONBOT_CHAT_GAP_SECONDS", 1.0),
+        "zalo_broadcast_per_second": _rate(merged, "ZALO_BROADCAST_PER_SECOND", 10.0),
+        "quiet_hours": _quiet_hours(merged.get("UNIONBOT_QUIET_HOURS", "21:00-06:00")),
     }
 
 

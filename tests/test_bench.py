@@ -87,3 +87,22 @@ def test_dashboard_bench_prints_one_line_per_database():
         assert line["bench"] == "queue" and line["cases"] == 60
         assert 0 < line["new_p50_ms"] <= line["new_p99_ms"]
         assert line["all_p50_ms"] > 0 and line["last_page_p50_ms"] > 0
+
+
+BROADCAST_KEYS = {
+    "bench", "recipients", "limit_per_s", "rate", "ratio", "duplicates", "lost",
+    "reply_p99_ms", "peak_rss_mb", "unthrottled_rate",
+}  # fmt: skip
+
+
+def test_broadcast_bench_prints_one_line_with_the_agreed_keys():
+    result = subprocess.run(
+        [sys.executable, "bench/broadcast.py", "--seconds", "1", "--chaos", "40",
+         "--unthrottled", "200"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    [line] = [json.loads(text) for text in result.stdout.splitlines()]
+    assert set(line) == BROADCAST_KEYS and line["bench"] == "broadcast"
+    assert line["recipients"] == 31 and line["duplicates"] == 0
+    assert line["rate"] > 0 and line["unthrottled_rate"] > 0 and line["peak_rss_mb"] > 10
