@@ -304,13 +304,14 @@ async def stop(runtime: Runtime) -> None:
     """Let what was stored be processed and sent, within a grace period; then stop."""
     with suppress(TimeoutError):
         await asyncio.wait_for(runtime.settle(), timeout=SHUTDOWN_GRACE_SECONDS)
+    # Stopped between steps, not cancelled inside a claim's transaction.
+    await runtime.broadcaster.close()
     for task in runtime.tasks:
         task.cancel()
     for task in runtime.tasks:
         with suppress(asyncio.CancelledError):
             await task
     await runtime.dispatcher.close()
-    await runtime.broadcaster.close()
     await runtime.sender.close()
 
 

@@ -86,7 +86,9 @@ class Broadcaster:
         self._flush_wake = asyncio.Event()
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._sends: set[asyncio.Task[None]] = set()
-        self._recovered = False
+        # Set by close(): the loops end between two steps, never inside a transaction.
+        self._stopping = asyncio.Event()
+        self._loops: list[asyncio.Task[None]] = []
 
     def senders(self) -> list[Broadcasting]:
         found = (broadcasting(channel) for channel in self.channels.values())
@@ -96,15 +98,25 @@ class Broadcaster:
         """Until cancelled: the tick, the outcome writer and one loop per channel."""
         loops = [self._every(TICK_SECONDS, self.tick), self._flusher()]
         loops += [self._deliver(channel) for channel in self.senders()]
-        await asyncio.gather(*loops)
+        self._loops = [asyncio.create_task(loop) for loop in loops]
+        try:
+            await asyncio.gather(*self._loops)
+        finally:
+            for task in self._loops:
+                task.cancel()
 
     async def _every(self, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await job()
             except Exception as exc:
                 log.error("broadcast tick failed: %s", describe(exc))
-            await asyncio.sleep(seconds)
+            await self._pause(seconds)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, or less if the broadcaster is closing."""
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     # -- starting and finishing ----------------------------------------------------------
 
@@ -136,13 +148,13 @@ class Broadcaster:
     # -- delivering ---------------------------------------------------------------------
 
     async def _deliver(self, channel: Broadcasting) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 if not await self.deliver_some(channel):
-                    await asyncio.sleep(IDLE_SECONDS)
+                    await self._pause(IDLE_SECONDS)
             except Exception as exc:
                 log.error("broadcast delivery on %s failed: %s", channel.name, describe(exc))
-                await asyncio.sleep(IDLE_SECONDS)
+                await self._pause(IDLE_SECONDS)
 
     async def deliver_some(self, channel: Broadcasting) -> int:
         """Wait for the channel's budget, claim that many due rows and start sending them;
@@ -150,9 +162,12 @@ class Broadcaster:
         now = self.services.clock()
         quiet = service.quiet_until(now, self.services.settings.quiet_hours)
         if quiet is not None:
-            await asyncio.sleep(min(60.0, (quiet - now).total_seconds()))
+            await self._pause(min(60.0, (quiet - now).total_seconds()))
             return 0
         taken = await channel.pace.take(BATCH)
+        if self._stopping.is_set():
+            channel.pace.refund(taken)
+            return 0
         claimed = await self._claim(channel.name, taken)
         channel.pace.refund(taken - len(claimed))
         for item in claimed:
@@ -227,7 +242,7 @@ class Broadcaster:
     # -- writing outcomes ---------------------------------------------------------------
 
     async def _flusher(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             await self._flush_wake.wait()
             await asyncio.sleep(FLUSH_SECONDS)
             self._flush_wake.clear()
@@ -251,7 +266,11 @@ class Broadcaster:
             await asyncio.sleep(1.0)
 
     async def close(self, grace: float = 10.0) -> None:
-        """Let sends in flight finish and write their outcomes."""
+        """Stop claiming, let sends in flight finish and write their outcomes."""
+        self._stopping.set()
+        self._flush_wake.set()
+        if self._loops:
+            await asyncio.wait(self._loops, timeout=grace)
         if self._sends:
             await asyncio.wait(set(self._sends), timeout=grace)
         with suppress(Exception):
