@@ -14,7 +14,7 @@ import re
 from bot.services import alerts, calendar
 from bot.services.i18n import N_, _, format_datetime
 from bot.services.labels import CONTACT_TIMES, CONTRACTS
-from handlers import forms, menu, workplace
+from handlers import forms, menu, subscriptions, workplace
 from handlers.forms import Answers, Field, Form, Invalid
 from handlers.types import Context, Outgoing
 from storage import cases
@@ -139,7 +139,8 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
         route=_(ROUTES.get(str(answers.get("contract")), ROUTES["contract"])),
     )
     announced = await alerts.new_case(ctx.session, ctx.services, case, summary)
-    return [ctx.reply(text, menu.main_menu()), *announced]
+    # "Union news" first under the receipt, for someone who does not receive it yet.
+    return [ctx.reply(text, await subscriptions.offered(ctx)), *announced]
 
 
 def _summary(answers: Answers, place: str | None, ward: str | None) -> str:

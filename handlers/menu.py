@@ -45,6 +45,8 @@ async def help(ctx: Context, msg: Incoming) -> list[Outgoing]:
                 "How to use this chat:\n"
                 "/menu – the main menu\n"
                 "/hoso – my requests\n"
+                "/dangky – choose the union news you receive\n"
+                "/dung – stop receiving union news\n"
                 "/xoadulieu – see and delete your data\n"
                 "/lang – change language (vi, en)\n"
                 "/cancel – stop what you are doing\n"

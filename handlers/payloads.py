@@ -180,6 +180,20 @@ class MyRequests(Payload, namespace="status"):
     view: Literal["list"]
 
 
+# The kinds of broadcast a worker may receive (storage.models.SUBSCRIPTION_TOPICS; checked in
+# handlers/subscriptions.py, as this module imports nothing of ours).
+Topic = Literal["policy", "activities", "support"]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe(Payload, namespace="sub"):
+    """Which broadcasts to receive: show the choice, turn a topic on or off, take them all,
+    done."""
+
+    verb: Literal["show", "on", "off", "all", "done"]
+    topic: Topic | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class CaseReply(Payload, namespace="case"):
     """The worker answers an officer on their case."""

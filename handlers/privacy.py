@@ -13,7 +13,7 @@ agreeing, that their request codes and PINs stop working.
 from __future__ import annotations
 
 from bot.services.i18n import _
-from handlers import faq, forms, menu, my_requests
+from handlers import faq, forms, menu, my_requests, subscriptions
 from handlers.payloads import Privacy
 from handlers.types import Button, Context, Incoming, Outgoing
 from storage import cases, evidence, outbox, people, unanswered
@@ -33,6 +33,8 @@ async def ask(ctx: Context, msg: Incoming) -> list[Outgoing]:
         ),
         _("requests you sent: {count}").format(count=filed),
     ]
+    if chosen := await subscriptions.chosen_by(ctx):
+        held.append(_("news you receive: {topics}").format(topics=subscriptions.named(chosen)))
     text = _(
         "This is what I keep about you:\n{held}\n"
         "If you delete your data: your phone number, your agreement, anything half-filled, "
@@ -54,6 +56,8 @@ async def erase(ctx: Context) -> list[Outgoing]:
     person = ctx.person
     held = people.erase_personal(person)
     had_state = bool(ctx.state)
+    # Deleted with the person (storage.people.delete_person).
+    subscribed = bool(await subscriptions.chosen_by(ctx))
     dropped = await evidence.discard(ctx.session, forms.files(ctx.state))
     ctx.state.clear()
     sent = await outbox.forget_person(ctx.session, person.id)
@@ -67,6 +71,7 @@ async def erase(ctx: Context) -> list[Outgoing]:
         _("phone number") if "phone_encrypted" in held else None,
         _("your agreement to keep personal data") if "consent_at" in held else None,
         _("what you had half-filled") if had_state else None,
+        _("your subscription to union news") if subscribed else None,
         _("{count} files you had sent with it").format(count=dropped) if dropped else None,
         _("{count} messages I had sent you").format(count=sent) if sent else None,
         _("{count} questions you asked that I could not answer").format(count=asked)

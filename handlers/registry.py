@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from bot.services import menus
 from handlers import (
     announce,
     cancel,
@@ -29,6 +30,7 @@ from handlers import (
     payloads,
     privacy,
     question,
+    subscriptions,
     support,
 )
 from handlers.types import (
@@ -71,6 +73,8 @@ COMMANDS: dict[str, Handler] = {
     "hoso": aside(my_requests.show),
     "tracuu": aside(my_requests.look_up),
     "xoadulieu": aside(privacy.ask),
+    "dangky": aside(subscriptions.show),
+    "dung": aside(subscriptions.stop),
     # Officers (unknown commands to everyone else).
     "queue": aside(officer.queue),
     "case": aside(officer.show_case),
@@ -92,14 +96,16 @@ BUTTONS: dict[str, Handler] = {
     payloads.Language.namespace: aside(menu.on_language_button),
     payloads.Question.namespace: aside(question.on_button),
     payloads.MyRequests.namespace: aside(my_requests.on_button),
+    payloads.Subscribe.namespace: aside(subscriptions.on_button),
     payloads.OfficerAction.namespace: aside(officer.on_button),
     payloads.BroadcastAction.namespace: aside(announce.on_button),
 }
 
 
 # Entry points anyone may press, even someone the bot holds nothing about (they could as well
-# type /start): the menu, the questions, the language, "My requests", a form's start. After
-# /xoadulieu the person is deleted, and the menu under the confirmation must still work.
+# type /start): the menu, the questions, the language, "My requests", a form's start, the
+# choice of news. After /xoadulieu the person is deleted, and the menu under the confirmation
+# must still work.
 PUBLIC = {
     payloads.Menu.namespace, payloads.Faq.namespace, payloads.Language.namespace,
     payloads.MyRequests.namespace,
@@ -110,6 +116,8 @@ def public_button(payload: str) -> bool:
     """A press that needs no history with the person (see PUBLIC)."""
     namespace = payloads.namespace(payload)
     if namespace in PUBLIC:
+        return True
+    if payload == menus.NEWS:
         return True
     return any(f.button == namespace for f in FORMS.values()) and payload.endswith(":start")
 
@@ -140,7 +148,16 @@ FLOWS: dict[str, Handler] = {
 # it is the dispatcher's own business (bot/dispatch.py): it needs no handler.
 EVENTS: dict[str, Handler] = {JOINED: COMMANDS["start"]}
 
-FALLBACK: Handler = aside(faq.on_text)
+
+async def _free_text(ctx: Context, msg: Incoming) -> list[Outgoing]:
+    """Text outside any flow: "dừng", "stop"… alone stop the news (inside a form they are
+    its cancel words); anything else is a question."""
+    if subscriptions.is_stop_word(msg.text):
+        return await subscriptions.stop(ctx, msg)
+    return await faq.on_text(ctx, msg)
+
+
+FALLBACK: Handler = aside(_free_text)
 # The dispatcher's own refusals, before any handler runs.
 TOO_LONG = menu.too_long
 SLOW_DOWN = menu.slow_down

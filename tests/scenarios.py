@@ -17,21 +17,23 @@ from tests.handlers.conftest import NOW, buttons
 if TYPE_CHECKING:
     from tests.handlers.conftest import Talk
 
-# The main menu, as /start shows it: three rows of two buttons.
+# The main menu, as /start shows it: three rows of two buttons, then the news.
 MENU_LABELS = [
     ["Hỏi đáp", "Gia nhập công đoàn"],
     ["Gửi phản ánh", "Hỗ trợ khó khăn"],
     ["Theo dõi hồ sơ", "Ngôn ngữ / Language"],
+    ["Nhận tin công đoàn"],
 ]
 MENU_PAYLOADS = [
     ["faq:home", "join:start"],
     ["report:start", "support:start"],
     ["status:list", "lang:choose"],
+    ["sub:show"],
 ]
 # The same payloads in one list, as `buttons(reply)` gives them.
 MENU = [
     "faq:home", "join:start", "report:start", "support:start", "status:list",
-    "lang:choose",
+    "lang:choose", "sub:show",
 ]  # fmt: skip
 
 STORY = "Công ty nợ lương hai tháng rồi, cả xưởng 40 người chưa ai được trả."

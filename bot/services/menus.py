@@ -1,4 +1,4 @@
-"""The main menu: the six entry points every notice and most replies end with.
+"""The main menu: the entry points every notice and most replies end with.
 
 It lives with the services because what the union tells a worker outside a conversation
 (an officer's answer, a status change) offers it too; handlers/menu.py shows it.
@@ -7,7 +7,7 @@ It lives with the services because what the union tells a worker outside a conve
 from __future__ import annotations
 
 from bot.services.i18n import _
-from handlers.payloads import Begin, Faq, Language, Menu, MyRequests
+from handlers.payloads import Begin, Faq, Language, Menu, MyRequests, Subscribe
 from handlers.types import Button, Keyboard
 
 # The forms' start buttons (each form names its own namespace: handlers/membership.py,
@@ -15,10 +15,12 @@ from handlers.types import Button, Keyboard
 JOIN = Begin("join").pack()
 REPORT = Begin("report").pack()
 SUPPORT = Begin("support").pack()
+# Which broadcasts to receive (handlers/subscriptions.py), the same screen as /dangky.
+NEWS = Subscribe("show").pack()
 
 
 def main_menu() -> Keyboard:
-    """The six entry points, two per row, in the person's language."""
+    """The entry points in the person's language: six, two per row, then union news."""
     return (
         (Button(_("Questions"), Faq("home").pack()), Button(_("Join the union"), JOIN)),
         (
@@ -29,6 +31,7 @@ def main_menu() -> Keyboard:
             Button(_("My requests"), MyRequests("list").pack()),
             Button("Ngôn ngữ / Language", Language("choose").pack()),
         ),
+        (Button(_("Union news"), NEWS),),
     )
 
 

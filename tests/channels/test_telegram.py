@@ -13,7 +13,16 @@ from sqlalchemy import select
 from bot.app import RUNTIME
 from bot.services import accounts
 from storage import evidence
-from storage.models import Case, CaseMessage, Evidence, InboxItem, OutboxItem, Person, Union
+from storage.models import (
+    Case,
+    CaseMessage,
+    Evidence,
+    InboxItem,
+    OutboxItem,
+    Person,
+    Subscription,
+    Union,
+)
 from tests.fakes.telegram_api import TelegramUser
 from tests.fixtures.running_bot import WEBHOOK_SECRET
 from tests.scenarios import MENU_LABELS, MENU_PAYLOADS, report_to_the_dairy_union
@@ -573,3 +582,23 @@ async def test_an_officer_handles_a_case_on_telegram_and_the_worker_is_told(
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()
     assert (case.status, case.assignee_id, case.anonymous) == ("assigned", binh.id, True)
+
+
+async def test_a_worker_chooses_union_news_on_telegram_and_stops_it(
+    start_bot, fake_telegram, sessions
+):
+    await start_bot()
+    lan = TelegramUser(fake_telegram, 512)
+    await lan.say("/start")
+    await lan.press("Nhận tin công đoàn")
+    await lan.press("Chương trình hỗ trợ")
+    choice = fake_telegram.sent(512)[-1]
+    assert choice["text"].startswith("Bạn đang nhận: Chương trình hỗ trợ.\n")
+    assert labels(choice)[2] == ["✓ Chương trình hỗ trợ"]
+    async with sessions() as session:
+        assert (await session.scalars(select(Subscription.topic))).all() == ["support"]
+    await lan.say("dừng")
+    assert fake_telegram.sent(512)[-1]["text"] == (
+        "Đã dừng: bạn sẽ không nhận tin từ công đoàn nữa. Muốn nhận lại, gõ /dangky."
+    )
+    assert await count(sessions, Subscription) == 0

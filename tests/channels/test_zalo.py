@@ -121,10 +121,12 @@ async def test_a_redelivered_event_is_handled_once_and_ids_stay_strings(
     async with sessions() as session:
         person = (await session.scalars(select(Person))).one()
     assert (person.channel, person.channel_user_id) == ("zalo", USER)
-    # The menu (six options) does not fit Zalo's five buttons: numbered lines, a hint.
+    # The menu (seven options) does not fit Zalo's five buttons: numbered lines, a hint.
     assert fake_zalo.buttons_of(greeting) == []
     assert "\n1. Hỏi đáp\n2. Gia nhập công đoàn\n" in fake_zalo.text_of(greeting)
-    assert fake_zalo.text_of(greeting).endswith("6. Ngôn ngữ / Language\nBạn gõ số để chọn nhé.")
+    assert fake_zalo.text_of(greeting).endswith(
+        "6. Ngôn ngữ / Language\n7. Nhận tin công đoàn\nBạn gõ số để chọn nhé."
+    )
 
 
 async def test_echoes_seen_marks_and_other_events_are_acknowledged_and_dropped(

@@ -11,14 +11,14 @@ from tests.scenarios import MENU
 from tests.support import count
 
 
-async def test_start_greets_in_vietnamese_and_shows_the_six_entry_points(talk):
+async def test_start_greets_in_vietnamese_and_shows_the_entry_points(talk):
     [reply] = await talk().say("/start")
     assert reply.text.startswith("Xin chào! Mình là trợ lý tự động của Công đoàn, không phải")
     assert "ẩn danh" in reply.text
     assert buttons(reply) == MENU
     assert labels(reply) == [
         "Hỏi đáp", "Gia nhập công đoàn", "Gửi phản ánh", "Hỗ trợ khó khăn", "Theo dõi hồ sơ",
-        "Ngôn ngữ / Language",
+        "Ngôn ngữ / Language", "Nhận tin công đoàn",
     ]  # fmt: skip
     assert reply.to.channel == "terminal" and reply.to.chat_id == "900"
     assert reply.to.person_id is not None
@@ -47,7 +47,7 @@ async def test_menu_and_help(talk):
     assert menu.text == "Bạn cần gì? Chọn một mục bên dưới nhé."
     assert buttons(menu) == MENU
     [help_] = await worker.say("/help")
-    for command in ("/menu", "/lang", "/huy", "/help"):
+    for command in ("/menu", "/lang", "/huy", "/help", "/dangky", "/dung"):
         assert command in help_.text
     [menu_again] = await worker.press_payload("menu:home")  # "Về menu chính", shown elsewhere
     assert buttons(menu_again) == MENU
