@@ -329,6 +329,21 @@ async def sent_since(session: AsyncSession, broadcast_id: int, since: datetime) 
     return int(found or 0)
 
 
+async def sent_counts(session: AsyncSession, broadcast_ids: Collection[int]) -> dict[int, int]:
+    """How many deliveries of each of these broadcasts were sent (the dashboard's list)."""
+    if not broadcast_ids:
+        return {}
+    rows = await session.execute(
+        select(BroadcastDelivery.broadcast_id, func.count())
+        .where(
+            BroadcastDelivery.broadcast_id.in_(sorted(broadcast_ids)),
+            BroadcastDelivery.status == "sent",
+        )
+        .group_by(BroadcastDelivery.broadcast_id)
+    )
+    return {broadcast_id: n for broadcast_id, n in rows}
+
+
 async def forget_person(session: AsyncSession, person_id: int) -> None:
     """Erasure: the person's subscriptions go; their deliveries stay counted, unlinked, and
     what was still to be sent to them is skipped."""
