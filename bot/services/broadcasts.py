@@ -282,7 +282,7 @@ def test_message(services: Services, officer: Officer, draft: Draft) -> Outgoing
     """The draft as a worker would get it, sent to the officer's own Telegram chat."""
     if not officer.telegram_user_id:
         raise BroadcastError(
-            N_("Link your Telegram account first (Officers page): the test goes there.")
+            N_("Link your Telegram first (an admin gives you a code): the test goes there.")
         )
     draft = clean(draft)
     text = text_for(services, draft, "vi")
