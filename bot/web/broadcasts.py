@@ -56,6 +56,10 @@ REASONS = {
     "erased": N_("erased their data"),
     "cancelled": N_("the broadcast was cancelled"),
     "interrupted": N_("interrupted while sending"),
+    "window_closed": N_("outside Zalo's window (48 hours after their last message)"),
+    "not_following": N_("does not follow the union's Zalo account"),
+    "inactive": N_("inactive on Zalo"),
+    "rate_limited": N_("the messenger asked to slow down; tried again"),
 }
 LANGUAGE_NAMES = {"vi": N_("Vietnamese"), "en": N_("English")}
 CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo"}
