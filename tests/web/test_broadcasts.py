@@ -259,7 +259,7 @@ async def test_the_whole_federation_needs_a_second_admin(dashboard, sessions):
     assert f"/officer/broadcasts/{broadcast.id}/approve" not in page
     csrf = await csrf_of(client)
     mine = await client.post(f"/officer/broadcasts/{broadcast.id}/approve", data={"csrf": csrf})
-    assert mine.status == 400 and "không phải người soạn" in await mine.text()
+    assert mine.status == 400 and "người soạn không tự duyệt được" in await mine.text()
     assert (await only_broadcast(sessions)).status == "awaiting_approval"
     await client.post("/officer/logout", data={"csrf": csrf})
 
@@ -295,7 +295,7 @@ async def test_a_test_goes_to_the_officers_own_telegram(dashboard, sessions):
     csrf = await csrf_of(client, NEW)
     unlinked = await client.post(NEW, data=form(csrf, ids["CL-CAMLY"], "test"))
     shown = await unlinked.text()
-    assert unlinked.status == 400 and "liên kết tài khoản Telegram" in shown
+    assert unlinked.status == 400 and "liên kết Telegram trước" in shown
     assert TEXT in shown  # what was written is kept
     assert await count(sessions, OutboxItem) == 0
     async with sessions() as session:
@@ -387,13 +387,13 @@ async def test_forged_or_bad_values_are_refused_and_nothing_is_saved(dashboard, 
     await log_in(client, "admin")
     cluster = ids["CL-CAMLY"]
     bad = [
-        ({"topic": "politics"}, "Bạn hãy chọn loại tin."),
+        ({"topic": "politics"}, "Bạn chọn loại tin cho thông báo này."),
         ({"link": "javascript:alert(1)"}, "Đường dẫn phải là địa chỉ web"),
         ({"link": "congdoan.example"}, "Đường dẫn phải là địa chỉ web"),
         ({"text": "x" * (MAX_BODY + 1)}, "Nội dung quá dài"),
         ({"text_en": "y" * (MAX_BODY + 1)}, "Nội dung quá dài"),
-        ({"channels": []}, "Bạn hãy chọn ít nhất một kênh nhắn tin."),
-        ({"channels": ["sms"]}, "Bạn hãy chọn ít nhất một kênh nhắn tin."),
+        ({"channels": []}, "Bạn chọn ít nhất một ứng dụng nhắn tin."),
+        ({"channels": ["sms"]}, "Bạn chọn ít nhất một ứng dụng nhắn tin."),
         ({"language": ["fr"]}, "ngôn ngữ của người lao động trong danh sách"),
         ({"ward": ["99999"]}, "chọn phường và nơi làm việc trong danh sách"),
         ({"workplace": ["abc"]}, "chọn phường và nơi làm việc trong danh sách"),
@@ -408,7 +408,7 @@ async def test_forged_or_bad_values_are_refused_and_nothing_is_saved(dashboard, 
         shown = await compose_refused(client, union)
         assert "Bạn chỉ gửi được cho công đoàn của mình" in shown
     empty = await compose_refused(client, cluster, ("test", "send", "confirm"), text="   ")
-    assert "Bạn hãy viết nội dung bằng tiếng Việt." in empty
+    assert "Bạn viết nội dung thông báo bằng tiếng Việt." in empty
     kept = await compose_refused(client, cluster, link="ftp://x", text_en="Free legal advice")
     assert TEXT in kept and "Free legal advice" in kept and 'value="ftp://x"' in kept
     csrf = await csrf_of(client, NEW)
