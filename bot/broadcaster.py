@@ -33,6 +33,7 @@ from bot.channels.base import Broadcasting, Channel, Delivery, SendError, Unreac
 from bot.logs import describe
 from bot.services import Services, reach
 from bot.services import broadcasts as service
+from handlers.types import NOT_FOLLOWING
 from storage import broadcasts
 from storage.broadcasts import Claimed
 from storage.db import Database
@@ -218,7 +219,9 @@ class Broadcaster:
         try:
             await channel.broadcast(Delivery(-item.id, channel.name, item.chat_id, text))
         except Unreachable as exc:
-            return Outcome(item.id, "unreachable", reason=str(exc))
+            # Zalo said they unfollowed: the next broadcast knows it before trying.
+            gone = (channel.name, item.chat_id) if str(exc) == NOT_FOLLOWING else None
+            return Outcome(item.id, "unreachable", reason=str(exc), gone=gone)
         except SendError as exc:
             if exc.gone:
                 return Outcome(item.id, "unreachable", "blocked", gone=(channel.name, item.chat_id))

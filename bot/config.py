@@ -48,6 +48,8 @@ class Retention:
     visitor_days: int = 1
     # Who filed a finished case, its contact details and files.
     closed_case_days: int = 365
+    # Who a finished broadcast went to (its counts stay).
+    broadcast_days: int = 90
 
     @classmethod
     def from_env(cls, merged: Mapping[str, str]) -> Retention:
@@ -58,6 +60,7 @@ class Retention:
             webchat_days=_number(merged, "UNIONBOT_KEEP_WEBCHAT_DAYS", 30, least=0),
             visitor_days=_number(merged, "UNIONBOT_KEEP_VISITOR_DAYS", 1, least=0),
             closed_case_days=_number(merged, "UNIONBOT_KEEP_CLOSED_CASE_DAYS", 365, least=0),
+            broadcast_days=_number(merged, "UNIONBOT_KEEP_BROADCAST_DAYS", 90, least=0),
         )
 
 

@@ -19,7 +19,9 @@ removes, a batch at a time:
   to them;
 - who filed a finished case, its sealed contact details, PIN and files,
   UNIONBOT_KEEP_CLOSED_CASE_DAYS after it was closed; the case, its thread and its audit
-  entries stay (storage/cases.py `scrub_closed`).
+  entries stay (storage/cases.py `scrub_closed`);
+- who a finished broadcast went to (one row per recipient) UNIONBOT_KEEP_BROADCAST_DAYS after
+  it ended; its counts by outcome stay for its report (storage/broadcasts.py `prune`).
 A period of 0 keeps that kind of data. Each kind is one short unit of work of plain
 DELETE/UPDATE statements with a cut-off, so a second process doing the same at the same
 time only finds less to do. Logs give counts, never whose.
@@ -38,7 +40,17 @@ from bot.outbox import Sender, Work
 from bot.services import Services, drafts, reporters
 from handlers import registry
 from handlers.types import Address
-from storage import cases, choices, conversations, evidence, inbox, officers, outbox, people
+from storage import (
+    broadcasts,
+    cases,
+    choices,
+    conversations,
+    evidence,
+    inbox,
+    officers,
+    outbox,
+    people,
+)
 from storage.localtime import start_of_day
 from storage.models import Person
 
@@ -63,6 +75,7 @@ class Swept:
     visitors: int = 0
     cases: int = 0
     sessions: int = 0  # dashboard sessions ended and link codes expired
+    deliveries: int = 0  # who finished broadcasts went to
 
 
 Step = Callable[[Work], Awaitable[int]]
@@ -82,14 +95,15 @@ class Janitor:
             visitors=await self._step("visitors", self.forget_visitors),
             cases=await self._step("cases", self.scrub_cases),
             sessions=await self._step("sessions", self.forget_sessions),
+            deliveries=await self._step("deliveries", self.prune_deliveries),
         )
         if any(astuple(swept)):
             log.info(
                 "retention: %d handled updates, %d sent messages, %d conversations and %d "
                 "web chat visitors deleted; %d finished cases made anonymous; %d sessions "
-                "and link codes ended",
+                "and link codes ended; %d broadcast deliveries deleted",
                 swept.inbox, swept.sent, swept.states, swept.visitors, swept.cases,
-                swept.sessions,
+                swept.sessions, swept.deliveries,
             )  # fmt: skip
         return swept
 
@@ -167,3 +181,9 @@ class Janitor:
         if not days:
             return 0
         return await cases.scrub_closed(work.session, work.now - timedelta(days=days), work.now)
+
+    async def prune_deliveries(self, work: Work) -> int:
+        days = self.services.settings.retention.broadcast_days
+        if not days:
+            return 0
+        return await broadcasts.prune(work.session, work.now - timedelta(days=days))

@@ -308,7 +308,11 @@ async def cancel(session: AsyncSession, broadcast_id: int, now: datetime) -> boo
 
 
 async def tally(session: AsyncSession, broadcast_id: int) -> dict[tuple[str, str | None], int]:
-    """How many deliveries are in each (status, reason)."""
+    """How many deliveries are in each (status, reason); from the broadcast's summary once
+    the janitor has deleted its rows."""
+    broadcast = await session.get(Broadcast, broadcast_id)
+    if broadcast is not None and broadcast.summary:
+        return {_unkey(key): int(n) for key, n in broadcast.summary.items()}
     rows = await session.execute(
         select(BroadcastDelivery.status, BroadcastDelivery.reason, func.count())
         .where(BroadcastDelivery.broadcast_id == broadcast_id)
@@ -341,7 +345,15 @@ async def sent_counts(session: AsyncSession, broadcast_ids: Collection[int]) -> 
         )
         .group_by(BroadcastDelivery.broadcast_id)
     )
-    return {broadcast_id: n for broadcast_id, n in rows}
+    found = {broadcast_id: n for broadcast_id, n in rows}
+    # Those whose rows the janitor deleted keep their counts in the summary.
+    summarised = await session.execute(
+        select(Broadcast.id, Broadcast.summary).where(Broadcast.id.in_(sorted(broadcast_ids)))
+    )
+    for broadcast_id, summary in summarised:
+        if summary:
+            found[broadcast_id] = int(summary.get("sent", 0))
+    return found
 
 
 async def forget_person(session: AsyncSession, person_id: int) -> None:
@@ -358,3 +370,34 @@ async def forget_person(session: AsyncSession, person_id: int) -> None:
         .where(BroadcastDelivery.person_id == person_id)
         .values(person_id=None)
     )
+
+
+def _key(status: str, reason: str | None) -> str:
+    return f"{status}:{reason}" if reason else status
+
+
+def _unkey(key: str) -> tuple[str, str | None]:
+    status, _sep, reason = key.partition(":")
+    return status, reason or None
+
+
+async def prune(session: AsyncSession, before: datetime, limit: int = 5) -> int:
+    """Delete the delivery rows of at most `limit` broadcasts finished before `before`,
+    their counts kept in the broadcast's summary (who got it is not needed any more); how
+    many rows went."""
+    finished = select(Broadcast).where(
+        Broadcast.status.in_(["done", "cancelled"]),
+        Broadcast.finished_at < before,
+        exists().where(BroadcastDelivery.broadcast_id == Broadcast.id),
+    )
+    deleted = 0
+    for broadcast in (await session.scalars(finished.order_by(Broadcast.id).limit(limit))).all():
+        counts = await tally(session, broadcast.id)
+        if any(status in ("pending", "sending") for status, _reason in counts):
+            continue  # a send still in flight when it was cancelled: next time
+        broadcast.summary = {_key(status, reason): n for (status, reason), n in counts.items()}
+        result = await session.execute(
+            delete(BroadcastDelivery).where(BroadcastDelivery.broadcast_id == broadcast.id)
+        )
+        deleted += rows_changed(result)
+    return deleted

@@ -524,6 +524,9 @@ class Broadcast(Base):
     finished_at: Mapped[datetime | None]
     # Recipients fixed when sending started (the audience counted again then).
     total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Deliveries counted by "status" or "status:reason", kept when the janitor deletes the
+    # delivery rows of a finished broadcast (bot/retention.py), so its report stays whole.
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class BroadcastDelivery(Base):

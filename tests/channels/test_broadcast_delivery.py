@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.services import accounts
+from bot.services import accounts, reach
 from bot.services import broadcasts as service
 from storage import broadcasts, cases, people, subscriptions, unions
 from storage.directory import load as load_directory
 from storage.models import AuditEntry, Broadcast, BroadcastDelivery, Officer, Person
-from tests.support import SAMPLE_DIRECTORY, count
+from tests.support import SAMPLE_DIRECTORY, TEST_VAULT, count
 
 
 async def subscriber(
@@ -239,3 +239,45 @@ async def test_a_reply_refused_with_403_marks_the_person_unreachable(
             break
         await asyncio.sleep(0.1)
     assert person.blocked
+
+
+async def test_on_zalo_a_broadcast_goes_within_the_free_window_and_the_rest_are_reported(
+    start_bot, fake_zalo, sessions
+):
+    """Zalo: someone who wrote yesterday gets it; someone who last wrote three days ago (a
+    reply would be billed) and someone who unfollowed are recorded with the reason."""
+    await start_bot(quiet_hours=None, zalo=True)
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        for user, last in (("z-1", timedelta(days=1)), ("z-2", timedelta(days=3)),
+                           ("z-3", timedelta(hours=1))):  # fmt: skip
+            person = await people.create(session, "zalo", user, "vi", now)
+            await reach.heard(session, TEST_VAULT, person, now - last)
+            await subscriptions.subscribe(session, person.id, ["policy"], now)
+        await session.commit()
+    fake_zalo.unfollowed("z-3")
+    first, second = await add_admin(sessions, "Chị Hạnh"), await add_admin(sessions, "Anh Bình")
+    sent = await compose(sessions, first, "FED-ROOT", "Tin mới về bảo hiểm xã hội.")
+    async with sessions() as session:
+        approver = await session.get(Officer, second)
+        await service.approve(session, approver, sent, datetime.now(UTC))
+        await session.commit()
+    await wait_done(sessions, sent)
+    assert [fake_zalo.text_of(m) for m in fake_zalo.sent("z-1")] == [
+        "Tin mới về bảo hiểm xã hội.\n\nĐể không nhận các tin này nữa, bạn gửi /dung."
+    ]
+    assert fake_zalo.sent("z-2") == []
+    async with sessions() as session:
+        rows = await session.execute(
+            select(Person.channel_user_id, BroadcastDelivery.status, BroadcastDelivery.reason)
+            .join(Person, Person.id == BroadcastDelivery.person_id)
+            .where(BroadcastDelivery.broadcast_id == sent)
+        )
+        result = {chat: (status, reason) for chat, status, reason in rows}
+        left = await people.find(session, "zalo", "z-3")
+    assert result == {
+        "z-1": ("sent", None),
+        "z-2": ("unreachable", "window_closed"),
+        "z-3": ("unreachable", "not_following"),
+    }
+    assert left.blocked  # the next broadcast counts them as gone before trying

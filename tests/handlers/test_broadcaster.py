@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 from bot.broadcaster import Broadcaster
 from bot.channels.base import Delivery, Pace, SendError, Unreachable
+from bot.outbox import Sender
+from bot.retention import Janitor
 from bot.services import accounts
 from bot.services import broadcasts as service
-from storage import people, subscriptions, unions
+from storage import broadcasts, people, subscriptions, unions
 from storage.models import Broadcast, BroadcastDelivery
 from tests.support import count
 
@@ -287,3 +289,31 @@ async def test_pace_gives_replies_priority_and_honours_a_pause():
     assert pace.chat_wait("42") == 0.0
     unlimited = Pace(0)
     assert await unlimited.take(100) == 100
+
+
+async def test_the_janitor_forgets_who_got_a_finished_broadcast_and_keeps_its_counts(
+    database, dispatcher, clock
+):
+    clock.now = MORNING
+    await seed(database, range(40, 44), MORNING)
+    broadcast_id = await compose(database, MORNING, union="FED-ROOT")
+    async with database.sessions() as session:
+        admin = await accounts.add_officer(
+            session, union_code="FED-ROOT", name="B", role="admin", now=MORNING
+        )
+        await service.approve(session, admin, broadcast_id, MORNING)
+        await session.commit()
+    channel = Recorder({"41": Unreachable("window_closed")})
+    await run_until_done(engine_for(database, dispatcher, channel), channel)
+    janitor = Janitor(dispatcher.services, Sender(database, dispatcher.services, {}))
+    clock.now = MORNING + timedelta(days=89)
+    assert (await janitor.run_once()).deliveries == 0
+    clock.now = MORNING + timedelta(days=91)
+    assert (await janitor.run_once()).deliveries == 4
+    assert await count(database.sessions, BroadcastDelivery) == 0
+    async with database.sessions() as session:
+        found = await session.get(Broadcast, broadcast_id)
+        report = await service.progress(session, found, clock.now)
+        sent = await broadcasts.sent_counts(session, [broadcast_id])
+    assert (report.total, report.sent, report.unreachable) == (4, 3, 1)
+    assert report.reasons == {"window_closed": 1} and sent == {broadcast_id: 3}

@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("total", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("summary", JSON, nullable=False),
         sa.CheckConstraint(
             "status IN ('awaiting_approval', 'scheduled', 'sending', 'paused', 'cancelled', "
             "'done')",
