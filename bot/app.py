@@ -206,7 +206,7 @@ def build_runtime(app: web.Application) -> Runtime:
     writer = InboxWriter(database, services, on_stored=dispatcher.wake)
     fetcher = EvidenceFetcher(database, services, channels)
     tutor = Tutor(services.knowledge, database.sessions)
-    broadcaster = Broadcaster(database, services, channels)
+    broadcaster = Broadcaster(sender, channels)
     runtime = Runtime(services, writer, dispatcher, sender, channels, fetcher, tutor, broadcaster)
     terminal = app.get(TERMINAL)
     if terminal is not None:

@@ -31,12 +31,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import Broadcasting, Channel, Delivery, SendError, Unreachable, broadcasting
 from bot.logs import describe
-from bot.services import Services, reach
+from bot.outbox import Sender
 from bot.services import broadcasts as service
+from bot.services import reach
 from handlers.types import NOT_FOLLOWING
 from storage import broadcasts
 from storage.broadcasts import Claimed
-from storage.db import Database
 from storage.outbox import backoff
 
 log = logging.getLogger(__name__)
@@ -70,18 +70,17 @@ class Broadcaster:
 
     def __init__(
         self,
-        database: Database,
-        services: Services,
+        sender: Sender,
         channels: Mapping[str, Channel],
         *,
         owner: str | None = None,
     ) -> None:
-        self.db = database
-        self.services = services
+        self.sender = sender
+        self.services = sender.services
         self.channels = channels
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         # SQLite has one process: any claim not this one's is a dead process's.
-        self.alone = database.engine.dialect.name == "sqlite"
+        self.alone = sender.db.engine.dialect.name == "sqlite"
         self._texts: dict[tuple[int, str], str] = {}
         self._outcomes: list[Outcome] = []
         self._flush_wake = asyncio.Event()
@@ -124,9 +123,9 @@ class Broadcaster:
     async def tick(self) -> list[int]:
         """Recover abandoned claims, start due broadcasts (not in quiet hours), finish the
         ones with nothing left; the ids started."""
-        now = self.services.clock()
         started: list[int] = []
-        async with self.db.writing(), self.db.sessions() as session:
+        async with self.sender.work() as work:
+            session, now = work.session, work.now
             other_than = self.owner if self.alone else None
             lost = await broadcasts.recover(session, now, other_than=other_than)
             if lost:
@@ -143,7 +142,7 @@ class Broadcaster:
                     started.append(broadcast_id)
             for done in await broadcasts.finish(session, now):
                 log.info("broadcast %d done", done)
-            await session.commit()
+                work.send(await service.finished(session, self.services, done, now))
         return started
 
     # -- delivering ---------------------------------------------------------------------
@@ -179,14 +178,12 @@ class Broadcaster:
         return len(claimed)
 
     async def _claim(self, channel: str, count: int) -> list[Claimed]:
-        now = self.services.clock()
-        async with self.db.writing(), self.db.sessions() as session:
+        async with self.sender.work() as work:
             claimed = await broadcasts.claim(
-                session, channel, count, owner=self.owner, now=now, lease=LEASE
+                work.session, channel, count, owner=self.owner, now=work.now, lease=LEASE
             )
             for item in claimed:
-                await self._load_text(session, item)
-            await session.commit()
+                await self._load_text(work.session, item)
         return claimed
 
     async def _load_text(self, session: AsyncSession, item: Claimed) -> None:
@@ -257,11 +254,9 @@ class Broadcaster:
         if not self._outcomes:
             return
         outcomes, self._outcomes = self._outcomes, []
-        now = self.services.clock()
         try:
-            async with self.db.writing(), self.db.sessions() as session:
-                await record(session, outcomes, now)
-                await session.commit()
+            async with self.sender.work() as work:
+                await record(work.session, outcomes, work.now)
         except Exception as exc:
             log.error("could not record %d broadcast sends: %s", len(outcomes), describe(exc))
             self._outcomes[:0] = outcomes

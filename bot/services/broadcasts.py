@@ -323,6 +323,28 @@ async def progress(session: AsyncSession, broadcast: Broadcast, now: datetime) -
     )
 
 
+async def finished(
+    session: AsyncSession, services: Services, broadcast_id: int, now: datetime
+) -> list[Outgoing]:
+    """The author's note on Telegram (if linked) that a broadcast has finished, with its
+    counts; nothing when they have no linked account."""
+    broadcast = await broadcasts.get(session, broadcast_id)
+    author = await session.get(Officer, broadcast.author_id) if broadcast else None
+    if broadcast is None or author is None or not author.telegram_user_id or not author.active:
+        return []
+    done = await progress(session, broadcast, now)
+    with services.catalogs.activate(services.settings.default_language):
+        text = _(
+            "Broadcast #{id} has finished: {sent} of {total} sent, {unreachable} could not be "
+            "reached, {failed} failed. The report is on the dashboard."
+        ).format(
+            id=broadcast.id, sent=done.sent, total=done.total,
+            unreachable=done.unreachable, failed=done.failed,
+        )  # fmt: skip
+    address = Address(services.settings.officer_channel, author.telegram_user_id)
+    return [Outgoing(address, text)]
+
+
 def quiet_until(now: datetime, hours: tuple[time, time] | None) -> datetime | None:
     """When quiet hours (local time, possibly over midnight) end, if `now` is in them."""
     if hours is None:

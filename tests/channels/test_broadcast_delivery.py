@@ -78,11 +78,14 @@ async def compose(sessions, officer_id: int, union: str, text: str, **audience) 
         return broadcast.id
 
 
-async def add_admin(sessions, name: str, union: str = "FED-ROOT") -> int:
+async def add_admin(
+    sessions, name: str, union: str = "FED-ROOT", telegram: str | None = None
+) -> int:
     async with sessions() as session:
         officer = await accounts.add_officer(
-            session, union_code=union, name=name, role="admin", now=datetime.now(UTC)
-        )
+            session, union_code=union, name=name, role="admin", now=datetime.now(UTC),
+            telegram_user_id=telegram,
+        )  # fmt: skip
         await session.commit()
         return officer.id
 
@@ -99,11 +102,17 @@ async def test_a_broadcast_reaches_each_subscriber_in_its_audience_once(
         await subscriber(session, 9005, topic="activities", union="CL-XUANHUONG")
         await subscriber(session, 9006, union="GR-BVDALAT", blocked=True)
         await session.commit()
-    admin = await add_admin(sessions, "Chị Hạnh")
+    admin = await add_admin(sessions, "Chị Hạnh", telegram="9900")
     ward = await compose(sessions, admin, "CL-XUANHUONG", "Lương tối thiểu vùng tăng từ 1/1.")
     await wait_done(sessions, ward)
+    await fake_telegram.wait_for("sendMessage", 3)
     got = Counter(chat for chat, _text in fake_telegram.messages)
-    assert got == {"9001": 1, "9002": 1}
+    assert got == {"9001": 1, "9002": 1, "9900": 1}
+    [(_, told)] = [m for m in fake_telegram.messages if m[0] == "9900"]
+    assert told == (
+        f"Thông báo #{ward} đã gửi xong: đã gửi 2/3, 1 người không liên lạc được, 0 tin lỗi. "
+        "Báo cáo có trên trang quản lý."
+    )
     [(_, text)] = [m for m in fake_telegram.messages if m[0] == "9001"]
     assert text.startswith("Lương tối thiểu vùng tăng từ 1/1.")
     assert "/dung" in text

@@ -74,7 +74,8 @@ async def run_until_done(engine: Broadcaster, channel: Recorder) -> None:
 
 
 def engine_for(database, dispatcher, channel: Recorder, owner: str = "me") -> Broadcaster:
-    return Broadcaster(database, dispatcher.services, {"telegram": channel}, owner=owner)
+    sender = Sender(database, dispatcher.services, {})
+    return Broadcaster(sender, {"telegram": channel}, owner=owner)
 
 
 async def status(database, broadcast_id: int) -> str:
