@@ -133,7 +133,7 @@ async def test_the_whole_federation_waits_for_a_second_admin(start_bot, fake_tel
         await session.commit()
     first, second = await add_admin(sessions, "Anh Tâm"), await add_admin(sessions, "Chị Mai")
     whole = await compose(sessions, first, "FED-ROOT", "Chương trình Tết Sum vầy 2027.")
-    await asyncio.sleep(1.5)  # a tick or two: nothing may go before the approval
+    await asyncio.sleep(1.1)  # a tick: nothing may go before the approval
     assert fake_telegram.messages == []
     async with sessions() as session:
         author = await session.get(Officer, first)
