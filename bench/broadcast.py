@@ -30,8 +30,6 @@ import asyncio
 import json
 import os
 import random
-import resource
-import signal
 import sys
 import time
 from collections import Counter
@@ -46,7 +44,8 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.e2e import _free_port, database  # noqa: E402
+from bench.e2e import _free_port, database, serve_until_stopped  # noqa: E402
+from bench.e2e import stop_bot as stop_process  # noqa: E402
 from tests.fakes.telegram_api import Failure, FakeTelegram  # noqa: E402
 
 SECRET = "bench_secret_0123456789"
@@ -62,11 +61,11 @@ def log(*parts: object) -> None:
 
 
 def run_bot_process(args: argparse.Namespace) -> None:
-    from bot import logs
-    from bot.app import create_app
-    from bot.config import Settings
+    async def make_app() -> web.Application:
+        from bot import logs
+        from bot.app import create_app
+        from bot.config import Settings
 
-    async def main() -> None:
         logs.setup(30)
         settings = Settings.from_env(
             {
@@ -84,18 +83,9 @@ def run_bot_process(args: argparse.Namespace) -> None:
             seed_directory=ROOT / "content" / "directory" / "sample.yaml",
             flood_limit_per_minute=0,
         )
-        runner = web.AppRunner(create_app(settings), access_log=None, handle_signals=False)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", args.port).start()
-        stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        print("READY", flush=True)
-        await stop.wait()
-        await runner.cleanup()
+        return create_app(settings)
 
-    asyncio.run(main())
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"peak_rss_mb": round(peak, 1)}), flush=True)
+    serve_until_stopped(make_app, args.port)
 
 
 @dataclass
@@ -119,9 +109,7 @@ async def start_bot(db_url: str, fake: FakeTelegram, key: str, limit: float) -> 
 
 
 async def stop_bot(bot: Bot) -> float:
-    bot.proc.send_signal(signal.SIGTERM)
-    out, _ = await asyncio.wait_for(bot.proc.communicate(), 60)
-    return float(json.loads(out.decode().strip().splitlines()[-1])["peak_rss_mb"])
+    return await stop_process(bot.proc)
 
 
 async def kill_bot(bot: Bot) -> None:

@@ -36,6 +36,7 @@ import tempfile
 import time
 import uuid
 from collections import deque
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -145,11 +146,19 @@ async def serve_echo(args: argparse.Namespace) -> web.Application:
 
 
 def run_bot_process(args: argparse.Namespace) -> None:
+    serve_until_stopped(
+        lambda: serve_ours(args) if args.serve == "ours" else serve_echo(args), args.port
+    )
+
+
+def serve_until_stopped(make_app: Callable[[], Awaitable[web.Application]], port: int) -> None:
+    """The bot process: serve the app on `port`, print READY, stop on SIGTERM, then print
+    the process's peak RSS as a JSON line (read by `stop_bot`)."""
+
     async def main() -> None:
-        app = await (serve_ours(args) if args.serve == "ours" else serve_echo(args))
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(await make_app(), access_log=None, handle_signals=False)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", args.port).start()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         print("READY", flush=True)

@@ -147,8 +147,7 @@ async def test_the_whole_federation_waits_for_a_second_admin(start_bot, fake_tel
         await session.commit()
     await wait_done(sessions, whole)
     assert sorted(chat for chat, _ in fake_telegram.messages) == ["9101", "9102", "9103"]
-    actions = [a for a in ("broadcast.created", "broadcast.approved")]
-    for action in actions:
+    for action in ("broadcast.created", "broadcast.approved"):
         assert await count(sessions, AuditEntry, AuditEntry.action == action) == 1
 
 
@@ -276,13 +275,8 @@ async def test_on_zalo_a_broadcast_goes_within_the_free_window_and_the_rest_are_
         "Tin mới về bảo hiểm xã hội.\n\nĐể không nhận các tin này nữa, bạn gửi /dung."
     ]
     assert fake_zalo.sent("z-2") == []
+    result = await outcomes(sessions, sent)
     async with sessions() as session:
-        rows = await session.execute(
-            select(Person.channel_user_id, BroadcastDelivery.status, BroadcastDelivery.reason)
-            .join(Person, Person.id == BroadcastDelivery.person_id)
-            .where(BroadcastDelivery.broadcast_id == sent)
-        )
-        result = {chat: (status, reason) for chat, status, reason in rows}
         left = await people.find(session, "zalo", "z-3")
     assert result == {
         "z-1": ("sent", None),

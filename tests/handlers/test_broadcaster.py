@@ -15,7 +15,7 @@ from bot.retention import Janitor
 from bot.services import accounts
 from bot.services import broadcasts as service
 from storage import broadcasts, people, subscriptions, unions
-from storage.models import Broadcast, BroadcastDelivery
+from storage.models import Broadcast, BroadcastDelivery, Officer
 from tests.support import count
 
 # 22:00 in Đà Lạt (UTC+7): inside the default quiet hours, 21:00-06:00.
@@ -64,12 +64,28 @@ async def compose(database, now: datetime, union: str = "CL-CAMLY", role: str = 
         return broadcast.id
 
 
+async def second_admin_approves(database, broadcast_id: int, now: datetime) -> Officer:
+    """Another admin of the root approves a broadcast to the whole federation; them."""
+    async with database.sessions() as session:
+        admin = await accounts.add_officer(
+            session, union_code="FED-ROOT", name="B", role="admin", now=now
+        )
+        await service.approve(session, admin, broadcast_id, now)
+        await session.commit()
+        return admin
+
+
+async def settle_sends(engine: Broadcaster) -> None:
+    """Let the sends started finish and write their outcomes."""
+    await asyncio.gather(*engine._sends)
+    await engine.flush()
+
+
 async def run_until_done(engine: Broadcaster, channel: Recorder) -> None:
     await engine.tick()
     while await engine.deliver_some(channel):
         pass
-    await asyncio.gather(*engine._sends)
-    await engine.flush()
+    await settle_sends(engine)
     await engine.tick()
 
 
@@ -88,15 +104,9 @@ async def test_nothing_starts_in_quiet_hours_and_it_starts_when_they_end(
 ):
     clock.now = NIGHT
     await seed(database, range(1, 4), NIGHT)
-    # An officer of a ward's union: its subtree, no approval needed. Nobody is linked to it
-    # by a case, so the audience is empty, except for the root's (checked below).
+    # To the whole federation: every subscriber, once a second admin approved it.
     broadcast_id = await compose(database, NIGHT, union="FED-ROOT")
-    async with database.sessions() as session:
-        second = await accounts.add_officer(
-            session, union_code="FED-ROOT", name="B", role="admin", now=NIGHT
-        )
-        await service.approve(session, second, broadcast_id, NIGHT)
-        await session.commit()
+    await second_admin_approves(database, broadcast_id, NIGHT)
     channel = Recorder()
     engine = engine_for(database, dispatcher, channel)
     assert await engine.tick() == []
@@ -128,12 +138,7 @@ async def test_waiting_for_approval_paused_and_cancelled_broadcasts_send_nothing
     engine = engine_for(database, dispatcher, channel)
     await run_until_done(engine, channel)
     assert channel.sent == [] and await status(database, whole) == "awaiting_approval"
-    async with database.sessions() as session:
-        admin = await accounts.add_officer(
-            session, union_code="FED-ROOT", name="B", role="admin", now=MORNING
-        )
-        await service.approve(session, admin, whole, MORNING)
-        await session.commit()
+    admin = await second_admin_approves(database, whole, MORNING)
     await engine.tick()  # started: recipients fixed
     async with database.sessions() as session:
         assert await service.change(session, admin, whole, "pause", MORNING)
@@ -143,8 +148,7 @@ async def test_waiting_for_approval_paused_and_cancelled_broadcasts_send_nothing
         assert await service.change(session, admin, whole, "resume", MORNING)
         await session.commit()
     assert await engine.deliver_some(channel) == 4
-    await asyncio.gather(*engine._sends)
-    await engine.flush()
+    await settle_sends(engine)
     assert sorted(channel.sent) == ["10", "11", "12", "13"]
 
 
@@ -152,12 +156,7 @@ async def test_cancelling_skips_what_was_not_sent(database, dispatcher, clock):
     clock.now = MORNING
     await seed(database, range(20, 23), MORNING)
     broadcast_id = await compose(database, MORNING, union="FED-ROOT")
-    async with database.sessions() as session:
-        admin = await accounts.add_officer(
-            session, union_code="FED-ROOT", name="B", role="admin", now=MORNING
-        )
-        await service.approve(session, admin, broadcast_id, MORNING)
-        await session.commit()
+    admin = await second_admin_approves(database, broadcast_id, MORNING)
     channel = Recorder()
     engine = engine_for(database, dispatcher, channel)
     await engine.tick()
@@ -176,12 +175,7 @@ async def test_two_processes_share_a_broadcast_without_a_duplicate(database, dis
     clock.now = MORNING
     await seed(database, range(100, 400), MORNING)
     broadcast_id = await compose(database, MORNING, union="FED-ROOT")
-    async with database.sessions() as session:
-        admin = await accounts.add_officer(
-            session, union_code="FED-ROOT", name="B", role="admin", now=MORNING
-        )
-        await service.approve(session, admin, broadcast_id, MORNING)
-        await session.commit()
+    await second_admin_approves(database, broadcast_id, MORNING)
     channel = Recorder()
     first, second = (engine_for(database, dispatcher, channel, owner) for owner in ("a", "b"))
     await first.tick()
@@ -190,8 +184,7 @@ async def test_two_processes_share_a_broadcast_without_a_duplicate(database, dis
         claimed = True
         while claimed:  # each round yields at its database calls
             claimed = bool(await engine.deliver_some(channel))
-        await asyncio.gather(*engine._sends)
-        await engine.flush()
+        await settle_sends(engine)
 
     await asyncio.gather(work(first), work(second))
     assert Counter(channel.sent) == {str(u): 1 for u in range(100, 400)}
@@ -203,12 +196,7 @@ async def test_refusals_are_recorded_by_reason(database, dispatcher, clock):
     clock.now = MORNING
     await seed(database, range(30, 35), MORNING)
     broadcast_id = await compose(database, MORNING, union="FED-ROOT")
-    async with database.sessions() as session:
-        admin = await accounts.add_officer(
-            session, union_code="FED-ROOT", name="B", role="admin", now=MORNING
-        )
-        await service.approve(session, admin, broadcast_id, MORNING)
-        await session.commit()
+    await second_admin_approves(database, broadcast_id, MORNING)
     channel = Recorder({
         "30": Unreachable("window_closed"),
         "31": SendError("BadRequest", permanent=True),
@@ -298,12 +286,7 @@ async def test_the_janitor_forgets_who_got_a_finished_broadcast_and_keeps_its_co
     clock.now = MORNING
     await seed(database, range(40, 44), MORNING)
     broadcast_id = await compose(database, MORNING, union="FED-ROOT")
-    async with database.sessions() as session:
-        admin = await accounts.add_officer(
-            session, union_code="FED-ROOT", name="B", role="admin", now=MORNING
-        )
-        await service.approve(session, admin, broadcast_id, MORNING)
-        await session.commit()
+    await second_admin_approves(database, broadcast_id, MORNING)
     channel = Recorder({"41": Unreachable("window_closed")})
     await run_until_done(engine_for(database, dispatcher, channel), channel)
     janitor = Janitor(dispatcher.services, Sender(database, dispatcher.services, {}))
