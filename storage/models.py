@@ -373,6 +373,9 @@ class Case(Base):
     # read access.
     origin_union_id: Mapped[int | None] = mapped_column(ForeignKey("unions.id"))
     first_response_at: Mapped[datetime | None]
+    # The outreach link the worker came through (a membership request only: the funnel
+    # counts them; an anonymous case never carries it).
+    outreach_link_id: Mapped[int | None] = mapped_column(ForeignKey("outreach_links.id"))
 
 
 class Evidence(Base):
@@ -527,6 +530,9 @@ class Broadcast(Base):
     # Deliveries counted by "status" or "status:reason", kept when the janitor deletes the
     # delivery rows of a finished broadcast (bot/retention.py), so its report stays whole.
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # A quick poll's answers (2 to POLL_OPTIONS), shown as buttons under the text; None for
+    # a plain message. Answers: PollAnswer.
+    poll_options: Mapped[list[str] | None] = mapped_column(Json)
 
 
 class BroadcastDelivery(Base):
@@ -553,3 +559,61 @@ class BroadcastDelivery(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_until: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
+
+
+POLL_OPTIONS = 6  # at most, as buttons (numbered lines on Zalo)
+
+
+class PollAnswer(Base):
+    """One worker's answer to a quick poll, replaced when they change it. `respondent` is a
+    keyed hash of the poll and the person (bot/services/polls.py), never the person's id: the
+    results are counts by answer and by the segment facts kept beside it."""
+
+    __tablename__ = "poll_answers"
+
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id"), primary_key=True)
+    respondent: Mapped[str] = mapped_column(String(64), primary_key=True)
+    option: Mapped[int] = mapped_column(Integer)
+    # What the worker already told the bot (a case filed under their name), for the results
+    # by segment; None where it is not known.
+    union_id: Mapped[int | None] = mapped_column(ForeignKey("unions.id"))
+    ward_id: Mapped[int | None] = mapped_column(ForeignKey("wards.id"))
+    workplace_id: Mapped[int | None] = mapped_column(ForeignKey("workplaces.id"))
+    work: Mapped[str | None] = mapped_column(String(20))  # kind of work (labels.CONTRACTS)
+    # The day only, like every time kept of a person.
+    answered_at: Mapped[datetime]
+
+
+class OutreachLink(Base):
+    """A link an officer hands out (a poster's QR code) for a workplace, a ward or a campaign.
+    `code` is random and carries nothing about anyone; arrivals are only counted."""
+
+    __tablename__ = "outreach_links"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    union_id: Mapped[int] = mapped_column(ForeignKey("unions.id"), index=True)
+    label: Mapped[str] = mapped_column(String(120))
+    # Pre-filled for routing when a worker who came through it fills in a form.
+    workplace_id: Mapped[int | None] = mapped_column(ForeignKey("workplaces.id"))
+    ward_id: Mapped[int | None] = mapped_column(ForeignKey("wards.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    created_at: Mapped[datetime]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+OUTREACH_STEPS = ("arrival", "question")
+
+
+class OutreachCount(Base):
+    """How many people took a step of the membership funnel in a month, through a link
+    (`link_id`) or at all (`link_id` 0): counts only, nobody in them. The later steps
+    (interest, contacted, admitted) are counted from the membership cases."""
+
+    __tablename__ = "outreach_counts"
+    __table_args__ = (_check_in("step", OUTREACH_STEPS, "step"),)
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # '2026-12', Vietnam time
+    link_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step: Mapped[str] = mapped_column(String(12), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
