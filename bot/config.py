@@ -77,6 +77,8 @@ class Settings:
     telegram_api_base: str = TELEGRAM_DEFAULT_API_BASE
     public_url: str | None = None
     telegram_webhook_secret: str | None = None
+    # The bot's @username without the @, for outreach links (t.me/<username>?start=<code>).
+    telegram_bot_username: str | None = None
     # Zalo Official Account (bot/channels/zalo.py): on when the app id and the OA secret key
     # (which signs webhook events) are set. The app secret refreshes the access token; the
     # first token pair comes from here or `unionbot zalo authorize`, then lives in the database.
@@ -86,6 +88,8 @@ class Settings:
     zalo_access_token: str | None = None
     zalo_refresh_token: str | None = None
     zalo_api_base: str = ZALO_DEFAULT_API_BASE
+    # The Official Account's id, for outreach links (zalo.me/<id>).
+    zalo_oa_id: str | None = None
     zalo_oauth_base: str = ZALO_DEFAULT_OAUTH_BASE
     # Events older (or newer) than this are refused: a replayed old event is not a new one.
     zalo_event_window_seconds: int = 600
@@ -175,6 +179,7 @@ class Settings:
             sla_grace_hours=_number(merged, "UNIONBOT_SLA_GRACE_HOURS", 24),
             digest_hour=_hour(merged.get("UNIONBOT_DIGEST_HOUR", "7")),
             **_broadcasting(merged),
+            **_links(merged),
             officer_channel=_officer_channel(merged.get("UNIONBOT_OFFICER_CHANNEL")),
             retention=Retention.from_env(merged),
             trusted_proxies=_networks(merged.get("UNIONBOT_TRUSTED_PROXIES")),
@@ -191,6 +196,14 @@ class Settings:
     @property
     def zalo_enabled(self) -> bool:
         return bool(self.zalo_app_id and self.zalo_oa_secret_key)
+
+
+def _links(merged: Mapping[str, str]) -> dict[str, Any]:
+    """The bot's names on the messengers, for outreach links (bot/services/outreach.py)."""
+    return {
+        "telegram_bot_username": (merged.get("TELEGRAM_BOT_USERNAME") or "").lstrip("@") or None,
+        "zalo_oa_id": merged.get("ZALO_OA_ID") or None,
+    }
 
 
 def _number(env: Mapping[str, str], key: str, default: int, *, least: int | None = None) -> int:

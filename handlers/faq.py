@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.services import menus
+from bot.services import menus, outreach
 from bot.services.i18n import N_, _, format_date
 from bot.services.knowledge import Article, Knowledge, Match
 from handlers import forms, menu, question
@@ -180,6 +180,8 @@ async def on_text(ctx: Context, msg: Incoming) -> list[Outgoing]:
                 now=ctx.now,
                 asker=asker_tag(ctx),
             )
+    if match.smalltalk is None:
+        await outreach.asked(ctx.session, ctx.state, ctx.now)
     reply_text, buttons = compose(knowledge, match, language, today(ctx))
     if forms.PAUSED in ctx.state and match.topic is None and match.smalltalk is None:
         # Likely an answer meant for the form set aside (a phone number after /start).
@@ -225,6 +227,7 @@ async def show(ctx: Context, topic: str) -> list[Outgoing]:
     if article is None:
         raise StaleButton(Faq("t", topic).pack())
     ctx.state.pop("draft", None)
+    await outreach.asked(ctx.session, ctx.state, ctx.now)
     return [ctx.reply(render(article, today(ctx)), next_steps(article))]
 
 

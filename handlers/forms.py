@@ -179,6 +179,9 @@ class Form:
     placeholders: Callable[[Answers], dict[str, str]] | None = None
     # Lines the review adds after the answers: who receives it, whether it is anonymous.
     notes: Notes | None = None
+    # Answers known before the form asks (the workplace of the outreach link the worker came
+    # through), asked to be confirmed like typed ones.
+    prefill: Callable[[Context], Awaitable[Answers]] | None = None
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -253,7 +256,7 @@ async def start(ctx: Context, form: Form) -> list[Outgoing]:
     ctx.state.update(
         flow="form",
         form=form.name,
-        answers={},
+        answers=await form.prefill(ctx) if form.prefill else {},
         history=[],
         expires=(ctx.now + timedelta(days=FORM_DAYS)).isoformat(),
     )

@@ -235,4 +235,5 @@ FORM = Form(
     consent_text=CONSENT,
     placeholders=lambda answers: {"shows": _shows(answers)},
     notes=receiver_notes,
+    prefill=workplace.prefill,
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 
-from bot.services import alerts, calendar
+from bot.services import alerts, calendar, outreach
 from bot.services.i18n import N_, _, format_datetime
 from bot.services.labels import CONTACT_TIMES, CONTRACTS
 from handlers import forms, menu, subscriptions, workplace
@@ -107,12 +107,6 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
         "membership", ctx.now, ctx.services.settings.due_days, ctx.services.holidays
     )
     contact = {k: answers.get(k) for k in ("name", "phone", "contact_time")}
-    details = {
-        "workplace_text": workplace.typed(answers, "workplace"),
-        "ward_text": workplace.typed(answers, "ward"),
-        "contract": answers.get("contract"),
-        "contact_time": answers.get("contact_time"),
-    }
     summary = _summary(answers, decision.workplace, decision.ward)
     ctx.person.phone_encrypted = ctx.services.vault.seal(answers["phone"])
     case = await cases.open(
@@ -125,8 +119,9 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
         now=ctx.now,
         due_at=first_due,
         first_response_due_at=first_due,
-        details=details,
+        details=_details(answers),
         **await workplace.case_columns(ctx, decision),
+        outreach_link_id=outreach.link_of(ctx.state),
         contact_sealed=ctx.services.vault.seal(json.dumps(contact, ensure_ascii=False)),
     )
     text = _(
@@ -141,6 +136,16 @@ async def finish(ctx: Context, answers: Answers) -> list[Outgoing]:
     announced = await alerts.new_case(ctx.session, ctx.services, case, summary)
     # "Union news" first under the receipt, for someone who does not receive it yet.
     return [ctx.reply(text, await subscriptions.offered(ctx)), *announced]
+
+
+def _details(answers: Answers) -> dict[str, object]:
+    """What the case keeps of the answers beside the sealed contact."""
+    return {
+        "workplace_text": workplace.typed(answers, "workplace"),
+        "ward_text": workplace.typed(answers, "ward"),
+        "contract": answers.get("contract"),
+        "contact_time": answers.get("contact_time"),
+    }
 
 
 def _summary(answers: Answers, place: str | None, ward: str | None) -> str:
@@ -167,4 +172,5 @@ FORM = Form(
     consent_text=CONSENT,
     needs_consent=True,
     notes=workplace.receiver,
+    prefill=workplace.prefill,
 )

@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from bot.services import menus
+from bot.services import outreach as outreach_links
 from handlers import (
     announce,
     cancel,
@@ -27,6 +28,7 @@ from handlers import (
     menu,
     my_requests,
     officer,
+    outreach,
     payloads,
     privacy,
     question,
@@ -64,7 +66,7 @@ def aside(handler: Handler) -> Handler:
 _begin = partial(forms.begin, forms=FORMS)
 
 COMMANDS: dict[str, Handler] = {
-    "start": aside(menu.start),
+    "start": aside(outreach.start),
     "menu": aside(menu.show),
     "help": aside(menu.help),
     "lang": aside(menu.language),
@@ -151,9 +153,12 @@ EVENTS: dict[str, Handler] = {JOINED: COMMANDS["start"]}
 
 async def _free_text(ctx: Context, msg: Incoming) -> list[Outgoing]:
     """Text outside any flow: "dừng", "stop"… alone stop the news (inside a form they are
-    its cancel words); anything else is a question."""
+    its cancel words); an outreach link's code alone is an arrival through it; anything else
+    is a question."""
     if subscriptions.is_stop_word(msg.text):
         return await subscriptions.stop(ctx, msg)
+    if (arrived := await outreach.typed(ctx, msg)) is not None:
+        return arrived
     return await faq.on_text(ctx, msg)
 
 
@@ -191,8 +196,10 @@ DRAFT_DEADLINES = forms.DEADLINES
 # expired, a question typed for "Ask a union officer" is long answered or dropped.
 STATE_LIFETIME = timedelta(days=forms.FORM_DAYS)
 # What outlives a flow (LASTING_STATE) but not that long: the form set aside (expired by
-# then) and the wrong PINs (counted per day). Anything else lasting stays.
-SHORT_LASTING = frozenset({forms.PAUSED, "pin_failures"})
+# then), the wrong PINs (counted per day), and the outreach link the person came through
+# (the funnel credits a link with what its workers do within that time; a web visitor who
+# kept nothing else can then be forgotten). Anything else lasting stays.
+SHORT_LASTING = frozenset({forms.PAUSED, "pin_failures", outreach_links.STATE})
 
 
 @dataclass(frozen=True, slots=True)

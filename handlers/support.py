@@ -125,4 +125,5 @@ FORM = Form(
     button="support",
     consent_text=CONSENT,
     notes=notes,
+    prefill=workplace.prefill,
 )

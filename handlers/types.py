@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 # Telegram's limits, which the other channels are held to as well.
 MAX_TEXT = 4096
 MAX_PAYLOAD_BYTES = 64
-# Conversation state that survives the end of a flow: a form set aside (handlers/forms.py).
-LASTING_STATE = ("paused",)
+# Conversation state that survives the end of a flow: a form set aside (handlers/forms.py),
+# the outreach link the person came through (bot/services/outreach.py).
+LASTING_STATE = ("paused", "outreach")
 
 
 @dataclass(frozen=True, slots=True)

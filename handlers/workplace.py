@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import router
+from bot.services import outreach, router
 from bot.services.i18n import N_, _
 from bot.services.labels import Choice
 from bot.services.router import Route, Router
@@ -178,6 +178,19 @@ def fields(workplace_prompt: str, *, workplace_optional: bool = False) -> tuple[
             part_of="ward",
         ),
     )
+
+
+async def prefill(ctx: Context) -> Answers:
+    """The workplace or ward of the outreach link the worker came through, as if typed: a
+    workplace is still confirmed ("I understand: …. Is that right?"), and either can be
+    changed at the review."""
+    came = outreach.prefilled(ctx.state)
+    answers: Answers = {}
+    if came is not None and came.workplace:
+        answers["workplace"] = await parse_workplace(ctx, came.workplace, answers)
+    if came is not None and came.ward:
+        answers["ward"] = await parse_ward(ctx, came.ward, answers)
+    return answers
 
 
 async def receiver(ctx: Context, answers: Answers) -> list[str]:

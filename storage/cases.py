@@ -21,6 +21,7 @@ INTAKE_COLUMNS = frozenset(
     {
         "details", "first_response_due_at", "resolution_due_at", "route_rule", "workplace_id",
         "ward_id", "contact_sealed", "reporter_sealed", "reporter_tag", "pin_tag",
+        "outreach_link_id",
     }
 )  # fmt: skip
 # The text of the system entry a case's thread gets when its sender erases their data: a

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, t
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage import broadcasts
+from storage import broadcasts, outreach
 from storage.db import rows_changed
 from storage.localtime import start_of_day
 from storage.models import Case, Conversation, OutboxItem, Person, ShownChoices
@@ -48,6 +48,8 @@ async def create(
     )
     session.add(person)
     await session.flush()
+    # The funnel's first step, for everyone: counted here, as nothing else outlives erasure.
+    await outreach.count(session, outreach.EVERYONE, "arrival", now)
     return person
 
 

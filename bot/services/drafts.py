@@ -1,5 +1,6 @@
 """A conversation's personal parts, sealed at rest: what a half-filled form holds (name,
-phone, the story, the workplace), a form set aside, a question typed for the FAQ.
+phone, the story, the workplace), a form set aside, a question typed for the FAQ, the
+outreach link the person came through (a workplace's poster says where they work).
 
 The dispatcher opens a person's state when it loads it and seals it when it writes it back
 (the janitor, bot/retention.py, too); handlers only ever see it open. The rest of the state
@@ -19,13 +20,15 @@ SEALED = "sealed"
 ANSWERS = "answers"
 PAUSED = "paused"
 DRAFT = "draft"
+OUTREACH = "outreach"  # bot/services/outreach.py STATE
+PERSONAL = (ANSWERS, DRAFT, OUTREACH)
 
 
 def seal(vault: Vault, state: Mapping[str, Any]) -> dict[str, Any]:
     """The state as stored: its personal parts in one sealed value."""
     stored = dict(state)
     personal: dict[str, Any] = {}
-    for key in (ANSWERS, DRAFT):
+    for key in PERSONAL:
         if key in stored:
             personal[key] = stored.pop(key)
     paused = stored.get(PAUSED)
@@ -48,7 +51,7 @@ def open_(vault: Vault, stored: Mapping[str, Any]) -> dict[str, Any]:
         personal = json.loads(vault.open(token.encode()))
     except ValueError:
         return state  # a key no longer held: the draft is lost, the rest goes on
-    for key in (ANSWERS, DRAFT):
+    for key in PERSONAL:
         if key in personal:
             state[key] = personal[key]
     if PAUSED in personal and isinstance(state.get(PAUSED), dict):
