@@ -22,7 +22,7 @@ from bot.services import outreach, router
 from bot.services.i18n import N_, _
 from bot.services.labels import Choice
 from bot.services.router import Route, Router
-from handlers.forms import Answers, Field
+from handlers.forms import REDO, Answers, Field
 from handlers.types import Context
 from storage import unions
 from storage.models import Union
@@ -30,6 +30,13 @@ from storage.models import Union
 NONE_OF_THESE = "none"
 RECIPIENT, COMPANY, OUTSIDE = "recipient", "company", "outside"
 CHECK = (Choice("yes", N_("Yes, that is it")), Choice("no", N_("No, it is another place")))
+# The workplace of the worker's outreach link was not typed: "no" asks where they work.
+CHECK_PREFILLED = (CHECK[0], Choice(REDO, CHECK[1].label))
+
+
+def _check(answers: Answers) -> tuple[Choice, ...]:
+    prefilled = (answers.get("workplace") or {}).get("prefilled")
+    return CHECK_PREFILLED if prefilled else CHECK
 
 
 async def parse_workplace(ctx: Context, text: str, answers: Answers) -> dict[str, object]:
@@ -148,7 +155,8 @@ def fields(workplace_prompt: str, *, workplace_optional: bool = False) -> tuple[
         Field(
             "workplace_check",
             N_("I understand: {match}. Is that right?"),
-            choices=CHECK,
+            choices=_check,
+            redo="workplace",
             ask_if=_matched("workplace", lambda n: n == 1),
             part_of="workplace",
             values=_first_match("workplace"),
@@ -187,7 +195,8 @@ async def prefill(ctx: Context) -> Answers:
     came = outreach.prefilled(ctx.state)
     answers: Answers = {}
     if came is not None and came.workplace:
-        answers["workplace"] = await parse_workplace(ctx, came.workplace, answers)
+        parsed = await parse_workplace(ctx, came.workplace, answers)
+        answers["workplace"] = {**parsed, "prefilled": True}
     if came is not None and came.ward:
         answers["ward"] = await parse_ward(ctx, came.ward, answers)
     return answers
