@@ -217,6 +217,24 @@ async def places(
     return workplaces, wards
 
 
+async def coverage(
+    session: AsyncSession, union_ids: frozenset[int] | None, least: int
+) -> tuple[int, int]:
+    """Of the directory's workplaces with `least` or more workers within these unions' reach
+    (as `places`; all when None): how many have a union of their own, and how many there
+    are. Workplaces whose size is not known are not counted."""
+    query = select(Workplace.union_id.is_not(None), func.count()).where(
+        Workplace.workers >= least
+    )
+    if union_ids is not None:
+        ids = sorted(union_ids)
+        in_wards = select(Ward.id).where(Ward.organizing_union_id.in_(ids))
+        query = query.where(or_(Workplace.union_id.in_(ids), Workplace.ward_id.in_(in_wards)))
+    rows = await session.execute(query.group_by(Workplace.union_id.is_not(None)))
+    counts = {bool(has_union): int(n) for has_union, n in rows}
+    return counts.get(True, 0), counts.get(True, 0) + counts.get(False, 0)
+
+
 def all_unions_query() -> Select[Union]:
     """Every union, the root first, then by level and name (for choosers)."""
     return select(Union).order_by(Union.parent_id.is_not(None), Union.level, Union.name)
