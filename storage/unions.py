@@ -223,9 +223,7 @@ async def coverage(
     """Of the directory's workplaces with `least` or more workers within these unions' reach
     (as `places`; all when None): how many have a union of their own, and how many there
     are. Workplaces whose size is not known are not counted."""
-    query = select(Workplace.union_id.is_not(None), func.count()).where(
-        Workplace.workers >= least
-    )
+    query = select(Workplace.union_id.is_not(None), func.count()).where(Workplace.workers >= least)
     if union_ids is not None:
         ids = sorted(union_ids)
         in_wards = select(Ward.id).where(Ward.organizing_union_id.in_(ids))

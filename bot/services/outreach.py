@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.services import access, drafts, text
 from bot.services.i18n import N_
-from storage import outreach
+from storage import audit, outreach
 from storage.models import Officer, OutreachLink, Union, Ward, Workplace
 
 ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no i, l, o, 0, 1: read off paper
@@ -72,6 +72,11 @@ class Addresses:
         scanner included), else Telegram's deep link."""
         return self.web or self.telegram
 
+    def listed(self) -> list[tuple[str, str]]:
+        """(messenger, address) for each set up, as a poster prints them."""
+        named = (("Telegram", self.telegram), ("Zalo", self.zalo), ("Web", self.web))
+        return [(name, url) for name, url in named if url]
+
 
 def addresses(settings: Settings, code: str) -> Addresses:
     """The links of a code under these settings."""
@@ -111,10 +116,15 @@ async def create(
     code = new_code()
     while await outreach.code_taken(session, code):
         code = new_code()
-    return await outreach.add(
+    link = await outreach.add(
         session, code=code, union_id=union_id, label=label, workplace_id=workplace_id,
         ward_id=ward_id, created_by=officer.id, created_at=now, active=True,
     )  # fmt: skip
+    audit.record(
+        session, actor="officer", officer_id=officer.id, action="outreach.created", now=now,
+        detail={"link": link.id, "union": union_id},
+    )  # fmt: skip
+    return link
 
 
 @dataclass(frozen=True, slots=True)

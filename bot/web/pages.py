@@ -17,12 +17,13 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
+from babel.numbers import format_decimal, format_percent
 from multidict import MultiDictProxy
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.outbox import Sender, Work
 from bot.services import Services, access, alerts, labels
-from bot.services.i18n import N_, _, format_datetime
+from bot.services.i18n import N_, _, current_language, format_datetime
 from bot.services.teaching import Tutor
 from bot.web import auth
 from handlers.types import Outgoing
@@ -77,6 +78,16 @@ def category_of(case: Case) -> str | None:
     return labels.category(case.kind, case.category)
 
 
+def number(value: float) -> str:
+    """A number as the reader writes it: 13.600 in Vietnamese, 13,600 in English."""
+    return format_decimal(value, format="#,##0.#", locale=current_language())
+
+
+def percent(share: float | None) -> str:
+    """A share as a percentage ("42%"), or a dash where there is none."""
+    return "—" if share is None else format_percent(share, locale=current_language())
+
+
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES),
     autoescape=True,
@@ -86,7 +97,7 @@ _env.globals.update(
     _=_, when=format_datetime, kinds=labels.OFFICER_KINDS, statuses=labels.OFFICER_STATUSES,
     categories=labels.FILTER_CATEGORIES, category_of=category_of,
     file_kinds=FILE_KINDS, file_statuses=FILE_STATUSES, file_reasons=FILE_REASONS,
-    shown=alerts.thread_text, view_names=QUEUE_VIEW_NAMES,
+    shown=alerts.thread_text, view_names=QUEUE_VIEW_NAMES, number=number, percent=percent,
 )  # fmt: skip
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.web import admin, auth, broadcasts, questions, statistics, views
+from bot.web import admin, auth, broadcasts, outreach, questions, statistics, views
 from bot.web.pages import page
 
 
@@ -39,6 +39,12 @@ def setup(app: web.Application) -> None:
     add_get("/officer/broadcasts/{id}/progress.json", page(broadcasts.progress_json))
     add_get("/officer/broadcasts/{id}/report", page(broadcasts.report_page))
     add_post("/officer/broadcasts/{id}/{action}", page(broadcasts.broadcast_action, post=True))
+    # Outreach links: make one, its poster, its funnel; switch it off
+    add_get("/officer/outreach", page(outreach.list_page))
+    add_post("/officer/outreach", page(outreach.create, post=True))
+    add_get("/officer/outreach/{id}", page(outreach.link_page))
+    add_get("/officer/outreach/{id}/poster.{format}", page(outreach.poster))
+    add_post("/officer/outreach/{id}/off", page(outreach.switch_off, post=True))
     # Administration: canned replies, officers, officers' groups
     add_get("/officer/replies", page(admin.replies_page))
     add_post("/officer/replies", page(admin.replies_change, post=True))

@@ -26,15 +26,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from babel.numbers import format_decimal
 from markupsafe import Markup
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import access, labels, membership_plan
+from bot.services import access, funnel, labels, membership_plan
 from bot.services.i18n import N_, _, current_language, format_date
-from bot.web.pages import Page
-from storage import audit, statistics, unions
+from bot.web.outreach import STEP_NAMES
+from bot.web.pages import Page, number
+from storage import audit, outreach, statistics, unions
 from storage.localtime import LOCAL_TIME
 from storage.models import CASE_KINDS, CASE_STATUSES
 
@@ -54,11 +54,6 @@ class Table:
     column: str  # what the rows are: category, status...
     rows: list[tuple[str, str]]
     total: str
-
-
-def number(value: float) -> str:
-    """A number as the reader writes it: 13.600 in Vietnamese, 13,600 in English."""
-    return format_decimal(value, format="#,##0.#", locale=current_language())
 
 
 def script_json(value: object) -> Markup:
@@ -146,6 +141,8 @@ async def stats(current: Page) -> web.StreamResponse:
     members = await _members(current, scope, whole)
     if members["chart"] is not None:
         charts["members"] = members["chart"]
+    outreach_part = await _outreach(current, scope, whole, members)
+    charts["funnel"] = outreach_part.pop("chart")
 
     response = statistics.median(
         await statistics.response_times(session, where), reader_opens_every_case=OPENS_EVERY_CASE
@@ -164,6 +161,8 @@ async def stats(current: Page) -> web.StreamResponse:
         tables=tables,
         interest=interest_table,
         members=members,
+        outreach=outreach_part,
+        steps=STEP_NAMES,
         response=duration(response),
         resolution=duration(resolution),
         themes=[(t.text, number(t.count)) for t in await statistics.themes(session)],
@@ -233,7 +232,7 @@ async def _members(current: Page, scope: access.Scope, whole: bool) -> dict[str,
         plan = membership_plan.load(path)
     except membership_plan.PlanError as exc:
         log.error("%s", exc)
-        return {"error": str(exc), "rows": [], "chart": None, "as_of": None}
+        return {"error": str(exc), "rows": [], "chart": None, "as_of": None, "now": None}
     codes = None
     if not whole and scope.unions is not None:
         codes = await statistics.union_codes(current.session, scope.unions)
@@ -264,4 +263,57 @@ async def _members(current: Page, scope: access.Scope, whole: bool) -> dict[str,
     if whole:
         series.append({"label": _("Plan target"), "values": [y.target for y in years]})
     chart = {"labels": [str(y.year) for y in years], "series": series}
-    return {"error": None, "rows": rows, "chart": chart, "as_of": format_date(plan.as_of)}
+    this_year = current.now.astimezone(LOCAL_TIME).year
+    now = next((y.members for y in years if y.year == this_year), None)
+    return {
+        "error": None, "rows": rows, "chart": chart, "as_of": format_date(plan.as_of),
+        "now": now, "targets": plan.targets,
+    }  # fmt: skip
+
+
+# The plan's coverage target: unions in this share of the enterprises with LARGE or more
+# workers (plan 41-KH/ThU).
+COVERAGE_TARGET = 0.85
+LARGE = 25
+
+
+async def _outreach(
+    current: Page, scope: access.Scope, whole: bool, members: dict[str, Any]
+) -> dict[str, Any]:
+    """The membership funnel (overall, by union, by link), the pace the plan's next target
+    asks for, and the coverage of enterprises with 25 or more workers."""
+    session, where = current.session, scope.visible()
+    links = await outreach.listed(session, scope.unions)
+    per_link = await funnel.by_link(session, [link.id for link in links], where)
+    # Beyond the whole federation, "overall" is what the reader's own links brought.
+    total = await funnel.overall(session, where) if whole else funnel.combined(per_link.values())
+    union_names = {u.id: u.name for u in await current.session.scalars(unions.all_unions_query())}
+    by_union: dict[str, list[funnel.Funnel]] = {}
+    for link in links:
+        by_union.setdefault(union_names.get(link.union_id, "?"), []).append(per_link[link.id])
+    with_union, large = await unions.coverage(session, None if whole else scope.unions, LARGE)
+    totals = total.totals
+    return {
+        "total": total,
+        "unions": sorted((name, funnel.combined(f)) for name, f in by_union.items()),
+        "links": [(link, per_link[link.id]) for link in links],
+        "pace": await _pace(current, whole, members),
+        "coverage": {
+            "with_union": with_union, "large": large, "least": LARGE,
+            "share": with_union / large if large else None, "target": COVERAGE_TARGET,
+            # In whole percents, so no float rounding asks for one union too many.
+            "needed": max(0, -(-large * round(COVERAGE_TARGET * 100) // 100) - with_union),
+        },
+        "chart": {
+            "labels": [_(STEP_NAMES[step]) for step in funnel.STEPS],
+            "series": [{"label": _("People"), "values": [totals[s] for s in funnel.STEPS]}],
+        },
+    }  # fmt: skip
+
+
+async def _pace(current: Page, whole: bool, members: dict[str, Any]) -> funnel.Pace | None:
+    """For the whole federation: admissions a month the next target asks for."""
+    if not whole or members["error"] or members["now"] is None:
+        return None
+    admitted = await statistics.admissions(current.session, (await current.scope()).visible())
+    return funnel.pace(members["targets"], members["now"], admitted, current.now)

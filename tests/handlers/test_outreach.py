@@ -48,7 +48,7 @@ async def test_a_workplace_link_greets_counts_once_and_fills_the_workplace_in(ta
     [hello] = await worker.say(f"/start {code}")
     assert hello.text.startswith(GREETING)
     assert hello.text.endswith(
-        f"Bạn đến qua đường link của công đoàn dành cho {CAFE}. Khi bạn điền đơn, mình sẽ "
+        f"Bạn đến qua lời mời của công đoàn dành cho {CAFE}. Khi bạn điền đơn, mình sẽ "
         "hỏi lại để bạn xác nhận."
     )
     await worker.say(f"/start {code}")  # scanned again: the same person, counted once
@@ -112,7 +112,7 @@ async def test_codes_that_are_not_links_change_nothing(talk, sessions):
     worker = talk("504", "telegram")
     for text in ("/start zzzz2222", "/start ../../etc/passwd", "/start " + "a" * 300):
         [hello] = await worker.say(text)
-        assert hello.text.startswith(GREETING) and "đường link" not in hello.text
+        assert hello.text.startswith(GREETING) and "lời mời" not in hello.text
     [answer] = await worker.say("abcd2345")  # looks like a code, is none: a question
     assert not answer.text.startswith(GREETING)
     assert await counted(sessions) == {(0, "arrival"): 1, (0, "question"): 1}

@@ -211,7 +211,11 @@
   }
 
   input.addEventListener("input", fit);
-  start.addEventListener("click", () => send({ text: "/start" }, start.textContent));
+  // An outreach link (a poster's QR code) opens /chat?start=<code>: the code goes with /start,
+  // so the bot counts the arrival and knows the workplace (bot/services/outreach.py).
+  const code = new URLSearchParams(window.location.search).get("start");
+  const opening = code && /^[a-z2-9]{8}$/i.test(code) ? `/start ${code}` : "/start";
+  start.addEventListener("click", () => send({ text: opening }, start.textContent));
   forget.addEventListener("click", forgetDevice);
 
   // Too many new visitors from this network this hour (the server answered 429): no chat.

@@ -117,6 +117,7 @@
   }
 
   members();
+  bars("funnel", false);
   bars("interest", false);
   // Categories, statuses and unions: names, so bars across with the names in rows.
   bars("category", true);
