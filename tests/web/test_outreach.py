@@ -9,16 +9,20 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
 import zxingcpp
 from aiohttp import ClientSession, CookieJar
 from PIL import Image
 from sqlalchemy import select
 
+from bot.app import create_app
 from storage import outreach as stored
 from storage.models import AuditEntry, OutreachLink, Union, Workplace
 from tests.fakes.messengers import Messenger
-from tests.support import count
-from tests.web.conftest import PASSWORD, add_officers, log_in
+from tests.fixtures.browser import SCREENSHOTS
+from tests.fixtures.running_bot import serve
+from tests.support import count, free_port
+from tests.web.conftest import PASSWORD, add_officers, log_in, log_in_browser
 
 CAFE = "Công ty TNHH Cà phê Đồi Mây"  # no union of its own: in CL-LAMVIEN's ward
 
@@ -152,3 +156,45 @@ async def test_links_are_made_only_within_reach_and_forgeries_change_nothing(
     assert "mã của nó không còn đưa ai vào nữa" in await off.text()
     async with sessions() as session:
         assert await stored.by_code(session, link.code) is None  # arrivals stop
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_the_pages_fit_a_phone_and_the_web_chat_opens_with_the_code(
+    settings, sessions, browser
+):
+    """A worker opens the poster's web-chat link and taps Start: the bot knows the
+    workplace. The link's page and the statistics page at 390 px: no sideways scroll, and
+    screenshots to look at."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    bot = await serve(create_app(settings.with_(public_url=url)), port)
+    try:
+        async with sessions() as session:
+            await add_officers(session)
+            await session.commit()
+        known = await ids(sessions)
+        client, csrf = await logged_in(url, "admin")
+        async with client:
+            made = await client.post(
+                f"{url}/officer/outreach",
+                data={"csrf": csrf, "label": "Nhà trọ công nhân phường Lâm Viên",
+                      "union": known["CL-LAMVIEN"], "workplace": known[CAFE]},
+                allow_redirects=False,
+            )  # fmt: skip
+            link_path = made.headers["Location"].split("?")[0]
+        async with sessions() as session:
+            code = (await session.scalars(select(OutreachLink.code))).one()
+        chat = await browser.new_page(viewport={"width": 390, "height": 844})
+        await chat.goto(f"{url}/chat?start={code}")
+        await chat.click("#start")
+        await chat.wait_for_selector(f"text={CAFE}")
+        page = await browser.new_page(viewport={"width": 390, "height": 844})
+        await log_in_browser(page, url, "admin")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for path, name in ((link_path, "outreach-link"), ("/officer/stats", "stats-funnel")):
+            await page.goto(f"{url}{path}")
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 390, path
+            await page.screenshot(path=str(SCREENSHOTS / f"{name}-phone.png"), full_page=True)
+        assert "1" in await page.inner_text("#funnel tfoot")
+    finally:
+        await bot.stop()
