@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.services.outreach import new_code
 from storage import outreach as links
-from storage.models import Case, OutreachCount, Union, Ward, Workplace
+from storage.models import Case, Conversation, OutreachCount, Union, Ward, Workplace
 from tests.handlers.conftest import NOW, labels
 
 GREETING = "Xin chào! Mình là trợ lý tự động của Công đoàn"
@@ -54,6 +54,10 @@ async def test_a_workplace_link_greets_counts_once_and_fills_the_workplace_in(ta
     await worker.say(f"/start {code}")  # scanned again: the same person, counted once
     link = await link_id(sessions, code)
     assert await counted(sessions) == {(0, "arrival"): 1, (link, "arrival"): 1}
+    async with sessions() as session:
+        stored = (await session.scalars(select(Conversation.state))).one()
+    # Which poster brought this person (so where they work) is sealed like a draft.
+    assert list(stored) == ["sealed"] and "Đồi Mây" not in repr(stored)
 
     await worker.say("cong ty no luong thi lam sao")
     await worker.say("nghi phep nam duoc bao nhieu ngay")  # asked already: counted once
