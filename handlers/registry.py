@@ -28,6 +28,7 @@ from handlers import (
     my_requests,
     officer,
     payloads,
+    polls,
     privacy,
     question,
     subscriptions,
@@ -97,6 +98,7 @@ BUTTONS: dict[str, Handler] = {
     payloads.Question.namespace: aside(question.on_button),
     payloads.MyRequests.namespace: aside(my_requests.on_button),
     payloads.Subscribe.namespace: aside(subscriptions.on_button),
+    payloads.Vote.namespace: aside(polls.on_button),
     payloads.OfficerAction.namespace: aside(officer.on_button),
     payloads.BroadcastAction.namespace: aside(announce.on_button),
 }
