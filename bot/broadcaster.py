@@ -13,6 +13,9 @@ at most once each, without slowing down replies to workers who are chatting.
   broadcasts for as long as the messenger asked (replies keep going); 5xx and network errors
   are retried with backoff up to MAX_ATTEMPTS; a blocked bot marks the person unreachable;
   a recipient the messenger's rules forbid now (Zalo's window) is recorded with the reason.
+- A quick poll (bot/services/polls.py) goes with one button per answer; where the channel
+  shows them as numbered lines (Zalo), they are remembered with the claim, as the outbox
+  does for replies, so the number typed back is the answer.
 """
 
 from __future__ import annotations
@@ -31,15 +34,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import Broadcasting, Channel, Delivery, SendError, Unreachable, broadcasting
 from bot.logs import describe
-from bot.outbox import Sender
+from bot.outbox import Sender, remember_numbered
 from bot.services import broadcasts as service
-from bot.services import reach
+from bot.services import polls, reach
 from handlers.types import NOT_FOLLOWING
 from storage import broadcasts
 from storage.broadcasts import Claimed
 from storage.outbox import backoff
 
 log = logging.getLogger(__name__)
+
+# Rows of (label, payload) buttons, as a Delivery carries them.
+Buttons = tuple[tuple[tuple[str, str], ...], ...]
 
 TICK_SECONDS = 1.0
 IDLE_SECONDS = 0.5
@@ -81,7 +87,8 @@ class Broadcaster:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         # SQLite has one process: any claim not this one's is a dead process's.
         self.alone = sender.db.engine.dialect.name == "sqlite"
-        self._texts: dict[tuple[int, str], str] = {}
+        # (broadcast, language) -> its text and buttons (a poll's answers).
+        self._texts: dict[tuple[int, str], tuple[str, Buttons]] = {}
         self._outcomes: list[Outcome] = []
         self._flush_wake = asyncio.Event()
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
@@ -184,6 +191,12 @@ class Broadcaster:
             )
             for item in claimed:
                 await self._load_text(work.session, item)
+            # A poll's answers shown as numbered lines (Zalo) are remembered with the claim,
+            # committed before the send, so the number typed back is the answer.
+            asking = [d for d in (self._delivery(channel, i) for i in claimed) if d and d.buttons]
+            await remember_numbered(
+                work.session, self.services.vault, self.channels, asking, work.now
+            )
         return claimed
 
     async def _load_text(self, session: AsyncSession, item: Claimed) -> None:
@@ -191,7 +204,19 @@ class Broadcaster:
         if key not in self._texts:
             broadcast = await broadcasts.get(session, item.broadcast_id)
             if broadcast is not None:
-                self._texts[key] = service.text_for(self.services, broadcast, item.language)
+                text = service.text_for(self.services, broadcast, item.language)
+                answers = polls.buttons(broadcast.id, broadcast.poll_options or ())
+                rows = tuple(tuple((b.label, b.payload) for b in row) for row in answers)
+                self._texts[key] = (text, rows)
+
+    def _delivery(self, channel: str, item: Claimed) -> Delivery | None:
+        """The message for a claimed row (None if its broadcast could not be read)."""
+        found = self._texts.get((item.broadcast_id, item.language))
+        if found is None:
+            return None
+        text, buttons = found
+        # A negative id: never confused with an outbox row's.
+        return Delivery(-item.id, channel, item.chat_id, text, buttons)
 
     async def _send(self, channel: Broadcasting, item: Claimed) -> None:
         try:
@@ -209,12 +234,12 @@ class Broadcaster:
         if wait > 0:  # the chat just got a reply: its turn comes a moment later
             later = now + timedelta(seconds=wait)
             return Outcome(item.id, "pending", retry_at=later, counted=False)
-        text = self._texts.get((item.broadcast_id, item.language))
-        if text is None:
+        delivery = self._delivery(channel.name, item)
+        if delivery is None:
             return Outcome(item.id, "failed", reason="no_text")
         channel.pace.note(item.chat_id)
         try:
-            await channel.broadcast(Delivery(-item.id, channel.name, item.chat_id, text))
+            await channel.broadcast(delivery)
         except Unreachable as exc:
             # Zalo said they unfollowed: the next broadcast knows it before trying.
             gone = (channel.name, item.chat_id) if str(exc) == NOT_FOLLOWING else None

@@ -134,6 +134,27 @@ def to_delivery(vault: Vault, row: OutboxItem) -> Delivery:
     )
 
 
+async def remember_numbered(
+    session: AsyncSession,
+    vault: Vault,
+    channels: Mapping[str, Channel],
+    deliveries: Sequence[Delivery],
+    now: datetime,
+) -> None:
+    """Options a channel shows as numbered lines, stored sealed with the messages (the last
+    per chat wins, as it is the last shown), so a number typed back maps to them in any
+    process, even the moment the message arrives. The caller commits before sending."""
+    shown: dict[tuple[str, str], list[str]] = {}
+    for delivery in deliveries:
+        channel = channels.get(delivery.channel)
+        options = channel.numbered(delivery) if channel is not None and delivery.buttons else []
+        if options:
+            shown[(delivery.channel, delivery.chat_id)] = options
+    if shown:
+        sealed = {key: vault.seal(json.dumps(options)) for key, options in shown.items()}
+        await choices.show(session, sealed, now)
+
+
 class Sender:
     def __init__(
         self, database: Database, services: Services, channels: Mapping[str, Channel]
@@ -165,28 +186,13 @@ class Sender:
                 await session.rollback()
                 return
             deliveries = await write(session, unit.replies, unit.now, self.services.vault)
-            await self._remember_numbered(session, deliveries, unit.now)
+            await remember_numbered(
+                session, self.services.vault, self.channels, deliveries, unit.now
+            )
             await session.commit()
         self.queue(deliveries)
         for action in unit.committed:
             action()
-
-    async def _remember_numbered(
-        self, session: AsyncSession, deliveries: Sequence[Delivery], now: datetime
-    ) -> None:
-        """Options a channel shows as numbered lines, stored sealed with the messages (the
-        last per chat wins, as it is the last shown), so a number typed back maps to them in
-        any process, even the moment the message arrives."""
-        shown: dict[tuple[str, str], list[str]] = {}
-        for delivery in deliveries:
-            channel = self.channels.get(delivery.channel)
-            options = channel.numbered(delivery) if channel is not None else []
-            if options:
-                shown[(delivery.channel, delivery.chat_id)] = options
-        if shown:
-            vault = self.services.vault
-            sealed = {key: vault.seal(json.dumps(options)) for key, options in shown.items()}
-            await choices.show(session, sealed, now)
 
     def queue(self, deliveries: Sequence[Delivery]) -> None:
         """Queue committed messages for sending, in order per chat."""

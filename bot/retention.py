@@ -21,7 +21,8 @@ removes, a batch at a time:
   UNIONBOT_KEEP_CLOSED_CASE_DAYS after it was closed; the case, its thread and its audit
   entries stay (storage/cases.py `scrub_closed`);
 - who a finished broadcast went to (one row per recipient) UNIONBOT_KEEP_BROADCAST_DAYS after
-  it ended; its counts by outcome stay for its report (storage/broadcasts.py `prune`).
+  it ended (a poll's, not before its answers close); its counts by outcome stay for its
+  report (storage/broadcasts.py `prune`).
 A period of 0 keeps that kind of data. Each kind is one short unit of work of plain
 DELETE/UPDATE statements with a cut-off, so a second process doing the same at the same
 time only finds less to do. Logs give counts, never whose.
@@ -37,7 +38,7 @@ from functools import partial
 
 from bot.logs import describe
 from bot.outbox import Sender, Work
-from bot.services import Services, drafts, reporters
+from bot.services import Services, drafts, polls, reporters
 from handlers import registry
 from handlers.types import Address
 from storage import (
@@ -186,4 +187,8 @@ class Janitor:
         days = self.services.settings.retention.broadcast_days
         if not days:
             return 0
-        return await broadcasts.prune(work.session, work.now - timedelta(days=days))
+        # A poll's recipients may answer it for ANSWER_DAYS: who they are is kept as long.
+        polls_before = work.now - timedelta(days=polls.ANSWER_DAYS)
+        return await broadcasts.prune(
+            work.session, work.now - timedelta(days=days), polls_before=polls_before
+        )

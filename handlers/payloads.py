@@ -202,6 +202,14 @@ class CaseReply(Payload, namespace="case"):
     code: str
 
 
+@dataclass(frozen=True, slots=True)
+class Vote(Payload, namespace="poll"):
+    """An answer to a quick poll: the poll (its broadcast's id) and the option's index."""
+
+    poll: int
+    option: int
+
+
 # ---------------------------------------------------------------------------- the officers'
 
 OfficerVerb = Literal["view", "claim", "reply", "note", "move", "up", "give", "close", "admit"]

@@ -1,8 +1,8 @@
 """/xoadulieu: a worker sees what the bot keeps about them and deletes it.
 
 Erased: the sealed phone number and the consent, the conversation state (forms half-filled,
-drafts, and files sent with a form not yet sent), the messages the bot sent them, and their
-askings among the unanswered questions.
+drafts, and files sent with a form not yet sent), the messages the bot sent them, their
+askings among the unanswered questions, and their answers to quick polls.
 The inbox keeps nothing to erase: an update's content is cleared once it is processed. The
 cases they filed stay with the union, with every link back to them cut (their id, the sealed
 reporter and its tag, the sealed contact details, the PIN); each case's thread records when,
@@ -12,6 +12,7 @@ agreeing, that their request codes and PINs stop working.
 
 from __future__ import annotations
 
+from bot.services import polls
 from bot.services.i18n import _
 from handlers import faq, forms, menu, my_requests, subscriptions
 from handlers.payloads import Privacy
@@ -62,6 +63,7 @@ async def erase(ctx: Context) -> list[Outgoing]:
     ctx.state.clear()
     sent = await outbox.forget_person(ctx.session, person.id)
     asked = await unanswered.forget(ctx.session, faq.asker_tag(ctx))
+    answered = await polls.forget(ctx.session, ctx.services, person.id)
     mine = await my_requests.anonymous_ids(ctx)
     detached = await cases.detach(ctx.session, person.id, mine, ctx.now)
     # The person and their conversation go too (the dispatcher deletes the rows once this
@@ -74,6 +76,7 @@ async def erase(ctx: Context) -> list[Outgoing]:
         _("your subscription to union news") if subscribed else None,
         _("{count} files you had sent with it").format(count=dropped) if dropped else None,
         _("{count} messages I had sent you").format(count=sent) if sent else None,
+        _("{count} answers you gave to quick polls").format(count=answered) if answered else None,
         _("{count} questions you asked that I could not answer").format(count=asked)
         if asked
         else None,

@@ -30,6 +30,7 @@ from handlers import (
     officer,
     outreach,
     payloads,
+    polls,
     privacy,
     question,
     subscriptions,
@@ -99,6 +100,7 @@ BUTTONS: dict[str, Handler] = {
     payloads.Question.namespace: aside(question.on_button),
     payloads.MyRequests.namespace: aside(my_requests.on_button),
     payloads.Subscribe.namespace: aside(subscriptions.on_button),
+    payloads.Vote.namespace: aside(polls.on_button),
     payloads.OfficerAction.namespace: aside(officer.on_button),
     payloads.BroadcastAction.namespace: aside(announce.on_button),
 }

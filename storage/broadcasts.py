@@ -356,6 +356,22 @@ async def sent_counts(session: AsyncSession, broadcast_ids: Collection[int]) -> 
     return found
 
 
+# Deliveries that may have reached the person: only they can answer a poll.
+REACHED = ("sending", "sent", "uncertain")
+
+
+async def reached(session: AsyncSession, broadcast_id: int, person_id: int) -> bool:
+    """Whether this broadcast went (or may have gone) to this person."""
+    found = await session.scalar(
+        select(BroadcastDelivery.id).where(
+            BroadcastDelivery.broadcast_id == broadcast_id,
+            BroadcastDelivery.person_id == person_id,
+            BroadcastDelivery.status.in_(REACHED),
+        )
+    )
+    return found is not None
+
+
 async def forget_person(session: AsyncSession, person_id: int) -> None:
     """Erasure: the person's subscriptions go; their deliveries stay counted, unlinked, and
     what was still to be sent to them is skipped."""
@@ -381,13 +397,22 @@ def _unkey(key: str) -> tuple[str, str | None]:
     return status, reason or None
 
 
-async def prune(session: AsyncSession, before: datetime, limit: int = 5) -> int:
+async def prune(
+    session: AsyncSession,
+    before: datetime,
+    limit: int = 5,
+    *,
+    polls_before: datetime | None = None,
+) -> int:
     """Delete the delivery rows of at most `limit` broadcasts finished before `before`,
     their counts kept in the broadcast's summary (who got it is not needed any more); how
-    many rows went."""
+    many rows went. A poll's rows say who may answer it: they stay until `polls_before`
+    too."""
+    polls_before = before if polls_before is None else min(before, polls_before)
     finished = select(Broadcast).where(
         Broadcast.status.in_(["done", "cancelled"]),
         Broadcast.finished_at < before,
+        or_(Broadcast.poll_options.is_(None), Broadcast.finished_at < polls_before),
         exists().where(BroadcastDelivery.broadcast_id == Broadcast.id),
     )
     deleted = 0

@@ -11,6 +11,7 @@ import io
 import os
 import socket
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 from PIL import Image
@@ -19,10 +20,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import undefer
 
 from bot.config import CONTENT_DIR
+from bot.services import accounts
+from bot.services import broadcasts as broadcast_service
+from bot.services.broadcasts import Audience, Draft
 from bot.services.crypto import Vault
 from bot.services.knowledge import Knowledge
-from storage import db
-from storage.models import Evidence
+from storage import broadcasts, cases, db, people, subscriptions, unions
+from storage.models import Broadcast, BroadcastDelivery, Evidence, Person
 
 ROOT = Path(__file__).resolve().parents[1]
 # Under CI=true nothing may be skipped for lack of a service: a missing one is a failure.
@@ -130,3 +134,59 @@ async def wait_fetched(sessions, expected: int, timeout: float = 15.0) -> list[E
             return list(rows)
         assert asyncio.get_running_loop().time() < deadline, [r.status for r in rows]
         await asyncio.sleep(0.1)
+
+
+# -- quick polls -----------------------------------------------------------------------------
+
+
+async def poll_worker(
+    session,
+    user: str,
+    now: datetime,
+    *,
+    union: str | None = None,
+    workplace: str | None = None,
+    contract: str | None = None,
+    channel: str = "telegram",
+) -> Person:
+    """A worker subscribed to policy news; with `union`, linked to it (and to `workplace`, in
+    its ward) by a request under their name: a membership request answering `contract`,
+    else a grievance."""
+    person = await people.create(session, channel, user, "vi", now)
+    await subscriptions.subscribe(session, person.id, ["policy"], now)
+    if union is not None:
+        found = await unions.by_code(session, union)
+        place = await unions.workplace_named(session, workplace) if workplace else None
+        await cases.open(
+            session, kind="membership" if contract else "grievance", union_id=found.id,
+            person_id=person.id, text="…", now=now, category=contract or "wages",
+            details={"contract": contract} if contract else {},
+            workplace_id=place.id if place else None, ward_id=place.ward_id if place else None,
+        )  # fmt: skip
+    return person
+
+
+async def sent_poll(
+    session, options: tuple[str, ...], now: datetime, text: str = "Bạn có muốn tăng ca không?",
+    *, started: bool = True,
+) -> Broadcast:  # fmt: skip
+    """A quick poll from an admin to every subscriber, as if a second admin approved it;
+    `started`: started as the broadcaster starts it and every delivery recorded as sent."""
+    admin = await accounts.add_officer(
+        session, union_code="FED-ROOT", name="Chị Hạnh", role="admin", now=now
+    )
+    root = await unions.root(session)
+    draft = Draft(Audience(root.id), text, poll_options=options)
+    poll = await broadcast_service.compose(session, admin, draft, now)
+    poll.status = "scheduled"
+    if not started:
+        await session.flush()
+        return poll
+    filters = await broadcast_service.filters(session, Audience.of(poll))
+    await broadcasts.start(session, poll.id, filters, now)
+    ids = await session.scalars(
+        select(BroadcastDelivery.id).where(BroadcastDelivery.broadcast_id == poll.id)
+    )
+    await broadcasts.settle(session, list(ids), "sent", now)
+    await session.refresh(poll)
+    return poll

@@ -6,10 +6,12 @@ broadcast to the whole federation (the root union's subtree) waits for a second 
 approval (two-person rule); every step is audited. The audience is the subscribers of one
 topic, narrowed by what workers already told the bot when they filed a case under their name
 (its union, ward, workplace; never an anonymous report), their language and messenger.
+A broadcast with answers (`poll_options`) is a quick poll (bot/services/polls.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -17,13 +19,13 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import Services, access
+from bot.services import Services, access, polls
 from bot.services.i18n import N_, _
 from handlers.types import MAX_TEXT, Address, Outgoing
 from storage import audit, broadcasts, unions
 from storage.broadcasts import CHANNELS, Filters
 from storage.localtime import LOCAL_TIME
-from storage.models import SUBSCRIPTION_TOPICS, Broadcast, Officer
+from storage.models import POLL_OPTIONS, SUBSCRIPTION_TOPICS, Broadcast, Officer
 
 TOPICS: dict[str, str] = {
     "policy": N_("Policy news"),
@@ -35,6 +37,8 @@ LANGUAGES = ("vi", "en")
 # Room left in one message for the link and the footer.
 MAX_BODY = MAX_TEXT - 600
 MAX_LINK = 500
+# A poll's answer fits on a button.
+MAX_ANSWER = 40
 
 
 class BroadcastError(ValueError):
@@ -84,6 +88,8 @@ class Draft:
     link: str | None = None
     # None: now (or once quiet hours end).
     send_at: datetime | None = None
+    # A quick poll's answers (2 to POLL_OPTIONS; the text is its question); () for none.
+    poll_options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +168,26 @@ def clean(draft: Draft) -> Draft:
         raise BroadcastError(N_("Choose at least one messenger."))
     if not audience.languages <= set(LANGUAGES):
         raise BroadcastError(N_("Choose the workers' language from the list."))
-    return replace(draft, text=text, text_en=english, link=link)
+    options = poll_options(draft.poll_options)
+    return replace(draft, text=text, text_en=english, link=link, poll_options=options)
+
+
+def poll_options(typed: Sequence[str]) -> tuple[str, ...]:
+    """A quick poll's answers as typed, trimmed, empty lines left out; () for no poll.
+    BroadcastError when they cannot make one."""
+    options = tuple(" ".join(option.split()) for option in typed)
+    options = tuple(option for option in options if option)
+    if not options:
+        return ()
+    if len(options) < 2:
+        raise BroadcastError(N_("A quick poll needs at least 2 answers."))
+    if len(options) > POLL_OPTIONS:
+        raise BroadcastError(N_("A quick poll has at most 6 answers."))
+    if any(len(option) > MAX_ANSWER for option in options):
+        raise BroadcastError(N_("Keep each answer to 40 characters, so that it fits on a button."))
+    if len({option.casefold() for option in options}) < len(options):
+        raise BroadcastError(N_("Each answer of the poll must be different."))
+    return options
 
 
 async def compose(
@@ -188,8 +213,11 @@ async def compose(
         status="awaiting_approval" if whole else "scheduled",
         send_at=draft.send_at or now,
         created_at=now,
+        # Only a poll sets it: a plain message keeps SQL NULL, never JSON null.
+        **({"poll_options": list(draft.poll_options)} if draft.poll_options else {}),
     )
-    _audit(session, officer, "broadcast.created", broadcast, now, whole=whole)
+    poll = {"poll": len(draft.poll_options)} if draft.poll_options else {}
+    _audit(session, officer, "broadcast.created", broadcast, now, whole=whole, **poll)
     return broadcast
 
 
@@ -289,7 +317,8 @@ def test_message(services: Services, officer: Officer, draft: Draft) -> Outgoing
     with services.catalogs.activate("vi"):
         label = _("Test of a broadcast, only you received it:")
     address = Address(services.settings.officer_channel, officer.telegram_user_id)
-    return Outgoing(address, f"{label}\n\n{text}")
+    # A poll's buttons as workers get them; pressed here, they count nothing (no poll 0).
+    return Outgoing(address, f"{label}\n\n{text}", polls.buttons(0, draft.poll_options))
 
 
 async def progress(session: AsyncSession, broadcast: Broadcast, now: datetime) -> Progress:

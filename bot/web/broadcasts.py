@@ -2,7 +2,8 @@
 compose one (count its audience, send oneself a test, send), a broadcast's page with its
 progress refreshed every 2 seconds (static/broadcasts.js reads progress.json), the
 approval of a broadcast to the whole federation, pause, resume and cancel, and a printable
-report.
+report. A broadcast may be a quick poll (2 to 6 answers as buttons): its page and report then
+show the results (bot/web/polls.py).
 
 What may be sent to whom, the two-person rule and the audit are bot/services/broadcasts.py;
 bot/broadcaster.py delivers. A broadcast out of the officer's reach is answered exactly like
@@ -23,12 +24,13 @@ from babel.numbers import format_decimal
 from bot.services import broadcasts
 from bot.services.broadcasts import TOPICS, Audience, BroadcastError, Draft, Progress
 from bot.services.i18n import N_, _, current_language, format_datetime
+from bot.web import polls
 from bot.web.pages import SECURITY_HEADERS, Form, Page, redirect
 from storage import broadcasts as stored
 from storage import unions
 from storage.broadcasts import CHANNELS
 from storage.localtime import LOCAL_TIME
-from storage.models import Broadcast, Officer
+from storage.models import POLL_OPTIONS, Broadcast, Officer
 
 STATUS_NAMES = {
     "awaiting_approval": N_("Waiting for approval"),
@@ -83,6 +85,8 @@ DONE = {
 }
 OUT_OF_LIST = N_("Choose wards and workplaces from the list.")
 OUT_OF_REACH = N_("You can only send to your own union and the unions below it.")
+# The poll's answer fields read from a form (more than POLL_OPTIONS: refused as too many).
+POLL_FIELDS = POLL_OPTIONS + 1
 BAD_TIME = N_("Choose the time with the date and time picker, or leave it empty to send now.")
 
 
@@ -159,6 +163,8 @@ class Fields:
     languages: list[str] = field(default_factory=list)
     channels: list[str] = field(default_factory=lambda: list(CHANNELS))
     send_at: str = ""
+    # A quick poll's answers as typed (empty lines: none).
+    poll: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, form: Form) -> Fields:
@@ -172,6 +178,7 @@ class Fields:
             text=one("text"), text_en=one("text_en"), link=one("link"), topic=one("topic"),
             union=one("union"), wards=many("ward"), workplaces=many("workplace"),
             languages=many("language"), channels=many("channel"), send_at=one("send_at"),
+            poll=many("poll_option")[:POLL_FIELDS],
         )  # fmt: skip
 
 
@@ -217,10 +224,13 @@ def draft_of(fields: Fields, offered: Choices, now: datetime, *, text_needed: bo
         languages=frozenset(fields.languages),
         channels=frozenset(fields.channels),
     )
-    draft = Draft(audience, fields.text, fields.text_en, fields.link, send_at(fields.send_at, now))
+    draft = Draft(
+        audience, fields.text, fields.text_en, fields.link, send_at(fields.send_at, now),
+        poll_options=tuple(fields.poll),
+    )  # fmt: skip
     if not text_needed and not draft.text.strip():
-        broadcasts.clean(replace(draft, text="-"))  # the audience and the rest checked
-        return draft
+        checked = broadcasts.clean(replace(draft, text="-"))  # the audience and the rest
+        return replace(checked, text=draft.text)
     return broadcasts.clean(draft)
 
 
@@ -250,6 +260,7 @@ class Counted:
     whole: bool  # to the whole federation: a second admin approves it
     quiet_until: datetime | None  # quiet hours hold the start until then
     confirm: bool = False  # the "Send" step: confirm to save it
+    poll: tuple[str, ...] = ()  # a quick poll's answers, shown as its buttons
 
 
 async def counted(current: Page, draft: Draft, *, confirm: bool = False) -> Counted:
@@ -259,7 +270,7 @@ async def counted(current: Page, draft: Draft, *, confirm: bool = False) -> Coun
         draft.send_at or current.now, current.services.settings.quiet_hours
     )
     whole = await broadcasts.is_whole_federation(session, draft.audience)
-    return Counted(reachable, left, whole, quiet, confirm)
+    return Counted(reachable, left, whole, quiet, confirm, draft.poll_options)
 
 
 async def compose_page(
@@ -273,6 +284,8 @@ async def compose_page(
         "broadcast_new.html", status=status, fields=fields, offered=await choices(current),
         topics=TOPICS, languages=LANGUAGE_NAMES, channels=CHANNEL_NAMES, count=count,
         notice=notice, error=error, max_text=broadcasts.MAX_BODY, max_link=broadcasts.MAX_LINK,
+        poll_fields=[*fields.poll, *[""] * POLL_OPTIONS][:POLL_OPTIONS],
+        max_answer=broadcasts.MAX_ANSWER,
     )  # fmt: skip
 
 
@@ -390,6 +403,7 @@ async def _facts(current: Page, broadcast: Broadcast) -> dict[str, Any]:
         "p": progress_data(broadcast, progress),
         "outcomes": OUTCOMES,
         "status_names": STATUS_NAMES,
+        "poll": await polls.results(current, broadcast),
     }
 
 

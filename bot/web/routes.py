@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.web import admin, auth, broadcasts, outreach, questions, statistics, views
+from bot.web import admin, auth, broadcasts, outreach, polls, questions, statistics, views
 from bot.web.pages import page
 
 
@@ -31,13 +31,15 @@ def setup(app: web.Application) -> None:
     add_get("/officer/stats", page(statistics.stats))
     add_get("/officer/questions", page(questions.questions_page))
     add_post("/officer/questions/{id}/teach", page(questions.questions_teach, post=True))
-    # Broadcasts to subscribed workers: compose ("new" before the ids), follow, report
+    # Broadcasts to subscribed workers: compose ("new" before the ids), follow, report; a
+    # quick poll's results as a table to download
     add_get("/officer/broadcasts", page(broadcasts.list_page))
     add_get("/officer/broadcasts/new", page(broadcasts.compose_form))
     add_post("/officer/broadcasts/new", page(broadcasts.compose_submit, post=True))
     add_get("/officer/broadcasts/{id}", page(broadcasts.broadcast_page))
     add_get("/officer/broadcasts/{id}/progress.json", page(broadcasts.progress_json))
     add_get("/officer/broadcasts/{id}/report", page(broadcasts.report_page))
+    add_get("/officer/broadcasts/{id}/poll.csv", page(polls.export))
     add_post("/officer/broadcasts/{id}/{action}", page(broadcasts.broadcast_action, post=True))
     # Outreach links: make one, its poster, its funnel; switch it off
     add_get("/officer/outreach", page(outreach.list_page))

@@ -1,23 +1,32 @@
 """Broadcasts delivered by the running bot through the fake Telegram API, on both databases:
 each subscriber once, nobody else; a blocked bot marks the person unreachable; 429s and 5xx
 are retried without a duplicate; a crash's claims are reported, not sent again; a whole-
-federation broadcast waits for a second admin."""
+federation broadcast waits for a second admin; a quick poll's answers come back as presses
+and its results hide small cells."""
 
 from __future__ import annotations
 
 import asyncio
+import csv
+import html
+import io
+import re
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 from sqlalchemy import select
 
 from bot.services import accounts, reach
 from bot.services import broadcasts as service
 from storage import broadcasts, cases, people, subscriptions, unions
 from storage.directory import load as load_directory
-from storage.models import AuditEntry, Broadcast, BroadcastDelivery, Officer, Person
+from storage.models import AuditEntry, Broadcast, BroadcastDelivery, Officer, Person, PollAnswer
 from tests.support import SAMPLE_DIRECTORY, TEST_VAULT, count
+
+PASSWORD = "mat-khau-rat-dai"
+ANSWERS = ("Có", "Không", "Chưa biết")
 
 
 async def subscriber(
@@ -284,3 +293,94 @@ async def test_on_zalo_a_broadcast_goes_within_the_free_window_and_the_rest_are_
         "z-3": ("unreachable", "not_following"),
     }
     assert left.blocked  # the next broadcast counts them as gone before trying
+
+
+async def officer_http(url: str, login: str) -> tuple[aiohttp.ClientSession, str]:
+    """A dashboard session logged in as `login`, and its CSRF token."""
+    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    page = await (await http.get(f"{url}/officer/login")).text()
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    data = {"csrf": token, "login": login, "password": PASSWORD}
+    async with http.post(f"{url}/officer/login", data=data) as response:
+        assert response.status == 200
+    page = await (await http.get(f"{url}/officer/broadcasts/new")).text()
+    return http, re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+async def test_a_quick_poll_to_30_workers_20_answer_and_small_cells_stay_hidden(
+    start_bot, fake_telegram, sessions
+):
+    """Composed and approved on the dashboard, the poll goes to 30 workers (15 of each of two
+    unions) with one button per answer; 20 press one, three change their mind and one
+    presses the same again. The results and their CSV show 12 "Có"; the 2 "Chưa biết" are
+    "<5" and the 6 "Không" hidden with them; by union, the 3 beside a 9 are "<5" and the 9
+    hidden."""
+    bot = await start_bot(quiet_hours=None)
+    users = list(range(9601, 9631))
+    async with sessions() as session:
+        for user in users:
+            await subscriber(
+                session, user, union="GR-SUACAONGUYEN" if user <= 9615 else "GR-THONGXANH"
+            )
+        for login in ("hanh", "binh"):
+            await accounts.add_officer(
+                session, union_code="FED-ROOT", name=login.title(), role="admin",
+                now=datetime.now(UTC), login=login, password=PASSWORD,
+            )  # fmt: skip
+        root = (await unions.root(session)).id
+        await session.commit()
+    author, csrf = await officer_http(bot.url, "hanh")
+    approver, approver_csrf = await officer_http(bot.url, "binh")
+    try:
+        new = f"{bot.url}/officer/broadcasts/new"
+        form = {"csrf": csrf, "text": "Bạn có muốn làm thêm thứ Bảy không?", "topic": "policy",
+                "union": str(root), "channel": "telegram"}  # fmt: skip
+        answers = [("poll_option", a) for a in (*ANSWERS, "", "", "")]
+        asked = await (
+            await author.post(new, data=[*form.items(), ("action", "send"), *answers])
+        ).text()
+        counted = re.search(r'name="counted" value="(\d+)"', asked).group(1)
+        assert counted == "30"
+        confirm = [*form.items(), ("action", "confirm"), ("counted", counted), *answers]
+        saved = await author.post(new, data=confirm, allow_redirects=False)
+        poll_id = int(
+            re.search(r"/broadcasts/(\d+)\?done=awaiting", saved.headers["Location"]).group(1)
+        )
+        approve = f"{bot.url}/officer/broadcasts/{poll_id}/approve"
+        assert (await approver.post(approve, data={"csrf": approver_csrf})).status == 200
+        await wait_done(sessions, poll_id)
+        await fake_telegram.wait_for("sendMessage", 30)
+        for user in users:
+            [sent] = fake_telegram.sent(user)
+            keyboard = sent["reply_markup"]["inline_keyboard"]
+            assert [(b["text"], b["callback_data"]) for [b] in keyboard] == [
+                (answer, f"poll:{poll_id}:{i}") for i, answer in enumerate(ANSWERS)
+            ]
+
+        final = {u: ("Có" if u <= 9609 else "Không") for u in range(9601, 9616)}
+        final |= {9616: "Có", 9617: "Có", 9618: "Có", 9619: "Chưa biết", 9620: "Chưa biết"}
+        first = {**final, 9601: "Không", 9610: "Có", 9620: "Có"}  # three change their mind
+        for user, answer in first.items():
+            await fake_telegram.deliver(fake_telegram.press_update(user, answer))
+        await fake_telegram.wait_for("sendMessage", 50)
+        for user in (9601, 9610, 9620, 9605):  # 9605 presses the same answer again
+            data = f"poll:{poll_id}:{ANSWERS.index(final[user])}"
+            await fake_telegram.deliver(fake_telegram.button_update(user, data))
+        await fake_telegram.wait_for("sendMessage", 54)
+        [_poll, thanked, changed] = [m["text"] for m in fake_telegram.sent(9601)]
+        assert thanked.startswith("Cảm ơn bạn! Câu trả lời của bạn đã được ghi nhận: “Không”.")
+        assert changed.startswith("Đã đổi câu trả lời của bạn thành: “Có”.")
+        assert await count(sessions, PollAnswer) == 20
+
+        page = await (await author.get(f"{bot.url}/officer/broadcasts/{poll_id}")).text()
+        assert "Đến nay đã có 20 người lao động trả lời." in page
+        shown = re.findall(r'<td class="n">([^<]*)</td>', page.split('id="poll-results"')[1])
+        assert shown[:3] == ["12", "ẩn", "&lt;5"]  # by answer
+        assert shown[3:9] == ["&lt;5", "ẩn", "&lt;5", "ẩn", "ẩn", "&lt;5"]  # by union
+        exported = await author.get(f"{bot.url}/officer/broadcasts/{poll_id}/poll.csv")
+        rows = list(csv.reader(io.StringIO((await exported.read()).decode("utf-8-sig"))))
+        by_csv = [n for _segment, _value, _answer, n in rows[1:10]]
+        assert by_csv == [html.unescape(n).replace("ẩn", "hidden") for n in shown[:9]]
+    finally:
+        await author.close()
+        await approver.close()

@@ -9,6 +9,10 @@ sender's reach), as the broadcaster would."""
 
 from __future__ import annotations
 
+import csv
+import html
+import io
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,14 +23,17 @@ from sqlalchemy import select, update
 from bot import outbox
 from bot.app import create_app
 from bot.services import accounts, broadcasts
+from bot.services import polls as poll_service
 from bot.services.broadcasts import MAX_BODY, Audience
 from storage import broadcasts as stored
 from storage import cases, people, subscriptions, unions
+from storage import polls as stored_polls
 from storage.localtime import LOCAL_TIME
 from storage.models import AuditEntry, Broadcast, BroadcastDelivery, Officer, OutboxItem
 from tests.fixtures.browser import SCREENSHOTS
 from tests.fixtures.running_bot import serve
-from tests.support import TEST_VAULT, count
+from tests.support import TEST_VAULT, count, poll_worker, sent_poll
+from tests.untranslated import leaks, visible_text
 from tests.web.conftest import NOW, PASSWORD, add_officers, csrf_of, log_in, log_in_browser
 
 NEW = "/officer/broadcasts/new"
@@ -494,3 +501,158 @@ async def field_shows(page: Any, field: str, value: str) -> None:
 async def assert_fits(page: Any, size: str) -> None:
     if size == "phone":
         assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+# ---------------------------------------------------------------------------- quick polls
+
+ANSWERS = ("Có", "Không", "Chưa biết")
+
+
+def poll_form(csrf: str, union: int, action: str, answers: list[str], **values: Any) -> list:
+    """The compose form with a quick poll's answer fields (six, as the form has them)."""
+    fields = [*answers, *[""] * 6][:6] if len(answers) <= 6 else answers
+    return form(csrf, union, action, **values) + [("poll_option", a) for a in fields]
+
+
+async def test_a_quick_poll_is_composed_with_its_answers_checked(dashboard, sessions):
+    client = dashboard["client"]
+    ids = await seed(sessions)
+    await log_in(client, "admin")
+    page = await (await client.get(NEW)).text()
+    assert page.count('name="poll_option"') == 6 and 'maxlength="40"' in page
+    csrf = await csrf_of(client, NEW)
+    bad = [
+        (["Có"], "Khảo sát nhanh cần ít nhất 2 phương án trả lời."),
+        (["Có", " có "], "Các phương án trả lời của khảo sát phải khác nhau."),
+        (["Có", "x" * 41], "Mỗi phương án trả lời tối đa 40 ký tự"),
+        ([str(i) for i in range(7)], "Khảo sát nhanh có tối đa 6 phương án trả lời."),
+    ]
+    for answers, message in bad:
+        for action in ("count", "test", "send"):
+            refused = await client.post(NEW, data=poll_form(csrf, ids["CL-CAMLY"], action, answers))
+            assert refused.status == 400 and message in await refused.text(), (answers, action)
+    async with sessions() as session:
+        await session.execute(
+            update(Officer).where(Officer.login == "admin").values(telegram_user_id="7001")
+        )
+        await session.commit()
+    typed = ["", " Có ", "", "Không", "Chưa biết", ""]  # empty lines are left out
+    tested = await client.post(NEW, data=poll_form(csrf, ids["CL-CAMLY"], "test", typed))
+    assert tested.status == 200
+    async with sessions() as session:
+        [row] = (await session.scalars(select(OutboxItem))).all()
+    _text, buttons = outbox.body(TEST_VAULT, row)
+    assert [label for [[label, _payload]] in buttons] == list(ANSWERS)
+    asked = await client.post(NEW, data=poll_form(csrf, ids["CL-CAMLY"], "send", typed))
+    shown = await asked.text()
+    assert "Khảo sát nhanh: các phương án trả lời được gửi thành nút bấm" in shown
+    assert leaks(visible_text(shown)) == []
+    assert re.findall(r"<li>([^<]+)</li>", shown.split('id="count"')[1]) == list(ANSWERS)
+    counted = re.search(r'name="counted" value="(\d+)"', shown).group(1)
+    confirm = poll_form(csrf, ids["CL-CAMLY"], "confirm", typed, counted=counted)
+    assert (await client.post(NEW, data=confirm, allow_redirects=False)).status == 303
+    broadcast = await only_broadcast(sessions)
+    assert (broadcast.poll_options, broadcast.text) == (list(ANSWERS), TEXT)
+
+
+async def answered_poll(sessions: Any) -> Broadcast:
+    """A poll to 30 workers (15 of GR-SUACAONGUYEN, 15 of GR-THONGXANH) that 20 answered:
+    "Có" 9 + 3, "Không" 6 + 0, "Chưa biết" 0 + 2."""
+    async with sessions() as session:
+        for i in range(30):
+            union = "GR-SUACAONGUYEN" if i < 15 else "GR-THONGXANH"
+            await poll_worker(session, f"w{i}", NOW, union=union)
+        poll = await sent_poll(session, ANSWERS, NOW)
+        given = [0] * 9 + [1] * 6 + [0] * 3 + [2] * 2
+        people_ids = (await session.scalars(select(BroadcastDelivery.person_id))).all()
+        for person_id, option in zip(sorted(people_ids), given, strict=False):
+            facts = await poll_service.known_segment(session, person_id)
+            tag = poll_service.respondent(TEST_VAULT, poll.id, person_id)
+            await stored_polls.record(session, poll.id, tag, option, facts, NOW)
+        await session.commit()
+    return poll
+
+
+def table_cells(page: str, key: str) -> list[list[str]]:
+    """A results table's rows as the page shows them: the label, then each cell."""
+    table = re.search(rf'data-table="{key}">(.*?)</table>', page, re.S).group(1)
+    body = table.split("<tbody>")[1]
+    return [
+        [html.unescape(cell) for cell in re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    ]
+
+
+async def test_poll_results_and_their_csv_hide_small_cells(dashboard, sessions):
+    """20 of 30 answered. By answer: "Chưa biết" (2) is "<5" and "Không" (6) hidden with
+    it, as the total of 20 would give it away. By union: the 3 of one union is "<5" and the
+    9 beside it hidden (the 12 would give the 3 away); the hidden answers' columns show
+    nothing. The CSV says the same; another union's officer sees neither."""
+    client = dashboard["client"]
+    poll = await answered_poll(sessions)
+    await log_in(client, "admin")
+    page = await (await client.get(f"/officer/broadcasts/{poll.id}")).text()
+    assert "Đến nay đã có 20 người lao động trả lời." in page
+    assert 'id="chart-poll"' in page and "/officer/static/stats.js" in page
+    assert leaks(visible_text(page)) == []
+    assert table_cells(page, "answers") == [["Có", "12"], ["Không", "ẩn"], ["Chưa biết", "<5"]]
+    assert table_cells(page, "union") == [
+        ["Công đoàn cơ sở Công ty CP Khách sạn Thông Xanh", "<5", "ẩn", "<5"],
+        ["Công đoàn cơ sở Công ty TNHH Sữa Cao Nguyên", "ẩn", "ẩn", "<5"],
+    ]
+    for segment in ("ward", "workplace", "work"):
+        assert table_cells(page, segment) == [["Chưa rõ", "12", "ẩn", "<5"]]
+    chart = json.loads(re.search(r'id="stats-data">([^<]+)<', page).group(1))
+    assert chart["charts"]["poll"]["series"][0]["values"] == [12, None, None]
+    report = await (await client.get(f"/officer/broadcasts/{poll.id}/report")).text()
+    assert re.search(r'data-answer="1"><th scope="row">Không</th><td class="n">ẩn<', report)
+
+    exported = await client.get(f"/officer/broadcasts/{poll.id}/poll.csv")
+    assert exported.status == 200 and exported.content_type == "text/csv"
+    rows = list(csv.reader(io.StringIO((await exported.read()).decode("utf-8-sig"))))
+    assert rows[:4] == [
+        ["segment", "value", "answer", "count"],
+        ["all", "", "Có", "12"], ["all", "", "Không", "hidden"], ["all", "", "Chưa biết", "<5"],
+    ]  # fmt: skip
+    # Thông Xanh's three answers, then Sữa Cao Nguyên's.
+    by_union = [n for segment, _value, _answer, n in rows if segment == "union"]
+    assert by_union == ["<5", "hidden", "<5", "hidden", "hidden", "<5"]
+    assert [r[1:] for r in rows if r[0] == "work"] == [
+        ["Chưa rõ", "Có", "12"], ["Chưa rõ", "Không", "hidden"], ["Chưa rõ", "Chưa biết", "<5"],
+    ]  # fmt: skip
+    async with sessions() as session:
+        [entry] = (
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "poll.exported"))
+        ).all()
+    assert entry.detail == {"broadcast": poll.id}
+
+    await client.post("/officer/logout", data={"csrf": await csrf_of(client)})
+    await log_in(client, "binh")  # an officer of one union: the poll went to the federation
+    for tail in ("", "/poll.csv"):
+        refused = await client.get(f"/officer/broadcasts/{poll.id}{tail}")
+        assert refused.status == 404
+    assert await count(sessions, AuditEntry, AuditEntry.action == "poll.exported") == 1
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_polls_results_are_drawn_in_the_browser(browser, settings, sessions):
+    """The results' chart is drawn (the hidden counts left out) under the page's CSP, and
+    the table reads "<5" on a phone without the page scrolling sideways."""
+    bot = await serve(create_app(settings))
+    try:
+        async with sessions() as session:
+            await add_officers(session)
+            await session.commit()
+        poll = await answered_poll(sessions)
+        page = await browser.new_page(viewport=SIZES["phone"])
+        await log_in_browser(page, bot.url, "admin")
+        await page.goto(f"{bot.url}/officer/broadcasts/{poll.id}")
+        drawn = "() => Chart.getChart(document.getElementById('chart-poll')).data.datasets[0].data"
+        assert await page.evaluate(drawn) == [12, None, None]
+        answers = page.locator("table[data-table=answers] td")
+        assert await answers.all_inner_texts() == ["12", "ẩn", "<5"]
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SCREENSHOTS / "poll-results-phone.png"), full_page=True)
+        await assert_fits(page, "phone")
+    finally:
+        await bot.stop()

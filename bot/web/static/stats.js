@@ -1,7 +1,7 @@
-// Draws the statistics page's charts with Chart.js (vendor/chart.umd.min.js) from the JSON
-// block #stats-data; the page's CSP allows no inline script, so it lives here. A hidden
-// number (where the small-cell rule hides one) arrives as null and is not drawn; the table
-// under each chart says "<5".
+// Draws the statistics page's charts, and a quick poll's on its broadcast's page, with
+// Chart.js (vendor/chart.umd.min.js) from the JSON block #stats-data; the page's CSP allows
+// no inline script, so it lives here. A hidden number (where the small-cell rule hides one)
+// arrives as null and is not drawn; the table under each chart says "<5".
 (function () {
   "use strict";
   var block = document.getElementById("stats-data");
@@ -124,4 +124,6 @@
   bars("status", true);
   bars("union", true);
   bars("month", false);
+  // A quick poll's answers on its broadcast's page (templates/poll_results.html).
+  bars("poll", true);
 })();

@@ -1,0 +1,119 @@
+"""A quick poll's results on the dashboard: on its broadcast's page a chart and a table by
+answer and a table per segment (union, ward, workplace, kind of work), and
+/officer/broadcasts/{id}/poll.csv, the same aggregated table to download (audited).
+
+Counted by bot/services/polls.py, always under the small-cell rule: a count under 5 shows as
+"<5", one hidden only to protect it as "hidden", and how many answered only from 5 on. The
+page is counted when it is loaded: reloading it shows the latest. Who may see a poll's
+results is who may see its broadcast (bot/services/broadcasts.visible).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from aiohttp import web
+
+from bot.services import broadcasts, polls
+from bot.services.i18n import N_, _, current_language
+from bot.services.polls import Cell, Results
+from bot.web.pages import SECURITY_HEADERS, Page
+from bot.web.statistics import number, script_json
+from bot.web.views import spreadsheet_safe
+from storage import audit
+from storage.models import Broadcast
+
+# Each segment's table: its title and what its rows are.
+SEGMENTS = {
+    "union": (N_("Answers by union"), N_("Union")),
+    "ward": (N_("Answers by ward"), N_("Ward")),
+    "workplace": (N_("Answers by workplace"), N_("Workplace")),
+    "work": (N_("Answers by kind of work"), N_("Kind of work")),
+}
+CSV_COLUMNS = ("segment", "value", "answer", "count")
+
+
+def shown(cell: Cell) -> str:
+    """A count as it may be read: the number, "<5", or "hidden"."""
+    if cell.count is not None:
+        return number(cell.count)
+    return "<5" if cell.small else _("hidden")
+
+
+def section(found: Results) -> dict[str, Any]:
+    """What the broadcast's page shows of a poll's results, and its chart's data."""
+    answers = [
+        (option, shown(cell)) for option, cell in zip(found.options, found.by_answer, strict=True)
+    ]
+    tables = [
+        {
+            "key": segment,
+            "title": _(SEGMENTS[segment][0]),
+            "column": _(SEGMENTS[segment][1]),
+            "rows": [(row.label, [shown(cell) for cell in row.cells]) for row in rows],
+        }
+        for segment, rows in found.segments.items()
+    ]
+    chart = {
+        "labels": list(found.options),
+        "series": [{"label": _("Answers"), "values": [cell.count for cell in found.by_answer]}],
+    }
+    return {
+        "options": found.options,
+        "answers": answers,
+        "answered": number(found.answered) if found.answered is not None else None,
+        "tables": tables,
+        "data": script_json({"locale": current_language(), "charts": {"poll": chart}}),
+    }
+
+
+async def results(current: Page, broadcast: Broadcast) -> dict[str, Any] | None:
+    """The results section of a broadcast's page; None for a broadcast that is no poll."""
+    if not polls.is_poll(broadcast):
+        return None
+    return section(await polls.results(current.session, broadcast))
+
+
+async def export(current: Page) -> web.StreamResponse:
+    """GET /officer/broadcasts/{id}/poll.csv: segment, value, answer, count; first every
+    answer ("all"), then each segment's values. Hidden counts read "<5" or "hidden"."""
+    assert current.login is not None
+    officer = current.login.officer
+    text = str(current.request.match_info.get("id", ""))
+    found = None
+    if text.isdigit() and len(text) < 12:
+        found = await broadcasts.visible(current.session, officer, int(text))
+    if found is None or not polls.is_poll(found):
+        return current.refuse(404, _("No such broadcast."))
+    counted = await polls.results(current.session, found)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for option, cell in zip(counted.options, counted.by_answer, strict=True):
+        writer.writerow(spreadsheet_safe(v) for v in ("all", "", option, _csv(cell)))
+    for segment, rows in counted.segments.items():
+        for row in rows:
+            for option, cell in zip(counted.options, row.cells, strict=True):
+                values = (segment, row.label, option, _csv(cell))
+                writer.writerow(spreadsheet_safe(v) for v in values)
+    audit.record(
+        current.session, actor="officer", officer_id=officer.id, action="poll.exported",
+        now=current.now, detail={"broadcast": found.id},
+    )  # fmt: skip
+    name = f"khao-sat-{found.id}-{current.now:%Y%m%d-%H%M}.csv"
+    return web.Response(
+        # A byte-order mark, so spreadsheet programs read the Vietnamese letters as UTF-8.
+        body=("\ufeff" + out.getvalue()).encode(),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _csv(cell: Cell) -> str:
+    """A count in the file: the plain number (for sums), "<5" or "hidden"."""
+    if cell.count is not None:
+        return str(cell.count)
+    return "<5" if cell.small else "hidden"
