@@ -19,8 +19,8 @@ from aiohttp import web
 from bot.services import broadcasts, polls
 from bot.services.i18n import N_, _, current_language
 from bot.services.polls import Cell, Results
-from bot.web.pages import SECURITY_HEADERS, Page
-from bot.web.statistics import number, script_json
+from bot.web.pages import SECURITY_HEADERS, Page, number
+from bot.web.statistics import script_json
 from bot.web.views import spreadsheet_safe
 from storage import audit
 from storage.models import Broadcast

@@ -31,8 +31,7 @@ def setup(app: web.Application) -> None:
     add_get("/officer/stats", page(statistics.stats))
     add_get("/officer/questions", page(questions.questions_page))
     add_post("/officer/questions/{id}/teach", page(questions.questions_teach, post=True))
-    # Broadcasts to subscribed workers: compose ("new" before the ids), follow, report; a
-    # quick poll's results as a table to download
+    # Broadcasts: compose ("new" before the ids), follow, report; a poll's results as CSV
     add_get("/officer/broadcasts", page(broadcasts.list_page))
     add_get("/officer/broadcasts/new", page(broadcasts.compose_form))
     add_post("/officer/broadcasts/new", page(broadcasts.compose_submit, post=True))
