@@ -108,12 +108,17 @@ class Interest:
     details: dict[str, object]
 
 
-async def interests(session: AsyncSession, where: ColumnElement[bool]) -> list[Interest]:
-    """The membership requests the condition `where` selects (the reader's access)."""
+async def interests(
+    session: AsyncSession, where: ColumnElement[bool], link_ids: Collection[int] | None = None
+) -> list[Interest]:
+    """The membership requests the condition `where` selects (the reader's access), only
+    those that came through these links when given."""
     query = select(
         Case.outreach_link_id, Case.union_id, Case.created_at, Case.first_response_at,
         Case.details,
     ).where(Case.kind == "membership", where)  # fmt: skip
+    if link_ids is not None:
+        query = query.where(Case.outreach_link_id.in_(sorted(link_ids)))
     return [
         Interest(link_id, union_id, filed, answered, dict(details or {}))
         for link_id, union_id, filed, answered, details in await session.execute(query)

@@ -68,7 +68,7 @@ async def by_link(
     funnels = {link_id: Funnel() for link_id in link_ids}
     for row in await outreach.counts(session, link_ids):
         funnels[row.link_id].add(row.month, row.step, row.count)
-    for item in await outreach.interests(session, where):
+    for item in await outreach.interests(session, where, link_ids) if link_ids else ():
         if item.link_id in funnels:
             for month, step in _interest_steps(item):
                 funnels[item.link_id].add(month, step)
