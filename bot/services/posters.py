@@ -32,7 +32,6 @@ from pathlib import Path
 
 import segno
 from fontTools.ttLib import TTFont
-from fpdf import FPDF
 from PIL import Image, ImageDraw, ImageFont
 
 from bot.services.i18n import N_, _
@@ -458,6 +457,9 @@ def _pil_font(path: Path, pixels: int) -> ImageFont.FreeTypeFont:
 
 def pdf(poster: Poster, fonts: Path) -> bytes:
     """The poster as a one-page A4 PDF with the fonts embedded (subset), text as text."""
+    # Imported here: fpdf2 adds some 20 MB to every process, and only this page needs it.
+    from fpdf import FPDF
+
     document = FPDF(unit="mm", format="A4")
     document.set_auto_page_break(False)
     document.set_creator("unionbot")
