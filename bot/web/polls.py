@@ -4,7 +4,8 @@ answer and a table per segment (union, ward, workplace, kind of work), and
 
 Counted by bot/services/polls.py, always under the small-cell rule: a count under 5 shows as
 "<5", one hidden only to protect it as "hidden", and how many answered only from 5 on. The
-page is counted when it is loaded: reloading it shows the latest. Who may see a poll's
+page shows the counts when it loads, then static/poll.js reads poll.json every 10 seconds
+while the page is open and puts the new counts in place. Who may see a poll's
 results is who may see its broadcast (bot/services/broadcasts.visible).
 """
 
@@ -56,15 +57,14 @@ def section(found: Results) -> dict[str, Any]:
         }
         for segment, rows in found.segments.items()
     ]
-    chart = {
-        "labels": list(found.options),
-        "series": [{"label": _("Answers"), "values": [cell.count for cell in found.by_answer]}],
-    }
+    values = [cell.count for cell in found.by_answer]  # None where hidden: not drawn
+    chart = {"labels": list(found.options), "series": [{"label": _("Answers"), "values": values}]}
     return {
         "options": found.options,
         "answers": answers,
         "answered": number(found.answered) if found.answered is not None else None,
         "tables": tables,
+        "values": values,
         "data": script_json({"locale": current_language(), "charts": {"poll": chart}}),
     }
 
@@ -76,16 +76,39 @@ async def results(current: Page, broadcast: Broadcast) -> dict[str, Any] | None:
     return section(await polls.results(current.session, broadcast))
 
 
+async def _poll(current: Page) -> Broadcast | None:
+    """The poll of the URL, if the officer may see its broadcast."""
+    assert current.login is not None
+    text = str(current.request.match_info.get("id", ""))
+    found = None
+    if text.isdigit() and len(text) < 12:
+        found = await broadcasts.visible(current.session, current.login.officer, int(text))
+    return found if found is not None and polls.is_poll(found) else None
+
+
+async def live(current: Page) -> web.StreamResponse:
+    """GET /officer/broadcasts/{id}/poll.json: the results as the page shows them, read again
+    by static/poll.js while the page is open (the same small-cell rule)."""
+    found = await _poll(current)
+    if found is None:
+        return web.json_response({"error": "not found"}, status=404, headers=SECURITY_HEADERS)
+    shown_now = section(await polls.results(current.session, found))
+    body = {
+        "answered": shown_now["answered"],
+        "answers": [text for _option, text in shown_now["answers"]],
+        "values": shown_now["values"],
+        "tables": {table["key"]: table["rows"] for table in shown_now["tables"]},
+    }
+    return web.json_response(body, headers=SECURITY_HEADERS)
+
+
 async def export(current: Page) -> web.StreamResponse:
     """GET /officer/broadcasts/{id}/poll.csv: segment, value, answer, count; first every
     answer ("all"), then each segment's values. Hidden counts read "<5" or "hidden"."""
     assert current.login is not None
     officer = current.login.officer
-    text = str(current.request.match_info.get("id", ""))
-    found = None
-    if text.isdigit() and len(text) < 12:
-        found = await broadcasts.visible(current.session, officer, int(text))
-    if found is None or not polls.is_poll(found):
+    found = await _poll(current)
+    if found is None:
         return current.refuse(404, _("No such broadcast."))
     counted = await polls.results(current.session, found)
     out = io.StringIO()

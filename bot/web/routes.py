@@ -39,6 +39,7 @@ def setup(app: web.Application) -> None:
     add_get("/officer/broadcasts/{id}/progress.json", page(broadcasts.progress_json))
     add_get("/officer/broadcasts/{id}/report", page(broadcasts.report_page))
     add_get("/officer/broadcasts/{id}/poll.csv", page(polls.export))
+    add_get("/officer/broadcasts/{id}/poll.json", page(polls.live))
     add_post("/officer/broadcasts/{id}/{action}", page(broadcasts.broadcast_action, post=True))
     # Outreach links: make one, its poster, its funnel; switch it off
     add_get("/officer/outreach", page(outreach.list_page))
@@ -46,7 +47,13 @@ def setup(app: web.Application) -> None:
     add_get("/officer/outreach/{id}", page(outreach.link_page))
     add_get("/officer/outreach/{id}/poster.{format}", page(outreach.poster))
     add_post("/officer/outreach/{id}/off", page(outreach.switch_off, post=True))
-    # Administration: canned replies, officers, officers' groups
+    administration(app)
+    app.router.add_static("/officer/static", Path(__file__).parent / "static")
+
+
+def administration(app: web.Application) -> None:
+    """The admins' pages: canned replies, officers, officers' groups."""
+    add_get, add_post = app.router.add_get, app.router.add_post
     add_get("/officer/replies", page(admin.replies_page))
     add_post("/officer/replies", page(admin.replies_change, post=True))
     add_post("/officer/replies/{id}", page(admin.replies_change, post=True))
@@ -59,4 +66,3 @@ def setup(app: web.Application) -> None:
     add_post("/officer/officers/{id}/unlink", page(admin.officers_unlink, post=True))
     add_post("/officer/groups", page(admin.groups_add, post=True))
     add_post("/officer/groups/{id}/delete", page(admin.groups_remove, post=True))
-    app.router.add_static("/officer/static", Path(__file__).parent / "static")

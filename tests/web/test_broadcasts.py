@@ -604,6 +604,13 @@ async def test_poll_results_and_their_csv_hide_small_cells(dashboard, sessions):
         assert table_cells(page, segment) == [["Chưa rõ", "12", "ẩn", "<5"]]
     chart = json.loads(re.search(r'id="stats-data">([^<]+)<', page).group(1))
     assert chart["charts"]["poll"]["series"][0]["values"] == [12, None, None]
+    # What the open page reads again to stay up to date: the same cells, the same rule.
+    live = await (await client.get(f"/officer/broadcasts/{poll.id}/poll.json")).json()
+    assert (live["answered"], live["answers"]) == ("20", ["12", "ẩn", "<5"])
+    assert live["values"] == [12, None, None]
+    assert [[label, *cells] for label, cells in live["tables"]["union"]] == table_cells(
+        page, "union"
+    )
     report = await (await client.get(f"/officer/broadcasts/{poll.id}/report")).text()
     assert re.search(r'data-answer="1"><th scope="row">Không</th><td class="n">ẩn<', report)
 
@@ -628,7 +635,7 @@ async def test_poll_results_and_their_csv_hide_small_cells(dashboard, sessions):
 
     await client.post("/officer/logout", data={"csrf": await csrf_of(client)})
     await log_in(client, "binh")  # an officer of one union: the poll went to the federation
-    for tail in ("", "/poll.csv"):
+    for tail in ("", "/poll.csv", "/poll.json"):
         refused = await client.get(f"/officer/broadcasts/{poll.id}{tail}")
         assert refused.status == 404
     assert await count(sessions, AuditEntry, AuditEntry.action == "poll.exported") == 1
@@ -645,6 +652,7 @@ async def test_a_polls_results_are_drawn_in_the_browser(browser, settings, sessi
             await session.commit()
         poll = await answered_poll(sessions)
         page = await browser.new_page(viewport=SIZES["phone"])
+        await page.clock.install()  # the page's 10-second refresh, moved on by hand
         await log_in_browser(page, bot.url, "admin")
         await page.goto(f"{bot.url}/officer/broadcasts/{poll.id}")
         drawn = "() => Chart.getChart(document.getElementById('chart-poll')).data.datasets[0].data"
@@ -654,5 +662,18 @@ async def test_a_polls_results_are_drawn_in_the_browser(browser, settings, sessi
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(SCREENSHOTS / "poll-results-phone.png"), full_page=True)
         await assert_fits(page, "phone")
+        # Three more "Chưa biết" while the page is open: 5 now, shown, and "Không" with it.
+        async with sessions() as session:
+            for person_id in (9001, 9002, 9003):
+                tag = poll_service.respondent(TEST_VAULT, poll.id, person_id)
+                await stored_polls.record(session, poll.id, tag, 2, stored_polls.Segment(), NOW)
+            await session.commit()
+        await page.clock.fast_forward(10_000)
+        await page.wait_for_function(
+            "() => document.querySelector('td[data-answer=\"2\"]').textContent === '5'"
+        )
+        assert await answers.all_inner_texts() == ["12", "6", "5"]
+        assert await page.evaluate(drawn) == [12, 6, 5]
+        assert "23 người lao động" in await page.inner_text("[data-poll=answered]")
     finally:
         await bot.stop()
