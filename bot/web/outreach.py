@@ -36,6 +36,7 @@ STEP_NAMES = {
     "admitted": N_("Admitted"),
 }
 FORMATS = {"pdf": "application/pdf", "png": "image/png"}
+ZALO = N_("Zalo (send the code)")
 
 
 def _number(value: object) -> int | None:
@@ -153,12 +154,14 @@ async def poster(current: Page) -> web.StreamResponse:
     if found.qr is None:
         return current.refuse(409, _(NO_ADDRESS))
     union = await current.session.get(Union, link.union_id)
-    drawn = posters.Poster(
-        union=union.name if union else "", label=link.label, qr_url=found.qr, code=link.code,
-        links=tuple((name, url) for name, url in found.listed()),
-        language=settings.default_language,
-    )  # fmt: skip
-    with current.services.catalogs.activate(drawn.language):
+    language = settings.default_language
+    with current.services.catalogs.activate(language):
+        # Zalo's link opens the union's account, not the code: the worker sends it there.
+        links = tuple((_(ZALO) if name == "Zalo" else name, url) for name, url in found.listed())
+        drawn = posters.Poster(
+            union=union.name if union else "", label=link.label, qr_url=found.qr,
+            code=link.code, links=links, language=language,
+        )  # fmt: skip
         render = posters.pdf if kind == "pdf" else posters.png
         body = render(drawn, settings.content_dir / "fonts")
     headers = {

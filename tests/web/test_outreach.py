@@ -13,6 +13,7 @@ import pytest
 import zxingcpp
 from aiohttp import ClientSession, CookieJar
 from PIL import Image
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from bot.app import create_app
@@ -71,7 +72,9 @@ async def test_a_poster_brings_a_worker_in_and_the_funnel_shows_it(
         link_path = page_url.split("?")[0]
         pdf = await client.get(f"{bot.url}{link_path}/poster.pdf")
         assert pdf.content_type == "application/pdf"
-        assert (await pdf.read()).startswith(b"%PDF")
+        printed = PdfReader(io.BytesIO(await pdf.read())).pages[0].extract_text()
+        assert f"Mã: {code}" in printed and "Zalo (nhắn mã):" in printed  # send it there
+        assert f"t.me/congdoan_bot?start={code}" in printed
         png = await client.get(f"{bot.url}{link_path}/poster.png")
         [qr] = zxingcpp.read_barcodes(Image.open(io.BytesIO(await png.read())))
         assert qr.text == f"{bot.url}/chat?start={code}"  # the web chat: any phone opens it
