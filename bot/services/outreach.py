@@ -17,13 +17,14 @@ import secrets
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.services import access, drafts, text
+from bot.services import access, drafts, posters, text
 from bot.services.i18n import N_
 from storage import audit, outreach
 from storage.models import Officer, OutreachLink, Union, Ward, Workplace
@@ -99,11 +100,18 @@ async def create(
     now: datetime,
     workplace_id: int | None = None,
     ward_id: int | None = None,
+    fonts: Path | None = None,
 ) -> OutreachLink:
-    """A new link of `union_id` (the officer's own union or one below it; admins: any)."""
+    """A new link of `union_id` (the officer's own union or one below it; admins: any),
+    named so that the poster's `fonts` can print it."""
     label = " ".join(label.split())
     if not 3 <= len(label) <= LABEL_LENGTH:
         raise OutreachError(N_("Give the link a name of 3 to 120 characters."))
+    if fonts is not None and any(
+        posters.missing_glyphs(label, fonts / name) for name in (posters.REGULAR, posters.BOLD)
+    ):
+        # Printed on the poster: a character its font lacks (an emoji) would stop it.
+        raise OutreachError(N_("Write the name in letters, digits and punctuation (no emoji)."))
     scope = await access.scope(session, officer)
     if scope.unions is not None and union_id not in scope.unions:
         raise OutreachError(N_("You can make links only for your union and the unions below it."))

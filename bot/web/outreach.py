@@ -11,6 +11,7 @@ officer's own links, and of requests the officer may open: exact, like the stati
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ from bot.web.pages import SECURITY_HEADERS, Page, redirect
 from storage import outreach as stored
 from storage import unions
 from storage.models import OutreachLink, Union, Ward, Workplace
+
+log = logging.getLogger(__name__)
 
 DONE = {
     "created": N_("The link is ready. Print its poster, or share its addresses."),
@@ -37,6 +40,10 @@ STEP_NAMES = {
 }
 FORMATS = {"pdf": "application/pdf", "png": "image/png"}
 ZALO = N_("Zalo (send the code)")
+NOT_DRAWN = N_(
+    "The poster cannot be drawn: the union's name, the link's name or its addresses do not "
+    "fit on it or have characters its font lacks. The server's log says which."
+)
 
 
 def _number(value: object) -> int | None:
@@ -121,7 +128,7 @@ async def create(current: Page) -> web.StreamResponse:
         link = await outreach.create(
             current.session, current.login.officer, union_id=union,
             label=str(form.get("label", "")), now=current.now, workplace_id=workplace,
-            ward_id=ward,
+            ward_id=ward, fonts=current.services.settings.content_dir / "fonts",
         )  # fmt: skip
     except OutreachError as problem:
         current.work.discard()
@@ -163,7 +170,11 @@ async def poster(current: Page) -> web.StreamResponse:
             code=link.code, links=links, language=language,
         )  # fmt: skip
         render = posters.pdf if kind == "pdf" else posters.png
-        body = render(drawn, settings.content_dir / "fonts")
+        try:
+            body = render(drawn, settings.content_dir / "fonts")
+        except posters.PosterError as problem:
+            log.error("poster of link %s not drawn: %s", link.id, problem)
+            return current.refuse(409, _(NOT_DRAWN))
     headers = {
         **SECURITY_HEADERS,
         "Content-Disposition": f'attachment; filename="poster-{link.code}.{kind}"',

@@ -121,6 +121,7 @@ async def test_links_are_made_only_within_reach_and_forgeries_change_nothing(
         ({"workplace": known[CAFE]}, "Bạn chọn nơi làm việc trong danh sách."),
         ({"label": "  "}, "Bạn đặt tên cho đường dẫn, từ 3 đến 120 ký tự."),
         ({"label": "x" * 121}, "Bạn đặt tên cho đường dẫn, từ 3 đến 120 ký tự."),
+        ({"label": "Tết 2027 🎉"}, "Bạn đặt tên bằng chữ, số và dấu câu"),  # unprintable
     ):
         response = await client.post("/officer/outreach", data={**good, **forged})
         assert response.status == 400, forged
