@@ -102,7 +102,8 @@ async def _names(current: Page, links: Sequence[OutreachLink]) -> dict[int, str]
     """Each link's union, and its workplace or ward, on one line."""
     session, found = current.session, {}
     for link in links:
-        parts = [(await session.get(Union, link.union_id)).name]  # type: ignore[union-attr]
+        union = await session.get(Union, link.union_id)  # a few: the session keeps them
+        parts = [union.name if union else f"#{link.union_id}"]
         if link.workplace_id and (place := await session.get(Workplace, link.workplace_id)):
             parts.append(place.name)
         if link.ward_id and (ward := await session.get(Ward, link.ward_id)):
