@@ -4,7 +4,7 @@ answer and a table per segment (union, ward, workplace, kind of work), and
 
 Counted by bot/services/polls.py, always under the small-cell rule: a count under 5 shows as
 "<5", one hidden only to protect it as "hidden", and how many answered only from 5 on. The
-page shows the counts when it loads, then static/poll.js reads poll.json every 10 seconds
+page shows the counts when it loads, then static/broadcasts.js reads poll.json every 10 seconds
 while the page is open and puts the new counts in place. Who may see a poll's
 results is who may see its broadcast (bot/services/broadcasts.visible).
 """
@@ -22,7 +22,7 @@ from bot.services.i18n import N_, _, current_language
 from bot.services.polls import Cell, Results
 from bot.web.pages import SECURITY_HEADERS, Page, number
 from bot.web.statistics import script_json
-from bot.web.views import spreadsheet_safe
+from bot.web.views import csv_download, spreadsheet_safe
 from storage import audit
 from storage.models import Broadcast
 
@@ -88,7 +88,7 @@ async def _poll(current: Page) -> Broadcast | None:
 
 async def live(current: Page) -> web.StreamResponse:
     """GET /officer/broadcasts/{id}/poll.json: the results as the page shows them, read again
-    by static/poll.js while the page is open (the same small-cell rule)."""
+    by static/broadcasts.js while the page is open (the same small-cell rule)."""
     found = await _poll(current)
     if found is None:
         return web.json_response({"error": "not found"}, status=404, headers=SECURITY_HEADERS)
@@ -125,14 +125,7 @@ async def export(current: Page) -> web.StreamResponse:
         current.session, actor="officer", officer_id=officer.id, action="poll.exported",
         now=current.now, detail={"broadcast": found.id},
     )  # fmt: skip
-    name = f"khao-sat-{found.id}-{current.now:%Y%m%d-%H%M}.csv"
-    return web.Response(
-        # A byte-order mark, so spreadsheet programs read the Vietnamese letters as UTF-8.
-        body=("\ufeff" + out.getvalue()).encode(),
-        content_type="text/csv",
-        charset="utf-8",
-        headers={**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return csv_download(out.getvalue(), f"khao-sat-{found.id}-{current.now:%Y%m%d-%H%M}.csv")
 
 
 def _csv(cell: Cell) -> str:

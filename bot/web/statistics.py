@@ -267,7 +267,7 @@ async def _members(current: Page, scope: access.Scope, whole: bool) -> dict[str,
     now = next((y.members for y in years if y.year == this_year), None)
     return {
         "error": None, "rows": rows, "chart": chart, "as_of": format_date(plan.as_of),
-        "now": now, "targets": plan.targets,
+        "now": now, "targets": plan.targets, "admitted": admitted,
     }  # fmt: skip
 
 
@@ -297,7 +297,7 @@ async def _outreach(
         "total": total,
         "unions": sorted((name, funnel.combined(f)) for name, f in by_union.items()),
         "links": [(link, per_link[link.id]) for link in links],
-        "pace": await _pace(current, whole, members),
+        "pace": _pace(current, whole, members),
         "coverage": {
             "with_union": with_union, "large": large, "least": LARGE,
             "share": with_union / large if large else None, "target": COVERAGE_TARGET,
@@ -311,9 +311,9 @@ async def _outreach(
     }  # fmt: skip
 
 
-async def _pace(current: Page, whole: bool, members: dict[str, Any]) -> funnel.Pace | None:
-    """For the whole federation: admissions a month the next target asks for."""
+def _pace(current: Page, whole: bool, members: dict[str, Any]) -> funnel.Pace | None:
+    """For the whole federation: admissions a month the next target asks for (against the
+    admissions the members' table counted)."""
     if not whole or members["error"] or members["now"] is None:
         return None
-    admitted = await statistics.admissions(current.session, (await current.scope()).visible())
-    return funnel.pace(members["targets"], members["now"], admitted, current.now)
+    return funnel.pace(members["targets"], members["now"], members["admitted"], current.now)

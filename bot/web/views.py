@@ -229,6 +229,17 @@ def spreadsheet_safe(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r", "\n") else text
 
 
+def csv_download(text: str, name: str) -> web.Response:
+    """A CSV file to download as `name`."""
+    return web.Response(
+        # A byte-order mark, so spreadsheet programs read the Vietnamese letters as UTF-8.
+        body=("\ufeff" + text).encode(),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
 async def export(current: Page) -> web.StreamResponse:
     """/officer/export.csv with the queue's view and filters: one row per case; contact
     details only for named cases, never anything identifying for anonymous ones."""
@@ -259,14 +270,7 @@ async def export(current: Page) -> web.StreamResponse:
         current.session, actor="officer", officer_id=scope.officer_id, action="cases.exported",
         now=current.now, detail={"view": chosen.view, "rows": len(found)},
     )  # fmt: skip
-    name = f"ho-so-{current.now:%Y%m%d-%H%M}.csv"
-    return web.Response(
-        # A byte-order mark, so spreadsheet programs read the Vietnamese letters as UTF-8.
-        body=("\ufeff" + out.getvalue()).encode(),
-        content_type="text/csv",
-        charset="utf-8",
-        headers={**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return csv_download(out.getvalue(), f"ho-so-{current.now:%Y%m%d-%H%M}.csv")
 
 
 def _iso(moment: datetime | None) -> str:

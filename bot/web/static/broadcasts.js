@@ -1,17 +1,43 @@
-// A broadcast's page: its progress read again every 2 seconds from progress.json and shown
-// without reloading; the pause, resume and cancel controls follow its status. The report's
-// print button. A static file, as the dashboard's CSP allows no inline script; whatever
-// the server sends is put on the page with textContent only.
+// A broadcast's page, kept up to date without reloading: its progress read again every 2
+// seconds from progress.json (the pause, resume and cancel controls follow its status), and
+// a quick poll's results every 10 seconds from poll.json (counts already under the
+// small-cell rule: "<5", hidden; the chart redrawn with them). The report's print button.
+// A static file, as the dashboard's CSP allows no inline script; whatever the server sends
+// is put on the page with textContent only.
 (function () {
   "use strict";
-  const EVERY_MS = 2000;
+  const PROGRESS_MS = 2000;
+  const POLL_MS = 10000;
 
   document.querySelectorAll("[data-print]").forEach((button) => {
     button.addEventListener("click", () => window.print());
   });
 
+  // Read `url` every `everyMs` and hand the JSON to `show`, until it returns true, the
+  // server refuses (logged out, or no longer within reach: reloading the page tells why).
+  function keepReading(url, everyMs, show) {
+    async function turn() {
+      try {
+        const response = await fetch(url, {
+          credentials: "same-origin",
+          headers: { Accept: "application/json" },
+        });
+        const type = response.headers.get("Content-Type") || "";
+        if (response.ok && type.includes("application/json")) {
+          if (show(await response.json())) return;
+        } else if (response.status < 500) {
+          return;
+        }
+      } catch (error) {
+        // The network dropped: try again at the next turn.
+      }
+      setTimeout(turn, everyMs);
+    }
+    setTimeout(turn, everyMs);
+  }
+
   const section = document.getElementById("progress");
-  if (!section || section.hasAttribute("data-finished")) return;
+  const results = document.getElementById("poll-results");
 
   function showReasons(list, reasons) {
     list.replaceChildren();
@@ -46,25 +72,56 @@
     });
   }
 
-  async function poll() {
-    try {
-      const response = await fetch(section.dataset.url, {
-        credentials: "same-origin",
-        headers: { Accept: "application/json" },
-      });
-      const type = response.headers.get("Content-Type") || "";
-      if (response.ok && type.includes("application/json")) {
-        const data = await response.json();
-        show(data);
-        if (data.finished) return;
-      } else if (response.status < 500) {
-        return; // logged out, or no longer within reach: reloading the page tells why
-      }
-    } catch (error) {
-      // The network dropped: try again at the next turn.
+  function row(label, cells) {
+    const line = document.createElement("tr");
+    const head = document.createElement("th");
+    head.scope = "row";
+    head.textContent = label;
+    line.append(head);
+    for (const shown of cells) {
+      const cell = document.createElement("td");
+      cell.className = "n";
+      cell.textContent = shown;
+      line.append(cell);
     }
-    setTimeout(poll, EVERY_MS);
+    return line;
   }
 
-  setTimeout(poll, EVERY_MS);
+  function showPoll(data) {
+    const answered = results.querySelector("[data-poll=answered]");
+    answered.textContent = data.answered
+      ? answered.dataset.some.replace("{n}", data.answered)
+      : answered.dataset.few;
+    results.querySelectorAll("[data-answer]").forEach((cell) => {
+      const shown = data.answers[Number(cell.dataset.answer)];
+      if (shown !== undefined) cell.textContent = shown;
+    });
+    for (const [key, rows] of Object.entries(data.tables)) {
+      const table = results.querySelector(`table[data-table="${key}"]`);
+      const empty = results.querySelector(`[data-empty="${key}"]`);
+      if (!table || !empty) continue;
+      table.tBodies[0].replaceChildren(...rows.map(([label, cells]) => row(label, cells)));
+      table.parentNode.hidden = rows.length === 0;
+      empty.hidden = rows.length !== 0;
+    }
+    const canvas = document.getElementById("chart-poll");
+    const chart = canvas && typeof Chart !== "undefined" ? Chart.getChart(canvas) : null;
+    if (chart) {
+      chart.data.datasets[0].data = data.values;
+      chart.update();
+    }
+  }
+
+  if (section && !section.hasAttribute("data-finished")) {
+    keepReading(section.dataset.url, PROGRESS_MS, (data) => {
+      show(data);
+      return data.finished;
+    });
+  }
+  if (results) {
+    keepReading(results.dataset.url, POLL_MS, (data) => {
+      showPoll(data);
+      return false; // answers keep coming after the sending ends
+    });
+  }
 })();
