@@ -1,7 +1,7 @@
 """End-to-end throughput and latency of the bot on Telegram and Zalo, against an echo baseline.
 
     python bench/e2e.py [--db sqlite,postgresql] [--channel telegram,zalo] [--workers 200]
-                        [--seconds 10]
+                        [--seconds 10] [--processes 1,2,4]
 
 Two processes: this one runs the fake Telegram Bot API and the load generator; a child runs
 the bot (ours: webhook -> inbox -> dispatcher -> handlers -> outbox -> sendMessage; or the
@@ -13,10 +13,19 @@ tapped button sends) answered through the fake Zalo OA API. Measured:
   next update when the reply to the previous one reached the fake API);
 - p50/p99: from the webhook POST to the fake API receiving the reply, open-loop at half of
   our maximum rate.
-Prints one JSON line per database and channel (the ratio is against the same Telegram echo
-baseline for both channels):
-{"bench": "e2e", "channel": ..., "db": ..., "rate": ..., "baseline_rate": ..., "ratio": ...,
- "p50_ms": ..., "p99_ms": ..., "peak_rss_mb": ...}
+- order: after those, every worker sends numbered messages (/k1, /k2, ...: commands the bot
+  does not know, so each reply names its message) one after the other without waiting for the
+  replies, to the processes in turn; every reply is checked against what its chat sent:
+  `lost` (never answered), `repeated` (answered twice) and `reordered` (chats answered out of
+  order) must all be 0.
+With `--processes N` the bot runs as N processes on one database (PostgreSQL: SQLite takes
+one process, so it is measured with N = 1 only) and the load goes to them in turn, as a load
+balancer would spread it; the latency phase is at half of the N-process rate.
+Prints one JSON line per database, channel and process count (the ratio is against the same
+Telegram echo baseline, one process, for both channels):
+{"bench": "e2e", "channel": ..., "db": ..., "processes": ..., "rate": ..., "baseline_rate": ...,
+ "ratio": ..., "p50_ms": ..., "p99_ms": ..., "peak_rss_mb": ..., "lost": ..., "repeated": ...,
+ "reordered": ...}
 """
 
 from __future__ import annotations
@@ -47,7 +56,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.fakes.telegram_api import FakeTelegram  # noqa: E402
-from tests.fakes.zalo_api import FakeZalo, sign  # noqa: E402
+from tests.fakes.zalo_api import FakeZalo, sign, text_of  # noqa: E402
+from tests.ordering import judge, numbered  # noqa: E402
 
 SECRET = "bench_secret_0123456789"
 PG_URL = os.environ.get(
@@ -176,19 +186,39 @@ def serve_until_stopped(make_app: Callable[[], Awaitable[web.Application]], port
 class Load:
     """Simulated workers posting updates and waiting for the replies at the fake API."""
 
-    def __init__(self, fake: FakeTelegram, url: str, workers: int) -> None:
+    PATH = "/telegram/webhook"
+
+    def __init__(self, fake: FakeTelegram, urls: list[str], workers: int) -> None:
         self.fake = fake
-        self.url = f"{url}/telegram/webhook"
+        self.urls = [f"{url}{self.PATH}" for url in urls]
+        self._turn = itertools.count()
         self.workers = [8_000_000 + i for i in range(workers)]
         self.waiting: dict[str, deque[asyncio.Future[float]]] = {}
         self.step = dict.fromkeys(self.workers, 0)
         fake.on_send = self._replied
         self.http: aiohttp.ClientSession | None = None
+        self.numbering = False
+        self.replies: list[tuple[str, str]] = []  # (chat, text) while numbering
+
+    @property
+    def url(self) -> str:
+        """The next process's webhook, in turn."""
+        return self.urls[next(self._turn) % len(self.urls)]
 
     def chat(self, worker: int) -> str:
         return str(worker)
 
+    def reply_text(self, params: dict[str, Any]) -> str:
+        return str(params.get("text", ""))
+
+    def numbered_request(self, worker: int, n: int) -> tuple[bytes, dict[str, str]]:
+        body = json.dumps(self.fake.text_update(worker, numbered(n))).encode()
+        return body, {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+
     def _replied(self, chat_id: str, params: dict[str, Any]) -> None:
+        if self.numbering:
+            self.replies.append((chat_id, self.reply_text(params)))
+            return
         queue = self.waiting.get(chat_id)
         if queue:
             future = queue.popleft()
@@ -256,18 +286,50 @@ class Load:
         await asyncio.gather(*tasks)
         return latencies
 
+    async def check_order(self, each: int, timeout: float = 60.0) -> dict[str, int]:
+        """Every worker sends `each` numbered messages, each once the previous one was
+        accepted (not answered); then every chat's replies are checked against them."""
+        assert self.http is not None
+        http = self.http
+        self.numbering, self.replies = True, []
+
+        async def burst(worker: int) -> None:
+            for n in range(1, each + 1):
+                body, headers = self.numbered_request(worker, n)
+                async with http.post(self.url, data=body, headers=headers) as response:
+                    await response.read()
+                    if response.status != 200:
+                        raise RuntimeError(f"webhook answered {response.status}")
+
+        await asyncio.gather(*(burst(w) for w in self.workers))
+        expected = len(self.workers) * each
+        deadline = time.perf_counter() + timeout
+        while len(self.replies) < expected and time.perf_counter() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)  # room for a late duplicate
+        self.numbering = False
+        verdict = judge({self.chat(w): each for w in self.workers}, self.replies)
+        return {"lost": verdict.lost, "repeated": verdict.repeated, "reordered": verdict.reordered}
+
 
 class ZaloLoad(Load):
     """The same workers on Zalo: signed events to /zalo/webhook, replies at the fake Zalo."""
 
-    def __init__(self, fake: FakeTelegram, zalo: FakeZalo, url: str, workers: int) -> None:
-        super().__init__(fake, url, workers)
+    PATH = "/zalo/webhook"
+
+    def __init__(self, fake: FakeTelegram, zalo: FakeZalo, urls: list[str], workers: int) -> None:
+        super().__init__(fake, urls, workers)
         self.zalo = zalo
-        self.url = f"{url}/zalo/webhook"
         zalo.on_send = self._replied
 
     def chat(self, worker: int) -> str:
         return str(2468458835296190000 + worker)  # Zalo ids exceed 2^53: strings
+
+    def reply_text(self, params: dict[str, Any]) -> str:
+        return text_of(params)
+
+    def numbered_request(self, worker: int, n: int) -> tuple[bytes, dict[str, str]]:
+        return self._signed(worker, numbered(n))
 
     def request(self, worker: int) -> tuple[bytes, dict[str, str]]:
         step = self.step[worker]
@@ -278,6 +340,9 @@ class ZaloLoad(Load):
             text = "#" + BUTTONS[(step // 3) % len(BUTTONS)]  # what a tapped button sends
         else:
             text = TEXTS[(step // 3) % len(TEXTS)]
+        return self._signed(worker, text)
+
+    def _signed(self, worker: int, text: str) -> tuple[bytes, dict[str, str]]:
         event = self.zalo.text_event(self.chat(worker), text)
         body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
         mac = sign(body, event["app_id"], event["timestamp"], self.zalo.oa_secret)
@@ -345,40 +410,57 @@ async def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
         async with aiohttp.ClientSession(connector=connector) as http:
             async with database("sqlite") as url:  # the baseline needs none; any URL will do
                 proc, bot_url = await start_bot("echo", url, fake, zalo)
-                load = Load(fake, bot_url, args.workers)
+                load = Load(fake, [bot_url], args.workers)
                 load.http = http
                 baseline = await load.closed_loop(args.warmup, args.seconds)
                 await stop_bot(proc)
             log(f"echo baseline: {baseline:.0f} updates/s")
             for kind in args.db:
                 for channel in args.channel:
-                    async with database(kind) as url:
-                        proc, bot_url = await start_bot("ours", url, fake, zalo)
-                        load = (
-                            ZaloLoad(fake, zalo, bot_url, args.workers)
-                            if channel == "zalo"
-                            else Load(fake, bot_url, args.workers)
-                        )
-                        load.http = http
-                        rate, p50, p99 = await run_load(load, f"{kind}/{channel}", args)
-                        peak = await stop_bot(proc)
-                    results.append(
-                        {
-                            "bench": "e2e",
-                            "channel": channel,
-                            "db": kind,
-                            "rate": round(rate, 1),
-                            "baseline_rate": round(baseline, 1),
-                            "ratio": round(rate / baseline, 3) if baseline else None,
-                            "p50_ms": p50,
-                            "p99_ms": p99,
-                            "peak_rss_mb": peak,
-                        }
-                    )
+                    for count in args.processes:
+                        if kind == "sqlite" and count > 1:
+                            log("sqlite: one process only (SQLite takes one); skipped", count)
+                            continue
+                        line = await measure_one(args, http, fake, zalo, kind, channel, count)
+                        results.append({**line, "baseline_rate": round(baseline, 1),
+                                        "ratio": round(line["rate"] / baseline, 3)
+                                        if baseline else None})  # fmt: skip
     finally:
         await fake.stop()
         await zalo.stop()
-    return results
+    return [{key: line[key] for key in KEYS} for line in results]
+
+
+KEYS = ("bench", "channel", "db", "processes", "rate", "baseline_rate", "ratio", "p50_ms",
+        "p99_ms", "peak_rss_mb", "lost", "repeated", "reordered")  # fmt: skip
+
+
+async def measure_one(
+    args: argparse.Namespace,
+    http: aiohttp.ClientSession,
+    fake: FakeTelegram,
+    zalo: FakeZalo,
+    kind: str,
+    channel: str,
+    count: int,
+) -> dict[str, Any]:
+    """One database, channel and number of bot processes: rate, latency, order."""
+    async with database(kind) as url:
+        # One after the other: the first creates the schema, the others find it.
+        started = [await start_bot("ours", url, fake, zalo) for _ in range(count)]
+        urls = [bot_url for _proc, bot_url in started]
+        load = (
+            ZaloLoad(fake, zalo, urls, args.workers)
+            if channel == "zalo"
+            else Load(fake, urls, args.workers)
+        )
+        load.http = http
+        rate, p50, p99 = await run_load(load, f"{kind}/{channel}/{count}", args)
+        order = await load.check_order(args.numbered)
+        peaks = [await stop_bot(proc) for proc, _url in started]
+    return {"bench": "e2e", "channel": channel, "db": kind, "processes": count,
+            "rate": round(rate, 1), "p50_ms": p50, "p99_ms": p99,
+            "peak_rss_mb": max(peaks), **order}  # fmt: skip
 
 
 async def run_load(load: Load, name: str, args: argparse.Namespace) -> tuple[float, float, float]:
@@ -402,6 +484,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=200, help="simulated workers")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up before measuring")
+    parser.add_argument("--processes", default="1", help="comma-separated bot process counts")
+    parser.add_argument(
+        "--numbered", type=int, default=5, help="numbered messages per worker in the order check"
+    )
     parser.add_argument("--serve", choices=["ours", "echo"], help=argparse.SUPPRESS)
     parser.add_argument("--db-url", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -414,6 +500,7 @@ def main() -> None:
         return
     args.db = [d.strip() for d in args.db.split(",") if d.strip()]
     args.channel = [c.strip() for c in args.channel.split(",") if c.strip()]
+    args.processes = [int(n) for n in args.processes.split(",") if n.strip()]
     for line in asyncio.run(measure(args)):
         print(json.dumps(line), flush=True)
 

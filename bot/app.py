@@ -13,7 +13,7 @@ import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
-from contextlib import suppress
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -35,8 +35,9 @@ from bot.digest import Digest
 from bot.dispatch import Dispatcher
 from bot.fetcher import EvidenceFetcher
 from bot.inbox import InboxWriter
+from bot.leadership import Leadership
 from bot.logs import describe
-from bot.outbox import Sender
+from bot.outbox import Sender, identity
 from bot.outbox import body as outbox_body
 from bot.retention import Janitor
 from bot.services import Services, alerts, reach, teaching
@@ -55,6 +56,8 @@ log = logging.getLogger(__name__)
 
 # Telegram updates are a few kilobytes; anything near this is not one.
 MAX_BODY_BYTES = 1024 * 1024
+# The duty that receives Telegram updates when there is no webhook.
+POLLING = "telegram-polling"
 # On shutdown, how long to let stored updates finish and replies go out.
 SHUTDOWN_GRACE_SECONDS = 10.0
 # How long a client may take to send a request's body (a form, an update, a chat message:
@@ -74,6 +77,7 @@ class Runtime:
     fetcher: EvidenceFetcher
     tutor: Tutor
     broadcaster: Broadcaster
+    leadership: Leadership
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def receive(self, update: NewUpdate) -> None:
@@ -138,14 +142,19 @@ async def body_first(request: web.Request, handler: Handler) -> web.StreamRespon
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    database = db.Database.open(settings.database_url)
-    try:
-        await ensure_schema(database, settings)
-        await seed_directory(database, settings)
-        app[DATABASE] = database
-        yield
-    finally:
-        await database.close()
+    with ExitStack() as held:
+        try:
+            held.enter_context(db.sole_process(settings.database_url))
+        except db.InUse as exc:
+            raise ConfigError(str(exc)) from None
+        database = db.Database.open(settings.database_url)
+        try:
+            await ensure_schema(database, settings)
+            await seed_directory(database, settings)
+            app[DATABASE] = database
+            yield
+        finally:
+            await database.close()
 
 
 async def ensure_schema(database: db.Database, settings: Settings) -> None:
@@ -179,6 +188,10 @@ async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
     """The running parts: built, started, and on shutdown given time to finish."""
     runtime = build_runtime(app)
     telegram = app.get(TELEGRAM)
+    if telegram is not None and telegram.polling:
+        runtime.leadership.duties[POLLING] = telegram.poll
+    # Alive before anything is written: no other process takes this one's messages over.
+    await runtime.leadership.begin()
     runtime.tasks = start_tasks(runtime)
     try:
         if telegram is not None:
@@ -188,8 +201,7 @@ async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
         gc.freeze()
         yield
     finally:
-        if telegram is not None:
-            await telegram.stop_receiving()
+        await runtime.leadership.stop_duties([POLLING])
         await stop(runtime)
         if telegram is not None:
             await telegram.stop()
@@ -201,13 +213,18 @@ def build_runtime(app: web.Application) -> Runtime:
     database = app[DATABASE]
     services = Services.load(settings)
     channels: dict[str, Channel] = {}
-    sender = Sender(database, services, channels)
+    me = identity()
+    sender = Sender(database, services, channels, owner=me)
     dispatcher = Dispatcher(services, channels, sender)
     writer = InboxWriter(database, services, on_stored=dispatcher.wake)
     fetcher = EvidenceFetcher(database, services, channels)
     tutor = Tutor(services.knowledge, database.sessions)
-    broadcaster = Broadcaster(sender, channels)
-    runtime = Runtime(services, writer, dispatcher, sender, channels, fetcher, tutor, broadcaster)
+    broadcaster = Broadcaster(sender, channels, owner=me, alone=True)
+    leadership = Leadership(database, me, settings.lease_seconds, duties(services, sender))
+    runtime = Runtime(
+        services, writer, dispatcher, sender, channels, fetcher, tutor, broadcaster, leadership
+    )
+    leadership.duties.update(broadcaster=broadcaster.run, evidence=fetcher.run)
     terminal = app.get(TERMINAL)
     if terminal is not None:
         channels[terminal.name] = terminal
@@ -265,28 +282,25 @@ def build_zalo(
     )  # fmt: skip
 
 
+def duties(services: Services, sender: Sender) -> dict[str, Callable[[], Awaitable[object]]]:
+    """The periodic jobs only one process runs at a time (bot/leadership.py); build_runtime
+    adds the broadcaster and the evidence fetcher, runtime_ctx Telegram polling."""
+    return {
+        "sla-watch": partial(every, sla.CHECK_SECONDS, SlaWatch(services, sender).run_once),
+        "janitor": partial(every, retention.CHECK_SECONDS, Janitor(services, sender).run_once),
+        "digest": partial(every, digest.CHECK_SECONDS, Digest(services, sender).run_once),
+    }
+
+
 def start_tasks(runtime: Runtime) -> list[asyncio.Task[None]]:
-    """The background loops of one process."""
+    """The background loops every process runs: its duties come with the leadership."""
     return [
         asyncio.create_task(runtime.inbox.run(), name="inbox-writer"),
         asyncio.create_task(runtime.dispatcher.run(), name="inbox-worker"),
         asyncio.create_task(runtime.sender.run_flusher(), name="outbox-flusher"),
         asyncio.create_task(runtime.sender.run_scanner(), name="outbox-scanner"),
-        asyncio.create_task(runtime.fetcher.run(), name="evidence-fetcher"),
-        asyncio.create_task(
-            every(sla.CHECK_SECONDS, SlaWatch(runtime.services, runtime.sender).run_once),
-            name="sla-watch",
-        ),
-        asyncio.create_task(
-            every(retention.CHECK_SECONDS, Janitor(runtime.services, runtime.sender).run_once),
-            name="janitor",
-        ),
-        asyncio.create_task(
-            every(digest.CHECK_SECONDS, Digest(runtime.services, runtime.sender).run_once),
-            name="digest",
-        ),
         asyncio.create_task(every(teaching.CHECK_SECONDS, runtime.tutor.run_once), name="tutor"),
-        asyncio.create_task(runtime.broadcaster.run(), name="broadcaster"),
+        asyncio.create_task(runtime.leadership.run(), name="leadership"),
     ]
 
 
@@ -306,6 +320,7 @@ async def stop(runtime: Runtime) -> None:
         await asyncio.wait_for(runtime.settle(), timeout=SHUTDOWN_GRACE_SECONDS)
     # Stopped between steps, not cancelled inside a claim's transaction.
     await runtime.broadcaster.close()
+    await runtime.leadership.stop_duties()
     for task in runtime.tasks:
         task.cancel()
     for task in runtime.tasks:
@@ -313,6 +328,8 @@ async def stop(runtime: Runtime) -> None:
             await task
     await runtime.dispatcher.close()
     await runtime.sender.close()
+    # Last: until its messages are sent, no other process may take them over.
+    await runtime.leadership.end()
 
 
 async def healthz(request: web.Request) -> web.Response:

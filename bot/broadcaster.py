@@ -80,13 +80,15 @@ class Broadcaster:
         channels: Mapping[str, Channel],
         *,
         owner: str | None = None,
+        alone: bool = False,
     ) -> None:
         self.sender = sender
         self.services = sender.services
         self.channels = channels
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-        # SQLite has one process: any claim not this one's is a dead process's.
-        self.alone = sender.db.engine.dialect.name == "sqlite"
+        # Any claim not this one's is a dead process's: SQLite has one process, and with
+        # several, one at a time broadcasts (`alone`: bot/leadership.py's duties).
+        self.alone = alone or sender.db.engine.dialect.name == "sqlite"
         # (broadcast, language) -> its text and buttons (a poll's answers).
         self._texts: dict[tuple[int, str], tuple[str, Buttons]] = {}
         self._outcomes: list[Outcome] = []

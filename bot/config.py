@@ -102,6 +102,9 @@ class Settings:
     auto_upgrade: bool = True
     # Messages one person may send per minute before the bot stops reading (0: no limit).
     flood_limit_per_minute: int = 30
+    # How long a process's leases last without renewal (bot/leadership.py): a process that
+    # died has its duties and unsent messages taken over within this time.
+    lease_seconds: int = 30
     # Keys for data encrypted at rest (phones, contact details, the reporter of an anonymous
     # case): the first encrypts, all decrypt, so a new key can be put in front to rotate.
     encryption_keys: tuple[str, ...] = ()
@@ -168,11 +171,8 @@ class Settings:
             seed_directory=(CONTENT_DIR / "directory" / "sample.yaml") if is_sqlite else None,
             auto_upgrade=_flag(merged.get("UNIONBOT_AUTO_UPGRADE"), default=is_sqlite),
             flood_limit_per_minute=_number(merged, "UNIONBOT_FLOOD_LIMIT", 30),
-            encryption_keys=tuple(
-                key.strip()
-                for key in (merged.get("UNIONBOT_ENCRYPTION_KEY") or "").split(",")
-                if key.strip()
-            ),
+            lease_seconds=_number(merged, "UNIONBOT_LEASE_SECONDS", 30, least=3),
+            encryption_keys=_keys(merged.get("UNIONBOT_ENCRYPTION_KEY")),
             key_file=_path(merged.get("UNIONBOT_KEY_FILE")) or default_key,
             generate_key_file=is_sqlite and not merged.get("UNIONBOT_KEY_FILE"),
             due_days=_due_days(merged.get("UNIONBOT_DUE_DAYS")),
@@ -204,6 +204,11 @@ def _links(merged: Mapping[str, str]) -> dict[str, Any]:
         "telegram_bot_username": (merged.get("TELEGRAM_BOT_USERNAME") or "").lstrip("@") or None,
         "zalo_oa_id": merged.get("ZALO_OA_ID") or None,
     }
+
+
+def _keys(value: str | None) -> tuple[str, ...]:
+    """UNIONBOT_ENCRYPTION_KEY: keys separated by commas, the first one encrypting."""
+    return tuple(key.strip() for key in (value or "").split(",") if key.strip())
 
 
 def _number(env: Mapping[str, str], key: str, default: int, *, least: int | None = None) -> int:

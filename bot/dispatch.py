@@ -138,9 +138,7 @@ class Dispatcher:
         taken: list[inbox.Pending] = []
         try:
             async with self.sender.work() as work:
-                taken = list(
-                    await inbox.pending(work.session, list(self.channels), self.batch_size)
-                )
+                taken = list(await inbox.claim(work.session, list(self.channels), self.batch_size))
                 acks = await self._process(work, taken) if taken else []
         except Exception as exc:
             if not taken:
@@ -156,9 +154,7 @@ class Dispatcher:
             taken: list[inbox.Pending] = []
             try:
                 async with self.sender.work() as work:
-                    taken = list(
-                        await inbox.pending(work.session, list(self.channels), only=item_id)
-                    )
+                    taken = list(await inbox.claim(work.session, list(self.channels), only=item_id))
                     acks = await self._process(work, taken) if taken else []
             except Exception as exc:
                 if taken and await self._record_failure(taken[0], exc):

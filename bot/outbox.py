@@ -12,6 +12,11 @@ which finds what a crash left unsent and what is due for a retry. Messages
 to one chat go out in the order they were written (a message waiting for a retry does not
 hold back the ones after it); different chats go out concurrently.
 A row stays "in flight" until its sent mark is committed, so the scan never sends it twice.
+
+With several processes on one database each sends the rows it wrote (its `owner` mark); the
+scan also takes over the rows of a process that died. A new message to a chat that still
+has an earlier one on its way from another process is left to the scan, which sends it
+after that one: so one chat's messages keep their order across processes too.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -66,8 +74,18 @@ class Work:
         self.committed.append(action)
 
 
+def identity() -> str:
+    """A name for this process, unique across machines and restarts (an outbox row's owner,
+    a lease's holder)."""
+    return f"{socket.gethostname()[:48]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
 async def write(
-    session: AsyncSession, replies: Sequence[Outgoing], now: datetime, vault: Vault
+    session: AsyncSession,
+    replies: Sequence[Outgoing],
+    now: datetime,
+    vault: Vault,
+    owner: str | None = None,
 ) -> list[Delivery]:
     """Write replies to the outbox (in the caller's transaction), their text and buttons
     sealed (a receipt holds a case code and a PIN), and return them ready to send once it
@@ -84,6 +102,7 @@ async def write(
             ),
             person_id=r.to.person_id,
             now=now,
+            owner=owner,
         )
         for r in replies
     ]
@@ -157,11 +176,21 @@ async def remember_numbered(
 
 class Sender:
     def __init__(
-        self, database: Database, services: Services, channels: Mapping[str, Channel]
+        self,
+        database: Database,
+        services: Services,
+        channels: Mapping[str, Channel],
+        owner: str | None = None,
     ) -> None:
         self.db = database
         self.services = services
         self.channels = channels
+        self.owner = owner or identity()
+        # One process per SQLite database: no other sender's messages to wait for.
+        self.alone = database.engine.dialect.name == "sqlite"
+        # Messages left to the scan because an earlier one to their chat was on its way from
+        # another process, by chat: later ones to that chat wait behind them.
+        self._deferred: dict[tuple[str, str], set[int]] = {}
         self._inflight: set[int] = set()
         self._tails: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -185,14 +214,33 @@ class Sender:
             if unit.discarded:
                 await session.rollback()
                 return
-            deliveries = await write(session, unit.replies, unit.now, self.services.vault)
+            deliveries = await write(
+                session, unit.replies, unit.now, self.services.vault, self.owner
+            )
             await remember_numbered(
                 session, self.services.vault, self.channels, deliveries, unit.now
             )
+            deliveries = await self._in_turn(session, deliveries, unit.now)
             await session.commit()
         self.queue(deliveries)
         for action in unit.committed:
             action()
+
+    async def _in_turn(
+        self, session: AsyncSession, deliveries: list[Delivery], now: datetime
+    ) -> list[Delivery]:
+        """The deliveries to send now: not those to a chat with an earlier message still on
+        its way from another process (the scan sends them after it)."""
+        if self.alone or not deliveries:
+            return deliveries
+        chats = {(d.channel, d.chat_id) for d in deliveries}
+        first = min(d.id for d in deliveries)
+        waiting = await outbox.waiting_chats(session, chats, first, self.owner, now)
+        waiting |= chats & self._deferred.keys()
+        for d in deliveries:
+            if (d.channel, d.chat_id) in waiting:
+                self._deferred.setdefault((d.channel, d.chat_id), set()).add(d.id)
+        return [d for d in deliveries if (d.channel, d.chat_id) not in waiting]
 
     def queue(self, deliveries: Sequence[Delivery]) -> None:
         """Queue committed messages for sending, in order per chat."""
@@ -337,15 +385,32 @@ class Sender:
         self._scanning = True
         self._finished_during_scan = set()
         try:
-            async with self.db.sessions() as session:
-                rows = await outbox.due(session, list(self.channels), self.services.clock())
+            async with self.db.writing(), self.db.sessions() as session:
+                now = self.services.clock()
+                rows = await outbox.claim_due(session, list(self.channels), now, self.owner)
+                await session.commit()
                 deliveries = [to_delivery(self.services.vault, r) for r in rows]
+                if self._deferred:
+                    await self._forget_deferred(session, deliveries, now)
         finally:
             self._scanning = False
         skip = self._inflight | self._finished_during_scan
         fresh = [d for d in deliveries if d.id not in skip]
         self.queue(fresh)
         return len(fresh)
+
+    async def _forget_deferred(
+        self, session: AsyncSession, taken: Sequence[Delivery], now: datetime
+    ) -> None:
+        """Deferred messages the scan took (or that went another way: erased, given up) no
+        longer hold their chat back."""
+        ids = {d.id for d in taken}
+        deferred = {i for waiting in self._deferred.values() for i in waiting} - ids
+        left = await outbox.on_its_way(session, deferred, now) if deferred else set()
+        for chat, waiting in list(self._deferred.items()):
+            waiting &= left
+            if not waiting:
+                del self._deferred[chat]
 
     async def run_flusher(self) -> None:
         while True:

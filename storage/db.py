@@ -8,8 +8,10 @@ the script location set here, so no alembic.ini is needed.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
-from contextlib import AbstractAsyncContextManager, nullcontext, suppress
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -92,6 +94,49 @@ def make_private_file(path: Path) -> None:
     # An empty file is an empty SQLite database; O_EXCL: never truncate one made meanwhile.
     with suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+class InUse(Exception):
+    """Another process is running the bot on this SQLite database."""
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL (None: PostgreSQL, memory, or a file: URI)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or "uri" in parsed.query:
+        return None
+    return Path(parsed.database) if parsed.database and parsed.database != ":memory:" else None
+
+
+def lock_path(database_file: Path) -> Path:
+    """The file a process running the bot on a SQLite database holds locked."""
+    return database_file.with_name(database_file.name + ".lock")
+
+
+@contextmanager
+def sole_process(url: str) -> Iterator[None]:
+    """Hold the SQLite database for this process while running the bot, or raise InUse: SQLite
+    has one writer, and the inbox, outbox and duties assume one process on it (PostgreSQL
+    takes any number). The operating system lets go of the lock when the process ends, however
+    it ends."""
+    found = sqlite_file(url)
+    if found is None:
+        yield
+        return
+    path = lock_path(found)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InUse(
+                f"another unionbot process is running on {found}: SQLite takes one process; "
+                "stop it, or use PostgreSQL (DATABASE_URL) to run several"
+            ) from None
+        yield
+    finally:
+        os.close(handle)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

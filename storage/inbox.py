@@ -1,18 +1,27 @@
 """The durable inbox: updates stored before they are acknowledged, processed exactly once.
 
-The hot paths (store, pending, finish) use Core statements on the table: one statement per
+The hot paths (store, claim, finish) use Core statements on the table: one statement per
 batch of updates, not one ORM object per update.
+
+Each update carries its chat: a hash of its channel and sender. On PostgreSQL, where several
+processes share the inbox, `claim` takes a transaction-level advisory lock per chat before
+reading that chat's pending updates, so one chat is worked on by one transaction at a time,
+oldest update first, while other chats go to other processes. The lock ends with the
+transaction (commit, rollback, or the connection dying with its process), which also makes it
+safe behind PgBouncer in transaction mode. On SQLite one process owns the database.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import String, Table, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
 
 from storage.db import rows_changed
 from storage.dialect import insert
@@ -32,6 +41,18 @@ class NewUpdate:
     channel: str
     external_id: str
     payload: dict[str, Any]
+    # Who sent it, in the channel's terms (None: nobody's in particular; ordered alone).
+    sender: str | None = None
+
+
+def chat_of(update: NewUpdate) -> str:
+    """The ordering key: one sender's updates share it. A hash, so the table does not name the
+    sender (the payload does until it is processed, and is then cleared with the key)."""
+    if update.sender is not None:
+        who = f"{update.channel}:{update.sender}"
+    else:
+        who = f"{update.channel}#{update.external_id}"
+    return hashlib.sha256(who.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,21 +95,80 @@ async def store(session: AsyncSession, updates: Sequence[NewUpdate], now: dateti
                 "status": "pending",
                 "attempts": 0,
                 "received_at": now,
+                "chat": chat_of(u),
             }
             for u in updates
         ],
     )
 
 
-async def pending(
+async def claim(
     session: AsyncSession, channels: Sequence[str], limit: int = 100, *, only: int | None = None
 ) -> list[Pending]:
-    """The oldest unprocessed updates of these channels, in arrival order (or just `only`)."""
-    stmt = select(TABLE.c.id, TABLE.c.channel, TABLE.c.external_id, TABLE.c.payload).where(
-        TABLE.c.status == "pending", TABLE.c.channel.in_(channels)
+    """Pending updates of these channels to process in the caller's transaction, in arrival
+    order: on PostgreSQL only of chats no other transaction is working on, and for each such
+    chat from its oldest pending update. With `only`, that update if it is its chat's oldest."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if only is not None:
+        return await _claim_one(session, channels, only, postgres)
+    wanted = [TABLE.c.status == "pending", TABLE.c.channel.in_(channels)]
+    if postgres:
+        chats = await _lock_chats(session, wanted, limit)
+        if not chats:
+            return []
+        wanted.append(_in_chats(chats))
+    rows = await session.execute(_selected().where(*wanted).order_by(TABLE.c.id).limit(limit))
+    return [Pending(r.id, r.channel, r.external_id, r.payload or {}) for r in rows]
+
+
+def _selected() -> Any:
+    return select(TABLE.c.id, TABLE.c.channel, TABLE.c.external_id, TABLE.c.payload)
+
+
+def _key() -> ColumnElement[str]:
+    # Rows stored before chats were recorded (0014) are each their own chat.
+    return func.coalesce(TABLE.c.chat, TABLE.c.id.cast(String))
+
+
+def _in_chats(chats: Sequence[str]) -> ColumnElement[bool]:
+    return or_(
+        TABLE.c.chat.in_(chats),
+        and_(TABLE.c.chat.is_(None), TABLE.c.id.cast(String).in_(chats)),
     )
-    stmt = stmt.where(TABLE.c.id == only) if only is not None else stmt
-    rows = await session.execute(stmt.order_by(TABLE.c.id).limit(limit))
+
+
+async def _lock_chats(session: AsyncSession, wanted: list[Any], limit: int) -> list[str]:
+    """The chats with pending updates, oldest first, whose lock this transaction got (a chat
+    another transaction holds is skipped, not waited for)."""
+    key = _key()
+    heads = (
+        select(key.label("chat"))
+        .where(*wanted)
+        .group_by(key)
+        .order_by(func.min(TABLE.c.id))
+        .limit(limit)
+        .subquery()
+    )
+    # LIMIT keeps the lock calls outside the subquery: only these chats are tried.
+    locked = select(heads.c.chat).where(
+        func.pg_try_advisory_xact_lock(func.hashtextextended(heads.c.chat, 0))
+    )
+    return list((await session.scalars(locked)).all())
+
+
+async def _claim_one(
+    session: AsyncSession, channels: Sequence[str], item_id: int, postgres: bool
+) -> list[Pending]:
+    pending = [TABLE.c.status == "pending", TABLE.c.channel.in_(channels)]
+    key = await session.scalar(select(_key()).where(TABLE.c.id == item_id, *pending))
+    if key is None:
+        return []
+    if postgres:
+        lock = func.pg_try_advisory_xact_lock(func.hashtextextended(key, 0))
+        if not await session.scalar(select(lock)):
+            return []
+    earlier = select(TABLE.c.id).where(*pending, _in_chats([key]), TABLE.c.id < item_id).exists()
+    rows = await session.execute(_selected().where(TABLE.c.id == item_id, *pending, ~earlier))
     return [Pending(r.id, r.channel, r.external_id, r.payload or {}) for r in rows]
 
 
@@ -103,7 +183,7 @@ async def finish(
         await session.execute(
             update(TABLE)
             .where(TABLE.c.id.in_(list(ids)))
-            .values(status=status, received_at=day, processed_at=day, payload=None)
+            .values(status=status, received_at=day, processed_at=day, payload=None, chat=None)
         )
 
 
@@ -118,6 +198,7 @@ async def record_failure(session: AsyncSession, item_id: int, error: str, now: d
         item.status = "failed"
         item.received_at = item.processed_at = start_of_day(now)
         item.payload = None
+        item.chat = None
         return True
     return False
 

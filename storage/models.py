@@ -168,6 +168,7 @@ class InboxItem(Base):
     __table_args__ = (
         UniqueConstraint("channel", "external_id"),
         Index("ix_inbox_pending", "status", "id"),
+        Index("ix_inbox_chat", "chat", "id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -179,6 +180,9 @@ class InboxItem(Base):
     error: Mapped[str | None] = mapped_column(String(200))
     received_at: Mapped[datetime]
     processed_at: Mapped[datetime | None]
+    # Whose update it is, as a hash of channel and sender: one chat's updates are processed
+    # one at a time and in order, across processes (storage/inbox.py). Cleared once handled.
+    chat: Mapped[str | None] = mapped_column(String(32))
 
 
 class OutboxItem(Base):
@@ -215,6 +219,20 @@ class OutboxItem(Base):
     # Held until the person writes again: the messenger no longer lets us reach them (Zalo's
     # reply window closed, or they unfollowed); `last_error` says why.
     held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The process that sends it (bot/outbox.py): the one that wrote it, or the one that took
+    # it over when that process died.
+    owner: Mapped[str | None] = mapped_column(String(80))
+
+
+class Lease(Base):
+    """Something one process holds at a time, until `expires_at` unless renewed: a duty
+    (storage/leases.py), or a process's own liveness."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(80))
+    expires_at: Mapped[datetime]
 
 
 class ShownChoices(Base):

@@ -2,6 +2,11 @@
 
 A send that fails is retried with backoff; a crash between sending and marking can repeat
 a send, never lose one.
+
+Each row has an owner, the process that sends it: the one that wrote it, until that process
+is no longer alive (storage/leases.py) and another takes the row over (`claim_due`). One
+chat's messages go out in the order they were written, across processes: a row waits while
+an earlier one to the same chat is still on its way from another process (`waiting_chats`).
 """
 
 from __future__ import annotations
@@ -10,9 +15,11 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, insert, or_, select, update
+from sqlalchemy import Table, and_, delete, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
+from storage import leases
 from storage.db import rows_changed
 from storage.localtime import start_of_day
 from storage.models import OutboxItem
@@ -26,7 +33,13 @@ TABLE = cast(Table, OutboxItem.__table__)
 
 
 def message(
-    *, channel: str, chat_id: str, sealed: bytes, person_id: int | None, now: datetime
+    *,
+    channel: str,
+    chat_id: str,
+    sealed: bytes,
+    person_id: int | None,
+    now: datetime,
+    owner: str | None = None,
 ) -> dict[str, Any]:
     """The row for one message to send: its text and buttons only sealed (bot/outbox.py), and
     the day it was written, not the time (a time could be matched to a case's)."""
@@ -40,6 +53,7 @@ def message(
         "created_at": start_of_day(now),
         "attempts": 0,
         "failed": False,
+        "owner": owner,
     }
 
 
@@ -81,6 +95,91 @@ async def due(
     if exclude:
         stmt = stmt.where(OutboxItem.id.not_in(exclude))
     return (await session.scalars(stmt)).all()
+
+
+def _on_its_way(row: Any, now: datetime) -> Any:
+    """Unsent and due: being sent now or about to be (not given up, held or waiting out a
+    retry's backoff: those do not hold back the messages after them)."""
+    return and_(
+        row.sent_at.is_(None),
+        row.failed.is_(False),
+        row.held.is_(False),
+        or_(row.next_attempt_at.is_(None), row.next_attempt_at <= now),
+    )
+
+
+async def claim_due(
+    session: AsyncSession, channels: Sequence[str], now: datetime, owner: str, limit: int = 200
+) -> list[OutboxItem]:
+    """Take the due messages this process may send, oldest first: its own, and those of
+    processes no longer alive (after a crash: they may have gone already, a repeat, never a
+    loss); none that an earlier message to the same chat from another process still
+    precedes. The caller commits."""
+    earlier = aliased(OutboxItem)
+    preceded = (
+        select(earlier.id)
+        .where(
+            earlier.channel == OutboxItem.channel,
+            earlier.chat_id == OutboxItem.chat_id,
+            earlier.id < OutboxItem.id,
+            _on_its_way(earlier, now),
+            or_(earlier.owner.is_(None), earlier.owner != owner),
+        )
+        .exists()
+    )
+    mine = or_(
+        OutboxItem.owner.is_(None),
+        OutboxItem.owner == owner,
+        OutboxItem.owner.not_in(leases.living(now)),
+    )
+    candidates = (
+        select(OutboxItem.id)
+        .where(_on_its_way(OutboxItem, now), OutboxItem.channel.in_(channels), mine, ~preceded)
+        .order_by(OutboxItem.id)
+        .limit(limit)
+        # Two processes taking over a dead one's rows: each row goes to one of them.
+        .with_for_update(skip_locked=True)
+    )
+    taken = await session.scalars(
+        update(OutboxItem)
+        .where(OutboxItem.id.in_(candidates))
+        .values(owner=owner)
+        .returning(OutboxItem)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(taken.all(), key=lambda row: row.id)
+
+
+async def waiting_chats(
+    session: AsyncSession,
+    chats: Collection[tuple[str, str]],
+    before: int,
+    owner: str,
+    now: datetime,
+) -> set[tuple[str, str]]:
+    """Of these chats, those with a message written before id `before` that another process
+    is still to send: a new message to them waits its turn (`claim_due` takes it later)."""
+    if not chats:
+        return set()
+    rows = await session.execute(
+        select(OutboxItem.channel, OutboxItem.chat_id)
+        .where(
+            tuple_(OutboxItem.channel, OutboxItem.chat_id).in_(list(chats)),
+            OutboxItem.id < before,
+            _on_its_way(OutboxItem, now),
+            or_(OutboxItem.owner.is_(None), OutboxItem.owner != owner),
+        )
+        .distinct()
+    )
+    return {(channel, chat_id) for channel, chat_id in rows}
+
+
+async def on_its_way(session: AsyncSession, ids: Collection[int], now: datetime) -> set[int]:
+    """Of these messages, those still to be sent."""
+    rows = await session.scalars(
+        select(OutboxItem.id).where(OutboxItem.id.in_(list(ids)), _on_its_way(OutboxItem, now))
+    )
+    return set(rows)
 
 
 async def for_chat(

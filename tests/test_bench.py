@@ -9,25 +9,28 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = {
-    "bench", "channel", "db", "rate", "baseline_rate", "ratio", "p50_ms", "p99_ms",
-    "peak_rss_mb",
+    "bench", "channel", "db", "processes", "rate", "baseline_rate", "ratio", "p50_ms", "p99_ms",
+    "peak_rss_mb", "lost", "repeated", "reordered",
 }  # fmt: skip
 
 
 def test_e2e_bench_prints_one_line_per_database_and_channel():
     result = subprocess.run(
-        [sys.executable, "bench/e2e.py", "--workers", "4", "--seconds", "0.5", "--warmup", "0.2"],
+        [sys.executable, "bench/e2e.py", "--workers", "4", "--seconds", "0.5", "--warmup", "0.2",
+         "--processes", "1,2", "--numbered", "3"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [(line["db"], line["channel"]) for line in lines] == [
-        ("sqlite", "telegram"), ("sqlite", "zalo"), ("postgresql", "telegram"),
-        ("postgresql", "zalo"),
+    assert [(line["db"], line["channel"], line["processes"]) for line in lines] == [
+        ("sqlite", "telegram", 1), ("sqlite", "zalo", 1), ("postgresql", "telegram", 1),
+        ("postgresql", "telegram", 2), ("postgresql", "zalo", 1), ("postgresql", "zalo", 2),
     ]  # fmt: skip
     for line in lines:
         assert set(line) == KEYS
         assert line["bench"] == "e2e"
+        # Every numbered message answered once, each chat in order, with 2 processes too.
+        assert line["lost"] == line["repeated"] == line["reordered"] == 0, line
         assert line["rate"] > 0 and line["baseline_rate"] > 0
         assert 0 < line["p50_ms"] <= line["p99_ms"]
         assert line["peak_rss_mb"] > 10

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import hmac
 import json
 import logging
-import secrets
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
@@ -87,7 +87,9 @@ class TelegramChannel:
         self.inbox = inbox
         # Which presses count in a group chat: the handlers decide (bot/app.py wires it).
         self.group_button = group_button
-        self.webhook_secret = settings.telegram_webhook_secret or secrets.token_urlsafe(32)
+        self.webhook_secret = settings.telegram_webhook_secret or derived_secret(
+            settings.telegram_token or ""
+        )
         self.application = (
             Application.builder()
             .token(settings.telegram_token)
@@ -101,7 +103,6 @@ class TelegramChannel:
         self.paid_broadcasts = settings.telegram_paid_broadcasts
         rate = PAID_PER_SECOND if self.paid_broadcasts else settings.telegram_broadcast_per_second
         self.pace = Pace(rate, settings.chat_gap_seconds)
-        self._poller: asyncio.Task[None] | None = None
         self._parsed: OrderedDict[str, Incoming | None] = OrderedDict()
 
     @property
@@ -110,8 +111,14 @@ class TelegramChannel:
 
     # -- lifecycle ------------------------------------------------------------------------
 
+    @property
+    def polling(self) -> bool:
+        """Whether updates come by long polling (`poll`, run by one process at a time: the
+        one with the duties, bot/leadership.py) rather than by webhook."""
+        return not self.settings.telegram_webhook_mode
+
     async def start(self) -> None:
-        """Check the token (getMe), then set the webhook or start long polling."""
+        """Check the token (getMe), then set the webhook or make way for long polling."""
         await self.application.initialize()
         await self.application.start()
         if self.settings.telegram_webhook_mode:
@@ -119,24 +126,11 @@ class TelegramChannel:
             await self.bot.set_webhook(
                 url=url, secret_token=self.webhook_secret, allowed_updates=ALLOWED_UPDATES
             )
-            if not self.settings.telegram_webhook_secret:
-                log.info("TELEGRAM_WEBHOOK_SECRET unset: a random secret was set for this run")
             log.info("Telegram webhook at %s", url)
         else:
             await self.bot.delete_webhook(drop_pending_updates=False)
-            self._poller = asyncio.create_task(self.poll(), name="telegram-polling")
-            log.info("Telegram long polling started")
-
-    async def stop_receiving(self) -> None:
-        """Stop long polling (webhook requests stop with the web server)."""
-        if self._poller is not None:
-            self._poller.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._poller
-            self._poller = None
 
     async def stop(self) -> None:
-        await self.stop_receiving()
         with suppress(Exception):
             await self.application.stop()
         await self.application.shutdown()
@@ -174,7 +168,7 @@ class TelegramChannel:
             while len(self._parsed) > MAX_REMEMBERED:
                 self._parsed.popitem(last=False)
         try:
-            await self.inbox.store([NewUpdate(self.name, key, data)])
+            await self.inbox.store([NewUpdate(self.name, key, data, sender=sender_of(data))])
         except Exception:
             self._parsed.pop(key, None)
             # Not stored: Telegram retries on a non-2xx answer.
@@ -183,6 +177,7 @@ class TelegramChannel:
 
     async def poll(self) -> None:
         """Long polling: getUpdates, store, commit, and only then advance the offset."""
+        log.info("Telegram long polling started")
         offset: int | None = None
         pause = 1.0
         while True:
@@ -193,7 +188,12 @@ class TelegramChannel:
                 if updates:
                     await self.inbox.store(
                         [
-                            NewUpdate(self.name, str(u.update_id), without_nul(u.to_dict()))
+                            NewUpdate(
+                                self.name,
+                                str(u.update_id),
+                                without_nul(u.to_dict()),
+                                sender=str(u.effective_user.id) if u.effective_user else None,
+                            )
                             for u in updates
                         ]
                     )
@@ -353,6 +353,23 @@ def _attachment(kind: str, value: Any) -> Attachment:
     if kind in {"document", "voice"}:
         return Attachment(kind, value.file_id, value.file_size, value.mime_type)
     return Attachment(kind)
+
+
+def derived_secret(token: str) -> str:
+    """The webhook secret when TELEGRAM_WEBHOOK_SECRET is unset: derived from the token, so
+    every process of the bot sets the same one (a random one per process would make Telegram
+    hold only the last process's, and the others refuse every update)."""
+    return hmac.new(token.encode(), b"unionbot telegram webhook", hashlib.sha256).hexdigest()
+
+
+def sender_of(data: dict[str, Any]) -> str | None:
+    """Who sent an update (its `from`), for keeping one person's updates in order."""
+    for kind, value in data.items():
+        if kind != "update_id" and isinstance(value, dict):
+            sender = value.get("from")
+            if isinstance(sender, dict) and isinstance(sender.get("id"), int | str):
+                return str(sender["id"])[:64]
+    return None
 
 
 def _is_update(data: object) -> bool:

@@ -53,7 +53,7 @@ class TerminalChannel:
             payload["file"] = str(Path(line[len(FILE_COMMAND) :].strip()).expanduser().resolve())
         else:
             payload["text"] = line
-        return NewUpdate(self.name, f"{self._run}-{next(self._counter)}", payload)
+        return NewUpdate(self.name, f"{self._run}-{next(self._counter)}", payload, sender=self.user)
 
     def to_incoming(self, payload: dict[str, Any]) -> Incoming | None:
         user = payload.get("user")

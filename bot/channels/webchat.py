@@ -432,7 +432,10 @@ def to_update(visitor: str, data: object) -> NewUpdate | None:
     # once the payload is cleared.
     external_id = hashlib.sha256(f"{visitor}:{message_id}".encode()).hexdigest()
     return NewUpdate(
-        WebChatChannel.name, external_id, {"visitor": visitor, "id": message_id, kind: value}
+        WebChatChannel.name,
+        external_id,
+        {"visitor": visitor, "id": message_id, kind: value},
+        sender=visitor,
     )
 
 

@@ -234,7 +234,7 @@ class ZaloChannel:
             return _refuse(400, "event without a sender")
         await self._number(data)
         try:
-            await self.inbox.store([NewUpdate(self.name, key, data)])
+            await self.inbox.store([NewUpdate(self.name, key, data, sender=_sender(data))])
         except Exception:
             return _refuse(503, "try again")  # not stored: Zalo retries
         return web.json_response({"ok": True})

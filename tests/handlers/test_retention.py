@@ -151,7 +151,7 @@ async def old_rows(sessions, clock) -> None:
     then = clock.now - timedelta(days=3)
     async with sessions() as session:
         await inbox.store(session, [NewUpdate("telegram", str(i), {}) for i in range(3)], then)
-        handled = [p.id for p in await inbox.pending(session, ["telegram"])][:2]
+        handled = [p.id for p in await inbox.claim(session, ["telegram"])][:2]
         await inbox.finish(session, handled, then)
         for channel, sent in (("telegram", then), ("telegram", None), ("web", then)):
             row = outbox.message(

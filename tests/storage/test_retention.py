@@ -33,7 +33,7 @@ async def test_handled_updates_go_after_the_cutoff_and_pending_ones_never(sessio
     async with sessions() as session:
         updates = [NewUpdate("telegram", str(i), {"message": {"text": "chào"}}) for i in range(6)]
         await inbox.store(session, updates, OLD)
-        ids = {p.external_id: p.id for p in await inbox.pending(session, ["telegram"])}
+        ids = {p.external_id: p.id for p in await inbox.claim(session, ["telegram"])}
         await inbox.finish(session, [ids["0"], ids["1"]], OLD)
         await inbox.finish(session, [ids["2"]], OLD, status="ignored")
         for _ in range(inbox.MAX_ATTEMPTS):
