@@ -361,6 +361,32 @@ def test_backup_is_private_replaces_an_older_one_only_when_done_and_warns_beside
     assert (code, out, err) == (1, "", f"unionbot: {itself}\n")
 
 
+def test_backup_copies_what_only_the_wal_holds_while_a_write_is_under_way(
+    command, sqlite_template, tmp_path
+):
+    """What the serving process committed may be only in the -wal file (a copy of the
+    database file alone misses it); a write under way neither blocks the backup nor gets
+    into it half-done."""
+    database = bot_database(sqlite_template, tmp_path / "data" / "unionbot.db")
+    with closing(sqlite3.connect(database, isolation_level=None)) as serving:
+        serving.execute("PRAGMA wal_autocheckpoint=0")  # nothing moves into the file itself
+        assert serving.execute("SELECT count(*) FROM unions").fetchall() == [(0,)]  # it is open
+        code, _out, err = command("directory", "import", str(SAMPLE_DIRECTORY),
+                                  DATABASE_URL=url_of(database))  # fmt: skip
+        assert code == 0, err
+        file_alone = shutil.copyfile(database, tmp_path / "file-alone.db")
+        assert unions_in(file_alone) == 0  # the import is in the -wal only
+        serving.execute("BEGIN IMMEDIATE")
+        serving.execute("UPDATE unions SET name = 'half-done'")
+        code, _out, err = command("db", "backup", "backup.db", DATABASE_URL=url_of(database))
+        assert (code, err) == (0, "")
+        serving.execute("ROLLBACK")
+    copy = tmp_path / "backup.db"
+    assert unions_in(copy) == 12
+    assert query(copy, "SELECT count(*) FROM unions WHERE name = 'half-done'") == [(0,)]
+    assert query(copy, "PRAGMA journal_mode") == [("delete",)]  # one file, no -wal to lose
+
+
 def test_a_failed_backup_leaves_the_older_one_and_nothing_half_written(command, tmp_path):
     broken = tmp_path / "broken.db"
     broken.write_bytes(b"not a database " * 1000)
