@@ -80,7 +80,9 @@ def libpq_url(url: str) -> str:
     """The PostgreSQL DATABASE_URL as pg_dump and pg_restore take it: without the driver,
     the password (PGPASSWORD or ~/.pgpass give it) and asyncpg's own parameters."""
     parsed = make_url(url)
-    bare = URL.create("postgresql", parsed.username, None, parsed.host, parsed.port, parsed.database)
+    bare = URL.create(
+        "postgresql", parsed.username, None, parsed.host, parsed.port, parsed.database
+    )
     return bare.render_as_string(hide_password=False)
 
 
