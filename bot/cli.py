@@ -11,6 +11,7 @@ unionbot directory import FILE     load or update the union directory
 unionbot officer add|invite|group|list   officer accounts, Telegram links, officers' groups
 unionbot officer deactivate|reset-password|unlink LOGIN   end an officer's access
 unionbot db upgrade                bring the database schema up to date
+unionbot db backup|restore FILE    copy the SQLite database while the bot runs; put a copy back
 unionbot zalo authorize            grant the bot access to the Zalo Official Account (once)
 
 What the commands say to a person (prompts, reports, errors) goes through the catalogs in
@@ -26,9 +27,12 @@ import getpass
 import json
 import logging
 import secrets
+import shlex
+import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import TypeAlias
 
 import aiohttp
@@ -44,12 +48,13 @@ from bot.config import ConfigError, Settings, default_settings
 from bot.services import accounts, calendar, knowledge, reporters
 from bot.services.accounts import AccountError
 from bot.services.crypto import Vault, load_vault
-from bot.services.i18n import LANGUAGES, Catalogs, _, format_date, format_datetime
+from bot.services.i18n import LANGUAGES, N_, Catalogs, _, format_date, format_datetime
 from bot.services.knowledge import SOON_DAYS, Knowledge
 from bot.services.router import Router
 from bot.services.vocabulary import ContentError, Vocabulary
 from handlers import faq
 from storage import (
+    backup,
     cases,
     choices,
     conversations,
@@ -186,6 +191,17 @@ def _add_db(commands: Commands) -> None:
     database_commands.add_parser(
         "rotate-key", help="re-seal stored secrets with the first (new) encryption key"
     )
+    do_backup = database_commands.add_parser(
+        "backup", help="copy the SQLite database into FILE, also while the bot runs"
+    )
+    do_backup.add_argument("file", help="the copy (an older one there is replaced when done)")
+    do_restore = database_commands.add_parser(
+        "restore", help="put a backup in place of the SQLite database (the bot stopped)"
+    )
+    do_restore.add_argument("file", help="a file made by `unionbot db backup`")
+    do_restore.add_argument(
+        "--force", action="store_true", help="replace a database that holds data already"
+    )
 
 
 def _add_zalo(commands: Commands) -> None:
@@ -247,6 +263,9 @@ def command(settings: Settings, args: argparse.Namespace, catalogs: Catalogs) ->
     if args.command == "db" and args.action == "rotate-key":
         logs.setup(logging.WARNING)
         return asyncio.run(rotate_key(settings))
+    if args.command == "db" and args.action in ("backup", "restore"):
+        logs.setup(logging.WARNING)
+        return copy_database(settings, args)
     logs.setup(logging.INFO)
     db.run_upgrade(settings.database_url)
     print(_("The database schema is up to date."))
@@ -477,6 +496,99 @@ async def rotate_key(settings: Settings) -> int:
     done = _("Re-sealed {phones} phone numbers and {cases} requests with the current key.")
     print(done.format(phones=phones, cases=len(sealed)))
     return 0
+
+
+# Why a backup or restore was refused; nothing was changed.
+REFUSALS: dict[type[backup.BackupError], str] = {
+    backup.Missing: N_("there is no database at {path}"),
+    backup.NoFolder: N_("there is no folder {path}; nothing was changed"),
+    backup.SameFile: N_("{path} is the database itself; nothing was changed"),
+    backup.NotOurs: N_("{path} is not a database of this bot ({detail}); nothing was changed"),
+    backup.UnknownRevision: N_(
+        "{path} has the schema revision {detail}, which this version of the bot does not "
+        "know (a newer version made it): update the bot first; nothing was changed"
+    ),
+    backup.NotEmpty: N_(
+        "{path} holds a database already; nothing was changed. To replace it with the "
+        "backup, add --force"
+    ),
+    backup.InUse: N_(
+        "a bot process (unionbot serve or chat) is using {path} right now: stop it first; "
+        "nothing was changed"
+    ),
+}
+
+
+def copy_database(settings: Settings, args: argparse.Namespace) -> int:
+    """`unionbot db backup|restore FILE`: SQLite only; PostgreSQL has pg_dump and
+    pg_restore."""
+    database = backup.sqlite_file(settings.database_url)
+    file = Path(args.file)
+    if database is None:
+        print(f"unionbot: {_postgres_tools(settings, args.action, file)}", file=sys.stderr)
+        return 2
+    try:
+        if args.action == "backup":
+            return back_up(settings, database, file)
+        return restore(settings, database, file, force=args.force)
+    except backup.BackupError as refused:
+        problem = _(REFUSALS[type(refused)]).format(path=refused.path, detail=refused.detail)
+    except OSError as exc:
+        problem = f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)
+    except sqlite3.Error as exc:
+        problem = str(exc)
+    print(f"unionbot: {problem}", file=sys.stderr)
+    return 1
+
+
+def back_up(settings: Settings, database: Path, file: Path) -> int:
+    """`unionbot db backup FILE`: an online copy; a warning when FILE lies beside the key."""
+    backup.back_up(database, file)
+    key = settings.key_file
+    if key is not None and key.is_file() and key.resolve().parent == file.resolve().parent:
+        beside = _(
+            "warning: {file} is in the same folder as the encryption key {key}; a copy of "
+            "that folder holds both, and the key opens what the backup keeps sealed. Keep "
+            "the key and the backups apart."
+        )
+        print(f"unionbot: {beside.format(file=file, key=key)}", file=sys.stderr)
+    done = _(
+        "Backed up {database} into {file}. The encryption key is not in it: keep the key "
+        "backed up separately."
+    )
+    print(done.format(database=database, file=file))
+    return 0
+
+
+def restore(settings: Settings, database: Path, file: Path, *, force: bool) -> int:
+    """`unionbot db restore FILE [--force]`: only with no bot serving the database; an older
+    schema is then upgraded as `unionbot db upgrade` does."""
+    backup.revisions(file)  # a database of this bot, from this version or an older one
+    with backup.exclusive(database):
+        backup.restore(file, database, force=force)
+        db.run_upgrade(settings.database_url)
+    done = _("Restored {file} into {database}; its schema is up to date. Start the bot with: "
+             "unionbot serve")  # fmt: skip
+    print(done.format(file=file, database=database))
+    return 0
+
+
+def _postgres_tools(settings: Settings, action: str, file: Path) -> str:
+    """What to run instead on PostgreSQL, with the database named as those tools take it."""
+    database = backup.libpq_url(settings.database_url)
+    if action == "backup":
+        told = _(
+            "DATABASE_URL is a PostgreSQL database: back it up with PostgreSQL's own tool "
+            "(the password from PGPASSWORD or ~/.pgpass):\n  {command}"
+        )
+        command = ["pg_dump", "--format=custom", "--file", str(file), database]
+    else:
+        told = _(
+            "DATABASE_URL is a PostgreSQL database: with the bot stopped, restore it with "
+            "PostgreSQL's own tool, then run unionbot db upgrade:\n  {command}"
+        )
+        command = ["pg_restore", "--clean", "--if-exists", "--dbname", database, str(file)]
+    return told.format(command=shlex.join(command))
 
 
 async def authorize_zalo(settings: Settings, redirect_uri: str | None) -> int:

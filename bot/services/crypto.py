@@ -73,8 +73,8 @@ def load_vault(settings: Settings) -> Vault:
             with os.fdopen(fd, "w") as handle:
                 handle.write(Fernet.generate_key().decode() + "\n")
             log.warning(
-                "made a new encryption key in %s: keep it with the database backups; "
-                "without it phone numbers and anonymous reporters cannot be read",
+                "made a new encryption key in %s: back it up, apart from the database's "
+                "backups; without it phone numbers and anonymous reporters cannot be read",
                 path,
             )
         try:
