@@ -86,9 +86,9 @@ def libpq_url(url: str) -> str:
     return bare.render_as_string(hide_password=False)
 
 
-def lock_path(db_file: Path) -> Path:
-    """The file a serving process holds an exclusive flock on while it uses `db_file`."""
-    return db_file.with_name(db_file.name + ".lock")
+# The file a serving process holds an exclusive flock on while it uses a database
+# (storage/db.py `sole_process`).
+lock_path = db.lock_path
 
 
 def back_up(source: Path, target: Path) -> None:
