@@ -448,16 +448,35 @@ async def measure_one(
     async with database(kind) as url:
         # One after the other: the first creates the schema, the others find it.
         started = [await start_bot("ours", url, fake, zalo) for _ in range(count)]
-        urls = [bot_url for _proc, bot_url in started]
-        load = (
-            ZaloLoad(fake, zalo, urls, args.workers)
-            if channel == "zalo"
-            else Load(fake, urls, args.workers)
-        )
-        load.http = http
-        rate, p50, p99 = await run_load(load, f"{kind}/{channel}/{count}", args)
-        order = await load.check_order(args.numbered)
-        peaks = [await stop_bot(proc) for proc, _url in started]
+        try:
+            return await measured(args, http, fake, zalo, kind, channel, started)
+        finally:
+            for proc, _url in started:
+                if proc.returncode is None:
+                    proc.kill()
+
+
+async def measured(
+    args: argparse.Namespace,
+    http: aiohttp.ClientSession,
+    fake: FakeTelegram,
+    zalo: FakeZalo,
+    kind: str,
+    channel: str,
+    started: list[tuple[Any, str]],
+) -> dict[str, Any]:
+    """The phases against bot processes already started; stops them at the end."""
+    urls = [bot_url for _proc, bot_url in started]
+    count = len(started)
+    load = (
+        ZaloLoad(fake, zalo, urls, args.workers)
+        if channel == "zalo"
+        else Load(fake, urls, args.workers)
+    )
+    load.http = http
+    rate, p50, p99 = await run_load(load, f"{kind}/{channel}/{count}", args)
+    order = await load.check_order(args.numbered)
+    peaks = [await stop_bot(proc) for proc, _url in started]
     return {"bench": "e2e", "channel": channel, "db": kind, "processes": count,
             "rate": round(rate, 1), "p50_ms": p50, "p99_ms": p99,
             "peak_rss_mb": max(peaks), **order}  # fmt: skip
@@ -466,6 +485,8 @@ async def measure_one(
 async def run_load(load: Load, name: str, args: argparse.Namespace) -> tuple[float, float, float]:
     """The closed-loop rate, then the p50 and p99 latencies (ms) at half of it."""
     rate = await load.closed_loop(args.warmup, args.seconds)
+    if rate <= 0:
+        raise RuntimeError(f"{name}: no update was answered")
     log(f"{name}: {rate:.0f} updates/s; latency at {rate / 2:.0f}/s …")
     latencies = sorted(await load.open_loop(rate / 2, args.seconds))
     p50 = round(statistics.median(latencies) * 1000, 2)

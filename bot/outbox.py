@@ -27,6 +27,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -48,7 +49,12 @@ log = logging.getLogger(__name__)
 
 SCAN_SECONDS = 1.0
 FLUSH_DELAY_SECONDS = 0.1
+# With other processes, one may hold a message to a chat until this one marks its earlier
+# message to it sent (`_await_turns`): marks go out sooner (PostgreSQL takes the commits).
+SHARED_FLUSH_DELAY_SECONDS = 0.01
 MAX_CONCURRENT_SENDS = 64
+# How soon a message waiting for another process's earlier one to its chat looks again.
+TURN_POLL_SECONDS = 0.01
 
 
 @dataclass(slots=True)
@@ -188,9 +194,10 @@ class Sender:
         self.owner = owner or identity()
         # One process per SQLite database: no other sender's messages to wait for.
         self.alone = database.engine.dialect.name == "sqlite"
-        # Messages left to the scan because an earlier one to their chat was on its way from
-        # another process, by chat: later ones to that chat wait behind them.
-        self._deferred: dict[tuple[str, str], set[int]] = {}
+        # Messages waiting for an earlier one to their chat to leave another process, by
+        # chat, in order (`_await_turns`); later ones to that chat wait behind them.
+        self._deferred: dict[tuple[str, str], list[Delivery]] = {}
+        self._deferred_since: dict[tuple[str, str], float] = {}
         self._inflight: set[int] = set()
         self._tails: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -230,17 +237,58 @@ class Sender:
         self, session: AsyncSession, deliveries: list[Delivery], now: datetime
     ) -> list[Delivery]:
         """The deliveries to send now: not those to a chat with an earlier message still on
-        its way from another process (the scan sends them after it)."""
+        its way from another process (they wait for it: `_await_turns`)."""
         if self.alone or not deliveries:
             return deliveries
-        chats = {(d.channel, d.chat_id) for d in deliveries}
-        first = min(d.id for d in deliveries)
-        waiting = await outbox.waiting_chats(session, chats, first, self.owner, now)
-        waiting |= chats & self._deferred.keys()
+        firsts: dict[tuple[str, str], int] = {}
         for d in deliveries:
-            if (d.channel, d.chat_id) in waiting:
-                self._deferred.setdefault((d.channel, d.chat_id), set()).add(d.id)
+            firsts.setdefault((d.channel, d.chat_id), d.id)
+        waiting = await outbox.waiting_chats(session, firsts, self.owner, now)
+        waiting |= firsts.keys() & self._deferred.keys()
+        if waiting and not self._deferred:
+            self._track(asyncio.create_task(self._await_turns()))
+        for d in deliveries:
+            key = (d.channel, d.chat_id)
+            if key in waiting:
+                self._deferred.setdefault(key, []).append(d)
+                self._deferred_since.setdefault(key, time.monotonic())
         return [d for d in deliveries if (d.channel, d.chat_id) not in waiting]
+
+    async def _await_turns(self) -> None:
+        """While messages wait for earlier ones to their chats to leave other processes (be
+        sent, given up or held; a dead process's are taken over by the scan), look every
+        moment which may go now, and send those. After twice a lease's time a message goes
+        anyway: a late message is better than one held back for good."""
+        patience = self.services.settings.lease_seconds * 2
+        while self._deferred:
+            await asyncio.sleep(TURN_POLL_SECONDS)
+            firsts = {chat: waiting[0].id for chat, waiting in self._deferred.items()}
+            try:
+                async with self.db.sessions() as session:
+                    now = self.services.clock()
+                    busy = await outbox.waiting_chats(session, firsts, self.owner, now)
+            except Exception as exc:
+                log.warning("could not check the order of sends: %s", describe(exc))
+                busy = set(firsts)
+            for chat in firsts.keys() - busy:
+                self._turn(chat)
+            for chat in busy:
+                if time.monotonic() - self._deferred_since[chat] > patience:
+                    log.warning("sending out of order after waiting %.0f s", patience)
+                    self._turn(chat)
+
+    def _turn(self, chat: tuple[str, str]) -> None:
+        self._deferred_since.pop(chat, None)
+        self.queue(self._deferred.pop(chat, []))
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._tasks.add(task)
+        self._idle.clear()
+        task.add_done_callback(self._untrack)
+
+    def _untrack(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._check_idle()
 
     def queue(self, deliveries: Sequence[Delivery]) -> None:
         """Queue committed messages for sending, in order per chat."""
@@ -390,8 +438,6 @@ class Sender:
                 rows = await outbox.claim_due(session, list(self.channels), now, self.owner)
                 await session.commit()
                 deliveries = [to_delivery(self.services.vault, r) for r in rows]
-                if self._deferred:
-                    await self._forget_deferred(session, deliveries, now)
         finally:
             self._scanning = False
         skip = self._inflight | self._finished_during_scan
@@ -399,25 +445,12 @@ class Sender:
         self.queue(fresh)
         return len(fresh)
 
-    async def _forget_deferred(
-        self, session: AsyncSession, taken: Sequence[Delivery], now: datetime
-    ) -> None:
-        """Deferred messages the scan took (or that went another way: erased, given up) no
-        longer hold their chat back."""
-        ids = {d.id for d in taken}
-        deferred = {i for waiting in self._deferred.values() for i in waiting} - ids
-        left = await outbox.on_its_way(session, deferred, now) if deferred else set()
-        for chat, waiting in list(self._deferred.items()):
-            waiting &= left
-            if not waiting:
-                del self._deferred[chat]
-
     async def run_flusher(self) -> None:
         while True:
             await self._flush_wake.wait()
             # Gather the marks of a moment's sends into one transaction: fewer commits compete
             # with the inbox for the database (and SQLite's single writer).
-            await asyncio.sleep(FLUSH_DELAY_SECONDS)
+            await asyncio.sleep(FLUSH_DELAY_SECONDS if self.alone else SHARED_FLUSH_DELAY_SECONDS)
             self._flush_wake.clear()
             await self.flush()
 

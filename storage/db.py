@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -153,6 +154,31 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def create_sessions(engine: AsyncEngine) -> Sessions:
     """The session factory: one AsyncSession per incoming message or web request."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+LATE_WRITES = "late_writes"
+
+
+def later(session: AsyncSession, key: tuple[str, ...], write: Callable[[Session], None]) -> None:
+    """Make `write` (given the session's synchronous side) part of the caller's transaction
+    just before it commits, after the other late writes in the order of their keys.
+
+    For rows that many transactions update (counters, themes): they are then locked last,
+    for a moment, and always in the same order, so that transactions of several processes
+    neither queue behind each other's whole unit of work nor deadlock. A rollback drops them.
+    """
+    session.sync_session.info.setdefault(LATE_WRITES, []).append((key, write))
+
+
+@event.listens_for(Session, "before_commit")
+def _write_late(session: Session) -> None:
+    for _key, write in sorted(session.info.pop(LATE_WRITES, []), key=lambda late: late[0]):
+        write(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_late(session: Session) -> None:
+    session.info.pop(LATE_WRITES, None)
 
 
 def rows_changed(result: Result[Any]) -> int:

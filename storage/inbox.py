@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import String, Table, and_, delete, func, or_, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import ColumnElement
 
 from storage.db import rows_changed
 from storage.dialect import insert
@@ -116,7 +115,7 @@ async def claim(
         chats = await _lock_chats(session, wanted, limit)
         if not chats:
             return []
-        wanted.append(_in_chats(chats))
+        wanted.append(TABLE.c.chat.in_(chats))
     rows = await session.execute(_selected().where(*wanted).order_by(TABLE.c.id).limit(limit))
     return [Pending(r.id, r.channel, r.external_id, r.payload or {}) for r in rows]
 
@@ -125,26 +124,15 @@ def _selected() -> Any:
     return select(TABLE.c.id, TABLE.c.channel, TABLE.c.external_id, TABLE.c.payload)
 
 
-def _key() -> ColumnElement[str]:
-    # Rows stored before chats were recorded (0014) are each their own chat.
-    return func.coalesce(TABLE.c.chat, TABLE.c.id.cast(String))
-
-
-def _in_chats(chats: Sequence[str]) -> ColumnElement[bool]:
-    return or_(
-        TABLE.c.chat.in_(chats),
-        and_(TABLE.c.chat.is_(None), TABLE.c.id.cast(String).in_(chats)),
-    )
-
-
 async def _lock_chats(session: AsyncSession, wanted: list[Any], limit: int) -> list[str]:
     """The chats with pending updates, oldest first, whose lock this transaction got (a chat
     another transaction holds is skipped, not waited for)."""
-    key = _key()
+    # (Every pending update has its chat: the migration that added chats, 0014, gave each
+    # one waiting then a chat of its own.)
     heads = (
-        select(key.label("chat"))
+        select(TABLE.c.chat)
         .where(*wanted)
-        .group_by(key)
+        .group_by(TABLE.c.chat)
         .order_by(func.min(TABLE.c.id))
         .limit(limit)
         .subquery()
@@ -160,14 +148,14 @@ async def _claim_one(
     session: AsyncSession, channels: Sequence[str], item_id: int, postgres: bool
 ) -> list[Pending]:
     pending = [TABLE.c.status == "pending", TABLE.c.channel.in_(channels)]
-    key = await session.scalar(select(_key()).where(TABLE.c.id == item_id, *pending))
+    key = await session.scalar(select(TABLE.c.chat).where(TABLE.c.id == item_id, *pending))
     if key is None:
         return []
     if postgres:
         lock = func.pg_try_advisory_xact_lock(func.hashtextextended(key, 0))
         if not await session.scalar(select(lock)):
             return []
-    earlier = select(TABLE.c.id).where(*pending, _in_chats([key]), TABLE.c.id < item_id).exists()
+    earlier = select(TABLE.c.id).where(*pending, TABLE.c.chat == key, TABLE.c.id < item_id).exists()
     rows = await session.execute(_selected().where(TABLE.c.id == item_id, *pending, ~earlier))
     return [Pending(r.id, r.channel, r.external_id, r.payload or {}) for r in rows]
 

@@ -11,11 +11,11 @@ an earlier one to the same chat is still on its way from another process (`waiti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, insert, or_, select, tuple_, update
+from sqlalchemy import Table, and_, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -151,35 +151,23 @@ async def claim_due(
 
 
 async def waiting_chats(
-    session: AsyncSession,
-    chats: Collection[tuple[str, str]],
-    before: int,
-    owner: str,
-    now: datetime,
+    session: AsyncSession, firsts: Mapping[tuple[str, str], int], owner: str, now: datetime
 ) -> set[tuple[str, str]]:
-    """Of these chats, those with a message written before id `before` that another process
-    is still to send: a new message to them waits its turn (`claim_due` takes it later)."""
-    if not chats:
+    """Of these chats, those with a message written before their id in `firsts` that another
+    process is still to send: a new message to them waits its turn."""
+    if not firsts:
         return set()
     rows = await session.execute(
-        select(OutboxItem.channel, OutboxItem.chat_id)
+        select(OutboxItem.channel, OutboxItem.chat_id, func.min(OutboxItem.id))
         .where(
-            tuple_(OutboxItem.channel, OutboxItem.chat_id).in_(list(chats)),
-            OutboxItem.id < before,
+            tuple_(OutboxItem.channel, OutboxItem.chat_id).in_(list(firsts)),
+            OutboxItem.id < max(firsts.values()),
             _on_its_way(OutboxItem, now),
             or_(OutboxItem.owner.is_(None), OutboxItem.owner != owner),
         )
-        .distinct()
+        .group_by(OutboxItem.channel, OutboxItem.chat_id)
     )
-    return {(channel, chat_id) for channel, chat_id in rows}
-
-
-async def on_its_way(session: AsyncSession, ids: Collection[int], now: datetime) -> set[int]:
-    """Of these messages, those still to be sent."""
-    rows = await session.scalars(
-        select(OutboxItem.id).where(OutboxItem.id.in_(list(ids)), _on_its_way(OutboxItem, now))
-    )
-    return set(rows)
+    return {(channel, chat) for channel, chat, oldest in rows if oldest < firsts[(channel, chat)]}
 
 
 async def for_chat(

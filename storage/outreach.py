@@ -8,10 +8,13 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
+from storage.db import later
 from storage.dialect import insert
 from storage.models import Case, OutreachCount, OutreachLink
 from storage.statistics import month_of
@@ -55,7 +58,8 @@ async def listed(
 
 async def count(session: AsyncSession, link_id: int, step: str, now: datetime) -> None:
     """One more person took `step` this month, through `link_id` (EVERYONE: at all). An
-    upsert, so two processes counting at once both count."""
+    upsert, so two processes counting at once both count; written as the transaction
+    commits (every arrival counts on one row: `db.later`)."""
     statement = insert(session, OutreachCount).values(
         month=month_of(now), link_id=link_id, step=step, count=1
     )
@@ -63,7 +67,12 @@ async def count(session: AsyncSession, link_id: int, step: str, now: datetime) -
         index_elements=["month", "link_id", "step"],
         set_={"count": OutreachCount.count + 1},
     )
-    await session.execute(statement)
+    key = ("outreach_counts", month_of(now), f"{link_id:012d}", step)
+    later(session, key, lambda sync: _run(sync, statement))
+
+
+def _run(sync: Session, statement: Any) -> None:
+    sync.execute(statement)
 
 
 @dataclass(frozen=True, slots=True)

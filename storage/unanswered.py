@@ -9,7 +9,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
+from storage.db import later
 from storage.dialect import insert
 from storage.models import UnansweredQuestion
 
@@ -63,10 +65,14 @@ async def record(
             "last_asked_at": now,
         },
     ).returning(UnansweredQuestion.id)
-    row_id = (await session.execute(stmt)).scalar_one()
-    row = await session.get(UnansweredQuestion, row_id)
-    if row is not None and asker not in row.askers:
-        row.askers = [*row.askers, asker]
+
+    def write(sync: Session) -> None:
+        row = sync.get(UnansweredQuestion, sync.execute(stmt).scalar_one())
+        if row is not None and asker not in row.askers:
+            row.askers = [*row.askers, asker]
+
+    # Written as the transaction commits: many people ask the same theme (`db.later`).
+    later(session, ("unanswered_questions", language, key), write)
 
 
 async def forget(session: AsyncSession, asker: str) -> int:

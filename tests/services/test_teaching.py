@@ -47,6 +47,7 @@ async def asked(session, text: str) -> UnansweredQuestion:
         session, language="vi", key=text.lower(), text=text, suggestions=["rights.overtime"],
         now=NOW, asker="tag-1",
     )  # fmt: skip
+    await session.commit()  # the theme is written as its unit of work commits
     return (await session.scalars(select(UnansweredQuestion))).one()
 
 

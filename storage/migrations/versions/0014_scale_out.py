@@ -21,6 +21,11 @@ TIME = sa.DateTime(timezone=True)
 def upgrade() -> None:
     op.add_column("inbox", sa.Column("chat", sa.String(length=32), nullable=True))
     op.create_index("ix_inbox_chat", "inbox", ["chat", "id"])
+    # Updates waiting since before chats were recorded: each its own chat, as before.
+    op.execute(
+        "UPDATE inbox SET chat = 'legacy-' || CAST(id AS VARCHAR(20)) "
+        "WHERE chat IS NULL AND status = 'pending'"
+    )
     op.add_column("outbox", sa.Column("owner", sa.String(length=80), nullable=True))
     op.create_table(
         "leases",
