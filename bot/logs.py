@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import traceback
 
-# Third-party loggers kept at WARNING: their INFO and DEBUG lines quote requests and queries.
-NOISY = ("httpx", "telegram", "aiohttp.access", "sqlalchemy", "alembic")
+# Third-party loggers kept at WARNING: their INFO and DEBUG lines quote requests and queries
+# (aiosqlite's DEBUG lines hold every statement with its parameters: ids, payloads, names).
+NOISY = ("httpx", "telegram", "aiohttp.access", "sqlalchemy", "alembic", "aiosqlite")
 
 
 def describe(exc: BaseException) -> str:
