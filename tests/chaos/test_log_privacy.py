@@ -137,6 +137,16 @@ async def forge(telegram, zalo) -> None:
     assert (await zalo.deliver(tapped))[0] == 200
 
 
+async def troubles(member, reporter, telegram, zalo) -> None:
+    """Sends that fail: refused by each messenger, then a worker who blocked the bot."""
+    telegram.fail_next("sendMessage", 400, "Bad Request: chat not found")
+    await member.say("/hoso")
+    zalo.fail_next("cs", -201, "Parameter user_id is invalid")
+    await reporter.say("/hoso")
+    telegram.blocked.add(str(MEMBER))
+    await member.say("/menu")
+
+
 async def web_visitor(url: str, bot) -> str:
     """A visitor who writes their name and phone in the web chat; their cookie's id."""
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
@@ -178,6 +188,7 @@ async def test_no_log_record_holds_personal_data(
     await erased.say("/xoadulieu")
     await erased.press("Xoá dữ liệu của tôi")
     await forge(fake_telegram, fake_zalo)
+    await troubles(telegram.worker(MEMBER), reporter, fake_telegram, fake_zalo)
     visitor = await web_visitor(bot.url, bot)
     await bot.runtime.settle()
     async with sessions() as session:
