@@ -36,6 +36,7 @@ from sqlalchemy import select
 
 from bot import cli
 from bot.channels.telegram import TelegramChannel
+from bot.channels.terminal import TerminalChannel
 from bot.channels.zalo import ZaloChannel, ZaloTokens
 from bot.config import CONTENT_DIR, Settings
 from bot.dispatch import valid_payload
@@ -233,6 +234,10 @@ def assert_usable(msg: Incoming | None, channel: str) -> None:
         assert attachment.mime is None or isinstance(attachment.mime, str)
 
 
+def _undecodable(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
 @pytest.fixture
 async def telegram_channel(tmp_path: Path) -> AsyncIterator[TelegramChannel]:
     """The Telegram channel as the app builds it, never started (parsing needs no network)."""
@@ -281,6 +286,17 @@ async def test_any_stored_telegram_update_is_an_incoming_or_nothing(telegram_cha
 @given(payload=mutated(VALID_ZALO) | VALID_ZALO | st.dictionaries(KEYS, JSONISH))
 async def test_any_stored_zalo_event_is_an_incoming_or_nothing(zalo_channel, payload):
     assert_usable(zalo_channel.to_incoming(payload), "zalo")
+
+
+@settings(max_examples=200, deadline=None)
+@given(line=NASTY_TEXT | st.text(max_size=100) | st.binary(max_size=40).map(_undecodable))
+def test_any_line_typed_in_the_terminal_is_an_incoming(line):
+    """`unionbot chat` reads stdin, which in a C locale hands bytes that are not UTF-8 over
+    as lone surrogates."""
+    terminal = TerminalChannel("lan", out=io.StringIO())
+    msg = terminal.to_incoming(terminal.update_for(line + "\n").payload)
+    assert msg is not None
+    assert_usable(msg, "terminal")
 
 
 async def test_valid_payloads_still_become_what_the_bot_handles(telegram_channel, zalo_channel):
