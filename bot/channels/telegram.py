@@ -387,7 +387,8 @@ def _is_update(data: object) -> bool:
     if not isinstance(data, dict):
         return False
     update_id = data.get("update_id")
-    return _id(update_id) is not None and update_id >= 0  # type: ignore[operator]
+    # Within 64 bits: a longer id would not fit the inbox's external_id.
+    return isinstance(update_id, int) and not isinstance(update_id, bool) and 0 <= update_id < 2**63
 
 
 def _ignored(payload: dict[str, Any]) -> Incoming | None:
