@@ -626,7 +626,7 @@ QUESTIONS = st.one_of(
 )  # fmt: skip
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(question=QUESTIONS, language=st.sampled_from(["vi", "en"]))
 def test_the_search_answers_any_text_with_a_confidence_between_0_and_1(question, language):
     knowledge = shared_knowledge()
