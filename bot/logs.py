@@ -10,6 +10,10 @@ from __future__ import annotations
 import logging
 import traceback
 
+# Third-party loggers kept at WARNING: their INFO and DEBUG lines quote requests and queries
+# (aiosqlite's DEBUG lines hold every statement with its parameters: ids, payloads, names).
+NOISY = ("httpx", "telegram", "aiohttp.access", "sqlalchemy", "alembic", "aiosqlite")
+
 
 def describe(exc: BaseException) -> str:
     """'ValueError at handlers/menu.py:42 in show <- bot/dispatch.py:120 in handle'."""
@@ -31,5 +35,5 @@ def _short(path: str) -> str:
 def setup(level: int = logging.INFO) -> None:
     """Plain one-line logs on stderr; third-party chatter kept at WARNING."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "telegram", "aiohttp.access", "sqlalchemy", "alembic"):
+    for noisy in NOISY:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

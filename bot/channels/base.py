@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 from collections.abc import Awaitable, Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass
@@ -262,3 +264,49 @@ class Coalesce(Generic[K, V]):
             for future in futures:
                 if not future.done():
                     future.set_result(found.get(key, self.missing))
+
+
+# -- webhook bodies ---------------------------------------------------------------------------
+
+# An escaped NUL or half of a surrogate pair in a JSON body: the only ways either gets in.
+ESCAPED = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def read_json(body: bytes) -> Any:
+    """A webhook body's JSON, ready to store. ValueError when it is not JSON a database can
+    hold: NaN and Infinity (Python reads them, PostgreSQL's JSONB does not) or nesting too deep
+    to read. NUL characters are removed (PostgreSQL cannot store them) and lone surrogates, half
+    an emoji, replaced with U+FFFD (nothing can encode them)."""
+    try:
+        data = json.loads(body, parse_constant=_not_json)
+    except RecursionError as exc:
+        raise ValueError("nested too deep") from exc
+    return storable(data) if ESCAPED.search(body) else data
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def storable(value: Any) -> Any:
+    """A JSON value with NUL removed and lone surrogates replaced in every string and key."""
+    if isinstance(value, str):
+        return usable_text(value.replace("\x00", ""))
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    return value
+
+
+def usable_text(value: object) -> str | None:
+    """A text field of a stored update as a handler may take it: None unless it is text, lone
+    surrogates replaced with U+FFFD (updates stored before they were)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        # A pair written as two halves becomes its character again; a lone half becomes U+FFFD.
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value

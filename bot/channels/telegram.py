@@ -13,12 +13,12 @@ import asyncio
 import functools
 import hashlib
 import hmac
-import json
 import logging
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import suppress
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -35,13 +35,22 @@ from telegram.error import (
 from telegram.ext import Application
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
-from bot.channels.base import Delivery, FetchError, Pace, SendError, split_text
+from bot.channels.base import (
+    Delivery,
+    FetchError,
+    Pace,
+    SendError,
+    read_json,
+    split_text,
+    storable,
+    usable_text,
+)
 from bot.channels.telegram_request import AiohttpRequest
 from bot.config import Settings
 from bot.inbox import InboxWriter
 from bot.logs import describe
 from handlers.types import LEFT, Attachment, Incoming
-from storage.inbox import NewUpdate, without_nul
+from storage.inbox import NewUpdate
 
 log = logging.getLogger(__name__)
 
@@ -140,18 +149,16 @@ class TelegramChannel:
     async def handle_webhook(self, request: web.Request) -> web.Response:
         """POST /telegram/webhook: 403 on a wrong secret, 400 on a malformed body, 200 once
         the update is stored."""
-        given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), self.webhook_secret.encode()):
+        # Header bytes that are not UTF-8 come as surrogate escapes: compared as the bytes sent.
+        given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(given, self.webhook_secret.encode()):
             return web.json_response({"ok": False, "error": "forbidden"}, status=403)
         try:
-            body = await request.read()
-            data = json.loads(body)
+            data = read_json(await request.read())
         except web.HTTPRequestEntityTooLarge:
             raise
-        except (ValueError, UnicodeDecodeError):
+        except ValueError:
             return web.json_response({"ok": False, "error": "body is not JSON"}, status=400)
-        if b"\\u0000" in body:
-            data = without_nul(data)
         if not _is_update(data):
             return web.json_response({"ok": False, "error": "not a Telegram update"}, status=400)
         key = str(data["update_id"])
@@ -159,12 +166,12 @@ class TelegramChannel:
             # What the bot acts on must parse; other kinds are stored only to be ignored, so
             # a kind newer than this python-telegram-bot is not refused (Telegram would retry).
             try:
-                update = Update.de_json(data, self.bot)
+                parsed = self._convert(Update.de_json(data, self.bot), data)
             except Exception:
                 return web.json_response({"ok": False, "error": "malformed update"}, status=400)
             # Parsed once: the dispatcher takes this instead of parsing the stored payload
             # again (after a restart it parses the payload). The first delivery wins.
-            self._parsed.setdefault(key, self._convert(update, data))
+            self._parsed.setdefault(key, parsed)
             while len(self._parsed) > MAX_REMEMBERED:
                 self._parsed.popitem(last=False)
         try:
@@ -191,7 +198,7 @@ class TelegramChannel:
                             NewUpdate(
                                 self.name,
                                 str(u.update_id),
-                                without_nul(u.to_dict()),
+                                storable(u.to_dict()),
                                 sender=str(u.effective_user.id) if u.effective_user else None,
                             )
                             for u in updates
@@ -218,60 +225,67 @@ class TelegramChannel:
         if remembered is not _UNSEEN:
             return remembered  # type: ignore[return-value]
         try:
-            update = Update.de_json(payload, self.bot)
+            return self._convert(Update.de_json(payload, self.bot), payload)
         except Exception:
             log.warning("skipped a malformed Telegram update")
             return None
-        return self._convert(update, payload)
 
     def _convert(self, update: Update, payload: dict[str, Any]) -> Incoming | None:
-        external_id = str(update.update_id)
-        member = update.my_chat_member
-        if member is not None:
-            # The person blocked the bot (or unblocked it: they will write when they want).
-            if member.chat.type == "private" and member.new_chat_member.status == "kicked":
-                user = str(member.from_user.id)
-                chat = str(member.chat.id)
-                return Incoming(self.name, user, chat, external_id=external_id, event=LEFT)
-            return _ignored(payload)
-        query = update.callback_query
-        if query is not None:
-            message = query.message
-            if message is None or query.data is None:
-                return _ignored(payload)
-            # In a group only officers' buttons count (the case alerts sent to registered
-            # officers' groups); handlers/officer.py checks who pressed them.
-            if message.chat.type != "private" and not self.group_button(query.data):
-                return _ignored(payload)
-            return Incoming(
-                channel=self.name,
-                user_id=str(query.from_user.id),
-                chat_id=str(message.chat.id),
-                payload=query.data,
-                locale=query.from_user.language_code,
-                external_id=external_id,
-                ack=query.id,
-            )
-        msg = update.message
-        if msg is None or msg.chat.type != "private" or msg.from_user is None:
-            # Edited messages, channel posts, the bot added to a group, group chatter.
-            return _ignored(payload)
-        if msg.from_user.is_bot:
-            return _ignored(payload)
+        """PTB reads an update without checking it: a field Telegram always sends may be
+        missing or of another type. What the bot cannot use is ignored like any other kind."""
+        external_id = _id(update.update_id) or ""
+        if update.my_chat_member is not None:
+            msg = self._left(update.my_chat_member, external_id)
+        elif update.callback_query is not None:
+            msg = self._press(update.callback_query, external_id)
+        else:
+            msg = self._message(update.message, external_id)
+        return msg if msg is not None else _ignored(payload)
+
+    def _left(self, member: Any, external_id: str) -> Incoming | None:
+        """The person blocked the bot (or unblocked it: they will write when they want)."""
+        chat, new = member.chat, member.new_chat_member
+        if chat is None or new is None or chat.type != "private" or new.status != "kicked":
+            return None
+        user, chat_id = _id(getattr(member.from_user, "id", None)), _id(chat.id)
+        if user is None or chat_id is None:
+            return None
+        return Incoming(self.name, user, chat_id, external_id=external_id, event=LEFT)
+
+    def _press(self, query: Any, external_id: str) -> Incoming | None:
+        message, data, who = query.message, usable_text(query.data), query.from_user
+        if message is None or data is None or who is None or message.chat is None:
+            return None
+        # In a group only officers' buttons count (the case alerts sent to registered
+        # officers' groups); handlers/officer.py checks who pressed them.
+        if message.chat.type != "private" and not self.group_button(data):
+            return None
+        user, chat = _id(who.id), _id(message.chat.id)
+        if user is None or chat is None:
+            return None
+        return Incoming(
+            channel=self.name, user_id=user, chat_id=chat, payload=data,
+            locale=usable_text(who.language_code), external_id=external_id,
+            ack=usable_text(query.id),
+        )  # fmt: skip
+
+    def _message(self, msg: Any, external_id: str) -> Incoming | None:
+        # Edited messages, channel posts, the bot added to a group, group chatter, bots.
+        if msg is None or msg.chat is None or msg.chat.type != "private":
+            return None
+        who = msg.from_user
+        user, chat = _id(getattr(who, "id", None)), _id(msg.chat.id)
+        if who is None or who.is_bot or user is None or chat is None:
+            return None
         attachments = tuple(
             _attachment(kind, getattr(msg, kind)) for kind in ATTACHMENT_KINDS
             if getattr(msg, kind, None)
         )  # fmt: skip
         return Incoming(
-            channel=self.name,
-            user_id=str(msg.from_user.id),
-            chat_id=str(msg.chat.id),
-            text=msg.text,
-            attachments=attachments,
-            locale=msg.from_user.language_code,
-            external_id=external_id,
-            sent_at=msg.date,
-        )
+            channel=self.name, user_id=user, chat_id=chat, text=usable_text(msg.text),
+            attachments=attachments, locale=usable_text(who.language_code),
+            external_id=external_id, sent_at=msg.date if isinstance(msg.date, datetime) else None,
+        )  # fmt: skip
 
     # -- sending --------------------------------------------------------------------------
 
@@ -348,10 +362,13 @@ def _attachment(kind: str, value: Any) -> Attachment:
     """What the bot needs to fetch a file later: its file_id, declared size and type.
     A photo comes in several sizes, smallest first: the largest is the evidence."""
     if kind == "photo":
-        value = value[-1]
-        return Attachment(kind, value.file_id, value.file_size, "image/jpeg")
+        value = value[-1] if isinstance(value, tuple | list) else value
+        return Attachment(kind, usable_text(getattr(value, "file_id", None)),
+                          _size(getattr(value, "file_size", None)), "image/jpeg")  # fmt: skip
     if kind in {"document", "voice"}:
-        return Attachment(kind, value.file_id, value.file_size, value.mime_type)
+        return Attachment(kind, usable_text(getattr(value, "file_id", None)),
+                          _size(getattr(value, "file_size", None)),
+                          usable_text(getattr(value, "mime_type", None)))  # fmt: skip
     return Attachment(kind)
 
 
@@ -372,11 +389,23 @@ def sender_of(data: dict[str, Any]) -> str | None:
     return None
 
 
+def _id(value: object) -> str | None:
+    """A Telegram id as text: an integer within 64 bits, as Telegram sends them."""
+    if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
+        return str(value)
+    return None
+
+
+def _size(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 def _is_update(data: object) -> bool:
     if not isinstance(data, dict):
         return False
     update_id = data.get("update_id")
-    return isinstance(update_id, int) and not isinstance(update_id, bool) and update_id >= 0
+    # Within 64 bits: a longer id would not fit the inbox's external_id.
+    return isinstance(update_id, int) and not isinstance(update_id, bool) and 0 <= update_id < 2**63
 
 
 def _ignored(payload: dict[str, Any]) -> Incoming | None:

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.channels.base import Delivery, FetchError
+from bot.channels.base import Delivery, FetchError, usable_text
 from handlers.types import Attachment, Incoming
 from storage.inbox import NewUpdate
 
@@ -41,7 +41,8 @@ class TerminalChannel:
     def update_for(self, line: str) -> NewUpdate:
         """The inbox row for a typed line: "#N" presses button N; a plain N is sent as text
         that names button N, which presses it unless the bot is waiting for a typed answer."""
-        line = line.rstrip("\r\n").replace("\x00", "")
+        # In a C locale stdin hands bytes that are not UTF-8 over as lone surrogates.
+        line = usable_text(line.rstrip("\r\n").replace("\x00", "")) or ""
         payload: dict[str, Any] = {"user": self.user}
         typed = line.strip()
         if typed.startswith(PRESS) and typed[len(PRESS) :].strip() in self._choices:

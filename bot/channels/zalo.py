@@ -70,7 +70,9 @@ from bot.channels.base import (
     Pace,
     SendError,
     Unreachable,
+    read_json,
     split_text,
+    usable_text,
 )
 from bot.config import Settings
 from bot.inbox import InboxWriter
@@ -88,7 +90,7 @@ from handlers.types import (
 )
 from storage import choices, credentials
 from storage.db import Database
-from storage.inbox import NewUpdate, without_nul
+from storage.inbox import NewUpdate
 from storage.models import Credential
 
 log = logging.getLogger(__name__)
@@ -107,6 +109,7 @@ MAX_TITLE = 20
 TAP = "#"  # a button's query text: "#" + our payload
 TAPPED = re.compile(r"^#([a-z]+:[A-Za-z0-9_.:-]*)$")  # a payload's shape (bot/dispatch.py)
 NUMBER = re.compile(r"^\s*#?(\d{1,2})\s*[.)]?\s*$")
+SENDER = re.compile(r"[0-9A-Za-z_-]{1,64}")  # an id that fits the people and outbox tables
 FREE_WINDOW = timedelta(hours=48)
 REPLY_WINDOW = timedelta(days=7)
 RATE_LIMIT_PAUSE = 60.0
@@ -208,27 +211,29 @@ class ZaloChannel:
             return _refuse(401, "signature missing")
         body = await request.read()
         try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+            data = read_json(body)
+        except ValueError:
             return _refuse(400, "body is not JSON")
         if not isinstance(data, dict):
             return _refuse(400, "not a Zalo event")
         app_id, stamp = _text(data.get("app_id")), _text(data.get("timestamp"))
-        if app_id is None or stamp is None or not stamp.isdigit():
+        sent = _milliseconds(stamp)
+        if app_id is None or stamp is None or sent is None:
             return _refuse(400, "not a Zalo event")
         expected = signature(app_id, body, stamp, self.secret)
-        if not hmac.compare_digest(given.lower().encode(), expected.encode()):
+        # Header bytes that are not UTF-8 come as surrogate escapes: compared as the bytes sent.
+        if not hmac.compare_digest(
+            given.lower().encode("utf-8", "surrogateescape"), expected.encode()
+        ):
             return _refuse(403, "bad signature")
         if not hmac.compare_digest(app_id.encode(), self.app_id.encode()):
             return _refuse(403, "another app's event")
         # Wall-clock time: the event's freshness is about the transport, not the bot's clock.
-        if abs(time.time() * 1000 - int(stamp)) > self.settings.zalo_event_window_seconds * 1000:
+        if abs(time.time() * 1000 - sent) > self.settings.zalo_event_window_seconds * 1000:
             return _refuse(403, "stale event")
         event = _text(data.get("event_name")) or ""
         if event not in USER_EVENTS and event not in FOLLOW_EVENTS:
             return web.json_response({"ok": True})  # seen/received marks, the OA's own echoes
-        if b"\\u0000" in body:
-            data = without_nul(data)
         key = external_id(data)
         if key is None:
             return _refuse(400, "event without a sender")
@@ -277,16 +282,13 @@ class ZaloChannel:
         message = payload.get("message")
         message = message if isinstance(message, dict) else {}
         if event == "user_send_text":
-            text = message.get("text")
-            if not isinstance(text, str):
+            text = usable_text(message.get("text"))
+            if text is None:
                 return None
             tapped = TAPPED.match(text)
             if tapped is not None:
                 return Incoming(**common, payload=tapped.group(1))
-            numbered = payload.get("numbered")
-            return Incoming(
-                **common, text=text, numbered=numbered if isinstance(numbered, str) else None
-            )
+            return Incoming(**common, text=text, numbered=usable_text(payload.get("numbered")))
         if event in USER_EVENTS:
             items = message.get("attachments")
             found = [_attachment(a) for a in items if isinstance(a, dict)] if isinstance(
@@ -465,8 +467,10 @@ def external_id(data: dict[str, Any]) -> str | None:
 
 
 def _sender(data: dict[str, Any]) -> str | None:
+    """Who sent an event: an id the people and outbox tables can hold (Zalo's are digits)."""
     who = data.get("follower") if "follower" in data else data.get("sender")
-    return _text(who.get("id")) if isinstance(who, dict) else None
+    found = _text(who.get("id")) if isinstance(who, dict) else None
+    return found if found is not None and SENDER.fullmatch(found) else None
 
 
 def _text(value: object) -> str | None:
@@ -478,11 +482,17 @@ def _text(value: object) -> str | None:
     return None
 
 
-def _sent_at(data: dict[str, Any]) -> datetime | None:
-    stamp = _text(data.get("timestamp"))
-    if stamp is None or not stamp.isdigit():
+def _milliseconds(stamp: str | None) -> int | None:
+    """A timestamp as Zalo writes it (milliseconds, ASCII digits) within the datetime range;
+    str.isdigit() alone takes "²" and "١٢٣", which int() then refuses or misreads."""
+    if stamp is None or not (0 < len(stamp) <= 14 and stamp.isascii() and stamp.isdigit()):
         return None
-    return datetime.fromtimestamp(int(stamp) / 1000, UTC)
+    return int(stamp)
+
+
+def _sent_at(data: dict[str, Any]) -> datetime | None:
+    sent = _milliseconds(_text(data.get("timestamp")))
+    return None if sent is None else datetime.fromtimestamp(sent / 1000, UTC)
 
 
 FILE_TYPES = {
@@ -505,10 +515,10 @@ def _attachment(item: dict[str, Any]) -> Attachment:
     if kind == "image" and url:
         return Attachment("photo", url, None, "image/jpeg")
     if kind == "file" and url:
-        size = _text(payload.get("size"))
+        size = _text(payload.get("size")) or ""
+        declared = int(size) if len(size) <= 15 and size.isascii() and size.isdigit() else None
         extension = (_text(payload.get("type")) or "").lower().lstrip(".")
-        mime = FILE_TYPES.get(extension)
-        return Attachment("document", url, int(size) if size and size.isdigit() else None, mime)
+        return Attachment("document", url, declared, FILE_TYPES.get(extension))
     if kind == "audio" and url:
         return Attachment("voice", url, None, "audio/amr")
     return Attachment(kind[:20])
