@@ -51,6 +51,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -71,6 +72,10 @@ TEXTS = (
 )
 
 
+# The encryption key of this run's bot processes.
+KEY = Fernet.generate_key().decode()
+
+
 def log(*parts: object) -> None:
     print(*parts, file=sys.stderr, flush=True)
 
@@ -79,8 +84,6 @@ def log(*parts: object) -> None:
 
 
 async def serve_ours(args: argparse.Namespace) -> web.Application:
-    from cryptography.fernet import Fernet
-
     from bot import logs
     from bot.app import create_app
     from bot.config import Settings
@@ -94,8 +97,9 @@ async def serve_ours(args: argparse.Namespace) -> web.Application:
             "TELEGRAM_API_BASE": args.api_base,
             "PUBLIC_URL": f"http://127.0.0.1:{args.port}",
             "TELEGRAM_WEBHOOK_SECRET": SECRET,
-            # A throwaway key: the bench seals nothing worth keeping.
-            "UNIONBOT_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+            # A throwaway key (the bench seals nothing worth keeping), one for all the bot
+            # processes of a run: they read what each other sealed (Zalo's tokens, drafts).
+            "UNIONBOT_ENCRYPTION_KEY": args.key,
             "ZALO_APP_ID": zalo.app_id,
             "ZALO_APP_SECRET": zalo.app_secret,
             "ZALO_OA_SECRET_KEY": zalo.oa_secret,
@@ -354,6 +358,7 @@ async def start_bot(kind: str, db_url: str, fake: FakeTelegram, zalo: FakeZalo) 
     proc = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--serve", kind, "--db-url", db_url, "--port", str(port),
         "--api-base", fake.api_base, "--token", fake.token, "--zalo-base", zalo.api_base,
+        "--key", KEY,
         stdout=asyncio.subprocess.PIPE, cwd=ROOT,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -515,6 +520,7 @@ def main() -> None:
     parser.add_argument("--api-base", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
     parser.add_argument("--zalo-base", help=argparse.SUPPRESS)
+    parser.add_argument("--key", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         run_bot_process(args)

@@ -225,6 +225,7 @@ def build_runtime(app: web.Application) -> Runtime:
         services, writer, dispatcher, sender, channels, fetcher, tutor, broadcaster, leadership
     )
     leadership.duties.update(broadcaster=broadcaster.run, evidence=fetcher.run)
+    sender.takes_over = lambda: leadership.leading
     terminal = app.get(TERMINAL)
     if terminal is not None:
         channels[terminal.name] = terminal

@@ -194,6 +194,10 @@ class Sender:
         self.owner = owner or identity()
         # One process per SQLite database: no other sender's messages to wait for.
         self.alone = database.engine.dialect.name == "sqlite"
+        # Whether this process takes over the messages of processes that died: one at a
+        # time does, the one with the duties (bot/leadership.py), so two never send one
+        # dead process's messages to a chat side by side.
+        self.takes_over: Callable[[], bool] = lambda: True
         # Messages waiting for an earlier one to their chat to leave another process, by
         # chat, in order (`_await_turns`); later ones to that chat wait behind them.
         self._deferred: dict[tuple[str, str], list[Delivery]] = {}
@@ -236,50 +240,64 @@ class Sender:
     async def _in_turn(
         self, session: AsyncSession, deliveries: list[Delivery], now: datetime
     ) -> list[Delivery]:
-        """The deliveries to send now: not those to a chat with an earlier message still on
-        its way from another process (they wait for it: `_await_turns`)."""
+        """The deliveries to send now: not those to a chat that another process still has an
+        earlier message on its way to (they wait for it: `_await_turns`), nor those behind
+        one already waiting."""
         if self.alone or not deliveries:
             return deliveries
-        firsts: dict[tuple[str, str], int] = {}
-        for d in deliveries:
-            firsts.setdefault((d.channel, d.chat_id), d.id)
-        waiting = await outbox.waiting_chats(session, firsts, self.owner, now)
-        waiting |= firsts.keys() & self._deferred.keys()
-        if waiting and not self._deferred:
-            self._track(asyncio.create_task(self._await_turns()))
+        chats = {(d.channel, d.chat_id) for d in deliveries}
+        fronts = await outbox.others_first(session, chats, self.owner, now)
+        ready = []
         for d in deliveries:
             key = (d.channel, d.chat_id)
-            if key in waiting:
+            if key in self._deferred or fronts.get(key, d.id) < d.id:
+                if not self._deferred:
+                    self._track(asyncio.create_task(self._await_turns()))
                 self._deferred.setdefault(key, []).append(d)
                 self._deferred_since.setdefault(key, time.monotonic())
-        return [d for d in deliveries if (d.channel, d.chat_id) not in waiting]
+            else:
+                ready.append(d)
+        return ready
 
     async def _await_turns(self) -> None:
         """While messages wait for earlier ones to their chats to leave other processes (be
-        sent, given up or held; a dead process's are taken over by the scan), look every
-        moment which may go now, and send those. After twice a lease's time a message goes
-        anyway: a late message is better than one held back for good."""
+        sent, given up or held; a dead process's are taken over by the process with the
+        duties), look every moment which may go now, and send those. After twice a lease's
+        time they go anyway: a late message is better than one held back for good."""
         patience = self.services.settings.lease_seconds * 2
         while self._deferred:
             await asyncio.sleep(TURN_POLL_SECONDS)
-            firsts = {chat: waiting[0].id for chat, waiting in self._deferred.items()}
+            # Only the chats asked about: one deferred while the query ran is not in its answer.
+            asked = set(self._deferred)
             try:
                 async with self.db.sessions() as session:
                     now = self.services.clock()
-                    busy = await outbox.waiting_chats(session, firsts, self.owner, now)
+                    fronts = await outbox.others_first(session, asked, self.owner, now)
             except Exception as exc:
                 log.warning("could not check the order of sends: %s", describe(exc))
-                busy = set(firsts)
-            for chat in firsts.keys() - busy:
-                self._turn(chat)
-            for chat in busy:
+                continue
+            for chat in asked & self._deferred.keys():
                 if time.monotonic() - self._deferred_since[chat] > patience:
                     log.warning("sending out of order after waiting %.0f s", patience)
-                    self._turn(chat)
+                    self._turn(chat, None)
+                else:
+                    self._turn(chat, fronts.get(chat))
 
-    def _turn(self, chat: tuple[str, str]) -> None:
-        self._deferred_since.pop(chat, None)
-        self.queue(self._deferred.pop(chat, []))
+    def _turn(self, chat: tuple[str, str], front: int | None) -> None:
+        """Send a chat's waiting messages written before `front` (another process's first
+        message still on its way to it; None: all of them)."""
+        waiting = self._deferred[chat]
+        ready = [d for d in waiting if front is None or d.id < front]
+        if not ready:
+            return
+        rest = waiting[len(ready) :]
+        if rest:
+            self._deferred[chat] = rest
+            self._deferred_since[chat] = time.monotonic()
+        else:
+            del self._deferred[chat]
+            del self._deferred_since[chat]
+        self.queue(ready)
 
     def _track(self, task: asyncio.Task[None]) -> None:
         self._tasks.add(task)
@@ -435,7 +453,9 @@ class Sender:
         try:
             async with self.db.writing(), self.db.sessions() as session:
                 now = self.services.clock()
-                rows = await outbox.claim_due(session, list(self.channels), now, self.owner)
+                rows = await outbox.claim_due(
+                    session, list(self.channels), now, self.owner, take_over=self.takes_over()
+                )
                 await session.commit()
                 deliveries = [to_delivery(self.services.vault, r) for r in rows]
         finally:

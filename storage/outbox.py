@@ -6,12 +6,12 @@ a send, never lose one.
 Each row has an owner, the process that sends it: the one that wrote it, until that process
 is no longer alive (storage/leases.py) and another takes the row over (`claim_due`). One
 chat's messages go out in the order they were written, across processes: a row waits while
-an earlier one to the same chat is still on its way from another process (`waiting_chats`).
+an earlier one to the same chat is still on its way from another process (`others_first`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -109,12 +109,27 @@ def _on_its_way(row: Any, now: datetime) -> Any:
 
 
 async def claim_due(
-    session: AsyncSession, channels: Sequence[str], now: datetime, owner: str, limit: int = 200
+    session: AsyncSession,
+    channels: Sequence[str],
+    now: datetime,
+    owner: str,
+    *,
+    take_over: bool = True,
+    limit: int = 200,
 ) -> list[OutboxItem]:
-    """Take the due messages this process may send, oldest first: its own, and those of
-    processes no longer alive (after a crash: they may have gone already, a repeat, never a
-    loss); none that an earlier message to the same chat from another process still
-    precedes. The caller commits."""
+    """Take the due messages this process may send, oldest first: its own, and, when it
+    `take_over`s (one process at a time does: bot/leadership.py), those of processes no
+    longer alive and those nobody owns (after a crash they may have gone already: a repeat,
+    never a loss); none that an earlier message to the same chat owned by another process
+    still precedes. The caller commits."""
+
+    def takeable(row: Any) -> Any:
+        if not take_over:
+            return row.owner == owner
+        return or_(row.owner.is_(None), row.owner == owner, row.owner.not_in(leases.living(now)))
+
+    # Only another process's earlier message holds one back: those this claim takes over go
+    # out before it, in order, from this process.
     earlier = aliased(OutboxItem)
     preceded = (
         select(earlier.id)
@@ -123,15 +138,11 @@ async def claim_due(
             earlier.chat_id == OutboxItem.chat_id,
             earlier.id < OutboxItem.id,
             _on_its_way(earlier, now),
-            or_(earlier.owner.is_(None), earlier.owner != owner),
+            ~takeable(earlier),
         )
         .exists()
     )
-    mine = or_(
-        OutboxItem.owner.is_(None),
-        OutboxItem.owner == owner,
-        OutboxItem.owner.not_in(leases.living(now)),
-    )
+    mine = takeable(OutboxItem)
     candidates = (
         select(OutboxItem.id)
         .where(_on_its_way(OutboxItem, now), OutboxItem.channel.in_(channels), mine, ~preceded)
@@ -150,24 +161,23 @@ async def claim_due(
     return sorted(taken.all(), key=lambda row: row.id)
 
 
-async def waiting_chats(
-    session: AsyncSession, firsts: Mapping[tuple[str, str], int], owner: str, now: datetime
-) -> set[tuple[str, str]]:
-    """Of these chats, those with a message written before their id in `firsts` that another
-    process is still to send: a new message to them waits its turn."""
-    if not firsts:
-        return set()
+async def others_first(
+    session: AsyncSession, chats: Collection[tuple[str, str]], owner: str, now: datetime
+) -> dict[tuple[str, str], int]:
+    """For each of these chats that another process still has a message on its way to, the
+    id of the first such message: this process's messages to it after that id wait."""
+    if not chats:
+        return {}
     rows = await session.execute(
         select(OutboxItem.channel, OutboxItem.chat_id, func.min(OutboxItem.id))
         .where(
-            tuple_(OutboxItem.channel, OutboxItem.chat_id).in_(list(firsts)),
-            OutboxItem.id < max(firsts.values()),
+            tuple_(OutboxItem.channel, OutboxItem.chat_id).in_(list(chats)),
             _on_its_way(OutboxItem, now),
             or_(OutboxItem.owner.is_(None), OutboxItem.owner != owner),
         )
         .group_by(OutboxItem.channel, OutboxItem.chat_id)
     )
-    return {(channel, chat) for channel, chat, oldest in rows if oldest < firsts[(channel, chat)]}
+    return {(channel, chat): first for channel, chat, first in rows}
 
 
 async def for_chat(

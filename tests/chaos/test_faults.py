@@ -1,0 +1,79 @@
+"""Faults under load with real processes: bot processes killed at random moments, and the
+database stopped and started again. Nothing acknowledged is lost, nothing is processed twice,
+each chat's replies keep their order; a killed process may repeat a send it made just before
+it died (counted). bench/chaos.py runs more trials of the same."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.chaos.trials import kill_trials, restart_trial
+from tests.fakes.telegram_api import FakeTelegram
+from tests.fixtures.private_pg import PrivatePostgres, server_binaries
+from tests.fixtures.processes import Cluster, cluster
+
+TRIALS = 4
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    running = FakeTelegram()
+    await running.start()
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+def bots(db_url: str, fake: FakeTelegram, tmp_path: Path) -> Iterator[Cluster]:
+    yield from cluster(db_url, fake, tmp_path)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_processes_killed_under_load_lose_and_repeat_nothing(
+    bots: Cluster, fake: FakeTelegram
+) -> None:
+    await bots.start()
+    await bots.start()
+    result = await kill_trials(bots, fake, TRIALS)
+    assert result.updates > 50  # the load really ran
+    assert result.lost == 0, result
+    assert result.processed_twice == 0, result
+    assert result.reordered == 0, result
+    # Sends a process made but had not yet marked when it was killed go again.
+    assert result.duplicate_sends <= 10 * TRIALS, result
+
+
+@pytest.fixture
+def private_database() -> Iterator[PrivatePostgres]:
+    if server_binaries() is None:
+        pytest.skip("PostgreSQL's server programs are not installed")
+    server = PrivatePostgres.create()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+async def test_a_database_restart_is_waited_out(
+    private_database: PrivatePostgres, fake: FakeTelegram, tmp_path: Path
+) -> None:
+    bots = Cluster(private_database.url, fake, tmp_path, {"UNIONBOT_AUTO_UPGRADE": "true"})
+    try:
+        await bots.start()
+        await bots.start()
+        result, recovery = await restart_trial(bots, fake, private_database)
+        # While it was away, webhooks said 503 (the messenger retries), not 200 or 500.
+        assert result.refusals.get(503, 0) > 0, result
+        assert 500 not in result.refusals, result
+        assert result.lost == 0, result
+        assert result.processed_twice == 0, result
+        assert result.reordered == 0, result
+        assert recovery < 30, recovery
+        assert all(p.process.poll() is None for p in bots.processes)  # nobody crashed
+    finally:
+        await asyncio.to_thread(bots.stop_all)
