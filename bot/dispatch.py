@@ -168,11 +168,20 @@ class Dispatcher:
     async def _record_failure(self, item: inbox.Pending, exc: Exception) -> bool:
         """Count a failed try; after the last one, apologise to the person. Whether it gave up."""
         log.error("update %d failed: %s", item.id, describe(exc))
+        try:
+            return await self._count_failure(item, exc, apologise=True)
+        except Exception as failure:
+            # Not even the apology could be written: count the try without it, or the same
+            # update would come back first every time and hold up everyone after it.
+            log.error("could not apologise for update %d: %s", item.id, describe(failure))
+            return await self._count_failure(item, exc, apologise=False)
+
+    async def _count_failure(self, item: inbox.Pending, exc: Exception, apologise: bool) -> bool:
         async with self.sender.work() as work:
             gave_up = await inbox.record_failure(
                 work.session, item.id, type(exc).__name__, work.now
             )
-            if gave_up:
+            if gave_up and apologise:
                 work.send(await self._apology(work.session, item.channel, item.payload))
         return gave_up
 

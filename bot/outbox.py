@@ -48,6 +48,8 @@ from storage.models import OutboxItem
 log = logging.getLogger(__name__)
 
 SCAN_SECONDS = 1.0
+MAX_SCAN_ROUNDS = 10
+MAX_EXCLUDED = 5000
 FLUSH_DELAY_SECONDS = 0.1
 # With other processes, one may hold a message to a chat until this one marks its earlier
 # message to it sent (`_await_turns`): marks go out sooner (PostgreSQL takes the commits).
@@ -262,9 +264,9 @@ class Sender:
     async def _await_turns(self) -> None:
         """While messages wait for earlier ones to their chats to leave other processes (be
         sent, given up or held; a dead process's are taken over by the process with the
-        duties), look every moment which may go now, and send those. After twice a lease's
-        time they go anyway: a late message is better than one held back for good."""
-        patience = self.services.settings.lease_seconds * 2
+        duties), look every moment which may go now, and send those. After three times a
+        lease's time they go anyway: a late message is better than one held back for good."""
+        patience = self.services.settings.lease_seconds * 3
         while self._deferred:
             await asyncio.sleep(TURN_POLL_SECONDS)
             # Only the chats asked about: one deferred while the query ran is not in its answer.
@@ -447,15 +449,30 @@ class Sender:
         return bool(found is not None and found.keeps_history)
 
     async def scan(self) -> int:
-        """Submit unsent rows that are due (after a crash, or for a retry)."""
+        """Submit unsent rows that are due (after a crash, or for a retry); how many new.
+        A claim that came back full is followed by another at once: a process that died may
+        have left hundreds of messages that chats wait behind."""
+        fresh = claimed = await self._scan_once()
+        for _round in range(MAX_SCAN_ROUNDS - 1):
+            if claimed[0] < outbox.CLAIM_LIMIT or not claimed[1]:
+                break
+            claimed = await self._scan_once()
+            fresh = (fresh[0], fresh[1] + claimed[1])
+        return fresh[1]
+
+    async def _scan_once(self) -> tuple[int, int]:
+        """One claim: how many rows it took, and how many of them were not in flight here."""
         self._scanning = True
         self._finished_during_scan = set()
         try:
             async with self.db.writing(), self.db.sessions() as session:
                 now = self.services.clock()
+                # Not again what is in flight here (within reason: it is a list of ids).
+                busy = self._inflight if len(self._inflight) <= MAX_EXCLUDED else ()
                 rows = await outbox.claim_due(
-                    session, list(self.channels), now, self.owner, take_over=self.takes_over()
-                )
+                    session, list(self.channels), now, self.owner,
+                    take_over=self.takes_over(), exclude=busy,
+                )  # fmt: skip
                 await session.commit()
                 deliveries = [to_delivery(self.services.vault, r) for r in rows]
         finally:
@@ -463,7 +480,7 @@ class Sender:
         skip = self._inflight | self._finished_during_scan
         fresh = [d for d in deliveries if d.id not in skip]
         self.queue(fresh)
-        return len(fresh)
+        return len(rows), len(fresh)
 
     async def run_flusher(self) -> None:
         while True:

@@ -25,6 +25,8 @@ from storage.localtime import start_of_day
 from storage.models import OutboxItem
 
 MAX_ATTEMPTS = 8
+# Messages one claim of the sender's scan takes at most.
+CLAIM_LIMIT = 500
 # Rows deleted by one prune (bot/retention.py): the next run takes the rest.
 PRUNE_BATCH = 1000
 # A declarative class with a __tablename__ maps a Table; DeclarativeBase types __table__ as
@@ -115,13 +117,14 @@ async def claim_due(
     owner: str,
     *,
     take_over: bool = True,
-    limit: int = 200,
+    exclude: Collection[int] = (),
+    limit: int = CLAIM_LIMIT,
 ) -> list[OutboxItem]:
     """Take the due messages this process may send, oldest first: its own, and, when it
     `take_over`s (one process at a time does: bot/leadership.py), those of processes no
     longer alive and those nobody owns (after a crash they may have gone already: a repeat,
     never a loss); none that an earlier message to the same chat owned by another process
-    still precedes. The caller commits."""
+    still precedes, nor those in `exclude` (in flight already). The caller commits."""
 
     def takeable(row: Any) -> Any:
         if not take_over:
@@ -143,6 +146,8 @@ async def claim_due(
         .exists()
     )
     mine = takeable(OutboxItem)
+    if exclude:
+        mine = and_(mine, OutboxItem.id.not_in(list(exclude)))
     candidates = (
         select(OutboxItem.id)
         .where(_on_its_way(OutboxItem, now), OutboxItem.channel.in_(channels), mine, ~preceded)

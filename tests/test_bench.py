@@ -109,3 +109,22 @@ def test_broadcast_bench_prints_one_line_with_the_agreed_keys():
     assert set(line) == BROADCAST_KEYS and line["bench"] == "broadcast"
     assert line["recipients"] == 31 and line["duplicates"] == 0
     assert line["rate"] > 0 and line["unthrottled_rate"] > 0 and line["peak_rss_mb"] > 10
+
+
+CHAOS_KEYS = {
+    "bench", "trials", "lost", "processed_twice", "duplicate_sends", "reordered",
+    "db_restart_recovery_s",
+}  # fmt: skip
+
+
+def test_chaos_bench_prints_one_line_with_the_agreed_keys():
+    result = subprocess.run(
+        [sys.executable, "bench/chaos.py", "--trials", "1", "--chats", "2", "--away", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    (line,) = [json.loads(text) for text in result.stdout.splitlines()]
+    assert set(line) == CHAOS_KEYS
+    assert line["trials"] == 1
+    assert line["lost"] == line["processed_twice"] == line["reordered"] == 0, line
+    assert 0 < line["db_restart_recovery_s"] < 60

@@ -121,3 +121,31 @@ async def test_a_failing_update_does_not_block_the_others_and_the_person_is_told
     assert "RuntimeError" in caplog.text
     assert "0912345678" not in caplog.text
     assert "Lan" not in caplog.text
+
+
+async def test_an_apology_that_cannot_be_written_does_not_jam_the_inbox(
+    start_bot, fake_telegram, sessions, monkeypatch
+):
+    from handlers import registry
+
+    async def broken(ctx, msg):
+        raise RuntimeError("cannot handle this")
+
+    async def unwritable(self, session, channel, payload):
+        raise RuntimeError("the apology cannot be written either")
+
+    monkeypatch.setattr("bot.dispatch.RETRY_PAUSE_SECONDS", 0.01)
+    monkeypatch.setattr(registry, "FALLBACK", broken)
+    monkeypatch.setattr(Dispatcher, "_apology", unwritable)
+    bot = await start_bot()
+    fake = fake_telegram
+    await fake.deliver(fake.text_update(605, "/start"))
+    await fake.deliver(fake.text_update(605, "một câu hỏi"))
+    await fake.deliver(fake.text_update(606, "/start"))
+    await fake.wait_for("sendMessage", 2)
+    await bot.runtime.settle()
+
+    # Given up without the apology; the other person was answered all the same.
+    assert fake.sent(606)[0]["text"].startswith("Xin chào")
+    assert await count(sessions, InboxItem, InboxItem.status == "failed") == 1
+    assert await count(sessions, InboxItem, InboxItem.status == "pending") == 0
