@@ -15,13 +15,14 @@ from contextlib import AbstractAsyncContextManager, contextmanager, nullcontext,
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
+from uuid import uuid4
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, CursorResult, Result, make_url
+from sqlalchemy.engine import URL, Connection, CursorResult, Result, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -79,12 +80,30 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    if parsed.query.get("pgbouncer") in ("true", "1", "yes", "on"):
+        url, kwargs = behind_pgbouncer(parsed, kwargs)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     # No pre-ping: it costs a round trip per transaction. A connection the server dropped
     # fails one transaction, which the inbox worker and the sender retry anyway.
     kwargs.setdefault("pool_recycle", 1800)
     return create_async_engine(url, **kwargs)
+
+
+def behind_pgbouncer(parsed: URL, kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The URL and engine options for a PgBouncer in transaction mode (DATABASE_URL ending in
+    `?pgbouncer=true`): consecutive transactions may reach different server connections, so
+    no prepared statement may outlive its transaction. asyncpg's and SQLAlchemy's statement
+    caches are off, and the statements asyncpg still prepares get names no other client's
+    can clash with (SQLAlchemy's advice for PgBouncer). Nothing else needs changing: the bot
+    keeps no session state (its locks are transaction-level advisory locks; no LISTEN, no SET).
+    """
+    query = {k: v for k, v in parsed.query.items() if k != "pgbouncer"}
+    bare = parsed.set(query={**query, "prepared_statement_cache_size": "0"})
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    connect_args.setdefault("statement_cache_size", 0)
+    connect_args.setdefault("prepared_statement_name_func", lambda: f"__asyncpg_{uuid4()}__")
+    return bare.render_as_string(hide_password=False), {**kwargs, "connect_args": connect_args}
 
 
 def make_private_file(path: Path) -> None:

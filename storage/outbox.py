@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, delete, func, insert, or_, select, tuple_, update
@@ -110,6 +111,14 @@ def _on_its_way(row: Any, now: datetime) -> Any:
     )
 
 
+def _takeable(row: Any, *, owner: str, now: datetime, take_over: bool) -> Any:
+    """Whether `owner` may send this row: its own; with `take_over`, also nobody's and those
+    of processes no longer alive."""
+    if not take_over:
+        return row.owner == owner
+    return or_(row.owner.is_(None), row.owner == owner, row.owner.not_in(leases.living(now)))
+
+
 async def claim_due(
     session: AsyncSession,
     channels: Sequence[str],
@@ -126,11 +135,7 @@ async def claim_due(
     never a loss); none that an earlier message to the same chat owned by another process
     still precedes, nor those in `exclude` (in flight already). The caller commits."""
 
-    def takeable(row: Any) -> Any:
-        if not take_over:
-            return row.owner == owner
-        return or_(row.owner.is_(None), row.owner == owner, row.owner.not_in(leases.living(now)))
-
+    takeable = partial(_takeable, owner=owner, now=now, take_over=take_over)
     # Only another process's earlier message holds one back: those this claim takes over go
     # out before it, in order, from this process.
     earlier = aliased(OutboxItem)
@@ -153,7 +158,7 @@ async def claim_due(
         .where(_on_its_way(OutboxItem, now), OutboxItem.channel.in_(channels), mine, ~preceded)
         .order_by(OutboxItem.id)
         .limit(limit)
-        # Two processes taking over a dead one's rows: each row goes to one of them.
+        # A scan still running as the duties change hands: each row goes to one of them.
         .with_for_update(skip_locked=True)
     )
     taken = await session.scalars(

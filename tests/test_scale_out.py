@@ -18,9 +18,12 @@ from bot.app import create_app
 from bot.config import ConfigError, Settings
 from storage import db
 from tests.fakes.telegram_api import Failure, FakeTelegram
+from tests.fixtures import pgbouncer
+from tests.fixtures.pgbouncer import PgBouncer
 from tests.fixtures.processes import ROOT, SECRET, BotProcess, Cluster, cluster
 from tests.fixtures.running_bot import serve
 from tests.ordering import judge, numbered
+from tests.support import IN_CI
 
 ON_POSTGRESQL = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
@@ -191,3 +194,31 @@ async def test_sqlite_takes_one_process(settings: Settings, tmp_path: Path) -> N
     # Once the first has stopped, another may start.
     again = await serve(create_app(settings))
     await again.stop()
+
+
+@ON_POSTGRESQL
+async def test_two_processes_behind_pgbouncer_in_transaction_mode(
+    db_url: str, fake: FakeTelegram, tmp_path: Path
+) -> None:
+    if pgbouncer.installed() is None:
+        if IN_CI:
+            pytest.fail("PgBouncer is not installed (.ci/run installs Debian's pgbouncer)")
+        pytest.skip("PgBouncer is not installed (apt-get install pgbouncer)")
+    pooler = PgBouncer.start(db_url)
+    # Three server connections for two processes' pools: transactions share connections.
+    bots = Cluster(pooler.url_for(db_url), fake, tmp_path)
+    try:
+        running = [await bots.start(), await bots.start()]
+        chats = [7_400_000 + i for i in range(6)]
+        async with aiohttp.ClientSession() as http:
+            await asyncio.gather(*(chat_burst(http, fake, running, chat, 8) for chat in chats))
+        await wait_replies(fake, len(chats) * 8)
+        await asyncio.sleep(0.5)
+        verdict = judge({str(c): 8 for c in chats}, fake.messages)
+        assert verdict.clean, verdict
+        assert len(fake.messages) == len(chats) * 8
+        for bot in running:
+            assert "prepared statement" not in bot.output()
+    finally:
+        await asyncio.to_thread(bots.stop_all)
+        pooler.stop()
