@@ -9,8 +9,9 @@ repeat a message but never lose one.
 The sender delivers committed rows through their channels and marks them sent. Rows arrive
 right after a unit of work commits (`queue`) and from a periodic scan of the outbox table,
 which finds what a crash left unsent and what is due for a retry. Messages
-to one chat go out in the order they were written (a message waiting for a retry does not
-hold back the ones after it); different chats go out concurrently.
+to one chat go out in the order they were written, also when the messenger fails for a
+while (a message waiting for a retry holds back the ones after it; one given up or held
+until the person writes again does not); different chats go out concurrently.
 A row stays "in flight" until its sent mark is committed, so the scan never sends it twice.
 
 With several processes on one database each sends the rows it wrote (its `owner` mark); the
@@ -204,6 +205,8 @@ class Sender:
         # chat, in order (`_await_turns`); later ones to that chat wait behind them.
         self._deferred: dict[tuple[str, str], list[Delivery]] = {}
         self._deferred_since: dict[tuple[str, str], float] = {}
+        # Chats with a message waiting for a retry: later ones to them wait behind it.
+        self._waiting_retry: set[tuple[str, str]] = set()
         self._inflight: set[int] = set()
         self._tails: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -310,8 +313,12 @@ class Sender:
         self._tasks.discard(task)
         self._check_idle()
 
-    def queue(self, deliveries: Sequence[Delivery]) -> None:
-        """Queue committed messages for sending, in order per chat."""
+    def queue(self, deliveries: Sequence[Delivery], *, scanned: bool = False) -> None:
+        """Queue committed messages for sending, in order per chat. `scanned`: found due by
+        the scan, which takes a chat's messages only from its first unsent one on, so a
+        chat that waited for a retry may send again."""
+        if scanned:
+            self._waiting_retry.difference_update((d.channel, d.chat_id) for d in deliveries)
         for delivery in deliveries:
             if delivery.id in self._inflight or delivery.channel not in self.channels:
                 continue
@@ -341,6 +348,11 @@ class Sender:
         if previous is not None:
             with suppress(BaseException):
                 await asyncio.shield(previous)
+        if (delivery.channel, delivery.chat_id) in self._waiting_retry:
+            # An earlier message to this chat waits for a retry: this one goes after it, when
+            # the scan finds both due (outbox.claim_due keeps that order).
+            self._release([delivery.id])
+            return
         async with self._limit:
             channel = self.channels[delivery.channel]
             fast = broadcasting(channel)
@@ -409,6 +421,8 @@ class Sender:
                     counted=counted,
                 )
                 await session.commit()
+            if not gave_up:
+                self._waiting_retry.add((delivery.channel, delivery.chat_id))
             log.warning(
                 "send %d on %s failed%s: %s",
                 delivery.id,
@@ -479,7 +493,7 @@ class Sender:
             self._scanning = False
         skip = self._inflight | self._finished_during_scan
         fresh = [d for d in deliveries if d.id not in skip]
-        self.queue(fresh)
+        self.queue(fresh, scanned=True)
         return len(rows), len(fresh)
 
     async def run_flusher(self) -> None:

@@ -100,6 +100,11 @@ async def due(
     return (await session.scalars(stmt)).all()
 
 
+def _unsent(row: Any) -> Any:
+    """Still to be sent: not sent, not given up, not held for the person to write again."""
+    return and_(row.sent_at.is_(None), row.failed.is_(False), row.held.is_(False))
+
+
 def _on_its_way(row: Any, now: datetime) -> Any:
     """Unsent and due: being sent now or about to be (not given up, held or waiting out a
     retry's backoff: those do not hold back the messages after them)."""
@@ -132,8 +137,9 @@ async def claim_due(
     """Take the due messages this process may send, oldest first: its own, and, when it
     `take_over`s (one process at a time does: bot/leadership.py), those of processes no
     longer alive and those nobody owns (after a crash they may have gone already: a repeat,
-    never a loss); none that an earlier message to the same chat owned by another process
-    still precedes, nor those in `exclude` (in flight already). The caller commits."""
+    never a loss); none that an earlier unsent message to the same chat precedes when it is
+    another process's or waits for a retry, nor those in `exclude` (in flight already). The
+    caller commits."""
 
     takeable = partial(_takeable, owner=owner, now=now, take_over=take_over)
     # Only another process's earlier message holds one back: those this claim takes over go
@@ -145,8 +151,10 @@ async def claim_due(
             earlier.channel == OutboxItem.channel,
             earlier.chat_id == OutboxItem.chat_id,
             earlier.id < OutboxItem.id,
-            _on_its_way(earlier, now),
-            ~takeable(earlier),
+            _unsent(earlier),
+            # Another process's, or one waiting out a retry's backoff: a chat's messages go
+            # in order even when the messenger fails for a while.
+            or_(~takeable(earlier), earlier.next_attempt_at > now),
         )
         .exists()
     )
@@ -174,15 +182,16 @@ async def claim_due(
 async def others_first(
     session: AsyncSession, chats: Collection[tuple[str, str]], owner: str, now: datetime
 ) -> dict[tuple[str, str], int]:
-    """For each of these chats that another process still has a message on its way to, the
-    id of the first such message: this process's messages to it after that id wait."""
+    """For each of these chats that another process still has a message to send to (on its
+    way, or waiting for a retry), the id of the first such message: this process's messages
+    to it after that id wait."""
     if not chats:
         return {}
     rows = await session.execute(
         select(OutboxItem.channel, OutboxItem.chat_id, func.min(OutboxItem.id))
         .where(
             tuple_(OutboxItem.channel, OutboxItem.chat_id).in_(list(chats)),
-            _on_its_way(OutboxItem, now),
+            _unsent(OutboxItem),
             or_(OutboxItem.owner.is_(None), OutboxItem.owner != owner),
         )
         .group_by(OutboxItem.channel, OutboxItem.chat_id)

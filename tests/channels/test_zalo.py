@@ -38,6 +38,7 @@ from tests.support import (
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "payloads" / "zalo"
 USER = "2468458835296198001"  # above 2^53: a float would change it
+OTHER = "2468458835296198002"
 
 
 def test_the_signature_is_sha256_of_app_id_body_timestamp_and_oa_secret():
@@ -376,14 +377,17 @@ async def test_zalo_errors_hold_back_off_or_give_up(start_bot, fake_zalo, sessio
     fake_zalo.fail_next("cs", -32, "Your OA reached limit call api")
     await worker.say("/start", replies=0)
     await bot.runtime.settle()
-    fake_zalo.inactive(USER)
-    await worker.say("/help", replies=0)
+    await worker.say("/help", replies=0)  # waits behind the reply waiting for its retry
+    other = ZaloUser(fake_zalo, OTHER)
+    fake_zalo.inactive(OTHER)
+    await other.say("/help", replies=0)
     await bot.runtime.settle()
     async with sessions() as session:
         rows = (await session.scalars(select(OutboxItem).order_by(OutboxItem.id))).all()
-    limited, inactive = rows
+    limited, behind, inactive = rows
     assert (limited.attempts, limited.failed, limited.held) == (1, False, False)
     assert limited.next_attempt_at - datetime.now(UTC) > timedelta(seconds=50)
+    assert (behind.attempts, behind.sent_at, behind.held) == (0, None, False)
     assert (inactive.held, inactive.last_error, inactive.attempts) == (True, "window_closed", 0)
 
 
