@@ -279,8 +279,9 @@ class Dispatcher:
         """What to answer instead of handling: too long, or too many too fast; else None."""
         if msg.text is not None and len(msg.text) > MAX_TEXT:
             return [registry.TOO_LONG(address)]
-        # Counted by when the person sent it: a backlog after downtime is not a flood.
-        verdict = self.flood.check((msg.channel, msg.user_id), msg.sent_at or now)
+        # Counted by when the person sent it: a backlog after downtime is not a flood; and
+        # once: a message handled again after a failed transaction is not counted again.
+        verdict = self.flood.check((msg.channel, msg.user_id), msg.sent_at or now, msg.external_id)
         if verdict is Verdict.DROP:
             return []
         if verdict is Verdict.WARN:
