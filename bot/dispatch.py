@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import Channel
-from bot.logs import describe
+from bot.logs import database_full, describe
 from bot.outbox import Sender, Work
 from bot.services import Services, drafts, reach
 from bot.services.flood import FloodGuard, Verdict
@@ -157,7 +157,10 @@ class Dispatcher:
                     taken = list(await inbox.claim(work.session, list(self.channels), only=item_id))
                     acks = await self._process(work, taken) if taken else []
             except Exception as exc:
-                if taken and await self._record_failure(taken[0], exc):
+                if database_full(exc):
+                    # Not the update's fault: it is not counted towards giving it up.
+                    log.error("update %d waits for room: %s", item_id, describe(exc))
+                elif taken and await self._record_failure(taken[0], exc):
                     continue
                 # Stop here: the next pass retries this update before any later one, so this
                 # person's messages stay in order.
@@ -279,8 +282,9 @@ class Dispatcher:
         """What to answer instead of handling: too long, or too many too fast; else None."""
         if msg.text is not None and len(msg.text) > MAX_TEXT:
             return [registry.TOO_LONG(address)]
-        # Counted by when the person sent it: a backlog after downtime is not a flood.
-        verdict = self.flood.check((msg.channel, msg.user_id), msg.sent_at or now)
+        # Counted by when the person sent it: a backlog after downtime is not a flood; and
+        # once: a message handled again after a failed transaction is not counted again.
+        verdict = self.flood.check((msg.channel, msg.user_id), msg.sent_at or now, msg.external_id)
         if verdict is Verdict.DROP:
             return []
         if verdict is Verdict.WARN:

@@ -1,5 +1,10 @@
 """Flood control: one person sending faster than anyone types gets one polite notice, then
-is not read until their rate drops. Kept in memory: the inbox worker is one per database."""
+is not read until their rate drops. Kept in memory: the inbox worker is one per database.
+
+A message is counted once, however often it is handled: the inbox worker handles it again
+when its transaction failed (a batch redone one by one, a database that was away or full),
+and it must then get the verdict it got the first time, not count against its sender again.
+"""
 
 from __future__ import annotations
 
@@ -21,15 +26,27 @@ class FloodGuard:
         self.per_minute = per_minute
         self._seen: dict[tuple[str, str], deque[datetime]] = {}
         self._warned: set[tuple[str, str]] = set()
+        # Verdicts on messages counted, by sender and message id, with when they were sent.
+        self._verdicts: dict[tuple[str, str, str], tuple[Verdict, datetime]] = {}
         self._checks = 0
 
-    def check(self, who: tuple[str, str], now: datetime) -> Verdict:
-        """Count one message from `who`; 0 per minute means no limit."""
+    def check(self, who: tuple[str, str], now: datetime, message: str = "") -> Verdict:
+        """Count one message from `who` (`message`: its id, if it has one: a message seen
+        before gets its verdict again); 0 per minute means no limit."""
         if self.per_minute <= 0:
             return Verdict.OK
+        key = (*who, message)
+        if message and key in self._verdicts:
+            return self._verdicts[key][0]
         self._checks += 1
         if self._checks % 1000 == 0:
             self._forget_quiet(now)
+        verdict = self._count(who, now)
+        if message:
+            self._verdicts[key] = (verdict, now)
+        return verdict
+
+    def _count(self, who: tuple[str, str], now: datetime) -> Verdict:
         times = self._seen.setdefault(who, deque())
         while times and now - times[0] >= WINDOW:
             times.popleft()
@@ -47,3 +64,6 @@ class FloodGuard:
         for who in quiet:
             del self._seen[who]
             self._warned.discard(who)
+        old = [key for key, (_verdict, sent) in self._verdicts.items() if now - sent >= WINDOW]
+        for key in old:
+            del self._verdicts[key]

@@ -10,6 +10,7 @@ inside the unit of work may wait on a client's network.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from babel.numbers import format_decimal, format_percent
 from multidict import MultiDictProxy
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.logs import database_full, describe
 from bot.outbox import Sender, Work
 from bot.services import Services, access, alerts, labels
 from bot.services.i18n import N_, _, current_language, format_datetime
@@ -29,6 +31,8 @@ from bot.web import auth
 from handlers.types import Outgoing
 from storage import cases, credentials
 from storage.models import Case
+
+log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).parent / "templates"
 SECURITY_HEADERS = {
@@ -182,29 +186,56 @@ def redirect(url: str) -> web.Response:
 
 
 def page(view: View, *, login: bool = True, post: bool = False) -> Callable[..., Any]:
-    """Wrap a view: unit of work, language, login and CSRF checks."""
+    """Wrap a view: unit of work, language, login and CSRF checks. When the database has no
+    room for what the page would save, the officer reads so (503), not a server error."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        dashboard = request.app[DASHBOARD]
-        services = dashboard.services
+        services = request.app[DASHBOARD].services
         # The form first: the unit of work holds the database (on SQLite its one writer),
         # which must never wait on a client's network.
         form = await request.post()
         with services.catalogs.activate(services.settings.default_language):
-            async with dashboard.sender.work() as work:
-                current = Page(request, form, work, services)
-                if login:
-                    current.login = await auth.current(
-                        work.session, services.vault, request, work.now
-                    )
-                    if current.login is None:
-                        return redirect("/officer/login")
-                    current.trouble = await trouble(work.session, current.login)
-                    if not post:  # an action answers with a redirect: no page to count for
-                        await current.count_views()
-                    if post and not auth.csrf_ok(current.login.csrf, form.get("csrf")):
-                        work.discard()
-                        return current.refuse(403, _("This form has expired. Reload the page."))
-                return await view(current)
+            try:
+                return await _in_work(request, form, view, login=login, post=post)
+            except Exception as exc:
+                if not database_full(exc):
+                    raise
+                log.error("a dashboard page could not save its work: %s", describe(exc))
+                return no_room()
 
     return handler
+
+
+async def _in_work(
+    request: web.Request, form: Form, view: View, *, login: bool, post: bool
+) -> web.StreamResponse:
+    """The view in the unit of work, behind the login and CSRF checks."""
+    dashboard = request.app[DASHBOARD]
+    services = dashboard.services
+    async with dashboard.sender.work() as work:
+        current = Page(request, form, work, services)
+        if login:
+            current.login = await auth.current(work.session, services.vault, request, work.now)
+            if current.login is None:
+                return redirect("/officer/login")
+            current.trouble = await trouble(work.session, current.login)
+            if not post:  # an action answers with a redirect: no page to count for
+                await current.count_views()
+            if post and not auth.csrf_ok(current.login.csrf, form.get("csrf")):
+                work.discard()
+                return current.refuse(403, _("This form has expired. Reload the page."))
+        return await view(current)
+
+
+def no_room() -> web.Response:
+    """The page when the database refused to save for want of room: the unit of work rolled
+    back as a whole, so nothing of the action happened. Without the officer's menu: what the
+    session had loaded is gone with the rollback."""
+    message = _(
+        "Nothing was saved: the database is full (the server's disk has no room left). "
+        "Try again later, and tell your administrator."
+    )
+    body = _env.get_template("error.html").render(
+        login=None, trouble=None, counts={}, message=message
+    )
+    return web.Response(text=body, status=503, content_type="text/html", headers=SECURITY_HEADERS)
