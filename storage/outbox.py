@@ -124,6 +124,24 @@ def _takeable(row: Any, *, owner: str, now: datetime, take_over: bool) -> Any:
     return or_(row.owner.is_(None), row.owner == owner, row.owner.not_in(leases.living(now)))
 
 
+def _preceded(takeable: Callable[[Any], Any], now: datetime) -> Any:
+    """Whether an earlier unsent message to the same chat holds a row back: one of another
+    process, or one waiting out a retry's backoff (a chat's messages go in order even when the
+    messenger fails for a while). Those this claim takes over go out before it, in order."""
+    earlier = aliased(OutboxItem)
+    return (
+        select(earlier.id)
+        .where(
+            earlier.channel == OutboxItem.channel,
+            earlier.chat_id == OutboxItem.chat_id,
+            earlier.id < OutboxItem.id,
+            _unsent(earlier),
+            or_(~takeable(earlier), earlier.next_attempt_at > now),
+        )
+        .exists()
+    )
+
+
 async def claim_due(
     session: AsyncSession,
     channels: Sequence[str],
@@ -142,22 +160,7 @@ async def claim_due(
     caller commits."""
 
     takeable = partial(_takeable, owner=owner, now=now, take_over=take_over)
-    # Only another process's earlier message holds one back: those this claim takes over go
-    # out before it, in order, from this process.
-    earlier = aliased(OutboxItem)
-    preceded = (
-        select(earlier.id)
-        .where(
-            earlier.channel == OutboxItem.channel,
-            earlier.chat_id == OutboxItem.chat_id,
-            earlier.id < OutboxItem.id,
-            _unsent(earlier),
-            # Another process's, or one waiting out a retry's backoff: a chat's messages go
-            # in order even when the messenger fails for a while.
-            or_(~takeable(earlier), earlier.next_attempt_at > now),
-        )
-        .exists()
-    )
+    preceded = _preceded(takeable, now)
     mine = takeable(OutboxItem)
     if exclude:
         mine = and_(mine, OutboxItem.id.not_in(list(exclude)))
