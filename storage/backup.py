@@ -12,7 +12,6 @@ Nothing here reads the encryption key: it lives outside the database, so no copy
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sqlite3
 import tempfile
@@ -143,17 +142,11 @@ def revisions(backup: Path) -> list[str]:
 def exclusive(db_file: Path) -> Iterator[None]:
     """Hold the lock a serving process holds on `db_file` (made if missing); InUse at once
     when a process holds it."""
-    path = lock_path(db_file)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise InUse(db_file) from None
-        yield
-    finally:
-        os.close(handle)  # closing the file releases the lock
+        with db.locked(db_file):
+            yield
+    except db.InUse:
+        raise InUse(db_file) from None
 
 
 def restore(backup: Path, target: Path, *, force: bool) -> None:

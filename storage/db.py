@@ -143,7 +143,15 @@ def sole_process(url: str) -> Iterator[None]:
     if found is None:
         yield
         return
-    path = lock_path(found)
+    with locked(found):
+        yield
+
+
+@contextmanager
+def locked(database_file: Path) -> Iterator[None]:
+    """Hold `lock_path(database_file)` (made if missing), or raise InUse at once when another
+    process holds it (`serve`, `chat`, `db restore`)."""
+    path = lock_path(database_file)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -151,12 +159,12 @@ def sole_process(url: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise InUse(
-                f"another unionbot process is running on {found}: SQLite takes one process; "
-                "stop it, or use PostgreSQL (DATABASE_URL) to run several"
+                f"another unionbot process is running on {database_file}: SQLite takes one "
+                "process; stop it, or use PostgreSQL (DATABASE_URL) to run several"
             ) from None
         yield
     finally:
-        os.close(handle)
+        os.close(handle)  # closing the file releases the lock
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
