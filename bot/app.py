@@ -188,8 +188,6 @@ async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
     """The running parts: built, started, and on shutdown given time to finish."""
     runtime = build_runtime(app)
     telegram = app.get(TELEGRAM)
-    if telegram is not None and telegram.polling:
-        runtime.leadership.duties[POLLING] = telegram.poll
     # Alive before anything is written: no other process takes this one's messages over.
     await runtime.leadership.begin()
     runtime.tasks = start_tasks(runtime)
@@ -208,7 +206,7 @@ async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def build_runtime(app: web.Application) -> Runtime:
-    """Services, sender, dispatcher, inbox writer, fetcher and the channels, wired."""
+    """Services, sender, dispatcher, inbox writer, fetcher, the channels and the duties, wired."""
     settings = app[SETTINGS]
     database = app[DATABASE]
     services = Services.load(settings)
@@ -220,12 +218,6 @@ def build_runtime(app: web.Application) -> Runtime:
     fetcher = EvidenceFetcher(database, services, channels)
     tutor = Tutor(services.knowledge, database.sessions)
     broadcaster = Broadcaster(sender, channels, owner=me, alone=True)
-    leadership = Leadership(database, me, settings.lease_seconds, duties(services, sender))
-    runtime = Runtime(
-        services, writer, dispatcher, sender, channels, fetcher, tutor, broadcaster, leadership
-    )
-    leadership.duties.update(broadcaster=broadcaster.run, evidence=fetcher.run)
-    sender.takes_over = lambda: leadership.leading
     terminal = app.get(TERMINAL)
     if terminal is not None:
         channels[terminal.name] = terminal
@@ -247,6 +239,12 @@ def build_runtime(app: web.Application) -> Runtime:
         )  # fmt: skip
         channels[chat.name] = chat
         app[WEBCHAT] = chat
+    jobs = duties(services, sender, broadcaster, fetcher, app.get(TELEGRAM))
+    leadership = Leadership(database, me, settings.lease_seconds, jobs)
+    sender.takes_over = lambda: leadership.leading
+    runtime = Runtime(
+        services, writer, dispatcher, sender, channels, fetcher, tutor, broadcaster, leadership
+    )
     app[RUNTIME] = runtime
     app[DASHBOARD] = Dashboard(services, sender, tutor)
     return runtime
@@ -283,14 +281,24 @@ def build_zalo(
     )  # fmt: skip
 
 
-def duties(services: Services, sender: Sender) -> dict[str, Callable[[], Awaitable[object]]]:
-    """The periodic jobs only one process runs at a time (bot/leadership.py); build_runtime
-    adds the broadcaster and the evidence fetcher, runtime_ctx Telegram polling."""
-    return {
+def duties(
+    services: Services,
+    sender: Sender,
+    broadcaster: Broadcaster,
+    fetcher: EvidenceFetcher,
+    telegram: TelegramChannel | None,
+) -> dict[str, Callable[[], Awaitable[object]]]:
+    """The jobs only one process runs at a time (bot/leadership.py)."""
+    jobs: dict[str, Callable[[], Awaitable[object]]] = {
         "sla-watch": partial(every, sla.CHECK_SECONDS, SlaWatch(services, sender).run_once),
         "janitor": partial(every, retention.CHECK_SECONDS, Janitor(services, sender).run_once),
         "digest": partial(every, digest.CHECK_SECONDS, Digest(services, sender).run_once),
+        "broadcaster": broadcaster.run,
+        "evidence": fetcher.run,
     }
+    if telegram is not None and telegram.polling:
+        jobs[POLLING] = telegram.poll
+    return jobs
 
 
 def start_tasks(runtime: Runtime) -> list[asyncio.Task[None]]:

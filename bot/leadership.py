@@ -128,9 +128,11 @@ class Leadership:
     async def end(self) -> None:
         """Stop the duties and give both leases up, so another process takes over at once."""
         await self.stop_duties()
-        with suppress(Exception):
+        try:
             async with self.db.writing(), self.db.sessions() as session:
                 now = self.clock()
                 await leases.give_up(session, DUTIES, self.identity, now)
                 await leases.give_up(session, leases.PROCESS + self.identity, self.identity, now)
                 await session.commit()
+        except Exception as exc:  # the leases then run out by themselves
+            log.warning("could not give this process's leases up: %s", describe(exc))

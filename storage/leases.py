@@ -53,14 +53,6 @@ async def give_up(session: AsyncSession, name: str, holder: str, now: datetime) 
     )
 
 
-async def holder(session: AsyncSession, name: str, now: datetime) -> str | None:
-    """Who holds `name` now, if anyone."""
-    found = await session.scalar(
-        select(TABLE.c.holder).where(TABLE.c.name == name, TABLE.c.expires_at > now)
-    )
-    return found
-
-
 def living(now: datetime) -> Select[tuple[str]]:
     """The processes alive now, as a subquery of their identities."""
     return select(TABLE.c.holder).where(

@@ -6,6 +6,7 @@
 - tests/fixtures/running_bot.py: `start_bot` (the real app over HTTP) and `fake_telegram`
   (the fake Bot API of tests/fakes/).
 - tests/fixtures/browser.py: `browser`, headless Chromium through Playwright.
+- tests/fixtures/processes.py: `bots`, real `unionbot serve` processes on the test database.
 
 Closer to their tests: tests/handlers/conftest.py (`talk`, `dispatcher`, `database`, `clock`:
 dialogues with the dispatcher) and tests/web/conftest.py (`dashboard`). Constants and helpers
@@ -22,4 +23,5 @@ pytest_plugins = [
     "tests.fixtures.configuration",
     "tests.fixtures.running_bot",
     "tests.fixtures.browser",
+    "tests.fixtures.processes",
 ]

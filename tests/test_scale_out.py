@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -20,7 +19,7 @@ from storage import db
 from tests.fakes.telegram_api import Failure, FakeTelegram
 from tests.fixtures import pgbouncer
 from tests.fixtures.pgbouncer import PgBouncer
-from tests.fixtures.processes import ROOT, SECRET, BotProcess, Cluster, cluster
+from tests.fixtures.processes import ROOT, SECRET, BotProcess, Cluster
 from tests.fixtures.running_bot import serve
 from tests.ordering import judge, numbered
 from tests.support import IN_CI
@@ -32,19 +31,6 @@ EACH = 12
 REFUSED = Failure(502, "Bad Gateway")
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    running = FakeTelegram()
-    await running.start()
-    yield running
-    await running.stop()
-
-
-@pytest.fixture
-def bots(db_url: str, fake: FakeTelegram, tmp_path: Path) -> Iterator[Cluster]:
-    yield from cluster(db_url, fake, tmp_path)
-
-
 async def post(http: aiohttp.ClientSession, bot: BotProcess, update: dict[str, object]) -> int:
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
     async with http.post(f"{bot.url}/telegram/webhook", json=update, headers=headers) as answer:
@@ -53,19 +39,23 @@ async def post(http: aiohttp.ClientSession, bot: BotProcess, update: dict[str, o
 
 
 async def chat_burst(
-    http: aiohttp.ClientSession, fake: FakeTelegram, bots: list[BotProcess], chat: int, each: int
+    http: aiohttp.ClientSession,
+    fake_telegram: FakeTelegram,
+    bots: list[BotProcess],
+    chat: int,
+    each: int,
 ) -> None:
     """One worker's numbered messages, each sent once the previous one was accepted, to the
     processes in turn (a load balancer spreading them)."""
     for n in range(1, each + 1):
         bot = bots[(chat + n) % len(bots)]
-        status = await post(http, bot, fake.text_update(chat, numbered(n)))
+        status = await post(http, bot, fake_telegram.text_update(chat, numbered(n)))
         assert status == 200
 
 
-async def wait_replies(fake: FakeTelegram, count: int, timeout: float = 60.0) -> None:
+async def wait_replies(fake_telegram: FakeTelegram, count: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
-    while len(fake.messages) < count and time.monotonic() < deadline:  # noqa: ASYNC110 - a count
+    while len(fake_telegram.messages) < count and time.monotonic() < deadline:  # noqa: ASYNC110 - a count
         await asyncio.sleep(0.1)
 
 
@@ -83,18 +73,20 @@ async def duties_holder(db_url: str) -> str | None:
 
 @ON_POSTGRESQL
 async def test_two_processes_handle_each_update_once_and_in_order(
-    bots: Cluster, fake: FakeTelegram, db_url: str
+    bots: Cluster, fake_telegram: FakeTelegram, db_url: str
 ) -> None:
     running = [await bots.start(), await bots.start()]
     chats = [7_100_000 + i for i in range(CHATS)]
     async with aiohttp.ClientSession() as http:
-        await asyncio.gather(*(chat_burst(http, fake, running, chat, EACH) for chat in chats))
-    await wait_replies(fake, CHATS * EACH)
+        await asyncio.gather(
+            *(chat_burst(http, fake_telegram, running, chat, EACH) for chat in chats)
+        )
+    await wait_replies(fake_telegram, CHATS * EACH)
     await asyncio.sleep(1.0)  # a late duplicate would arrive now
 
-    verdict = judge({str(c): EACH for c in chats}, fake.messages)
+    verdict = judge({str(c): EACH for c in chats}, fake_telegram.messages)
     assert verdict.lost == verdict.repeated == verdict.reordered == 0, verdict
-    assert len(fake.messages) == CHATS * EACH
+    assert len(fake_telegram.messages) == CHATS * EACH
     database = db.Database.open(db_url)
     try:
         async with database.engine.connect() as conn:
@@ -110,7 +102,7 @@ async def test_two_processes_handle_each_update_once_and_in_order(
 
 @ON_POSTGRESQL
 async def test_the_duties_move_to_a_survivor_when_their_process_dies(
-    bots: Cluster, fake: FakeTelegram, db_url: str
+    bots: Cluster, fake_telegram: FakeTelegram, db_url: str
 ) -> None:
     first = await bots.start()
     second = await bots.start()
@@ -128,14 +120,14 @@ async def test_the_duties_move_to_a_survivor_when_their_process_dies(
     assert "now performs the duties" in second.output()
     # And it still answers.
     async with aiohttp.ClientSession() as http:
-        assert await post(http, second, fake.text_update(7_200_001, numbered(1))) == 200
-    await wait_replies(fake, 1)
-    assert judge({"7200001": 1}, fake.messages).clean
+        assert await post(http, second, fake_telegram.text_update(7_200_001, numbered(1))) == 200
+    await wait_replies(fake_telegram, 1)
+    assert judge({"7200001": 1}, fake_telegram.messages).clean
 
 
 @ON_POSTGRESQL
 async def test_a_stopped_process_hands_the_duties_over_at_once(
-    bots: Cluster, fake: FakeTelegram, db_url: str
+    bots: Cluster, fake_telegram: FakeTelegram, db_url: str
 ) -> None:
     first = await bots.start()
     second = await bots.start()
@@ -152,24 +144,24 @@ async def test_a_stopped_process_hands_the_duties_over_at_once(
 
 @ON_POSTGRESQL
 async def test_replies_of_a_killed_process_are_sent_by_another(
-    bots: Cluster, fake: FakeTelegram, db_url: str
+    bots: Cluster, fake_telegram: FakeTelegram, db_url: str
 ) -> None:
     first = await bots.start()
     second = await bots.start()
     # The messenger refuses every send for now: the first process's replies wait in the
     # outbox for a retry when it is killed.
     refusing = True
-    fake.chaos = lambda method: REFUSED if refusing and method == "sendMessage" else None
+    fake_telegram.chaos = lambda method: REFUSED if refusing and method == "sendMessage" else None
     chats = [7_300_000 + i for i in range(4)]
     async with aiohttp.ClientSession() as http:
         for chat in chats:
-            assert await post(http, first, fake.text_update(chat, numbered(1))) == 200
+            assert await post(http, first, fake_telegram.text_update(chat, numbered(1))) == 200
     await asyncio.sleep(1.5)  # processed, replies written, sends refused
     first.kill()
     refusing = False
 
-    await wait_replies(fake, len(chats), timeout=30)
-    verdict = judge({str(c): 1 for c in chats}, fake.messages)
+    await wait_replies(fake_telegram, len(chats), timeout=30)
+    verdict = judge({str(c): 1 for c in chats}, fake_telegram.messages)
     assert verdict.lost == 0 and verdict.reordered == 0, verdict
     assert second.process.poll() is None
 
@@ -198,7 +190,7 @@ async def test_sqlite_takes_one_process(settings: Settings, tmp_path: Path) -> N
 
 @ON_POSTGRESQL
 async def test_two_processes_behind_pgbouncer_in_transaction_mode(
-    db_url: str, fake: FakeTelegram, tmp_path: Path
+    db_url: str, fake_telegram: FakeTelegram, tmp_path: Path
 ) -> None:
     if pgbouncer.installed() is None:
         if IN_CI:
@@ -206,17 +198,19 @@ async def test_two_processes_behind_pgbouncer_in_transaction_mode(
         pytest.skip("PgBouncer is not installed (apt-get install pgbouncer)")
     pooler = PgBouncer.start(db_url)
     # Three server connections for two processes' pools: transactions share connections.
-    bots = Cluster(pooler.url_for(db_url), fake, tmp_path)
+    bots = Cluster(pooler.url_for(db_url), fake_telegram, tmp_path)
     try:
         running = [await bots.start(), await bots.start()]
         chats = [7_400_000 + i for i in range(6)]
         async with aiohttp.ClientSession() as http:
-            await asyncio.gather(*(chat_burst(http, fake, running, chat, 8) for chat in chats))
-        await wait_replies(fake, len(chats) * 8)
+            await asyncio.gather(
+                *(chat_burst(http, fake_telegram, running, chat, 8) for chat in chats)
+            )
+        await wait_replies(fake_telegram, len(chats) * 8)
         await asyncio.sleep(0.5)
-        verdict = judge({str(c): 8 for c in chats}, fake.messages)
+        verdict = judge({str(c): 8 for c in chats}, fake_telegram.messages)
         assert verdict.clean, verdict
-        assert len(fake.messages) == len(chats) * 8
+        assert len(fake_telegram.messages) == len(chats) * 8
         for bot in running:
             assert "prepared statement" not in bot.output()
     finally:

@@ -6,7 +6,7 @@ it died (counted). bench/chaos.py runs more trials of the same."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,31 +14,19 @@ import pytest
 from tests.chaos.trials import kill_trials, restart_trial
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fixtures.private_pg import PrivatePostgres, server_binaries
-from tests.fixtures.processes import Cluster, cluster
+from tests.fixtures.processes import Cluster
+from tests.support import IN_CI
 
 TRIALS = 4
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    running = FakeTelegram()
-    await running.start()
-    yield running
-    await running.stop()
-
-
-@pytest.fixture
-def bots(db_url: str, fake: FakeTelegram, tmp_path: Path) -> Iterator[Cluster]:
-    yield from cluster(db_url, fake, tmp_path)
-
-
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 async def test_processes_killed_under_load_lose_and_repeat_nothing(
-    bots: Cluster, fake: FakeTelegram
+    bots: Cluster, fake_telegram: FakeTelegram
 ) -> None:
     await bots.start()
     await bots.start()
-    result = await kill_trials(bots, fake, TRIALS)
+    result = await kill_trials(bots, fake_telegram, TRIALS)
     assert result.updates > 50  # the load really ran
     assert result.lost == 0, result
     assert result.processed_twice == 0, result
@@ -50,7 +38,9 @@ async def test_processes_killed_under_load_lose_and_repeat_nothing(
 @pytest.fixture
 def private_database() -> Iterator[PrivatePostgres]:
     if server_binaries() is None:
-        pytest.skip("PostgreSQL's server programs are not installed")
+        if IN_CI:
+            pytest.fail("PostgreSQL's server programs (initdb, pg_ctl) are not installed")
+        pytest.skip("PostgreSQL's server programs (initdb, pg_ctl) are not installed")
     server = PrivatePostgres.create()
     server.start()
     try:
@@ -60,13 +50,13 @@ def private_database() -> Iterator[PrivatePostgres]:
 
 
 async def test_a_database_restart_is_waited_out(
-    private_database: PrivatePostgres, fake: FakeTelegram, tmp_path: Path
+    private_database: PrivatePostgres, fake_telegram: FakeTelegram, tmp_path: Path
 ) -> None:
-    bots = Cluster(private_database.url, fake, tmp_path, {"UNIONBOT_AUTO_UPGRADE": "true"})
+    bots = Cluster(private_database.url, fake_telegram, tmp_path, {"UNIONBOT_AUTO_UPGRADE": "true"})
     try:
         await bots.start()
         await bots.start()
-        result, recovery = await restart_trial(bots, fake, private_database)
+        result, recovery = await restart_trial(bots, fake_telegram, private_database)
         # While it was away, webhooks said 503 (the messenger retries), not 200 or 500.
         assert result.refusals.get(503, 0) > 0, result
         assert 500 not in result.refusals, result
