@@ -74,7 +74,7 @@ def run_bot_process(args: argparse.Namespace) -> None:
                 "TELEGRAM_API_BASE": args.api_base,
                 "PUBLIC_URL": f"http://127.0.0.1:{args.port}",
                 "TELEGRAM_WEBHOOK_SECRET": SECRET,
-                "UNIONBOT_ENCRYPTION_KEY": args.key,
+                "UNIONBOT_ENCRYPTION_KEY": os.environ["UNIONBOT_ENCRYPTION_KEY"],
                 "TELEGRAM_BROADCAST_PER_SECOND": str(args.limit),
                 "UNIONBOT_QUIET_HOURS": "off",
             }
@@ -98,8 +98,10 @@ async def start_bot(db_url: str, fake: FakeTelegram, key: str, limit: float) -> 
     port = _free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--serve", "--db-url", db_url, "--port", str(port),
-        "--api-base", fake.api_base, "--token", fake.token, "--key", key,
+        "--api-base", fake.api_base, "--token", fake.token,
         "--limit", str(limit), stdout=asyncio.subprocess.PIPE, cwd=ROOT,
+        # The key goes in the environment: in argv one that starts with "-" reads as an option.
+        env={**os.environ, "UNIONBOT_ENCRYPTION_KEY": key},
     )  # fmt: skip
     assert proc.stdout is not None
     line = await asyncio.wait_for(proc.stdout.readline(), 120)
@@ -328,7 +330,7 @@ async def unthrottled(args: argparse.Namespace, fake: FakeTelegram, key: str) ->
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     from cryptography.fernet import Fernet
 
-    key = Fernet.generate_key().decode()
+    key = os.environ.get("UNIONBOT_ENCRYPTION_KEY") or Fernet.generate_key().decode()
     fake = FakeTelegram(record=False)
     await fake.start()
     try:
@@ -375,7 +377,6 @@ def main() -> None:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--api-base", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
-    parser.add_argument("--key", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         run_bot_process(args)

@@ -73,7 +73,7 @@ TEXTS = (
 
 
 # The encryption key of this run's bot processes.
-KEY = Fernet.generate_key().decode()
+KEY = os.environ.get("UNIONBOT_ENCRYPTION_KEY") or Fernet.generate_key().decode()
 
 
 def log(*parts: object) -> None:
@@ -99,7 +99,7 @@ async def serve_ours(args: argparse.Namespace) -> web.Application:
             "TELEGRAM_WEBHOOK_SECRET": SECRET,
             # A throwaway key (the bench seals nothing worth keeping), one for all the bot
             # processes of a run: they read what each other sealed (Zalo's tokens, drafts).
-            "UNIONBOT_ENCRYPTION_KEY": args.key,
+            "UNIONBOT_ENCRYPTION_KEY": os.environ["UNIONBOT_ENCRYPTION_KEY"],
             "ZALO_APP_ID": zalo.app_id,
             "ZALO_APP_SECRET": zalo.app_secret,
             "ZALO_OA_SECRET_KEY": zalo.oa_secret,
@@ -353,13 +353,18 @@ class ZaloLoad(Load):
         return body, {"X-ZEvent-Signature": mac, "Content-Type": "application/json"}
 
 
+def _with_key(key: str) -> dict[str, str]:
+    """The bot process's environment: the key goes there, not in argv, where a key that
+    starts with "-" reads as an option (and any user's `ps` shows it)."""
+    return {**os.environ, "UNIONBOT_ENCRYPTION_KEY": key}
+
+
 async def start_bot(kind: str, db_url: str, fake: FakeTelegram, zalo: FakeZalo) -> tuple[Any, str]:
     port = _free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--serve", kind, "--db-url", db_url, "--port", str(port),
         "--api-base", fake.api_base, "--token", fake.token, "--zalo-base", zalo.api_base,
-        "--key", KEY,
-        stdout=asyncio.subprocess.PIPE, cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, cwd=ROOT, env=_with_key(KEY),
     )  # fmt: skip
     assert proc.stdout is not None
     line = await asyncio.wait_for(proc.stdout.readline(), 120)
@@ -520,7 +525,6 @@ def main() -> None:
     parser.add_argument("--api-base", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
     parser.add_argument("--zalo-base", help=argparse.SUPPRESS)
-    parser.add_argument("--key", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         run_bot_process(args)
