@@ -24,6 +24,7 @@ from typing import Any
 from bot.services import broadcasts
 from bot.services.broadcasts import MAX_BODY, TOPICS, Audience, BroadcastError, Draft
 from bot.services.i18n import _, format_datetime
+from bot.services.text import whole_number
 from handlers import menu
 from handlers.officer import officer_of
 from handlers.payloads import BroadcastAction, BroadcastTopic
@@ -244,9 +245,10 @@ async def approve(ctx: Context, msg: Incoming) -> list[Outgoing]:
         return await menu.unknown_command(ctx, msg)
     parts = (msg.text or "").split()
     number = parts[1].lstrip("#") if len(parts) > 1 else ""
-    if not number.isdigit() or len(number) > 12:
+    broadcast_id = whole_number(number)
+    if broadcast_id is None:
         return [ctx.reply(_("Send /duyet followed by the broadcast's number, e.g. /duyet 12."))]
-    return await _approve(ctx, officer, int(number))
+    return await _approve(ctx, officer, broadcast_id)
 
 
 async def _approve(ctx: Context, officer: Officer, broadcast_id: int) -> list[Outgoing]:

@@ -64,7 +64,8 @@ def _read_specs(cls: type) -> tuple[_Spec, ...]:
 
 def _read(spec: _Spec, text: str) -> object:
     if spec.kind is int:
-        if not text.isdigit() or len(text) > MAX_NUMBER_DIGITS:
+        # isascii: "²" passes isdigit() and then breaks int().
+        if not (text.isascii() and text.isdigit()) or len(text) > MAX_NUMBER_DIGITS:
             raise ValueError(text)
         return int(text)
     if not text or (spec.values and text not in spec.values):

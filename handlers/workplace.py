@@ -22,6 +22,7 @@ from bot.services import outreach, router
 from bot.services.i18n import N_, _
 from bot.services.labels import Choice
 from bot.services.router import Route, Router
+from bot.services.text import whole_number
 from handlers.forms import REDO, Answers, Field
 from handlers.types import Context
 from storage import unions
@@ -113,8 +114,9 @@ def chosen(answers: Answers, key: str) -> str | None:
         confirmed = key != "workplace" or answers.get("workplace_check") == "yes"
         return str(matches[0]) if confirmed else None
     choice = answers.get(f"{key}_choice")
-    if choice and choice != NONE_OF_THESE and choice.isdigit() and int(choice) < len(matches):
-        return str(matches[int(choice)])
+    picked = whole_number(choice)
+    if picked is not None and picked < len(matches):
+        return str(matches[picked])
     return None
 
 

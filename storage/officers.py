@@ -61,7 +61,7 @@ async def by_login(session: AsyncSession, login: str) -> Officer | None:
 
 async def by_login_or_id(session: AsyncSession, key: str) -> Officer | None:
     found = await by_login(session, key)
-    if found is None and key.isdigit():
+    if found is None and key.isascii() and key.isdigit() and len(key) <= 11:
         found = await session.get(Officer, int(key))
     return found
 

@@ -110,8 +110,9 @@ async def test_the_last_active_administrator_cannot_be_deactivated(two_officers)
     assert "Quản trị là quản trị viên cuối cùng còn hoạt động" in err
     [admin] = await read(tmp_path, select(Officer).where(Officer.id == 2))
     assert admin.active
-    code, _out, err = officer(tmp_path, "deactivate", "nobody")
-    assert code == 2 and "Không có cán bộ “nobody”" in err
+    for nobody in ("nobody", "²", "9" * 30):  # "²" passes isdigit() and breaks int()
+        code, _out, err = officer(tmp_path, "deactivate", nobody)
+        assert code == 2 and f"Không có cán bộ “{nobody}”" in err
     added = officer(tmp_path, "add", "--union", "FED-ROOT", "--name", "Phó", "--role", "admin")
     assert added[0] == 0
     assert officer(tmp_path, "deactivate", "admin")[0] == 0

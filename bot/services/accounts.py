@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.crypto import Vault
 from bot.services.i18n import N_, _
+from bot.services.text import whole_number
 from storage import audit, officers, unions
 from storage.models import Officer
 
@@ -125,7 +126,7 @@ async def add_officer(
     if login is not None and not password:
         raise AccountError(_("A login needs a password."))
     if telegram_user_id is not None:
-        if not telegram_user_id.isdigit():
+        if whole_number(telegram_user_id, digits=20) is None:
             raise AccountError(_("A Telegram user id is a number."))
         if await officers.by_telegram(session, telegram_user_id):
             raise AccountError(_("That Telegram account is already linked to an officer."))

@@ -71,8 +71,10 @@ def _split(text: str) -> list[str]:
     out: list[str] = []
     for word in words(text):
         for part in re.findall(r"[a-z]+|\d+", word):
-            # "vienn", "nguyennn": a held-down key; Vietnamese words have no double letters.
-            out.append(str(int(part)) if part.isdigit() else re.sub(r"(.)\1+", r"\1", part))
+            if part.isdigit():  # lstrip, not int(): int() refuses runs over 4300 digits
+                out.append(part.lstrip("0") or "0")
+            else:  # "vienn", "nguyennn": a held-down key; Vietnamese has no double letters
+                out.append(re.sub(r"(.)\1+", r"\1", part))
     return out
 
 

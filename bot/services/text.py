@@ -113,3 +113,13 @@ def identifying(text: str) -> list[str]:
     if _NAME_IN_TEXT.search(unicodedata.normalize("NFC", text)):
         found.append("name")
     return found
+
+
+def whole_number(value: object, digits: int = 11) -> int | None:
+    """The number a text (a URL part, a form field, a command's argument) writes with ASCII
+    digits alone, at most `digits` of them; None for anything else. str.isdigit() alone takes
+    "²", which int() then refuses, and a long run of digits overflows the database's integers."""
+    text = value if isinstance(value, str) else ""
+    if not text or len(text) > digits or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)

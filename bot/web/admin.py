@@ -10,6 +10,7 @@ from aiohttp import web
 
 from bot.services import accounts
 from bot.services.i18n import _
+from bot.services.text import whole_number
 from bot.web.pages import Page, redirect
 from storage import audit, canned, officers, unions
 from storage.models import Officer, OfficerGroup, Union
@@ -17,11 +18,6 @@ from storage.models import Officer, OfficerGroup, Union
 
 def _is_admin(current: Page) -> bool:
     return current.login is not None and current.login.officer.role == "admin"
-
-
-def _number(value: object) -> int | None:
-    text = str(value or "")
-    return int(text) if text.isdigit() and len(text) < 12 else None
 
 
 # ---------------------------------------------------------------------------- canned replies
@@ -42,7 +38,7 @@ async def replies_change(current: Page) -> web.StreamResponse:
     if not _is_admin(current):
         return current.refuse(403, _("Only an administrator can do this."))
     assert current.login is not None
-    reply_id = _number(current.request.match_info.get("id"))
+    reply_id = whole_number(current.request.match_info.get("id"))
     if current.request.path.endswith("/delete") and reply_id is not None:
         await canned.remove(current.session, reply_id)
         return redirect("/officer/replies")
@@ -100,7 +96,7 @@ async def officers_add(current: Page) -> web.StreamResponse:
     if not _is_admin(current):
         return current.refuse(403, _("Only an administrator can do this."))
     form = current.form
-    union = await current.session.get(Union, _number(form.get("union")) or 0)
+    union = await current.session.get(Union, whole_number(form.get("union")) or 0)
     login = str(form.get("login", "")).strip() or None
     password = str(form.get("password", "")) or None
     try:
@@ -184,7 +180,7 @@ async def groups_add(current: Page) -> web.StreamResponse:
     if not _is_admin(current):
         return current.refuse(403, _("Only an administrator can do this."))
     form = current.form
-    union = await current.session.get(Union, _number(form.get("union")) or 0)
+    union = await current.session.get(Union, whole_number(form.get("union")) or 0)
     try:
         await accounts.register_group(
             current.session, union.code if union else "", str(form.get("chat_id", "")).strip(),
@@ -198,7 +194,7 @@ async def groups_add(current: Page) -> web.StreamResponse:
 async def groups_remove(current: Page) -> web.StreamResponse:
     if not _is_admin(current):
         return current.refuse(403, _("Only an administrator can do this."))
-    group_id = _number(current.request.match_info["id"]) or 0
+    group_id = whole_number(current.request.match_info["id"]) or 0
     group = await current.session.get(OfficerGroup, group_id)
     if group is None:
         return current.refuse(404, _("No such group."))
@@ -211,7 +207,7 @@ async def groups_remove(current: Page) -> web.StreamResponse:
 
 async def _target(current: Page) -> Officer | None:
     """The officer named in the URL."""
-    return await current.session.get(Officer, _number(current.request.match_info["id"]) or 0)
+    return await current.session.get(Officer, whole_number(current.request.match_info["id"]) or 0)
 
 
 def _admin(current: Page) -> Officer:

@@ -24,6 +24,7 @@ from babel.numbers import format_decimal
 from bot.services import broadcasts
 from bot.services.broadcasts import TOPICS, Audience, BroadcastError, Draft, Progress
 from bot.services.i18n import N_, _, current_language, format_datetime
+from bot.services.text import whole_number
 from bot.web import polls
 from bot.web.pages import SECURITY_HEADERS, Form, Page, redirect
 from storage import broadcasts as stored
@@ -88,11 +89,6 @@ OUT_OF_REACH = N_("You can only send to your own union and the unions below it."
 # The poll's answer fields read from a form (more than POLL_OPTIONS: refused as too many).
 POLL_FIELDS = POLL_OPTIONS + 1
 BAD_TIME = N_("Choose the time with the date and time picker, or leave it empty to send now.")
-
-
-def _number(value: object) -> int | None:
-    text = str(value or "")
-    return int(text) if text.isdigit() and len(text) < 12 else None
 
 
 def _officer(current: Page) -> Officer:
@@ -207,11 +203,11 @@ async def choices(current: Page) -> Choices:
 def draft_of(fields: Fields, offered: Choices, now: datetime, *, text_needed: bool) -> Draft:
     """The draft the form describes, checked (bot/services/broadcasts.clean); BroadcastError
     when it cannot be sent. Counting needs no text yet."""
-    union = _number(fields.union)
+    union = whole_number(fields.union)
     if union is None or union not in {i for i, _name in offered.unions}:
         raise BroadcastError(OUT_OF_REACH)
-    wards = {_number(x) for x in fields.wards}
-    workplaces = {_number(x) for x in fields.workplaces}
+    wards = {whole_number(x) for x in fields.wards}
+    workplaces = {whole_number(x) for x in fields.workplaces}
     if not wards <= {i for i, _n in offered.wards}:
         raise BroadcastError(OUT_OF_LIST)
     if not workplaces <= {i for i, _n in offered.workplaces}:
@@ -322,7 +318,7 @@ async def compose_submit(current: Page) -> web.StreamResponse:
 async def confirm(current: Page, fields: Fields, draft: Draft) -> web.StreamResponse:
     """Save the broadcast if its audience is still the number the officer confirmed."""
     count = await counted(current, draft, confirm=True)
-    if _number(current.form.get("counted")) != count.reachable:
+    if whole_number(current.form.get("counted")) != count.reachable:
         error = _("The number of recipients has changed. Check it and confirm again.")
         return await compose_page(current, fields, count=count, error=error, status=409)
     broadcast = await broadcasts.compose(current.session, _officer(current), draft, current.now)
@@ -355,7 +351,7 @@ async def list_page(current: Page) -> web.StreamResponse:
 
 async def _broadcast(current: Page) -> Broadcast | None:
     """The broadcast in the URL, if this officer may see it."""
-    broadcast_id = _number(current.request.match_info.get("id"))
+    broadcast_id = whole_number(current.request.match_info.get("id"))
     if broadcast_id is None:
         return None
     return await broadcasts.visible(current.session, _officer(current), broadcast_id)

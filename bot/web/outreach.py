@@ -20,6 +20,7 @@ from aiohttp import web
 from bot.services import funnel, outreach, posters
 from bot.services.i18n import N_, _
 from bot.services.outreach import OutreachError
+from bot.services.text import whole_number
 from bot.web.pages import SECURITY_HEADERS, Page, redirect
 from storage import outreach as stored
 from storage import unions
@@ -46,18 +47,13 @@ NOT_DRAWN = N_(
 )
 
 
-def _number(value: object) -> int | None:
-    text = str(value or "")
-    return int(text) if text.isdigit() and len(text) < 12 else None
-
-
 async def _reach(current: Page) -> frozenset[int] | None:
     return (await current.scope()).unions
 
 
 async def _link(current: Page) -> OutreachLink | None:
     """The link of the URL, if it exists and is within the officer's reach."""
-    link_id = _number(current.request.match_info.get("id"))
+    link_id = whole_number(current.request.match_info.get("id"))
     link = await stored.get(current.session, link_id) if link_id is not None else None
     reach = await _reach(current)
     if link is None or (reach is not None and link.union_id not in reach):
@@ -115,9 +111,9 @@ async def _names(current: Page, links: Sequence[OutreachLink]) -> dict[int, str]
 async def create(current: Page) -> web.StreamResponse:
     """POST /officer/outreach: make a link; what is wrong is said above the form."""
     form, offered = current.form, await _offered(current)
-    union = _number(form.get("union"))
-    workplace = _number(form.get("workplace")) if form.get("workplace") else None
-    ward = _number(form.get("ward")) if form.get("ward") else None
+    union = whole_number(form.get("union"))
+    workplace = whole_number(form.get("workplace")) if form.get("workplace") else None
+    ward = whole_number(form.get("ward")) if form.get("ward") else None
     try:
         if union not in {i for i, _name in offered.unions}:
             raise OutreachError(N_("Choose the union from the list."))

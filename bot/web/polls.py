@@ -20,6 +20,7 @@ from aiohttp import web
 from bot.services import broadcasts, polls
 from bot.services.i18n import N_, _, current_language
 from bot.services.polls import Cell, Results
+from bot.services.text import whole_number
 from bot.web.pages import SECURITY_HEADERS, Page, number
 from bot.web.statistics import script_json
 from bot.web.views import csv_download, spreadsheet_safe
@@ -81,8 +82,8 @@ async def _poll(current: Page) -> Broadcast | None:
     assert current.login is not None
     text = str(current.request.match_info.get("id", ""))
     found = None
-    if text.isdigit() and len(text) < 12:
-        found = await broadcasts.visible(current.session, current.login.officer, int(text))
+    if (number := whole_number(text)) is not None:
+        found = await broadcasts.visible(current.session, current.login.officer, number)
     return found if found is not None and polls.is_poll(found) else None
 
 

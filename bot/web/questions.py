@@ -14,6 +14,7 @@ from aiohttp import web
 from bot.services import teaching
 from bot.services.i18n import _, current_language, format_date
 from bot.services.matcher import OUT_OF_SCOPE
+from bot.services.text import whole_number
 from bot.web.pages import DASHBOARD, Page
 from storage import statistics, unanswered
 from storage.localtime import LOCAL_TIME
@@ -68,8 +69,8 @@ async def questions_teach(current: Page) -> web.StreamResponse:
     """POST /officer/questions/{id}/teach: topic=<id> or out_of_scope."""
     assert current.login is not None
     text = current.request.match_info.get("id", "")
-    question_id = int(text) if text.isdigit() and len(text) < 12 else -1
-    if question_id not in {row.id for row in await visible(current)}:
+    question_id = whole_number(text)
+    if question_id is None or question_id not in {row.id for row in await visible(current)}:
         return current.refuse(404, _("No such question."))
     topic = str(current.form.get("topic", ""))
     try:

@@ -24,6 +24,7 @@ from sqlalchemy import and_
 
 from bot.services import access, alerts, casework, labels
 from bot.services.i18n import N_, _
+from bot.services.text import whole_number
 from bot.web import auth, triage
 from bot.web.pages import SECURITY_HEADERS, Page, redirect
 from storage import audit, canned, cases, evidence, officers, unions
@@ -87,10 +88,6 @@ async def logout(current: Page) -> web.StreamResponse:
 # ---------------------------------------------------------------------------- the queue
 
 
-def _number(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 12 else None
-
-
 @dataclass(frozen=True, slots=True)
 class Selection:
     """A queue view and its filters, read from the query string (anything unknown ignored)."""
@@ -114,8 +111,8 @@ def _selection(current: Page, scope: access.Scope) -> Selection:
         "status": status if view == "all" else None,
         "kind": kind,
         "category": category,
-        "workplace_id": _number(query.get("workplace")),
-        "ward_id": _number(query.get("ward")),
+        "workplace_id": whole_number(query.get("workplace")),
+        "ward_id": whole_number(query.get("ward")),
         "text": query.get("q", "").strip()[:100] or None,
     }
     condition = cases.view_condition(view, current.login.officer.id, current.now)
@@ -130,7 +127,7 @@ async def queue(current: Page) -> web.StreamResponse:
     chosen_view = _selection(current, scope)
     view = chosen_view.view
     query = current.request.query
-    page_number = _number(query.get("page")) or 1
+    page_number = whole_number(query.get("page")) or 1
     found = await cases.listing(
         current.session,
         chosen_view.where,
@@ -352,7 +349,7 @@ def _details(case: Case) -> Mapping[str, str]:
 async def case_file(current: Page) -> web.StreamResponse:
     """One evidence file, to an officer who may read the case; always as a download."""
     scope, case = await _case(current, act=False)
-    file_id = _number(current.request.match_info["file"])
+    file_id = whole_number(current.request.match_info["file"])
     if case is None or file_id is None:
         return _no_case(current)
     row = await evidence.content(current.session, case.id, file_id)
@@ -398,7 +395,7 @@ async def _written(current: Page, case: Case, form: Form) -> web.StreamResponse:
     """Reply (typed or a canned answer) or note."""
     action = current.request.match_info["action"]
     text = str(form.get("text", "")).strip()
-    canned_id = _number(str(form.get("canned", "")))
+    canned_id = whole_number(str(form.get("canned", "")))
     if action == "reply" and canned_id is not None:
         ready = await canned.get(current.session, canned_id)
         text = ready.text if ready else ""
@@ -435,7 +432,7 @@ def may_take(officer: Officer | None, case: Case) -> bool:
 
 
 async def _assign(current: Page, case: Case, form: Form) -> web.StreamResponse:
-    assignee = await current.session.get(Officer, _number(str(form.get("officer", ""))) or 0)
+    assignee = await current.session.get(Officer, whole_number(str(form.get("officer", ""))) or 0)
     if not may_take(assignee, case):
         return current.refuse(400, _("That officer cannot take this request."))
     assert assignee is not None
@@ -506,7 +503,7 @@ async def bulk(current: Page) -> web.StreamResponse:
     me = _officer(current)
     taker = me if do == "claim" else None
     if do == "assign":
-        taker = await current.session.get(Officer, _number(str(form.get("officer", ""))) or 0)
+        taker = await current.session.get(Officer, whole_number(str(form.get("officer", ""))) or 0)
     scope = await current.scope()
     done = 0
     for code in dict.fromkeys(codes):
@@ -540,10 +537,12 @@ async def _bulk_one(current: Page, case: Case, do: str, taker: Officer | None) -
 def _bulk_done(done: str | None) -> str | None:
     """The notice after a bulk action, from ?done=action:done:skipped."""
     parts = (done or "").split(":")
-    if len(parts) != 3 or parts[0] not in BULK_DONE or not all(p.isdigit() for p in parts[1:]):
+    if len(parts) != 3 or parts[0] not in BULK_DONE:
         return None
-    text = _(BULK_DONE[parts[0]]).format(done=int(parts[1]))
-    skipped = int(parts[2])
+    action, done_count, skipped = parts[0], whole_number(parts[1]), whole_number(parts[2])
+    if done_count is None or skipped is None:
+        return None
+    text = _(BULK_DONE[action]).format(done=done_count)
     return text + (" " + _(BULK_SKIPPED).format(skipped=skipped) if skipped else "")
 
 

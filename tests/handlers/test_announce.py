@@ -211,8 +211,9 @@ async def test_the_whole_federation_waits_for_a_second_admin(setup, talk, sessio
     assert not_admin.text == "Chỉ quản trị viên mới duyệt được thông báo gửi toàn Liên đoàn."
     [not_admin] = await binh.press_payload("bc:approve:1")
     assert not_admin.text == "Chỉ quản trị viên mới duyệt được thông báo gửi toàn Liên đoàn."
-    [usage] = await binh.say("/duyet mot")
-    assert usage.text == "Bạn gửi /duyet kèm số của thông báo, ví dụ /duyet 12."
+    for odd in ("mot", "²", "9" * 30):
+        [usage] = await binh.say(f"/duyet {odd}")
+        assert usage.text == "Bạn gửi /duyet kèm số của thông báo, ví dụ /duyet 12."
     assert (await saved(sessions))[0].status == "awaiting_approval"
     # The second admin, who never wrote to the bot before, approves with one tap.
     second = talk("7005", "telegram")

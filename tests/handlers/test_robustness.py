@@ -51,6 +51,12 @@ PAYLOADS = st.one_of(
             "faq:t:rights",
             "faq:g:join:x",
             "faq:t:../vi/join.how",
+            # Numbers that pass str.isdigit() and break int(): "²", and Arabic-Indic digits.
+            "faq:g:rights:²",
+            "poll:²:0",
+            "poll:1:١",
+            "o:view:²",
+            "bc:approve:²",
         ]
     ),
 )

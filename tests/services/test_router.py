@@ -83,6 +83,11 @@ def test_numbers_match_exactly():
     assert SAMPLE.match_ward("Phường 13") == ()
 
 
+def test_a_run_of_digits_longer_than_int_takes_is_routed_like_any_text():
+    # int() refuses strings of more than 4300 digits; a pasted run of them is still text.
+    assert SAMPLE.route("1" * 5000, "0" * 5000 + "1").rule in (1, 2, 3, 4)
+
+
 TIED = parse(
     """
 unions:
