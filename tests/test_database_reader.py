@@ -141,3 +141,31 @@ async def test_a_message_waiting_to_be_sent_is_sealed(
 
 async def _hang(self) -> None:
     await asyncio.Event().wait()
+
+
+async def test_a_worker_answering_their_anonymous_case_leaves_no_code_beside_their_id(
+    start_bot, fake_telegram, sessions
+):
+    """The worker taps "Trả lời" under the officer's reply and, for now, writes nothing: the
+    rows on the worker's side (person, conversation, what the bot showed or keeps to send)
+    must not name the anonymous case in clear."""
+    bot = await start_bot()
+    await add_officer(sessions, "CL-LANGBIANG", "Trần Thị Bình", str(OFFICER))
+    worker = TelegramUser(fake_telegram, WORKER)
+    code, _pin, _before, _after = await file_anonymous_report(fake_telegram, worker)
+    officer = TelegramUser(fake_telegram, OFFICER)
+    await officer.press("Trả lời")
+    await officer.say("Bạn cho biết thêm tên phân xưởng nhé.", replies=2)
+    await worker.press("Trả lời")
+    assert code in fake_telegram.sent(WORKER)[-1]["text"]  # the bot says which case
+    await bot.runtime.settle()
+
+    case_side = {"cases", "case_messages", "audit_log", "evidence", "case_counters"}
+    leaks = [
+        f"{name}: {row}"
+        for name, rows in (await every_row(sessions)).items()
+        if name not in case_side
+        for row in rows
+        if code in " ".join(text_of(v) for v in row.values())
+    ]
+    assert leaks == []

@@ -1,6 +1,7 @@
 """A conversation's personal parts, sealed at rest: what a half-filled form holds (name,
 phone, the story, the workplace), a form set aside, a question typed for the FAQ, the
-outreach link the person came through (a workplace's poster says where they work).
+outreach link the person came through (a workplace's poster says where they work), the case
+the person is answering (beside their chat id it would name the author of an anonymous one).
 
 The dispatcher opens a person's state when it loads it and seals it when it writes it back
 (the janitor, bot/retention.py, too); handlers only ever see it open. The rest of the state
@@ -21,7 +22,8 @@ ANSWERS = "answers"
 PAUSED = "paused"
 DRAFT = "draft"
 OUTREACH = "outreach"  # bot/services/outreach.py STATE
-PERSONAL = (ANSWERS, DRAFT, OUTREACH)
+CASE = "case"  # handlers/case_reply.py, handlers/officer.py
+PERSONAL = (ANSWERS, DRAFT, OUTREACH, CASE)
 
 
 def seal(vault: Vault, state: Mapping[str, Any]) -> dict[str, Any]:
