@@ -276,7 +276,8 @@ def build_zalo(
     log.info("Zalo on: register %s%s as the webhook in Zalo's console", where, ZALO_WEBHOOK_PATH)
     return ZaloChannel(
         settings, app[HTTP], writer, database, tokens,
-        seal=vault.seal, reveal=vault.open, recipients=recipients, number_hint=number_hint,
+        seal=vault.seal, reveal=vault.open, tag=vault.tag, recipients=recipients,
+        number_hint=number_hint,
         clock=services.clock,
     )  # fmt: skip
 

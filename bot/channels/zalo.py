@@ -180,6 +180,7 @@ class ZaloChannel:
         *,
         seal: Seal,
         reveal: Reveal,
+        tag: Callable[[str], str],
         recipients: Lookup,
         number_hint: Callable[[str | None], str],
         clock: Callable[[], datetime],
@@ -195,6 +196,7 @@ class ZaloChannel:
         self.tokens = tokens
         self.seal = seal
         self.reveal = reveal
+        self.tag = tag
         # Who each send goes to: one query for the sends in flight, each waiting for its own.
         self.recipient = Coalesce(recipients, Recipient())
         self.number_hint = number_hint
@@ -234,7 +236,7 @@ class ZaloChannel:
         event = _text(data.get("event_name")) or ""
         if event not in USER_EVENTS and event not in FOLLOW_EVENTS:
             return web.json_response({"ok": True})  # seen/received marks, the OA's own echoes
-        key = external_id(data)
+        key = external_id(data, self.tag)
         if key is None:
             return _refuse(400, "event without a sender")
         await self._number(data)
@@ -274,7 +276,7 @@ class ZaloChannel:
             "channel": self.name,
             "user_id": user,
             "chat_id": user,
-            "external_id": external_id(payload) or "",
+            "external_id": external_id(payload, self.tag) or "",
             "sent_at": _sent_at(payload),
         }
         if event in FOLLOW_EVENTS:
@@ -454,8 +456,10 @@ def render(delivery: Delivery, hint: str) -> tuple[list[dict[str, Any]], list[st
     return messages, options
 
 
-def external_id(data: dict[str, Any]) -> str | None:
-    """What makes a redelivered event the same: message.msg_id, else event + sender + time."""
+def external_id(data: dict[str, Any], tag: Callable[[str], str]) -> str | None:
+    """What makes a redelivered event the same: message.msg_id, else event + sender + time,
+    under the vault's keyed hash (`tag`): in clear the inbox would keep who followed the OA
+    and when, past their erasure, for whoever reads the database."""
     message = data.get("message")
     msg_id = _text(message.get("msg_id")) if isinstance(message, dict) else None
     if msg_id:
@@ -463,7 +467,9 @@ def external_id(data: dict[str, Any]) -> str | None:
     sender = _sender(data)
     if sender is None:
         return None
-    return f"{_text(data.get('event_name'))}:{sender}:{_text(data.get('timestamp'))}"[:100]
+    return tag(
+        f"zalo-event:{_text(data.get('event_name'))}:{sender}:{_text(data.get('timestamp'))}"
+    )
 
 
 def _sender(data: dict[str, Any]) -> str | None:

@@ -50,7 +50,7 @@ def test_the_signature_is_sha256_of_app_id_body_timestamp_and_oa_secret():
 
 def test_recorded_events_become_what_the_bot_handles():
     channel = object.__new__(zalo.ZaloChannel)
-    channel.name = "zalo"
+    channel.name, channel.tag = "zalo", TEST_VAULT.tag
 
     def load(name: str) -> dict:
         return json.loads((PAYLOADS / f"{name}.json").read_text(encoding="utf-8"))
@@ -104,6 +104,22 @@ async def test_forged_missing_or_stale_signatures_are_refused_and_store_nothing(
         signature = sign(bad, app_id, stamp, "oa-secret-test")
         assert await refused(bot, fake_zalo, sessions, bad, signature=signature) == 400
     assert fake_zalo.sent() == []
+
+
+async def test_a_redelivered_follow_is_handled_once_and_the_inbox_keeps_no_zalo_id(
+    start_bot, fake_zalo, sessions
+):
+    """A follow has no msg_id: it is known again by event, follower and time, under a keyed
+    hash, since the inbox keeps handled rows for days, past the worker's erasure."""
+    bot = await start_bot(zalo=True)
+    event = fake_zalo.follow_event(USER)
+    for _ in range(2):
+        assert (await fake_zalo.deliver(event))[0] == 200
+    await bot.runtime.settle()
+    async with sessions() as session:
+        [row] = (await session.scalars(select(InboxItem))).all()
+    assert USER not in row.external_id and len(row.external_id) >= 32
+    assert len(fake_zalo.sent(USER)) == 1  # one greeting
 
 
 async def test_a_redelivered_event_is_handled_once_and_ids_stay_strings(

@@ -270,7 +270,7 @@ async def zalo_channel(tmp_path: Path) -> AsyncIterator[ZaloChannel]:
         )
         yield ZaloChannel(
             config, http, None, database, tokens,  # type: ignore[arg-type]
-            seal=TEST_VAULT.seal, reveal=TEST_VAULT.open, recipients=nobody,
+            seal=TEST_VAULT.seal, reveal=TEST_VAULT.open, tag=TEST_VAULT.tag, recipients=nobody,
             number_hint=lambda _language: "", clock=lambda: NOW,
         )  # fmt: skip
     await database.close()
