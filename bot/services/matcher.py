@@ -215,15 +215,11 @@ class Model:
 
     # -- scoring
 
-    def probabilities(self, text: str) -> np.ndarray:
-        """Each class's probability for a message; a long one is looked at whole and at its
-        question sentence, mixed by the cross-validated share."""
-        whole = self.plain_probabilities(text)
+    def probabilities(self, text: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Each class's probability for a message, and for a long one's question sentence."""
         part = question_part(text)
-        if part is None:
-            return whole
-        share = self.params.whole_share
-        return share * whole + (1 - share) * self.plain_probabilities(part)
+        asked = None if part is None else self.plain_probabilities(part)
+        return self.plain_probabilities(text), asked
 
     def plain_probabilities(self, text: str) -> np.ndarray:
         """Each class's probability for the text as one piece."""
@@ -245,7 +241,7 @@ class Model:
         return probabilities
 
     def decide(self, text: str) -> Decision:
-        return decide(self.probabilities(text), self.classes, self.params)
+        return decide_message(*self.probabilities(text), self.classes, self.params)
 
     def knows(self, word: str) -> bool:
         """Whether the model was trained on this folded word (stemmed as its language is)."""
@@ -311,6 +307,23 @@ class Model:
 def lexicon_of(bags: dict[str, Bag]) -> list[str]:
     """The words a model was trained on: its single-word terms, numbers aside."""
     return [t for t in bags["words"].columns if " " not in t and not t.isdigit()]
+
+
+def decide_message(
+    whole: np.ndarray, asked: np.ndarray | None, classes: Sequence[str], params: Params
+) -> Decision:
+    """The decision on a message from its probabilities (`whole`) and, for a long one, its
+    question sentence's (`asked`). A story about work followed by a question that is
+    clearly not ("I work nights at a hotel in Lâm Viên… which coach to Nha Trang is
+    cheapest?") is declined on the question: the work words of the story must not pull
+    it to a topic. Otherwise the two are mixed by the cross-validated share."""
+    if asked is None:
+        return decide(whole, classes, params)
+    question = decide(asked, classes, params)
+    if question.outcome == DECLINE:
+        return question
+    share = params.whole_share
+    return decide(share * whole + (1 - share) * asked, classes, params)
 
 
 def decide(probabilities: np.ndarray, classes: Sequence[str], params: Params) -> Decision:

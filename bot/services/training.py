@@ -39,10 +39,11 @@ from bot.services.matcher import (
     NOT_TOPICS,
     OUT_OF_SCOPE,
     Bag,
+    Decision,
     Model,
     Params,
     Reader,
-    decide,
+    decide_message,
     lexicon_of,
     question_part,
 )
@@ -273,6 +274,16 @@ class Heldout:
     whole: np.ndarray  # (examples, classes)
     part: np.ndarray  # the question sentence's, for long messages; NaN rows otherwise
 
+    def decisions(self, params: Params) -> list[Decision]:
+        """Each example's decision as the served model would make it."""
+        whole = _tempered(self.whole, params.temperature)
+        part = _tempered(np.nan_to_num(self.part), params.temperature)
+        long = ~np.isnan(self.part[:, 0])
+        return [
+            decide_message(whole[i], part[i] if long[i] else None, self.classes, params)
+            for i in range(len(self.examples))
+        ]
+
     def mixed(self, share: float, temperature: float = 1.0) -> np.ndarray:
         """The probabilities as served: tempered, and a long message's mixed with its
         question sentence's."""
@@ -350,8 +361,7 @@ def report(held: Heldout, params: Params) -> Report:
     probabilities = held.mixed(params.whole_share, params.temperature)
     right, in_scope, declined = [], [], []
     confusions: Counter[tuple[str, str]] = Counter()
-    for example, row in zip(held.examples, probabilities, strict=True):
-        decision = decide(row, held.classes, params)
+    for example, decision in zip(held.examples, held.decisions(params), strict=True):
         if example.label in NOT_TOPICS:  # out of scope or too general: not to be answered
             ok = decision.outcome != ANSWER
             declined.append(ok)
@@ -414,10 +424,8 @@ def _balanced(result: Report) -> float:
 
 
 def _decline_quality(held: Heldout, params: Params) -> float:
-    probabilities = held.mixed(params.whole_share, params.temperature)
     outside, inside = [], []
-    for example, row in zip(held.examples, probabilities, strict=True):
-        decision = decide(row, held.classes, params)
+    for example, decision in zip(held.examples, held.decisions(params), strict=True):
         if example.label == OUT_OF_SCOPE:
             outside.append(decision.outcome == DECLINE)
         elif decision.outcome != ANSWER:  # in scope or too general: offer topics instead

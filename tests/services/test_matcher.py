@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -24,6 +25,7 @@ from bot.services.matcher import (
     Model,
     Params,
     decide,
+    decide_message,
     question_part,
 )
 from bot.services.training import Example
@@ -72,7 +74,7 @@ def test_serving_gives_the_trained_models_own_scores(kind):
     for text in ("cty no luong", "tăng ca chủ nhật", "hôm nay giá vàng", "không có chữ nào quen"):
         row = hstack([v.transform([reader.features(text)]) for v in vectorizers]).tocsr()
         expected = reference.decision_function(row)[0]
-        served = np.log(model.probabilities(text))
+        served = np.log(model.plain_probabilities(text))
         # Scores are equal up to a constant (softmax drops it): compare the differences.
         assert np.allclose(served - served[0], expected - expected[0], atol=1e-4), text
 
@@ -85,7 +87,7 @@ def test_a_model_is_stored_without_pickles_and_loads_the_same(tmp_path):
         assert "coef" in data
     loaded = Model.load(path, VOCABULARY)
     for text in ("cty no luong 2 thang", "OT bao nhieu", "xổ số"):
-        assert np.allclose(loaded.probabilities(text), model.probabilities(text))
+        assert np.allclose(loaded.plain_probabilities(text), model.plain_probabilities(text))
     assert loaded.classes == model.classes and loaded.fingerprint == "test"
 
 
@@ -131,6 +133,45 @@ def test_a_long_message_is_looked_at_in_its_question():
     )
     assert question_part(no_mark) == "Giá phân bón bây giờ là bao nhiêu"
     assert question_part("công ty nợ lương thì làm sao?") is None  # short: one question
+
+
+def test_a_long_message_whose_question_is_out_of_scope_is_declined():
+    work_story = np.array([0.6, 0.1, 0.2, 0.1])  # the story alone: overtime, clearly
+    off_topic = np.array([0.02, 0.02, 0.9, 0.06])  # its question: out of scope, clearly
+    declined = decide_message(work_story, off_topic, CLASSES, PARAMS)
+    assert (declined.outcome, declined.topic) == (DECLINE, None)
+    # A question in scope, or only vaguely out of it, is mixed with the story as before.
+    vague = np.array([0.3, 0.1, 0.5, 0.1])
+    mixed = decide_message(work_story, vague, CLASSES, replace(PARAMS, whole_share=0.5))
+    assert (mixed.outcome, mixed.topic) == (UNSURE, None)
+    kept = decide_message(work_story, None, CLASSES, PARAMS)
+    assert (kept.outcome, kept.topic) == (ANSWER, "rights.overtime")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Em làm ca đêm ở khách sạn bên Lâm Viên đã hai năm. Cho em hỏi xe khách đi Nha Trang "
+        "nhà xe nào rẻ?",
+        "toi lam ca dem o khach san lam vien. xe khach di nha trang nha xe nao re vay?",
+        "Mình là công nhân vườn hoa ở Trại Mát, lương tháng 6 triệu. Mua xe máy trả góp ở đâu "
+        "lãi thấp?",
+    ],
+)
+def test_the_served_model_declines_an_off_topic_question_after_a_work_story(message):
+    match = shared_knowledge().search(message, "vi")
+    assert (match.declined, match.topic) == (True, None), match
+
+
+@pytest.mark.parametrize(
+    ("message", "topic"),
+    [
+        ("Em làm ở homestay 3 năm rồi. Em có được nghỉ phép năm không ạ?", "rights.annual_leave"),
+        ("Công ty em ở Phú Hội nợ lương hai tháng rồi. Em phải làm sao?", "rights.wage_payment"),
+    ],
+)
+def test_a_work_story_with_a_question_in_scope_is_answered(message, topic):
+    assert shared_knowledge().search(message, "vi").topic == topic
 
 
 def test_a_training_file_must_name_a_topic(tmp_path):
