@@ -20,7 +20,7 @@ from sqlalchemy import Table, and_, delete, func, insert, or_, select, tuple_, u
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage import leases
+from storage import dialect, leases
 from storage.db import rows_changed
 from storage.localtime import start_of_day
 from storage.models import OutboxItem
@@ -221,6 +221,10 @@ async def mark_sent(
 ) -> None:
     """Mark messages sent (the day only). Those in `forget` also lose their text and whom
     they went to: once delivered, the messenger holds them, not us."""
+    # A mark lost with the database server means the message is sent again, nothing worse;
+    # not waiting for the disk shortens the moment a killed process's sends are unmarked
+    # (each of them a repeat for the process that takes over).
+    await dialect.commit_without_waiting_for_disk(session)
     kept = [i for i in ids if i not in set(forget)]
     if kept:
         await session.execute(
