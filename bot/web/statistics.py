@@ -7,7 +7,7 @@ small-cell rule (storage.statistics.disclose) every count here is exact: the off
 open each case behind it in the queue. Per table: requests by category, status, union and
 month, membership interest per month and the median times count Scope.visible(); members
 against the plan count the admissions of Scope.actionable(); the membership funnel (overall,
-per union, per link) counts the people who came through the reader's unions' own
+per union by month, per link) counts the people who came through the reader's unions' own
 outreach links (the federation's readers: everyone) and the membership requests of
 Scope.visible(): all exact. The one list of things officers cannot open, the questions the
 bot could not answer (every union's askers), keeps its own rule: only wordings asked by 5

@@ -523,14 +523,16 @@ async def test_each_link_and_union_shows_its_funnel_by_month_with_its_conversion
     assert figures(page, BY_LINK) == {
         GATE: ["5", "1", "1", "1", "1", "20%"], NIGHT: ["20", "9", "4", "3", "1", "5%"],
     }  # fmt: skip
-    # Beyond the federation, "overall" is what the officer's own links brought: the union's,
-    # by month, its total and each step against the one before.
-    overall = figures(page, 'id="chart-funnel"')
-    assert months_of(overall) == union
-    assert (overall["Tổng"], overall[SHARE]) == (
+    # The union by month, its total and each step against the one before.
+    mine = figures(page, f'<details class="union-funnel"><summary>{names[SUA]}</summary>')
+    assert months_of(mine) == union
+    assert (mine["Tổng"], mine[SHARE]) == (
         ["25", "10", "5", "4", "2"],
         ["—", "40%", "50%", "80%", "50%"],
     )
+    # Beyond the federation, "overall" is what the officer's own links brought: the union's.
+    overall = figures(page, 'id="chart-funnel"')
+    assert months_of(overall) == union and overall["Tổng"] == mine["Tổng"]
     assert data_of(page)["charts"]["funnel"]["series"][0]["values"] == [25, 10, 5, 4, 2]
     assert HOTEL not in page and names[THONG] not in page
     assert '<p class="pace">' not in page  # the plan's targets are the federation's
@@ -576,6 +578,9 @@ async def test_the_federation_sees_everyone_by_month_and_the_pace_to_its_next_ta
         names[THONG]: ["9", "4", "2", "2", "2", "22%"],
     }
     assert list(figures(page, BY_LINK)) == [HOTEL, GATE, NIGHT]  # the newest first
+    hotel = figures(page, f'<details class="union-funnel"><summary>{names[THONG]}</summary>')
+    assert months_of(hotel) == {"10/2024": [9, 4, 2, 2, 2]}
+    assert hotel[SHARE] == ["—", "44%", "50%", "100%", "100%"]
     # 1,000 members on the baseline and 8 admitted this year: 492 to go by the end of 2030.
     today = NOW.astimezone(LOCAL_TIME).date()
     months_left = (2030 - today.year) * 12 + 13 - today.month
@@ -688,3 +693,4 @@ async def test_two_unions_of_one_name_keep_their_own_funnels(stats_client, sessi
     rows = re.findall(rf'<th scope="row">{names[SUA]}</th>((?:<td class="n">[^<]*</td>)+)', html)
     totals = [re.findall(r'<td class="n">([^<]*)</td>', row)[:5] for row in rows]
     assert sorted(totals) == [["25", "10", "5", "4", "2"], ["9", "4", "2", "2", "2"]]
+    assert page.count(f'<details class="union-funnel"><summary>{names[SUA]}</summary>') == 2
