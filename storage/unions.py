@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.directory import Directory, UnionEntry, WardEntry, WorkplaceEntry
@@ -219,18 +219,23 @@ async def places(
 
 async def coverage(
     session: AsyncSession, union_ids: frozenset[int] | None, least: int
-) -> tuple[int, int]:
-    """Of the directory's workplaces with `least` or more workers within these unions' reach
-    (as `places`; all when None): how many have a union of their own, and how many there
-    are. Workplaces whose size is not known are not counted."""
-    query = select(Workplace.union_id.is_not(None), func.count()).where(Workplace.workers >= least)
+) -> tuple[int, int, int]:
+    """Of the directory's workplaces within these unions' reach (as `places`; all when None)
+    whose size is known: how many of those with `least` or more workers have a union of
+    their own, how many such workplaces there are, and how many have a known size at all
+    (none: the directory gives no sizes; some: perhaps none is that large)."""
+    large = Workplace.workers >= least
+    query = select(
+        func.count(case((and_(large, Workplace.union_id.is_not(None)), 1))),
+        func.count(case((large, 1))),
+        func.count(),
+    ).where(Workplace.workers.is_not(None))
     if union_ids is not None:
         ids = sorted(union_ids)
         in_wards = select(Ward.id).where(Ward.organizing_union_id.in_(ids))
         query = query.where(or_(Workplace.union_id.in_(ids), Workplace.ward_id.in_(in_wards)))
-    rows = await session.execute(query.group_by(Workplace.union_id.is_not(None)))
-    counts = {bool(has_union): int(n) for has_union, n in rows}
-    return counts.get(True, 0), counts.get(True, 0) + counts.get(False, 0)
+    with_union, many, sized = (await session.execute(query)).one()
+    return int(with_union), int(many), int(sized)
 
 
 def all_unions_query() -> Select[Union]:

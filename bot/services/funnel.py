@@ -1,6 +1,7 @@
 """The membership funnel: arrivals → questions asked → membership interest → contacted →
 admitted, by month, for outreach links, for the unions that made them, and overall; with
-the conversion at each step and the pace the plan's next target asks for.
+the conversion at each step, the pace the plan's next target asks for, and the plan's
+coverage: unions in 85% of the enterprises with 25 or more workers.
 
 Arrivals and questions are counted as they happen (storage/outreach.py: people, once each);
 the later steps come from the membership requests the reader may open: filed (interest),
@@ -51,7 +52,7 @@ class Funnel:
         return sorted(self.months.items())
 
 
-def _interest_steps(item: outreach.Interest) -> Iterable[tuple[str, str]]:
+def request_steps(item: outreach.Interest) -> Iterable[tuple[str, str]]:
     """(month, step) for what a membership request has gone through."""
     yield statistics.month_of(item.filed), "interest"
     if item.answered is not None:
@@ -70,7 +71,7 @@ async def by_link(
         funnels[row.link_id].add(row.month, row.step, row.count)
     for item in await outreach.interests(session, where, link_ids) if link_ids else ():
         if item.link_id in funnels:
-            for month, step in _interest_steps(item):
+            for month, step in request_steps(item):
                 funnels[item.link_id].add(month, step)
     return funnels
 
@@ -82,7 +83,7 @@ async def overall(session: AsyncSession, where: ColumnElement[bool]) -> Funnel:
     for row in await outreach.counts(session, [outreach.EVERYONE]):
         funnel.add(row.month, row.step, row.count)
     for item in await outreach.interests(session, where):
-        for month, step in _interest_steps(item):
+        for month, step in request_steps(item):
             funnel.add(month, step)
     return funnel
 
@@ -132,3 +133,31 @@ def _months_back(today: date, months: int) -> date:
     two before it)."""
     index = today.year * 12 + today.month - 1 - (months - 1)
     return date(index // 12, index % 12 + 1, 1)
+
+
+# The plan's coverage target (plan 41-KH/ThU): unions in COVERAGE_PERCENT of the enterprises
+# with LARGE or more workers. In whole percents, so that no float rounding asks for one union
+# too many or too few.
+COVERAGE_PERCENT = 85
+LARGE = 25
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """Of the directory's workplaces within reach: those whose size it gives (`sized`), those
+    of them with LARGE or more workers (`large`), and how many of these have a union."""
+
+    with_union: int
+    large: int
+    sized: int
+
+    @property
+    def share(self) -> float | None:
+        """The share with a union, rounded down to a whole percent (never shown as the
+        target while one union short of it); None without any such workplace."""
+        return self.with_union * 100 // self.large / 100 if self.large else None
+
+    @property
+    def needed(self) -> int:
+        """How many more of them need a union for the target share."""
+        return max(0, -(-self.large * COVERAGE_PERCENT // 100) - self.with_union)

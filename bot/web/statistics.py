@@ -6,10 +6,13 @@ Only the cases the officer may read are counted (Scope.visible(); admins: all), 
 small-cell rule (storage.statistics.disclose) every count here is exact: the officer can
 open each case behind it in the queue. Per table: requests by category, status, union and
 month, membership interest per month and the median times count Scope.visible(); members
-against the plan count the admissions of Scope.actionable(): all exact. The one list of
-things officers cannot open, the questions the bot could not answer (every union's askers),
-keeps its own rule: only wordings asked by 5 or more people (storage.statistics.themes).
-Were a table ever to count cases beyond the reader's reach, its `_shown` call passes
+against the plan count the admissions of Scope.actionable(); the membership funnel (overall,
+per union by month, per link) counts the people who came through the reader's unions' own
+outreach links (the federation's readers: everyone) and the membership requests of
+Scope.visible(): all exact. The one list of things officers cannot open, the questions the
+bot could not answer (every union's askers), keeps its own rule: only wordings asked by 5
+or more people (storage.statistics.themes). Were a table ever to count cases beyond the
+reader's reach, its `_shown` call (for the funnel: a `disclose` call of its own) passes
 reader_opens_every_case=False and it shows "<5" and hides what would give one away.
 Rows keep a fixed order (the form's order, names, months), never by size, since a hidden
 cell ranked between two shown ones would be bounded by them. The charts' numbers reach
@@ -271,12 +274,6 @@ async def _members(current: Page, scope: access.Scope, whole: bool) -> dict[str,
     }  # fmt: skip
 
 
-# The plan's coverage target: unions in this share of the enterprises with LARGE or more
-# workers (plan 41-KH/ThU).
-COVERAGE_TARGET = 0.85
-LARGE = 25
-
-
 async def _outreach(
     current: Page, scope: access.Scope, whole: bool, members: dict[str, Any]
 ) -> dict[str, Any]:
@@ -287,23 +284,24 @@ async def _outreach(
     per_link = await funnel.by_link(session, [link.id for link in links], where)
     # Beyond the whole federation, "overall" is what the reader's own links brought.
     total = await funnel.overall(session, where) if whole else funnel.combined(per_link.values())
-    union_names = {u.id: u.name for u in await current.session.scalars(unions.all_unions_query())}
-    by_union: dict[str, list[funnel.Funnel]] = {}
+    names = {u.id: u.name for u in await current.session.scalars(unions.all_unions_query())}
+    # By the union's id: two unions may share a name (two schools' unions in two wards).
+    by_union: dict[int, list[funnel.Funnel]] = {}
     for link in links:
-        by_union.setdefault(union_names.get(link.union_id, "?"), []).append(per_link[link.id])
-    with_union, large = await unions.coverage(session, None if whole else scope.unions, LARGE)
+        by_union.setdefault(link.union_id, []).append(per_link[link.id])
+    counted = await unions.coverage(session, None if whole else scope.unions, funnel.LARGE)
     totals = total.totals
     return {
         "total": total,
-        "unions": sorted((name, funnel.combined(f)) for name, f in by_union.items()),
+        "unions": [
+            (names[union_id], funnel.combined(by_union[union_id]))
+            for union_id in sorted(by_union, key=lambda union_id: (names[union_id], union_id))
+        ],
         "links": [(link, per_link[link.id]) for link in links],
         "pace": _pace(current, whole, members),
-        "coverage": {
-            "with_union": with_union, "large": large, "least": LARGE,
-            "share": with_union / large if large else None, "target": COVERAGE_TARGET,
-            # In whole percents, so no float rounding asks for one union too many.
-            "needed": max(0, -(-large * round(COVERAGE_TARGET * 100) // 100) - with_union),
-        },
+        "coverage": funnel.Coverage(*counted),
+        "least": funnel.LARGE,
+        "target": funnel.COVERAGE_PERCENT / 100,
         "chart": {
             "labels": [_(STEP_NAMES[step]) for step in funnel.STEPS],
             "series": [{"label": _("People"), "values": [totals[s] for s in funnel.STEPS]}],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -21,8 +22,8 @@ from bot.app import create_app
 from bot.config import CONTENT_DIR
 from bot.services import accounts
 from bot.services.i18n import LOCAL_TIME
-from storage import cases, people, unanswered, unions
-from storage.models import AuditEntry, Case, Union
+from storage import cases, outreach, people, unanswered, unions
+from storage.models import AuditEntry, Case, OutreachCount, OutreachLink, Union, Workplace
 from tests.fixtures.browser import SCREENSHOTS
 from tests.support import TEST_VAULT, count
 from tests.untranslated import leaks, visible_text
@@ -418,3 +419,278 @@ LABEL_BOXES = """(key) => {
                 top: origin.top + top, bottom: origin.top + top + h};
     });
 }"""
+
+
+# ---------------------------------------------------------------------------- the funnel
+
+EVERY = 0  # storage.outreach.EVERYONE: the counts of everyone, whichever way they came
+NIGHT, GATE, HOTEL = "Ca đêm nhà máy sữa", "Cổng nhà máy sữa", "Khách sạn Thông Xanh, Tết"
+# Arrivals and questions per link and month, as the bot counted them.
+COUNTED = [
+    (NIGHT, "2024-10", "arrival", 12), (NIGHT, "2024-10", "question", 6),
+    (NIGHT, "2024-11", "arrival", 8), (NIGHT, "2024-11", "question", 3),
+    (GATE, "2024-11", "arrival", 5), (GATE, "2024-11", "question", 1),
+    (HOTEL, "2024-10", "arrival", 9), (HOTEL, "2024-10", "question", 4),
+    (EVERY, "2024-10", "arrival", 40), (EVERY, "2024-10", "question", 15),
+    (EVERY, "2024-11", "arrival", 30), (EVERY, "2024-11", "question", 10),
+]  # fmt: skip
+# Membership requests through each link: filed, first answered, admitted (UTC; 03:00 UTC is
+# 10:00 in Đà Lạt). The last of the night shift's is filed at 01:00 on 1 December in Đà Lạt.
+REQUESTS = [
+    (NIGHT, "2024-10-05T03", "2024-10-06T03", None),
+    (NIGHT, "2024-10-12T03", "2024-10-13T03", None),
+    (NIGHT, "2024-10-20T03", "2024-11-02T03", "2024-11-20"),
+    (NIGHT, "2024-11-30T18", None, None),
+    (GATE, "2024-11-10T03", "2024-11-11T03", "2024-12-02"),
+    (HOTEL, "2024-10-03T03", "2024-10-04T03", "2024-10-25"),
+    (HOTEL, "2024-10-03T03", "2024-10-04T03", "2024-10-25"),
+]
+SUA, THONG = "GR-SUACAONGUYEN", "GR-THONGXANH"
+
+
+def moment(text: str) -> datetime:
+    return datetime.fromisoformat(f"{text}:00+00:00")
+
+
+async def add_links(sessions) -> dict[str, str]:
+    """Two links of Binh's union (the night shift's and the gate's), one of Khách sạn Thông
+    Xanh's; their counts and the membership requests that came through them. The unions'
+    names by code."""
+    async with sessions() as session:
+        held = {u.code: u for u in await session.scalars(select(Union))}
+        links = {EVERY: EVERY}
+        for label, code in ((NIGHT, SUA), (GATE, SUA), (HOTEL, THONG)):
+            link = await outreach.add(
+                session, code=f"code{len(links)}xx", union_id=held[code].id, label=label,
+                created_at=moment("2024-09-01T03"), active=True,
+            )  # fmt: skip
+            links[label] = link.id
+        for label, month, step, n in COUNTED:
+            session.add(OutreachCount(month=month, link_id=links[label], step=step, count=n))
+        await session.commit()
+    async with sessions() as session:
+        for label, filed, answered, admitted in REQUESTS:
+            link = await session.get(OutreachLink, links[label])
+            worker = await people.create(
+                session, "telegram", f"worker-{next(WORKERS)}", "vi", moment(filed)
+            )
+            case = await cases.open(
+                session, kind="membership", union_id=link.union_id, category="contract",
+                person_id=worker.id, text=SECRET_TEXT, now=moment(filed),
+                outreach_link_id=link.id,
+                details={"admitted_at": admitted} if admitted else {},
+            )  # fmt: skip
+            case.first_response_at = moment(answered) if answered else None
+        await session.commit()
+    return {code: union.name for code, union in held.items()}
+
+
+def figures(page: str, marker: str) -> dict[str, list[str]]:
+    """The first table after `marker`: each row's heading (its text) and shown numbers."""
+    start = page.index(marker)
+    html = page[start : page.index("</table>", start)]
+    found = {}
+    for heading, cells in re.findall(r'<tr[^>]*><th scope="row">(.*?)</th>(.*?)</tr>', html):
+        found[re.sub(r"<[^>]+>", "", heading)] = re.findall(r'<td class="n">([^<]*)</td>', cells)
+    return found
+
+
+def months_of(table: dict[str, list[str]]) -> dict[str, list[int]]:
+    """A funnel table's months (10/2024) and their numbers."""
+    return {
+        month: [int(n.replace(".", "")) for n in row]
+        for month, row in table.items()
+        if re.fullmatch(r"\d\d/\d{4}", month)
+    }
+
+
+SHARE = "Tỉ lệ so với bước trước"
+BY_UNION = "Theo công đoàn (các đường dẫn của công đoàn đó)"
+BY_LINK = "Theo đường dẫn"
+
+
+async def test_each_link_and_union_shows_its_funnel_by_month_with_its_conversions(
+    stats_client, sessions
+):
+    names = await add_links(sessions)
+    await log_in(stats_client, "binh")
+    page = await (await stats_client.get("/officer/stats")).text()
+    night = {"10/2024": [12, 6, 3, 2, 0], "11/2024": [8, 3, 0, 1, 1], "12/2024": [0, 0, 1, 0, 0]}
+    gate = {"11/2024": [5, 1, 1, 1, 0], "12/2024": [0, 0, 0, 0, 1]}
+    union = {"10/2024": [12, 6, 3, 2, 0], "11/2024": [13, 4, 1, 2, 1], "12/2024": [0, 0, 1, 0, 1]}
+    # By union and by link: the totals, and each one's admitted of arrived.
+    assert figures(page, BY_UNION) == {names[SUA]: ["25", "10", "5", "4", "2", "8%"]}
+    assert figures(page, BY_LINK) == {
+        GATE: ["5", "1", "1", "1", "1", "20%"], NIGHT: ["20", "9", "4", "3", "1", "5%"],
+    }  # fmt: skip
+    # The union by month, its total and each step against the one before.
+    mine = figures(page, f'<details class="union-funnel"><summary>{names[SUA]}</summary>')
+    assert months_of(mine) == union
+    assert (mine["Tổng"], mine[SHARE]) == (
+        ["25", "10", "5", "4", "2"],
+        ["—", "40%", "50%", "80%", "50%"],
+    )
+    # Beyond the federation, "overall" is what the officer's own links brought: the union's.
+    overall = figures(page, 'id="chart-funnel"')
+    assert months_of(overall) == union and overall["Tổng"] == mine["Tổng"]
+    assert data_of(page)["charts"]["funnel"]["series"][0]["values"] == [25, 10, 5, 4, 2]
+    assert HOTEL not in page and names[THONG] not in page
+    assert '<p class="pace">' not in page  # the plan's targets are the federation's
+    # Each link's own page shows its months.
+    for label, months in ((NIGHT, night), (GATE, gate)):
+        own = await (
+            await stats_client.get(f"/officer/outreach/{await link_id(sessions, label)}")
+        ).text()
+        assert months_of(figures(own, 'class="figures funnel"')) == months, label
+
+
+async def link_id(sessions, label: str) -> int:
+    async with sessions() as session:
+        return await session.scalar(select(OutreachLink.id).where(OutreachLink.label == label))
+
+
+async def test_the_federation_sees_everyone_by_month_and_the_pace_to_its_next_target(
+    stats_client, sessions
+):
+    names = await add_links(sessions)
+    await log_in(stats_client, "admin")
+    page = await (await stats_client.get("/officer/stats")).text()
+    # Everyone, whichever way they came: the counts of everyone (each request's worker
+    # arrived in the month they first wrote), every membership request; and the fixture's 32
+    # workers this month, its 9 membership requests, 8 of them admitted in January.
+    overall = {
+        "10/2024": [45, 15, 5, 4, 2],
+        "11/2024": [31, 10, 1, 2, 1],
+        "12/2024": [1, 0, 1, 0, 1],
+    }
+    for month, step, n in (
+        (NOW.astimezone(LOCAL_TIME), 0, 32),
+        (NOW.astimezone(LOCAL_TIME), 2, 9),
+        (datetime(THIS_YEAR, 1, 15, tzinfo=LOCAL_TIME), 4, 8),
+    ):
+        overall.setdefault(f"{month:%m/%Y}", [0] * 5)[step] += n
+    shown = figures(page, 'id="chart-funnel"')
+    assert months_of(shown) == overall
+    assert shown["Tổng"] == ["109", "25", "16", "6", "12"]
+    assert shown[SHARE] == ["—", "23%", "64%", "38%", "200%"]  # nobody answered 8 of the 12
+    assert figures(page, BY_UNION) == {
+        names[SUA]: ["25", "10", "5", "4", "2", "8%"],
+        names[THONG]: ["9", "4", "2", "2", "2", "22%"],
+    }
+    assert list(figures(page, BY_LINK)) == [HOTEL, GATE, NIGHT]  # the newest first
+    hotel = figures(page, f'<details class="union-funnel"><summary>{names[THONG]}</summary>')
+    assert months_of(hotel) == {"10/2024": [9, 4, 2, 2, 2]}
+    assert hotel[SHARE] == ["—", "44%", "50%", "100%", "100%"]
+    # 1,000 members on the baseline and 8 admitted this year: 492 to go by the end of 2030.
+    today = NOW.astimezone(LOCAL_TIME).date()
+    months_left = (2030 - today.year) * 12 + 13 - today.month
+    # The 8 admitted on 15 January, if that is in the last 3 months (this one included).
+    lately = "2,7" if (today.month == 1 and today.day >= 15) or 1 < today.month <= 3 else "0"
+    assert (
+        '<p class="pace">Để đạt 1.500 đoàn viên theo kế hoạch vào cuối năm 2030 (hiện có 1.008), '
+        f"mỗi tháng cần khoảng {math.ceil(492 / months_left)} người gia nhập; 3 tháng qua trợ lý "
+        f"đưa về bình quân {lately} người mỗi tháng.</p>"
+    ) in page
+
+    await log_in(stats_client, "khac")  # Khách sạn Thông Xanh's officer: their link only
+    page = await (await stats_client.get("/officer/stats")).text()
+    assert months_of(figures(page, 'id="chart-funnel"')) == {"10/2024": [9, 4, 2, 2, 2]}
+    assert list(figures(page, BY_LINK)) == [HOTEL] and NIGHT not in page
+
+
+# ---------------------------------------------------------------------------- coverage
+
+
+def coverage_of(page: str) -> str:
+    start = page.index('<section id="coverage">')
+    return " ".join(visible_text(page[start : page.index("</section>", start)]).split())
+
+
+async def add_workplaces(sessions, union_code: str | None, workers: int, n: int) -> None:
+    async with sessions() as session:
+        union = await unions.by_code(session, union_code) if union_code else None
+        ward = await unions.ward_named(session, "Phường Cam Ly - Đà Lạt")
+        for _ in range(n):
+            session.add(Workplace(
+                name=f"Doanh nghiệp {next(WORKERS)}", ward_id=ward.id, workers=workers,
+                union_id=union.id if union else None,
+            ))  # fmt: skip
+        await session.commit()
+
+
+async def set_workers(sessions, workers: int | None, name: str | None = None) -> None:
+    async with sessions() as session:
+        chosen = (
+            update(Workplace) if name is None else update(Workplace).where(Workplace.name == name)
+        )
+        await session.execute(chosen.values(workers=workers))
+        await session.commit()
+
+
+async def test_coverage_counts_enterprises_of_25_or_more_workers_against_85_percent(
+    stats_client, sessions
+):
+    await log_in(stats_client, "admin")
+    # The sample directory: 10 workplaces of 28 to 410 workers, 6 with a union.
+    page = await (await stats_client.get("/officer/stats")).text()
+    assert coverage_of(page) == (
+        "Công đoàn ở doanh nghiệp có từ 25 lao động trở lên 60% · 6 trên 10 nơi làm việc như "
+        "vậy trong danh bạ đã có công đoàn; chỉ tiêu kế hoạch là 85%. Cần thêm 3 công đoàn nữa "
+        "để đạt chỉ tiêu."
+    )
+    # 11 more with a union and exactly 25 workers; Cà phê Đồi Mây (no union) down to 24, and
+    # 5 small ones (two with a union) that do not count: 17 of 20, exactly 85%.
+    await add_workplaces(sessions, "GR-SUACAONGUYEN", 25, 11)
+    await add_workplaces(sessions, "GR-SUACAONGUYEN", 24, 2)
+    await add_workplaces(sessions, None, 3, 3)
+    await set_workers(sessions, 24, "Công ty TNHH Cà phê Đồi Mây")
+    page = await (await stats_client.get("/officer/stats")).text()
+    assert "85% · 17 trên 20 nơi làm việc" in coverage_of(page)
+    assert coverage_of(page).endswith("chỉ tiêu kế hoạch là 85%. Đã đạt chỉ tiêu.")
+    # One more without a union: 17 of 21 is 80.95%, one union short (17.85 rounds up to 18).
+    await add_workplaces(sessions, None, 25, 1)
+    page = await (await stats_client.get("/officer/stats")).text()
+    assert "80% · 17 trên 21" in coverage_of(page)
+    assert coverage_of(page).endswith("Cần thêm 1 công đoàn nữa để đạt chỉ tiêu.")
+
+
+async def test_coverage_says_when_no_enterprise_is_that_large_or_no_size_is_known(
+    stats_client, sessions
+):
+    await log_in(stats_client, "admin")
+    await set_workers(sessions, 24)
+    page = await (await stats_client.get("/officer/stats")).text()
+    assert coverage_of(page).endswith(
+        "Trong 10 nơi làm việc mà danh bạ có số lao động, chưa nơi nào có từ 25 lao động trở lên."
+    )
+    await set_workers(sessions, None)
+    page = await (await stats_client.get("/officer/stats")).text()
+    assert coverage_of(page).endswith(
+        "Danh bạ chưa có số lao động của nơi làm việc nào (trường “workers”)."
+    )
+
+
+async def test_an_officer_sees_the_coverage_of_their_own_reach(stats_client, sessions):
+    await add_tree(sessions)
+    await log_in(stats_client, "xuan")  # Xuân Hương: Thông Xanh, Hồ Xuân, and Phố Núi (none)
+    page = await (await stats_client.get("/officer/stats")).text()
+    assert "66% · 2 trên 3 nơi làm việc" in coverage_of(page)  # 66.7% is not 67%
+    assert coverage_of(page).endswith("Cần thêm 1 công đoàn nữa để đạt chỉ tiêu.")
+    await log_in(stats_client, "binh")  # Sữa Cao Nguyên's union: its one workplace
+    page = await (await stats_client.get("/officer/stats")).text()
+    assert "100% · 1 trên 1 nơi làm việc" in coverage_of(page)
+
+
+async def test_two_unions_of_one_name_keep_their_own_funnels(stats_client, sessions):
+    names = await add_links(sessions)
+    async with sessions() as session:
+        await session.execute(update(Union).where(Union.code == THONG).values(name=names[SUA]))
+        await session.commit()
+    await log_in(stats_client, "admin")
+    page = await (await stats_client.get("/officer/stats")).text()
+    start = page.index(BY_UNION)
+    html = page[start : page.index("</table>", start)]
+    rows = re.findall(rf'<th scope="row">{names[SUA]}</th>((?:<td class="n">[^<]*</td>)+)', html)
+    totals = [re.findall(r'<td class="n">([^<]*)</td>', row)[:5] for row in rows]
+    assert sorted(totals) == [["25", "10", "5", "4", "2"], ["9", "4", "2", "2", "2"]]
+    assert page.count(f'<details class="union-funnel"><summary>{names[SUA]}</summary>') == 2
