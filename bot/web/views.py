@@ -23,12 +23,13 @@ from aiohttp import web
 from sqlalchemy import and_
 
 from bot.services import access, alerts, casework, labels
-from bot.services.i18n import N_, _
+from bot.services.i18n import N_, _, format_date
 from bot.services.text import whole_number
 from bot.web import auth, triage
 from bot.web.pages import SECURITY_HEADERS, Page, redirect
 from storage import audit, canned, cases, evidence, officers, unions
 from storage.models import CASE_KINDS, CASE_STATUSES, Case, Officer, Union, Ward, Workplace
+from storage.statistics import admitted_on
 
 VIEWS = cases.QUEUE_VIEWS
 PAGE_SIZE = 50
@@ -317,6 +318,7 @@ async def case_page(current: Page) -> web.StreamResponse:
         contact=casework.contact(current.services, case),
         erased=await alerts.erased(session, case),
         details=_details(case),
+        admitted=_admitted(case),
         can_act=scope.can_act(case),
         colleagues=_takers(names, case, _officer(current)),
         canned=await canned.all_replies(session),
@@ -332,6 +334,12 @@ def _takers(names: Mapping[int, str], case: Case, me: Officer) -> list[tuple[int
     if me.role == "admin":
         takers[me.id] = me.name
     return sorted(takers.items(), key=lambda item: item[1])
+
+
+def _admitted(case: Case) -> str | None:
+    """The day the worker was confirmed as admitted, as officers read dates: '5/12/2026'."""
+    day = admitted_on(case.details)
+    return format_date(day) if day else None
 
 
 def _details(case: Case) -> Mapping[str, str]:

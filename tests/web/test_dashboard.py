@@ -197,6 +197,11 @@ async def test_confirming_a_member_records_the_admission(dashboard, sessions):
         case = await cases.by_code(session, code)
     today_in_vietnam = datetime.now(calendar.LOCAL_TIME).date()
     assert case.status == "resolved" and case.details["admitted_at"] == str(today_in_vietnam)
+    # The case page says the day as officers read dates elsewhere, not as it is stored.
+    page = await (await client.get(f"/officer/case/{code}")).text()
+    admitted = re.search(r"<dt>Đã kết nạp</dt><dd>(.*?)</dd>", page).group(1)
+    day = today_in_vietnam
+    assert admitted == f"{day.day}/{day.month}/{day.year}"
     grievance = dashboard["codes"]["mine"]
     refused = await client.post(f"/officer/case/{grievance}/admit", data={"csrf": token})
     assert refused.status == 400
