@@ -7,9 +7,10 @@ and the same handoff. Either way the question is counted among the unanswered on
 officers to teach the bot or write content. Greetings, thanks and emoji get a friendly word
 and the menu; "who are you?" the truth (an automated assistant, officers answer messages);
 politics a polite "only work and the union"; a threat to the person's safety the emergency
-numbers and the union's help, before the answer if there is one. `compose()` is the one place
-an answer's text is made: the bot, `unionbot ask` and bench/faq.py all go through it or
-through the same search.
+numbers and the union's help, before the answer if there is one. While a form is set aside,
+text that is no known question (a phone number after /start) gets only the way back to it.
+`compose()` is the one place an answer's text is made: the bot, `unionbot ask` and
+bench/faq.py all go through it or through the same search.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ NEXT_STEPS = {
     "support": (N_("Hardship support"), menus.SUPPORT),
 }
 PAGE_SIZE = 8
+# What is typed while a form is set aside and is no question the bot knows.
+NOT_TAKEN = N_(
+    "I did not take that as an answer: your form is on hold. Tap “Continue” and send it "
+    "again, or “Drop it”."
+)
 SAFETY = N_("If you are in danger right now, call the police on 113 (ambulance 115) straight away.")
 
 
@@ -166,6 +172,11 @@ async def on_text(ctx: Context, msg: Incoming) -> list[Outgoing]:
     knowledge = ctx.services.knowledge
     language = ctx.person.language
     match = knowledge.search(text, language)
+    if forms.PAUSED in ctx.state and match.topic is None and match.smalltalk is None:
+        # Likely an answer meant for the form set aside (a phone number after /start): no
+        # question to apologise for or keep among the unanswered; only the way back to the
+        # form (forms.offer_back adds "Continue" / "Drop it" above the menu button).
+        return [ctx.reply(_(NOT_TAKEN), ((menu.back_to_menu(),),))]
     if match.smalltalk in (None, "danger"):
         # Kept so that "Ask a union officer" passes on exactly what the worker wrote.
         ctx.state["draft"] = text
@@ -183,10 +194,6 @@ async def on_text(ctx: Context, msg: Incoming) -> list[Outgoing]:
     if match.smalltalk is None:
         await outreach.asked(ctx.session, ctx.state, ctx.now)
     reply_text, buttons = compose(knowledge, match, language, today(ctx))
-    if forms.PAUSED in ctx.state and match.topic is None and match.smalltalk is None:
-        # Likely an answer meant for the form set aside (a phone number after /start).
-        hint = _("If that was for the form you are filling in, tap “Continue” and send it again.")
-        reply_text = f"{hint}\n\n{reply_text}"
     replies = [ctx.reply(reply_text, buttons)]
     if ctx.first_contact and match.smalltalk is None:
         # Someone's very first message: say what the bot is before answering.

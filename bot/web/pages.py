@@ -82,6 +82,24 @@ def category_of(case: Case) -> str | None:
     return labels.category(case.kind, case.category)
 
 
+QUESTION_TOPICS = labels.table(labels.QUESTION_TOPICS)
+
+
+def category_name(services: Services, kind: str, category: str | None) -> str | None:
+    """A case's category as officers read it, translated, a question's topic included (the
+    menu item it came from, or a knowledge-base article's title); None when it has none or
+    one without a label: never a stored code."""
+    if category is None:
+        return None
+    if kind != "question":
+        label = labels.category(kind, category)
+        return _(label) if label else None
+    if category in QUESTION_TOPICS:
+        return _(QUESTION_TOPICS[category])
+    article = services.knowledge.article(category, current_language())
+    return article.title if article is not None else None
+
+
 def number(value: float) -> str:
     """A number as the reader writes it: 13.600 in Vietnamese, 13,600 in English."""
     return format_decimal(value, format="#,##0.#", locale=current_language())

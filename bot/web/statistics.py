@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services import access, funnel, labels, membership_plan
 from bot.services.i18n import N_, _, current_language, format_date
 from bot.web.outreach import STEP_NAMES
-from bot.web.pages import Page, number
+from bot.web.pages import Page, category_name, number
 from storage import audit, outreach, statistics, unions
 from storage.localtime import LOCAL_TIME
 from storage.models import CASE_KINDS, CASE_STATUSES
@@ -103,7 +103,6 @@ def _shown(
     return Table(key, title, column, rows, total), chart
 
 
-QUESTION_TOPICS = labels.table(labels.QUESTION_TOPICS)
 UNKNOWN_KIND = N_("Other")
 UNKNOWN_CATEGORY = N_("other category")
 
@@ -113,12 +112,8 @@ def _category_label(current: Page, kind: str, category: str | None) -> str:
     kind_name = _(labels.OFFICER_KINDS.get(kind, UNKNOWN_KIND))
     if category is None:
         return kind_name
-    label = QUESTION_TOPICS.get(category) if kind == "question" else labels.category(kind, category)
-    if label is None and kind == "question":
-        article = current.services.knowledge.article(category, current_language())
-        if article is not None:  # a knowledge-base topic
-            return f"{kind_name} · {article.title}"
-    return f"{kind_name} · {_(label or UNKNOWN_CATEGORY)}"
+    name = category_name(current.services, kind, category)
+    return f"{kind_name} · {name or _(UNKNOWN_CATEGORY)}"
 
 
 def _month_label(month: str) -> str:

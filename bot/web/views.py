@@ -23,12 +23,14 @@ from aiohttp import web
 from sqlalchemy import and_
 
 from bot.services import access, alerts, casework, labels
-from bot.services.i18n import N_, _
+from bot.services.i18n import N_, _, format_date
 from bot.services.text import whole_number
 from bot.web import auth, triage
-from bot.web.pages import SECURITY_HEADERS, Page, redirect
+from bot.web.pages import SECURITY_HEADERS, Page, category_name, redirect
 from storage import audit, canned, cases, evidence, officers, unions
+from storage.localtime import LOCAL_TIME
 from storage.models import CASE_KINDS, CASE_STATUSES, Case, Officer, Union, Ward, Workplace
+from storage.statistics import admitted_on
 
 VIEWS = cases.QUEUE_VIEWS
 PAGE_SIZE = 50
@@ -213,10 +215,17 @@ async def _places(current: Page, scope: access.Scope) -> dict[str, list[tuple[in
 
 
 EXPORT_LIMIT = 10_000
+# The export's columns as officers read them (msgids), in the order of `_export_row`.
 EXPORT_COLUMNS = (
-    "code", "kind", "category", "status", "union", "workplace", "ward", "anonymous",
-    "created_at", "due_at", "first_response_at", "closed_at", "officer", "contact",
+    N_("Code"), N_("Kind"), N_("Category"), N_("Status"), N_("Union"), N_("Workplace"),
+    N_("Ward"), N_("Anonymous"), N_("Sent"), N_("Due"), N_("First answer"), N_("Ended"),
+    N_("Officer"), N_("Reporter"),
 )  # fmt: skip
+# Times in the export: Vietnam's time, written year first ("2026-12-09 17:00"). A spreadsheet
+# reads that as a date and time whatever its regional settings, and it sorts as text too;
+# "9/12/2026" would be read as 12 September where the computer is set to US English (common
+# in Vietnam), and left as text where the day is over 12.
+EXPORT_TIME = "%Y-%m-%d %H:%M"
 
 
 def spreadsheet_safe(value: object) -> str:
@@ -248,30 +257,36 @@ async def export(current: Page) -> web.StreamResponse:
     )  # fmt: skip
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow(_(column) for column in EXPORT_COLUMNS)
     for case in found:
-        row = await _row(current, case)
-        ward = await current.session.get(Ward, case.ward_id) if case.ward_id else None
-        contact = casework.contact(current.services, case)
-        writer.writerow(
-            spreadsheet_safe(value)
-            for value in (
-                case.code, case.kind, case.category or "", case.status, row["union"],
-                row["place"], ward.name if ward else (case.details or {}).get("ward_text"),
-                "yes" if case.anonymous else "no", _iso(case.created_at), _iso(case.due_at),
-                _iso(case.first_response_at), _iso(case.closed_at), row["assignee"] or "",
-                " · ".join(contact.values()) if contact else "",
-            )
-        )  # fmt: skip
+        writer.writerow(spreadsheet_safe(value) for value in await _export_row(current, case))
     audit.record(
         current.session, actor="officer", officer_id=scope.officer_id, action="cases.exported",
         now=current.now, detail={"view": chosen.view, "rows": len(found)},
     )  # fmt: skip
-    return csv_download(out.getvalue(), f"ho-so-{current.now:%Y%m%d-%H%M}.csv")
+    local = current.now.astimezone(LOCAL_TIME)
+    return csv_download(out.getvalue(), f"ho-so-{local:%Y%m%d-%H%M}.csv")
 
 
-def _iso(moment: datetime | None) -> str:
-    return moment.isoformat(timespec="minutes") if moment else ""
+async def _export_row(current: Page, case: Case) -> list[str | None]:
+    """One case in the export, as the dashboard shows it (labels, not stored codes); contact
+    details only for a named case, nothing identifying for an anonymous one."""
+    row = await _row(current, case)
+    ward = await current.session.get(Ward, case.ward_id) if case.ward_id else None
+    contact = casework.contact(current.services, case)
+    return [
+        case.code, _(labels.OFFICER_KINDS[case.kind]),
+        category_name(current.services, case.kind, case.category),
+        _(labels.OFFICER_STATUSES[case.status]), row["union"], row["place"],
+        ward.name if ward else (case.details or {}).get("ward_text"),
+        _("Yes") if case.anonymous else _("No"), _local(case.created_at), _local(case.due_at),
+        _local(case.first_response_at), _local(case.closed_at), row["assignee"],
+        " · ".join(contact.values()) if contact else None,
+    ]  # fmt: skip
+
+
+def _local(moment: datetime | None) -> str | None:
+    return moment.astimezone(LOCAL_TIME).strftime(EXPORT_TIME) if moment else None
 
 
 # ---------------------------------------------------------------------------- one case
@@ -317,6 +332,7 @@ async def case_page(current: Page) -> web.StreamResponse:
         contact=casework.contact(current.services, case),
         erased=await alerts.erased(session, case),
         details=_details(case),
+        admitted=_admitted(case),
         can_act=scope.can_act(case),
         colleagues=_takers(names, case, _officer(current)),
         canned=await canned.all_replies(session),
@@ -332,6 +348,12 @@ def _takers(names: Mapping[int, str], case: Case, me: Officer) -> list[tuple[int
     if me.role == "admin":
         takers[me.id] = me.name
     return sorted(takers.items(), key=lambda item: item[1])
+
+
+def _admitted(case: Case) -> str | None:
+    """The day the worker was confirmed as admitted, as officers read dates: '5/12/2026'."""
+    day = admitted_on(case.details)
+    return format_date(day) if day else None
 
 
 def _details(case: Case) -> Mapping[str, str]:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.services import drafts
 from handlers.types import Attachment
-from storage.models import Case, Conversation, Evidence
+from storage.models import Case, Conversation, Evidence, UnansweredQuestion
 from tests.handlers.conftest import NOW, buttons, labels
 from tests.support import TEST_VAULT, count
 
@@ -19,6 +19,10 @@ ASK_PHONE = "Công đoàn gọi cho bạn qua số điện thoại nào?"
 SURE = "Bạn muốn huỷ phần đang điền? Chưa có gì được gửi đi."
 CANCELLED = "Đã huỷ, chưa có gì được gửi đi."
 STORY = "Công ty nợ lương hai tháng rồi, cả xưởng chưa ai được trả."
+NOT_TAKEN = (
+    "Mình chưa ghi tin này vào phần bạn đang điền. Bạn bấm “Tiếp tục” rồi gửi lại, hoặc bấm "
+    "“Bỏ phần đang điền”."
+)
 
 
 async def to_name(worker):
@@ -134,9 +138,7 @@ async def test_start_mid_form_sets_the_form_aside_and_offers_it_back(talk, sessi
     assert labels(menu)[:2] == ["Tiếp tục “Gia nhập công đoàn”", "Bỏ phần đang điền"]
     # What is typed now is not taken as the form's answer: the phone is not recorded.
     [not_an_answer] = await worker.say("0912345678")
-    assert not_an_answer.text.startswith(
-        "Nếu đó là câu trả lời cho phần bạn đang điền, bạn bấm “Tiếp tục” rồi gửi lại nhé."
-    )
+    assert not_an_answer.text == NOT_TAKEN
     assert labels(not_an_answer)[0] == "Tiếp tục “Gia nhập công đoàn”"
     state = await state_of(sessions)
     assert "phone" not in state["paused"]["answers"] and "flow" not in state
@@ -152,8 +154,31 @@ async def test_start_mid_form_sets_the_form_aside_and_offers_it_back(talk, sessi
     [dropped] = await worker.press("Bỏ phần đang điền")
     assert dropped.text.startswith(CANCELLED)
     assert "Tiếp tục “Gia nhập công đoàn”" not in labels(dropped)
-    # Only that a question was asked stays (counted once for the funnel, bot/services/outreach.py).
-    assert await state_of(sessions) == {"outreach": {"asked": True}}
+    # Nothing stays: the phone typed while the form was set aside was no question, so it
+    # was not counted as one for the funnel either (bot/services/outreach.py).
+    assert await state_of(sessions) == {}
+
+
+async def test_what_is_typed_while_a_form_is_set_aside_gets_only_a_hint(talk, sessions):
+    """A phone number after /start mid-form is no question: no apology, no topics, nothing
+    kept among the unanswered questions; only how to go back to the form or drop it."""
+    worker = talk()
+    await to_name(worker)
+    await worker.say("Nguyễn Văn An")
+    await worker.say("/start")
+    for typed in ("0912345678", "cty sua cao nguyen"):
+        [hint] = await worker.say(typed)
+        assert hint.text == NOT_TAKEN, typed
+        assert labels(hint) == [
+            "Tiếp tục “Gia nhập công đoàn”", "Bỏ phần đang điền", "Về menu chính",
+        ], typed  # fmt: skip
+    assert await count(sessions, UnansweredQuestion) == 0
+    assert "draft" not in await state_of(sessions)
+    # A question the bot knows is still answered, with the form offered back.
+    [answer] = await worker.say("lương tối thiểu vùng là bao nhiêu")
+    assert answer.text != NOT_TAKEN and labels(answer)[0] == "Tiếp tục “Gia nhập công đoàn”"
+    [thanks] = await worker.say("cảm ơn")
+    assert thanks.text != NOT_TAKEN and labels(thanks)[0] == "Tiếp tục “Gia nhập công đoàn”"
 
 
 async def test_other_commands_mid_form_keep_it_and_offer_it_back(talk, sessions):

@@ -3,6 +3,9 @@ from every page and action, on both databases."""
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -161,25 +164,49 @@ async def test_the_admin_downloads_evidence_as_an_attachment(dashboard, sessions
     assert await count(sessions, AuditEntry, AuditEntry.action == "evidence.viewed") == 1
 
 
+EXPORT_HEADER = [
+    "Mã", "Loại", "Loại việc", "Trạng thái", "Công đoàn", "Nơi làm việc", "Phường/xã", "Ẩn danh",
+    "Ngày gửi", "Hạn", "Trả lời lần đầu", "Kết thúc", "Cán bộ", "Người gửi",
+]  # fmt: skip
+
+
 async def test_the_csv_export_keeps_anonymity_and_neutralises_formulas(dashboard, sessions):
     client, codes = dashboard["client"], dashboard["codes"]
     async with sessions() as session:
         case = await cases.by_code(session, codes["named"])
         case.details = {"workplace_text": '=HYPERLINK("http://evil")'}
+        # 20:30 UTC is 3:30 the next morning in Vietnam: the day officers count from.
+        case.created_at = datetime(2026, 12, 5, 20, 30, tzinfo=UTC)
+        case.due_at = datetime(2026, 12, 9, 10, 0, tzinfo=UTC)
         await session.commit()
     await log_in(client, "binh")
     response = await client.get("/officer/export.csv?view=all")
     assert response.status == 200 and response.content_type == "text/csv"
-    assert response.headers["Content-Disposition"].startswith('attachment; filename="ho-so-')
-    body = (await response.read()).decode("utf-8-sig")
-    lines = body.splitlines()
-    assert lines[0].startswith("code,kind,category,status,union,workplace")
-    rows = {line.split(",")[0]: line for line in lines[1:]}
+    name = re.fullmatch(
+        r'attachment; filename="ho-so-(\d{8}-\d{4})\.csv"', response.headers["Content-Disposition"]
+    )
+    named_at = datetime.strptime(name.group(1), "%Y%m%d-%H%M").replace(tzinfo=calendar.LOCAL_TIME)
+    assert abs(datetime.now(UTC) - named_at) < timedelta(minutes=5)  # Vietnam's time too
+    raw = await response.read()
+    assert raw.startswith(codecs.BOM_UTF8)  # so a spreadsheet reads the accents as UTF-8
+    lines = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    # Headers and values in the officer's words (Vietnamese here), never the stored codes.
+    assert lines[0] == EXPORT_HEADER
+    rows = {line[0]: dict(zip(EXPORT_HEADER, line, strict=True)) for line in lines[1:]}
     assert set(rows) == {codes["mine"], codes["named"]}  # not the other union's case
-    assert "0912345678" in rows[codes["named"]]
-    assert "'=HYPERLINK" in rows[codes["named"]]
+    named = rows[codes["named"]]
+    assert (named["Loại"], named["Loại việc"], named["Trạng thái"], named["Ẩn danh"]) == (
+        "Phản ánh", "Nợ lương, chậm lương", "mới", "Không",
+    )  # fmt: skip
+    # Vietnam's time, written year first so any spreadsheet reads it as a date and sorts it.
+    assert (named["Ngày gửi"], named["Hạn"], named["Kết thúc"]) == (
+        "2026-12-06 03:30", "2026-12-09 17:00", "",
+    )  # fmt: skip
+    assert named["Người gửi"] == "0912345678"
+    assert named["Nơi làm việc"] == """'=HYPERLINK("http://evil")"""
     anonymous = rows[codes["mine"]]
-    assert ",yes," in anonymous and not re.search(r"\d{9}", anonymous.split(",")[-1] or "")
+    assert anonymous["Ẩn danh"] == "Có" and anonymous["Người gửi"] == ""
+    assert not re.search(r"\d{9}", ",".join(anonymous.values()))
     assert await count(sessions, AuditEntry, AuditEntry.action == "cases.exported") == 1
 
 
@@ -197,6 +224,11 @@ async def test_confirming_a_member_records_the_admission(dashboard, sessions):
         case = await cases.by_code(session, code)
     today_in_vietnam = datetime.now(calendar.LOCAL_TIME).date()
     assert case.status == "resolved" and case.details["admitted_at"] == str(today_in_vietnam)
+    # The case page says the day as officers read dates elsewhere, not as it is stored.
+    page = await (await client.get(f"/officer/case/{code}")).text()
+    admitted = re.search(r"<dt>Đã kết nạp</dt><dd>(.*?)</dd>", page).group(1)
+    day = today_in_vietnam
+    assert admitted == f"{day.day}/{day.month}/{day.year}"
     grievance = dashboard["codes"]["mine"]
     refused = await client.post(f"/officer/case/{grievance}/admit", data={"csrf": token})
     assert refused.status == 400

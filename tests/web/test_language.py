@@ -1,8 +1,11 @@
-"""Every dashboard page an officer or an admin reaches is Vietnamese: no English msgid, no
-internal code value and no English phrase in its visible text (tests/untranslated.py)."""
+"""Every dashboard page an officer or an admin reaches, and the CSV export, is Vietnamese: no
+English msgid, no internal code value and no English phrase in its visible text
+(tests/untranslated.py)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from collections.abc import AsyncIterator
@@ -182,12 +185,28 @@ class Scan:
             self.found[f"{'POST ' if post else ''}{path} ({response.status})"] = problems
         return html
 
+    async def csv(self, path: str) -> None:
+        """A CSV export, each cell read as a phrase of its own."""
+        response = await self.client.get(path)
+        assert response.content_type == "text/csv", path
+        rows = csv.reader(io.StringIO((await response.read()).decode("utf-8-sig")))
+        problems = leaks("\n".join(cell for row in rows for cell in row), self.codes)
+        if problems:
+            self.found[f"{path} ({response.status})"] = problems
+
 
 QUEUES = (
     "/officer/queue", "/officer/queue?view=mine", "/officer/queue?view=overdue",
     "/officer/queue?view=all", "/officer/queue?view=all&status=waiting_worker&kind=grievance"
     "&category=harassment", "/officer/queue?view=all&kind=membership",
     "/officer/queue?view=all&q=kh%C3%B4ng+c%C3%B3+g%C3%AC", "/officer/stats", "/officer/replies",
+)  # fmt: skip
+
+
+# The queue's CSV export, which officers open in a spreadsheet: every kind, status, category.
+EXPORTS = (
+    "/officer/export.csv?view=all", "/officer/export.csv?view=all&kind=membership",
+    "/officer/export.csv?view=overdue",
 )  # fmt: skip
 
 
@@ -202,6 +221,8 @@ async def test_every_page_an_officer_and_an_admin_reach_is_vietnamese(busy, sess
         assert await log_in(client, login) == 303
         for path in QUEUES:
             await scan.page(path)
+        for path in EXPORTS:
+            await scan.csv(path)
         for code in busy["codes"]:
             await scan.page(f"/officer/case/{code}")
         code = busy["codes"][2]
