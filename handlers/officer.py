@@ -299,8 +299,6 @@ async def _escalate(
 async def _resolve(ctx: Context, officer: Officer, case: Case) -> list[Outgoing]:
     if case.status in ("resolved", "closed"):
         return [ctx.reply(_("{code} is already resolved.").format(code=case.code))]
-    if case.assignee_id is None:
-        case.assignee_id = officer.id
     told = await casework.set_status(
         ctx.session, ctx.services, case, "resolved", ctx.now, officer.id
     )
@@ -314,12 +312,11 @@ async def _resolve(ctx: Context, officer: Officer, case: Case) -> list[Outgoing]
 
 async def _admit(ctx: Context, officer: Officer, case: Case) -> list[Outgoing]:
     """Confirm a membership admission, as on the dashboard."""
-    if case.kind != "membership":
-        raise StaleButton(OfficerAction("admit", case.id).pack())
-    if (case.details or {}).get("admitted_at"):
-        return [ctx.reply(_("{code}: the admission is already confirmed.").format(code=case.code))]
-    if case.assignee_id is None:
-        case.assignee_id = officer.id
-    told = await casework.admit(ctx.session, ctx.services, case, ctx.now, officer.id)
+    try:
+        told = await casework.admit(ctx.session, ctx.services, case, ctx.now, officer.id)
+    except casework.NotAllowed:
+        raise StaleButton(OfficerAction("admit", case.id).pack()) from None
+    except casework.AlreadyAdmitted:
+        return [ctx.reply(_(casework.ALREADY_ADMITTED).format(code=case.code))]
     done = _("{code}: admission confirmed. The worker has been told.")
     return [ctx.reply(done.format(code=case.code)), *told]

@@ -5,6 +5,7 @@ a small frozen dataclass: `OfficerAction("claim", 42).pack()` gives "o:claim:42"
 `OfficerAction.unpack("o:claim:42")` gives it back, checked field by field (a `Literal`
 field takes only its values, an `int` field only digits, a trailing optional field may be
 left out); anything else raises StaleButton, so a forged or outdated press changes nothing.
+`pack` refuses (ValueError) a value that would not read back the same.
 The registry (handlers/registry.py) routes a press by its namespace.
 
 Part of the contract: it imports nothing of ours but handlers/types.py, so services that
@@ -84,10 +85,20 @@ class Payload:
             cls.namespace = namespace
 
     def pack(self) -> str:
+        """The payload string; ValueError for a value `unpack` would not give back (a field
+        left out before a given one, the separator inside a field but the last, an empty
+        text, a negative number, a word outside a Literal), so no button is ever made stale."""
         values = [getattr(self, spec.name) for spec in _specs(type(self))]
         while values and values[-1] is None:
             values.pop()
-        return SEPARATOR.join([self.namespace, *(str(value) for value in values)])
+        packed = SEPARATOR.join([self.namespace, *(str(value) for value in values)])
+        try:
+            same = type(self).unpack(packed) == self
+        except StaleButton:
+            same = False
+        if not same:
+            raise ValueError(f"{self!r} would not read back from {packed!r}")
+        return packed
 
     @classmethod
     def unpack(cls, payload: str | None) -> Self:

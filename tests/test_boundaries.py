@@ -227,3 +227,28 @@ def test_only_the_telegram_channel_knows_the_telegram_library():
         if name == "telegram" or name.startswith("telegram.")
     )
     assert sorted(set(users)) == ["bot/channels/telegram.py", "bot/channels/telegram_request.py"]
+
+
+def _imported_test_files(node: ast.AST) -> list[str]:
+    """The test files (tests/…/test_*.py) an import statement reaches into."""
+    if isinstance(node, ast.Import):
+        named = [alias.name for alias in node.names]
+    elif isinstance(node, ast.ImportFrom):
+        base = "." * node.level + (node.module or "")
+        named = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+    else:
+        return []
+    ours = [name for name in named if name.startswith(("tests.", "."))]
+    return [name for name in ours if name.rsplit(".", 1)[-1].startswith("test_")]
+
+
+def test_test_files_share_helpers_only_through_shared_modules():
+    """tests/README.md: a test file imports from tests/support.py, tests/scenarios.py,
+    tests/fakes/ or its own directory's conftest.py, never from another test file."""
+    found = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        for name in _imported_test_files(node)
+    ]
+    assert found == []

@@ -29,6 +29,14 @@ class NotAllowed(ValueError):
     """The operation does not apply to this case (e.g. admitting a grievance)."""
 
 
+class AlreadyAdmitted(ValueError):
+    """The admission of this membership request is confirmed already: nothing changes."""
+
+
+# What both front ends answer to a second confirmation (a msgid with {code}).
+ALREADY_ADMITTED = N_("{code}: the admission is already confirmed.")
+
+
 async def recipient(session: AsyncSession, services: Services, case: Case) -> Person | None:
     """The worker behind a case: by id, or by the sealed reporter of an anonymous case."""
     if case.person_id is not None:
@@ -98,10 +106,13 @@ async def set_status(
     now: datetime,
     officer_id: int | None = None,
 ) -> list[Outgoing]:
-    """Move a case to another status and tell the worker."""
+    """Move a case to another status and tell the worker. An officer who moves a case
+    nobody holds (other than back to new) takes it, from Telegram as from the dashboard."""
     if new_status not in CASE_STATUSES:
         raise ValueError(f"unknown case status {new_status!r}")
     old, case.status, case.updated_at = case.status, new_status, now
+    if case.assignee_id is None and officer_id is not None and new_status != "new":
+        case.assignee_id = officer_id
     if new_status in ("resolved", "closed"):
         case.closed_at = now
     audit.record(
@@ -246,9 +257,12 @@ async def admit(
     session: AsyncSession, services: Services, case: Case, now: datetime, officer_id: int
 ) -> list[Outgoing]:
     """Confirm that the worker behind a membership request was admitted: the day is kept
-    for the membership statistics, the case is resolved and the worker told."""
+    for the membership statistics, the case is resolved (and taken, if nobody held it) and
+    the worker told. NotAllowed on any other kind; AlreadyAdmitted the second time."""
     if case.kind != "membership":
         raise NotAllowed("only a membership request can be confirmed")
+    if (case.details or {}).get("admitted_at"):
+        raise AlreadyAdmitted(case.code)
     # A new dict: the JSON column notices a replaced value, not an edited one.
     admitted = now.astimezone(LOCAL_TIME).date().isoformat()
     case.details = {**(case.details or {}), "admitted_at": admitted}

@@ -471,6 +471,8 @@ async def _admit(current: Page, case: Case, form: Form) -> web.StreamResponse:
         )
     except casework.NotAllowed:
         return current.refuse(400, _("Only a membership request can be confirmed."))
+    except casework.AlreadyAdmitted:
+        return current.refuse(400, _(casework.ALREADY_ADMITTED).format(code=case.code))
     current.send(told)
     return _done(case, "admit")
 

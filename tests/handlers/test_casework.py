@@ -3,12 +3,14 @@ through the sealed reporter; the worker answers back through the case."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from bot.services import casework
 from storage.models import AuditEntry, Case, CaseMessage
 from tests.handlers.conftest import NOW, buttons
-from tests.scenarios import file_report, to_anonymity
+from tests.scenarios import add_officer, file_report, to_anonymity
+from tests.support import count
 
 REFUSAL = "Nút này không còn dùng được. Bạn chọn lại giúp mình nhé."
 
@@ -72,3 +74,29 @@ async def test_after_xoadulieu_nobody_can_be_told(talk, sessions, dispatcher):
         case = (await session.scalars(select(Case))).one()
         assert await casework.reply(session, dispatcher.services, case, "Xin chào", NOW) == []
         await session.commit()
+
+
+async def test_an_officer_who_resolves_or_admits_takes_an_unassigned_case(
+    talk, sessions, dispatcher
+):
+    """The rule both front ends follow (Telegram's taps, the dashboard's forms): an officer
+    who changes the status of a case nobody holds takes it; the system (the SLA watch) does
+    not; an admission is confirmed once, and only on a membership request."""
+    await filed_anonymously(talk)
+    binh = await add_officer(sessions, "GR-SUACAONGUYEN", "Trần Thị Bình", "7001")
+    services = dispatcher.services
+    async with sessions() as session:
+        case = (await session.scalars(select(Case))).one()
+        await casework.set_status(session, services, case, "waiting_worker", NOW)
+        assert case.assignee_id is None  # nobody acted: nobody takes it
+        await casework.set_status(session, services, case, "resolved", NOW, binh)
+        assert case.assignee_id == binh
+        with pytest.raises(casework.NotAllowed):
+            await casework.admit(session, services, case, NOW, binh)
+        case.kind, case.assignee_id, case.status = "membership", None, "new"
+        await casework.admit(session, services, case, NOW, binh)
+        assert (case.status, case.assignee_id) == ("resolved", binh)
+        with pytest.raises(casework.AlreadyAdmitted):
+            await casework.admit(session, services, case, NOW, binh)
+        await session.commit()
+    assert await count(sessions, AuditEntry, AuditEntry.action == "member.admitted") == 1

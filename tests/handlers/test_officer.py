@@ -278,8 +278,9 @@ async def test_the_case_view_names_the_time_to_call_in_words(talk, sessions):
 
 async def test_an_officer_confirms_an_admission_on_telegram(talk, sessions):
     """The dashboard's "confirm admission" is one tap on Telegram too (bot/services/casework.py
-    does it for both); the worker is told, and a second tap changes nothing."""
-    await add_officer(sessions, SUA, "Trần Thị Bình", "7001")
+    does it for both); the officer takes the case nobody held, the worker is told, and a
+    second tap changes nothing."""
+    binh = await add_officer(sessions, SUA, "Trần Thị Bình", "7001")
     worker = talk("507", "telegram")
     await worker.say("/start")
     async with sessions() as session:
@@ -300,9 +301,10 @@ async def test_an_officer_confirms_an_admission_on_telegram(talk, sessions):
     async with sessions() as session:
         case = (await session.scalars(select(Case))).one()
         assert case.status == "resolved" and case.details["admitted_at"] == "2026-11-25"
+        assert case.assignee_id == binh
     assert await count(sessions, AuditEntry, AuditEntry.action == "member.admitted") == 1
     [again] = await officer.press_payload(f"o:admit:{case.id}")
-    assert "đã được xác nhận" in again.text
+    assert again.text == "GN-2026-000001: việc kết nạp đã được xác nhận rồi."
     # A forged press on a grievance is refused.
     await file_anonymous_report(talk)
     async with sessions() as session:

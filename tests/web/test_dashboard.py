@@ -14,7 +14,14 @@ from sqlalchemy import select, update
 from bot import outbox
 from bot.services import calendar
 from storage import cases, evidence
-from storage.models import AuditEntry, Case, CaseMessage, OfficerSession, OutboxItem
+from storage.models import (
+    AuditEntry,
+    Case,
+    CaseMessage,
+    Officer,
+    OfficerSession,
+    OutboxItem,
+)
 from tests.support import TEST_VAULT, count
 from tests.web.conftest import NOW, PASSWORD, csrf_of, log_in
 
@@ -232,6 +239,33 @@ async def test_confirming_a_member_records_the_admission(dashboard, sessions):
     grievance = dashboard["codes"]["mine"]
     refused = await client.post(f"/officer/case/{grievance}/admit", data={"csrf": token})
     assert refused.status == 400
+
+
+async def test_resolving_or_admitting_an_unassigned_case_takes_it_as_on_telegram(
+    dashboard, sessions
+):
+    """bot/services/casework.py: an officer who resolves a case nobody holds, or confirms an
+    admission on it, takes it (as a tap on Telegram does); a second admission is refused."""
+    client, codes = dashboard["client"], dashboard["codes"]
+    async with sessions() as session:
+        (await cases.by_code(session, codes["named"])).kind = "membership"
+        binh = (await session.scalars(select(Officer).where(Officer.login == "binh"))).one().id
+        await session.commit()
+    await log_in(client, "binh")
+    token = await csrf_of(client)
+    resolved = await client.post(
+        f"/officer/case/{codes['mine']}/status", data={"csrf": token, "status": "resolved"}
+    )
+    admitted = await client.post(f"/officer/case/{codes['named']}/admit", data={"csrf": token})
+    assert resolved.status == admitted.status == 200
+    async with sessions() as session:
+        for code in (codes["mine"], codes["named"]):
+            case = await cases.by_code(session, code)
+            assert (case.status, case.assignee_id) == ("resolved", binh), code
+    again = await client.post(f"/officer/case/{codes['named']}/admit", data={"csrf": token})
+    assert again.status == 400
+    assert f"{codes['named']}: việc kết nạp đã được xác nhận rồi." in await again.text()
+    assert await count(sessions, AuditEntry, AuditEntry.action == "member.admitted") == 1
 
 
 def _vietnamese_date(moment: datetime) -> str:

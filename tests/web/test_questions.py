@@ -16,7 +16,7 @@ from bot.app import RUNTIME, create_app
 from bot.services.knowledge import Knowledge
 from bot.services.teaching import Tutor
 from storage.models import AuditEntry, Lesson, UnansweredQuestion
-from tests.channels.test_webchat import Visitor
+from tests.fakes.webchat import Visitor
 from tests.fixtures.browser import SCREENSHOTS
 from tests.fixtures.running_bot import RunningBot, serve
 from tests.web.conftest import PASSWORD, add_officers, log_in_browser
