@@ -151,6 +151,7 @@ async def queue(current: Page) -> web.StreamResponse:
         views=VIEWS,
         rows=rows,
         chosen=chosen,
+        filtered=sum(1 for value in chosen_view.filters.values() if value is not None),
         places=await _places(current, scope),
         colleagues=await _colleagues(current, scope),
         done=_bulk_done(query.get("done")),
