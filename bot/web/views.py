@@ -139,7 +139,8 @@ async def queue(current: Page) -> web.StreamResponse:
         offset=(page_number - 1) * PAGE_SIZE,
         **chosen_view.filters,
     )
-    rows = await _rows(current, found[:PAGE_SIZE])
+    listed = found[:PAGE_SIZE]
+    rows = await _rows(current, listed)
     audit.record(
         current.session, actor="officer", officer_id=scope.officer_id, action="queue.viewed",
         now=current.now, detail={"view": view, "shown": len(rows)},
@@ -153,8 +154,9 @@ async def queue(current: Page) -> web.StreamResponse:
         views=VIEWS,
         rows=rows,
         chosen=chosen,
+        filtered=sum(1 for value in chosen_view.filters.values() if value is not None),
         places=await _places(current, scope),
-        colleagues=await _colleagues(current, scope),
+        colleagues=await _colleagues(current, scope, listed),
         done=_bulk_done(query.get("done")),
         next_page=urlencode({**chosen, "page": page_number + 1})
         if len(found) > PAGE_SIZE
@@ -201,11 +203,22 @@ async def _rows(current: Page, found: Sequence[Case]) -> list[dict[str, Any]]:
     return rows
 
 
-async def _colleagues(current: Page, scope: access.Scope) -> list[tuple[int, str]]:
-    """Who a bulk "assign" can give cases to: the officers of the viewer's unions."""
-    union_ids = [scope.union_id] if scope.unions is None else sorted(scope.unions)
-    found = await officers.in_unions(current.session, union_ids)
-    return sorted(((o.id, o.name) for o in found if o.active), key=lambda item: item[1])
+async def _colleagues(
+    current: Page, scope: access.Scope, listed: Sequence[Case]
+) -> list[tuple[str, list[tuple[int, str]]]]:
+    """Whom a bulk "assign" can give the listed cases to, by union: the active officers of
+    the unions of the cases this officer may act on (an admin: of any union). Each case is
+    checked again when the action comes (`may_take`), so no one can be given a case out of
+    their reach."""
+    union_ids = sorted({case.union_id for case in listed if scope.can_act(case)})
+    groups: dict[int, list[tuple[int, str]]] = {}
+    for officer in await officers.in_unions(current.session, union_ids):
+        groups.setdefault(officer.union_id, []).append((officer.id, officer.name))
+    named = []
+    for union_id, members in groups.items():
+        union = await current.session.get(Union, union_id)  # cached: the rows read it
+        named.append((union.name if union else "-", members))
+    return sorted(named)
 
 
 async def _places(current: Page, scope: access.Scope) -> dict[str, list[tuple[int, str]]]:

@@ -448,6 +448,8 @@ async def test_composing_and_following_a_broadcast_in_the_browser(
         await page.fill("input[name=send_at]", tomorrow())
         await page.click("button[value=count]")
         assert "3 người lao động sẽ nhận được." in await page.locator("#count").inner_text()
+        # The count's box and the message's are the broadcast pages' own (not the queue's).
+        assert await left_border(page, "#count") == "4px"
         await page.click("button[value=send]")
         confirm = page.locator("#count button[value=confirm]")
         assert "3 người lao động" in await confirm.inner_text()
@@ -458,6 +460,7 @@ async def test_composing_and_following_a_broadcast_in_the_browser(
         await page.wait_for_url("**/officer/broadcasts/*?done=created")
         broadcast = await only_broadcast(sessions)
         assert await page.locator("form[action$='/pause']").is_visible()
+        assert await left_border(page, ".preview") == "4px"
         assert await page.locator("form[action$='/resume']").is_hidden()
 
         pending = await start_by_hand(sessions, broadcast.id)
@@ -486,6 +489,10 @@ async def test_composing_and_following_a_broadcast_in_the_browser(
         await assert_fits(page, size)
     finally:
         await bot.stop()
+
+
+async def left_border(page: Any, selector: str) -> str:
+    return await page.locator(selector).first.evaluate("(e) => getComputedStyle(e).borderLeftWidth")
 
 
 async def field_shows(page: Any, field: str, value: str) -> None:

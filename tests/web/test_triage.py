@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from bot.services import accounts
+from storage import unions
 from storage.models import AuditEntry, Case
-from tests.web.conftest import NOW, csrf_of, log_in, seed_queue
+from tests.web.conftest import NOW, PASSWORD, csrf_of, log_in, seed_queue
 
 
 async def seeded(dashboard, sessions) -> dict[str, str]:
@@ -131,6 +133,83 @@ async def test_bulk_refuses_what_it_cannot_do_and_changes_nothing(dashboard, ses
         )
         assert list(changes) == []
     assert NOW  # the dashboard's fixed cases stay as they were
+
+
+def give_to(html: str) -> dict[str, list[str]]:
+    """The bulk form's "Give to" list: each union's officers, by the union's name."""
+    chosen = html.split('<select name="officer"')[1].split("</select>")[0]
+    groups = re.findall(r'<optgroup label="([^"]+)">(.*?)</optgroup>', chosen)
+    return {union: re.findall(r">([^<]+)</option>", options) for union, options in groups}
+
+
+SUA = "Công đoàn cơ sở Công ty TNHH Sữa Cao Nguyên"
+THONG = "Công đoàn cơ sở Công ty CP Khách sạn Thông Xanh"
+
+
+async def test_an_admin_gives_grassroots_requests_to_that_unions_officers(dashboard, sessions):
+    named = await seeded(dashboard, sessions)
+    client = dashboard["client"]
+    assert await log_in(client, "admin") == 303
+    page = await (await client.get("/officer/queue?view=new")).text()
+    # The officers who may take the listed requests, by union: the grassroots unions' own.
+    assert give_to(page) == {THONG: ["Khac"], SUA: ["Binh"]}
+    theirs = dashboard["codes"]["theirs"]  # GR-THONGXANH's: Bình cannot take it
+    binh = await officer_id(sessions, "binh")
+    status, back = await bulk(client, "assign", named["any"], theirs, officer=str(binh))
+    assert status == 303 and "done=assign%3A1%3A1" in back
+    assert await states(sessions, named["any"]) == [("assigned", binh)]
+    assert await states(sessions, theirs) == [("new", None)]
+    notice = await (await client.get(back)).text()
+    assert "1 hồ sơ không đổi được" in notice
+    khac = await officer_id(sessions, "khac")
+    assert (await bulk(client, "assign", theirs, officer=str(khac)))[1].endswith("%3A1%3A0")
+    assert await states(sessions, theirs) == [("assigned", khac)]
+
+
+async def test_an_officer_gives_requests_to_a_colleague_and_only_hers(dashboard, sessions):
+    named = await seeded(dashboard, sessions)
+    async with sessions() as session:
+        await accounts.add_officer(
+            session, union_code="GR-SUACAONGUYEN", name="Lan", role="officer", now=NOW,
+            login="lan", password=PASSWORD,
+        )  # fmt: skip
+        await session.commit()
+    client = dashboard["client"]
+    assert await log_in(client, "binh") == 303
+    page = await (await client.get("/officer/queue?view=new")).text()
+    assert give_to(page) == {SUA: ["Binh", "Lan"]}
+    first, second = codes(page)[:2]
+    lan = await officer_id(sessions, "lan")
+    status, back = await bulk(client, "assign", first, second, officer=str(lan))
+    assert status == 303 and "done=assign%3A2%3A0" in back
+    assert await states(sessions, first, second) == [("assigned", lan), ("assigned", lan)]
+    assert "Đã giao 2 hồ sơ cho cán bộ được chọn." in await (await client.get(back)).text()
+    mine = await (await client.get("/officer/queue?view=mine")).text()
+    assert first not in codes(mine) and named
+
+
+async def test_moving_requests_up_in_bulk(dashboard, sessions):
+    await seeded(dashboard, sessions)
+    client = dashboard["client"]
+    assert await log_in(client, "binh") == 303
+    page = await (await client.get("/officer/queue?view=new")).text()
+    first, second = codes(page)[:2]
+    theirs = dashboard["codes"]["theirs"]  # out of Bình's reach: skipped
+    status, back = await bulk(client, "escalate", first, second, theirs)
+    assert status == 303 and "done=escalate%3A2%3A1" in back
+    async with sessions() as session:
+        camly = await unions.by_code(session, "CL-CAMLY")
+        sua = await unions.by_code(session, "GR-SUACAONGUYEN")
+        moved = await session.scalars(select(Case).where(Case.code.in_((first, second))))
+        assert {(c.union_id, c.origin_union_id) for c in moved} == {(camly.id, sua.id)}
+        escalated = await session.scalars(
+            select(AuditEntry.action).where(AuditEntry.action == "case.escalated")
+        )
+        assert len(list(escalated)) == 2
+    after = await (await client.get(back)).text()
+    assert "Đã chuyển 2 hồ sơ lên công đoàn cấp trên." in after
+    # A grievance passed up leaves the grassroots union's sight.
+    assert first not in codes(after) and second not in codes(after)
 
 
 async def officer_id(sessions, login: str) -> int:

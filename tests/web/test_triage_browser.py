@@ -1,6 +1,7 @@
 """The triage queue in headless Chromium with 60 open requests, on a desktop (1366 px) and a
 phone (390 px): the overdue very urgent request first, claiming from the list, a bulk
-resolve, the keyboard. Screenshots go to artifacts/screenshots/queue-*.png."""
+resolve, the keyboard; how much of the queue the first screen shows on each.
+Screenshots go to artifacts/screenshots/queue-*.png."""
 
 from __future__ import annotations
 
@@ -92,3 +93,85 @@ async def test_an_officer_triages_sixty_requests(browser, settings, sessions, si
     finally:
         await bot.stop()
     assert isinstance(bot.app, web.Application)
+
+
+FULLY_VISIBLE = """() => Array.from(document.querySelectorAll("table.queue tbody tr")).filter(
+    (row) => { const box = row.getBoundingClientRect();
+               return box.top >= 0 && box.bottom <= window.innerHeight; }).length"""
+
+
+async def shown(page, selector: str) -> list[bool]:
+    """Whether each element matching `selector` is visible."""
+    found = page.locator(selector)
+    return [await found.nth(i).is_visible() for i in range(await found.count())]
+
+
+async def style_of(page, selector: str, prop: str) -> str:
+    return await page.locator(selector).first.evaluate(
+        f"(e) => getComputedStyle(e).getPropertyValue({prop!r})"
+    )
+
+
+async def open_queue(browser, bot, sessions, size: str):
+    async with sessions() as session:
+        await add_officers(session)
+        await seed_queue(session, 60, datetime.now(UTC))
+        await session.commit()
+    page = await browser.new_page(viewport=SIZES[size])
+    await log_in_browser(page, bot.url, "binh")
+    return page
+
+
+async def test_the_first_screen_of_a_phone_shows_several_requests(browser, settings, sessions):
+    """390x844 with 60 requests: the navigation is one row, the filters and the bulk
+    actions wait behind a tap, and at least three cards fit whole on the first screen."""
+    bot = await serve(create_app(settings.with_(sla_grace_hours=24 * 365)))
+    try:
+        page = await open_queue(browser, bot, sessions, "phone")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SCREENSHOTS / "queue-phone-first-screen.png"))
+        visible = await page.evaluate(FULLY_VISIBLE)
+        print(f"fully visible cards at 390x844: {visible}")
+        assert visible >= 3
+        nav = await page.locator("header nav").bounding_box()
+        assert nav is not None and nav["height"] < 60  # one row, scrolled sideways
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+        # The queue's own rows and badges, not the broadcast pages' boxes.
+        assert await style_of(page, "table.queue .preview", "border-left-width") == "0px"
+        assert await style_of(page, "table.queue .preview", "padding-top") == "0px"
+        assert await style_of(page, "header nav .count", "border-left-width") == "0px"
+        # Filters behind a toggle; the bulk actions once something is ticked.
+        assert await shown(page, "form.filters select") == [False] * 4
+        await page.locator("details.filtering summary").click()
+        assert await shown(page, "form.filters select") == [True] * 4
+        assert not await page.locator("#bulk").is_visible()
+        await page.locator("table.queue tbody tr").nth(1).locator("input[type=checkbox]").check()
+        assert await page.locator("#bulk button[value=close]").is_visible()
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+        await page.screenshot(path=str(SCREENSHOTS / "queue-phone-ticked.png"))
+    finally:
+        await bot.stop()
+
+
+async def test_the_desktop_still_shows_everything_at_once(browser, settings, sessions):
+    """1366 px: the navigation on one line, the filters, the bulk bar with its hint and
+    the keyboard button, the column headings; no toggle to open first."""
+    bot = await serve(create_app(settings.with_(sla_grace_hours=24 * 365)))
+    try:
+        page = await open_queue(browser, bot, sessions, "desktop")
+        print(f"fully visible rows at 1366x900: {await page.evaluate(FULLY_VISIBLE)}")
+        links = page.locator("header nav a")
+        tops = {(await links.nth(i).bounding_box() or {}).get("y") for i in range(10)}
+        assert len(tops) == 1 and await shown(page, "header nav a") == [True] * 10
+        assert (
+            await shown(page, "form.filters select, form.filters input[type=search]") == [True] * 5
+        )
+        assert not await page.locator("details.filtering summary").is_visible()
+        assert await shown(page, "#bulk .hint, #bulk button, #bulk select") == [True] * 7
+        assert await page.locator("table.queue thead").is_visible()
+        assert await style_of(page, "table.queue .preview", "border-left-width") == "0px"
+        assert await style_of(page, "header nav .count", "border-left-width") == "0px"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SCREENSHOTS / "queue-desktop-first-screen.png"))
+    finally:
+        await bot.stop()
