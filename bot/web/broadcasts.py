@@ -57,6 +57,7 @@ REASONS = {
     "left": N_("left the bot (blocked it)"),
     "blocked": N_("left the bot (blocked it)"),
     "erased": N_("erased their data"),
+    "stopped": N_("stopped receiving news before their turn came"),
     "cancelled": N_("the broadcast was cancelled"),
     "interrupted": N_("interrupted while sending"),
     "window_closed": N_("outside Zalo's window (48 hours after their last message)"),
