@@ -2,8 +2,8 @@
 on Telegram, delivered by bot/broadcaster.py.
 
 Who may send what: admins to any audience, officers to their own union's subtree. A
-broadcast to the whole federation (the root union's subtree) waits for a second admin's
-approval (two-person rule), who is asked on Telegram; every step is audited. The
+broadcast to the whole federation (on the root union, narrowed or not) waits for a second
+admin's approval (two-person rule), who is asked on Telegram; every step is audited. The
 audience is the subscribers of one topic, narrowed by what workers already told the bot when
 they filed a case under their name (its union, ward, workplace; never an anonymous report),
 their language and messenger.
@@ -135,12 +135,13 @@ async def count(session: AsyncSession, audience: Audience) -> tuple[int, int]:
 
 
 async def is_whole_federation(session: AsyncSession, audience: Audience) -> bool:
+    """Whether a second admin must approve it: every broadcast on the root union, however
+    narrowed. Wards and workplaces cut across the unions, so ticking them on the root still
+    addresses the whole federation (every ward ticked reaches whoever filed anywhere), and
+    whether a choice of them leaves anyone out changes as people file: a rule on what the
+    ticks exclude would let the whole federation through unapproved."""
     root = await unions.root(session)
-    return (
-        root is not None
-        and audience.union_id == root.id
-        and not (audience.wards or audience.workplaces)
-    )
+    return root is not None and audience.union_id == root.id
 
 
 async def may_send_to(session: AsyncSession, officer: Officer, union_id: int) -> bool:

@@ -348,3 +348,34 @@ async def test_who_stops_during_a_broadcast_gets_nothing_more(
         "stopped": "đã dừng nhận tin trước khi tin đến lượt họ",
         "erased": "đã xoá dữ liệu của mình",
     }
+
+
+async def test_every_broadcast_on_the_root_union_waits_for_a_second_admin(database, clock):
+    """Narrowed by wards or workplaces, the root union's audience still spans the whole
+    federation (every ward ticked reaches whoever filed anywhere): a second admin approves
+    it, however it is narrowed. Below the root, nobody needs to."""
+    async with database.sessions() as session:
+        admin = await accounts.add_officer(
+            session, union_code="FED-ROOT", name="A", role="admin", now=clock.now
+        )
+        root = await unions.by_code(session, "FED-ROOT")
+        cluster = await unions.by_code(session, "CL-CAMLY")
+        workplaces, wards = await unions.places(session, None)
+        every_ward = frozenset(i for i, _name in wards)
+        every_workplace = frozenset(i for i, _name in workplaces)
+        for audience in (
+            service.Audience(root.id),
+            service.Audience(root.id, wards=every_ward),
+            service.Audience(root.id, workplaces=every_workplace),
+            service.Audience(root.id, wards=every_ward, workplaces=every_workplace),
+            service.Audience(root.id, wards=frozenset(sorted(every_ward)[:1])),
+            service.Audience(root.id, languages=frozenset({"vi"})),
+        ):
+            assert await service.is_whole_federation(session, audience), audience
+            draft = service.Draft(audience, "Thông báo")
+            broadcast = await service.compose(session, admin, draft, clock.now)
+            assert (broadcast.status, broadcast.whole_federation) == ("awaiting_approval", True)
+        below = service.Audience(cluster.id, wards=every_ward)
+        assert not await service.is_whole_federation(session, below)
+        broadcast = await service.compose(session, admin, service.Draft(below, "Tin"), clock.now)
+        assert (broadcast.status, broadcast.whole_federation) == ("scheduled", False)
