@@ -29,7 +29,6 @@ from handlers import menu
 from handlers.officer import officer_of
 from handlers.payloads import BroadcastAction, BroadcastTopic
 from handlers.types import Address, Button, Context, Incoming, Keyboard, Outgoing, StaleButton
-from storage import officers
 from storage.models import Broadcast, Officer, Union
 
 assert set(typing.get_args(BroadcastTopic)) == set(TOPICS)
@@ -209,33 +208,17 @@ async def _send(ctx: Context, officer: Officer, held: dict[str, Any]) -> list[Ou
 
 async def _ask_approval(ctx: Context, officer: Officer, broadcast: Broadcast) -> list[Outgoing]:
     """Tell the author it waits, and ask the other linked admins, with a one-tap button."""
-    others = [a for a in await officers.admins_to_notify(ctx.session) if a.id != officer.id]
+    asked = await broadcasts.approval_requests(ctx.session, ctx.services, officer, broadcast)
     waits = (
         _("Broadcast #{id} is saved. It goes to the whole federation, so it waits for a second "
           "admin's approval (/duyet {id}); the other admins have been asked on Telegram. "
           "Follow it on the dashboard: {link}")
-        if others
+        if asked
         else _("Broadcast #{id} is saved. It goes to the whole federation, so it waits for a "
                "second admin's approval, and no other admin is linked on Telegram: ask one to "
                "approve it on the dashboard: {link}")
     )  # fmt: skip
-    replies = [ctx.reply(waits.format(id=broadcast.id, link=_progress(ctx, broadcast)))]
-    if not others:
-        return replies
-    reachable, _left = await broadcasts.count(ctx.session, Audience.of(broadcast))
-    with ctx.services.catalogs.activate(ctx.services.settings.default_language):
-        asked = _(
-            "{name} asks you to approve a broadcast to the whole federation (#{id}, “{topic}”, "
-            "{count} workers now). The workers will receive:"
-        ).format(name=officer.name, id=broadcast.id, topic=_(TOPICS[broadcast.topic]),
-                 count=reachable)  # fmt: skip
-        how = _("Press Approve below, or send /duyet {id}.").format(id=broadcast.id)
-        text = "\n\n".join([asked, broadcasts.text_for(ctx.services, broadcast, "vi"), how])
-        button = Button(_("Approve"), BroadcastAction("approve", broadcast.id).pack())
-    channel = ctx.services.settings.officer_channel
-    for admin in others:
-        replies.append(Outgoing(Address(channel, str(admin.telegram_user_id)), text, ((button,),)))
-    return replies
+    return [ctx.reply(waits.format(id=broadcast.id, link=_progress(ctx, broadcast))), *asked]
 
 
 async def approve(ctx: Context, msg: Incoming) -> list[Outgoing]:

@@ -1,10 +1,12 @@
 """Broadcasts and their deliveries: one row per recipient, claimed before it is sent.
 
 A delivery goes pending -> sending (claimed, with a lease) -> sent | failed | unreachable,
-or back to pending for a retry. A claim whose lease ran out belongs to a process that died
-mid-send: the message may have gone, so it becomes `uncertain` and is never sent again (at
-most once per person). On PostgreSQL claims skip rows another process holds
-(`FOR UPDATE SKIP LOCKED`); SQLite has one writer.
+or back to pending for a retry; a pending one is skipped when the broadcast is cancelled, or
+its person erased their data or stopped receiving its topic (checked as it is claimed). A
+claim whose lease ran out belongs to a process that died mid-send: the message may have
+gone, so it becomes `uncertain` and is never sent again (at most once per person). On
+PostgreSQL claims skip rows another process holds (`FOR UPDATE SKIP LOCKED`); SQLite has one
+writer.
 """
 
 from __future__ import annotations
@@ -161,10 +163,18 @@ async def start(session: AsyncSession, broadcast_id: int, filters: Filters, now:
     return int(total or 0)
 
 
-def _due(channel: str, now: datetime) -> Select[int]:
-    """Due deliveries of sending broadcasts on a channel, oldest first."""
+def _due(channel: str, now: datetime) -> Select[int, bool]:
+    """Due deliveries of sending broadcasts on a channel, oldest first, each with whether
+    its person has stopped receiving the broadcast's topic since it started."""
+    stopped = and_(
+        BroadcastDelivery.person_id.is_not(None),
+        ~exists().where(
+            Subscription.person_id == BroadcastDelivery.person_id,
+            Subscription.topic == Broadcast.topic,
+        ),
+    )
     return (
-        select(BroadcastDelivery.id)
+        select(BroadcastDelivery.id, stopped.label("stopped"))
         .join(Broadcast, Broadcast.id == BroadcastDelivery.broadcast_id)
         .where(
             BroadcastDelivery.channel == channel,
@@ -179,6 +189,28 @@ def _due(channel: str, now: datetime) -> Select[int]:
     )
 
 
+async def _pick(session: AsyncSession, channel: str, limit: int, now: datetime) -> list[int]:
+    """Lock up to `limit` due deliveries to send; those whose person stopped receiving the
+    broadcast's topic are skipped for good ("stopped") and others taken in their place."""
+    # Stopping works at once, for a broadcast under way too: whether the person still
+    # receives the topic is read here, as each row is claimed, rather than by marking their
+    # rows when they stop. So it holds however a subscription ends (/dung, a stop word,
+    # one topic turned off, erasure, anything added later), whichever process or
+    # transaction ended it, and for rows that waited for a retry or a paused broadcast;
+    # who signs up again before their turn gets it. Only a row already claimed (a batch
+    # in flight, gone within a second or so) can still go.
+    while True:
+        picked = _due(channel, now).limit(limit).with_for_update(skip_locked=True, of=TABLE)
+        rows = (await session.execute(picked)).all()
+        if not rows:
+            return []
+        stopped = [id_ for id_, gone in rows if gone]
+        await settle(session, stopped, "skipped", now, reason="stopped", counted=False)
+        ids = [id_ for id_, gone in rows if not gone]
+        if ids:  # else all of them had stopped: the next ones
+            return ids
+
+
 async def claim(
     session: AsyncSession,
     channel: str,
@@ -189,9 +221,10 @@ async def claim(
     lease: timedelta,
 ) -> list[Claimed]:
     """Claim up to `limit` due deliveries of sending broadcasts on a channel, oldest first;
-    the caller commits before sending. Rows another process holds are skipped."""
-    picked = _due(channel, now).limit(limit).with_for_update(skip_locked=True, of=TABLE)
-    ids = list(await session.scalars(picked))
+    the caller commits before sending. Rows another process holds are skipped, and so are,
+    for good, those of people who stopped receiving the topic or erased their data since
+    the start."""
+    ids = await _pick(session, channel, limit, now)
     if not ids:
         return []
     await session.execute(

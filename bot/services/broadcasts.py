@@ -2,10 +2,11 @@
 on Telegram, delivered by bot/broadcaster.py.
 
 Who may send what: admins to any audience, officers to their own union's subtree. A
-broadcast to the whole federation (the root union's subtree) waits for a second admin's
-approval (two-person rule); every step is audited. The audience is the subscribers of one
-topic, narrowed by what workers already told the bot when they filed a case under their name
-(its union, ward, workplace; never an anonymous report), their language and messenger.
+broadcast to the whole federation (on the root union, narrowed or not) waits for a second
+admin's approval (two-person rule), who is asked on Telegram; every step is audited. The
+audience is the subscribers of one topic, narrowed by what workers already told the bot when
+they filed a case under their name (its union, ward, workplace; never an anonymous report),
+their language and messenger.
 A broadcast with answers (`poll_options`) is a quick poll (bot/services/polls.py).
 """
 
@@ -21,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import Services, access, polls
 from bot.services.i18n import N_, _
-from handlers.types import MAX_TEXT, Address, Outgoing
-from storage import audit, broadcasts, unions
+from handlers.payloads import BroadcastAction
+from handlers.types import MAX_TEXT, Address, Button, Outgoing
+from storage import audit, broadcasts, officers, unions
 from storage.broadcasts import CHANNELS, Filters
 from storage.localtime import LOCAL_TIME
 from storage.models import POLL_OPTIONS, SUBSCRIPTION_TOPICS, Broadcast, Officer
@@ -133,12 +135,13 @@ async def count(session: AsyncSession, audience: Audience) -> tuple[int, int]:
 
 
 async def is_whole_federation(session: AsyncSession, audience: Audience) -> bool:
+    """Whether a second admin must approve it: every broadcast on the root union, however
+    narrowed. Wards and workplaces cut across the unions, so ticking them on the root still
+    addresses the whole federation (every ward ticked reaches whoever filed anywhere), and
+    whether a choice of them leaves anyone out changes as people file: a rule on what the
+    ticks exclude would let the whole federation through unapproved."""
     root = await unions.root(session)
-    return (
-        root is not None
-        and audience.union_id == root.id
-        and not (audience.wards or audience.workplaces)
-    )
+    return root is not None and audience.union_id == root.id
 
 
 async def may_send_to(session: AsyncSession, officer: Officer, union_id: int) -> bool:
@@ -247,6 +250,32 @@ async def approve(
     _audit(session, officer, "broadcast.approved", broadcast, now)
     await session.refresh(broadcast)
     return broadcast
+
+
+async def approval_requests(
+    session: AsyncSession, services: Services, author: Officer, broadcast: Broadcast
+) -> list[Outgoing]:
+    """The request to approve a broadcast waiting for a second admin, for every other
+    active admin linked on Telegram, with a one-tap Approve (bc:approve:<id>); [] when there
+    is nobody to ask. Composed on Telegram or on the dashboard, the same request goes."""
+    others = [a for a in await officers.admins_to_notify(session) if a.id != author.id]
+    if not others:
+        return []
+    reachable, _left = await count(session, Audience.of(broadcast))
+    with services.catalogs.activate(services.settings.default_language):
+        asked = _(
+            "{name} asks you to approve a broadcast to the whole federation (#{id}, “{topic}”, "
+            "{count} workers now). The workers will receive:"
+        ).format(name=author.name, id=broadcast.id, topic=_(TOPICS[broadcast.topic]),
+                 count=reachable)  # fmt: skip
+        how = _("Press Approve below, or send /duyet {id}.").format(id=broadcast.id)
+        text = "\n\n".join([asked, text_for(services, broadcast, "vi"), how])
+        button = Button(_("Approve"), BroadcastAction("approve", broadcast.id).pack())
+    channel = services.settings.officer_channel
+    return [
+        Outgoing(Address(channel, str(admin.telegram_user_id)), text, ((button,),))
+        for admin in others
+    ]
 
 
 # action -> (the statuses it applies to, the status it leads to)

@@ -57,6 +57,7 @@ REASONS = {
     "left": N_("left the bot (blocked it)"),
     "blocked": N_("left the bot (blocked it)"),
     "erased": N_("erased their data"),
+    "stopped": N_("stopped receiving news before their turn came"),
     "cancelled": N_("the broadcast was cancelled"),
     "interrupted": N_("interrupted while sending"),
     "window_closed": N_("outside Zalo's window (48 hours after their last message)"),
@@ -78,6 +79,10 @@ DONE = {
     "awaiting": N_(
         "Saved. It goes to the whole federation, so a second admin must approve it before "
         "it is sent."
+    ),
+    "asked": N_(
+        "Saved. It goes to the whole federation, so a second admin must approve it before "
+        "it is sent: the other admins have been asked on Telegram."
     ),
     "approve": N_("Approved. It goes out at the time shown below."),
     "pause": N_("Paused. Nothing more is sent until you resume it."),
@@ -321,8 +326,15 @@ async def confirm(current: Page, fields: Fields, draft: Draft) -> web.StreamResp
     if whole_number(current.form.get("counted")) != count.reachable:
         error = _("The number of recipients has changed. Check it and confirm again.")
         return await compose_page(current, fields, count=count, error=error, status=409)
-    broadcast = await broadcasts.compose(current.session, _officer(current), draft, current.now)
-    done = "awaiting" if broadcast.status == "awaiting_approval" else "created"
+    officer = _officer(current)
+    broadcast = await broadcasts.compose(current.session, officer, draft, current.now)
+    done = "created"
+    if broadcast.status == "awaiting_approval":
+        # The other admins are asked on Telegram, as when it is composed there (/thongbao).
+        services = current.services
+        asked = await broadcasts.approval_requests(current.session, services, officer, broadcast)
+        current.send(asked)
+        done = "asked" if asked else "awaiting"
     return redirect(f"/officer/broadcasts/{broadcast.id}?done={done}")
 
 

@@ -8,12 +8,15 @@ import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from bot import broadcaster
 from bot.broadcaster import Broadcaster
 from bot.channels.base import Delivery, Pace, SendError, Unreachable
 from bot.outbox import Sender
 from bot.retention import Janitor
 from bot.services import accounts
 from bot.services import broadcasts as service
+from bot.web.broadcasts import progress_data
+from handlers.payloads import Privacy, Subscribe
 from storage import broadcasts, people, subscriptions, unions
 from storage.models import Broadcast, BroadcastDelivery, Officer
 from tests.support import count
@@ -301,3 +304,78 @@ async def test_the_janitor_forgets_who_got_a_finished_broadcast_and_keeps_its_co
         sent = await broadcasts.sent_counts(session, [broadcast_id])
     assert (report.total, report.sent, report.unreachable) == (4, 3, 1)
     assert report.reasons == {"window_closed": 1} and sent == {broadcast_id: 3}
+
+
+async def test_who_stops_during_a_broadcast_gets_nothing_more(
+    database, dispatcher, clock, talk, monkeypatch
+):
+    """Stopping works at once, also for a broadcast already under way: whatever of it was
+    still to be sent to them is skipped, counted as "stopped"; everyone else gets it."""
+    clock.now = MORNING
+    await seed(database, range(50, 58), MORNING)
+    broadcast_id = await compose(database, MORNING, union="FED-ROOT")
+    await second_admin_approves(database, broadcast_id, MORNING)
+    channel = Recorder()
+    engine = engine_for(database, dispatcher, channel)
+    await engine.tick()  # the recipients are fixed: all eight
+    monkeypatch.setattr(broadcaster, "BATCH", 2)
+    assert await engine.deliver_some(channel) == 2
+    await settle_sends(engine)
+    assert sorted(channel.sent) == ["50", "51"]
+    # Mid-way: three stop in each way there is, one erases their data, one turns off
+    # another topic only (and still gets this one).
+    await talk("53", "telegram").say("/dung")
+    await talk("54", "telegram").say("dừng")
+    await talk("55", "telegram").press_payload(Subscribe("off", "policy").pack())
+    await talk("56", "telegram").press_payload(Privacy("erase").pack())
+    async with database.sessions() as session:
+        other = await people.find(session, "telegram", "52")
+        await subscriptions.subscribe(session, other.id, ["support"], MORNING)
+        await session.commit()
+    await talk("52", "telegram").press_payload(Subscribe("off", "support").pack())
+    monkeypatch.setattr(broadcaster, "BATCH", 100)
+    await run_until_done(engine, channel)
+    assert sorted(channel.sent) == ["50", "51", "52", "57"]
+    assert await status(database, broadcast_id) == "done"
+    async with database.sessions() as session:
+        found = await session.get(Broadcast, broadcast_id)
+        report = await service.progress(session, found, clock.now)
+    assert (report.total, report.sent, report.skipped, report.pending) == (8, 4, 4, 0)
+    assert report.reasons == {"stopped": 3, "erased": 1}
+    with dispatcher.services.catalogs.activate("vi"):
+        shown = {r["reason"]: r["label"] for r in progress_data(found, report)["reasons"]}
+    assert shown == {
+        "stopped": "đã dừng nhận tin trước khi tin đến lượt họ",
+        "erased": "đã xoá dữ liệu của mình",
+    }
+
+
+async def test_every_broadcast_on_the_root_union_waits_for_a_second_admin(database, clock):
+    """Narrowed by wards or workplaces, the root union's audience still spans the whole
+    federation (every ward ticked reaches whoever filed anywhere): a second admin approves
+    it, however it is narrowed. Below the root, nobody needs to."""
+    async with database.sessions() as session:
+        admin = await accounts.add_officer(
+            session, union_code="FED-ROOT", name="A", role="admin", now=clock.now
+        )
+        root = await unions.by_code(session, "FED-ROOT")
+        cluster = await unions.by_code(session, "CL-CAMLY")
+        workplaces, wards = await unions.places(session, None)
+        every_ward = frozenset(i for i, _name in wards)
+        every_workplace = frozenset(i for i, _name in workplaces)
+        for audience in (
+            service.Audience(root.id),
+            service.Audience(root.id, wards=every_ward),
+            service.Audience(root.id, workplaces=every_workplace),
+            service.Audience(root.id, wards=every_ward, workplaces=every_workplace),
+            service.Audience(root.id, wards=frozenset(sorted(every_ward)[:1])),
+            service.Audience(root.id, languages=frozenset({"vi"})),
+        ):
+            assert await service.is_whole_federation(session, audience), audience
+            draft = service.Draft(audience, "Thông báo")
+            broadcast = await service.compose(session, admin, draft, clock.now)
+            assert (broadcast.status, broadcast.whole_federation) == ("awaiting_approval", True)
+        below = service.Audience(cluster.id, wards=every_ward)
+        assert not await service.is_whole_federation(session, below)
+        broadcast = await service.compose(session, admin, service.Draft(below, "Tin"), clock.now)
+        assert (broadcast.status, broadcast.whole_federation) == ("scheduled", False)

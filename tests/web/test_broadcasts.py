@@ -295,6 +295,38 @@ async def test_the_whole_federation_needs_a_second_admin(dashboard, sessions):
     assert again.status == 400
 
 
+async def test_the_other_admins_are_asked_on_telegram_as_with_thongbao(dashboard, sessions):
+    """A broadcast to the whole federation composed here asks the other linked admins on
+    Telegram, with the same message and one-tap button as /thongbao; the author is told."""
+    client = dashboard["client"]
+    ids = await seed(sessions)
+    async with sessions() as session:
+        for login, chat in (("admin", "7001"), ("admin2", "7002")):
+            await session.execute(
+                update(Officer).where(Officer.login == login).values(telegram_user_id=chat)
+            )
+        await session.commit()
+    await log_in(client, "admin")
+    sent = await compose(client, ids["FED-ROOT"])
+    broadcast = await only_broadcast(sessions)
+    assert sent.headers["Location"] == f"/officer/broadcasts/{broadcast.id}?done=asked"
+    page = await (await client.get(sent.headers["Location"])).text()
+    assert "các quản trị viên khác đã được báo qua Telegram" in page
+    async with sessions() as session:
+        [row] = (await session.scalars(select(OutboxItem))).all()
+    assert (row.channel, row.chat_id) == ("telegram", "7002")  # not the author
+    text, buttons = outbox.body(TEST_VAULT, row)
+    assert text.startswith(
+        f"Admin đề nghị bạn duyệt thông báo gửi toàn Liên đoàn (#{broadcast.id}, "
+        "“Tin chính sách”, hiện có 7 người nhận). Người lao động sẽ nhận:\n\n" + TEXT
+    )
+    assert text.endswith(f"Bạn bấm Duyệt bên dưới, hoặc gửi /duyet {broadcast.id}.")
+    assert buttons == [[["Duyệt", f"bc:approve:{broadcast.id}"]]]
+    # To a cluster: nobody is asked.
+    await compose(client, ids["CL-CAMLY"])
+    assert await count(sessions, OutboxItem) == 1
+
+
 async def test_a_test_goes_to_the_officers_own_telegram(dashboard, sessions):
     client = dashboard["client"]
     ids = await seed(sessions)
