@@ -25,6 +25,7 @@ from bot.web.pages import SECURITY_HEADERS, Page, number
 from bot.web.statistics import script_json
 from bot.web.views import csv_download, spreadsheet_safe
 from storage import audit
+from storage.localtime import LOCAL_TIME
 from storage.models import Broadcast
 
 # Each segment's table: its title and what its rows are.
@@ -34,7 +35,9 @@ SEGMENTS = {
     "workplace": (N_("Answers by workplace"), N_("Workplace")),
     "work": (N_("Answers by kind of work"), N_("Kind of work")),
 }
-CSV_COLUMNS = ("segment", "value", "answer", "count")
+# The export's columns, as officers read them in a spreadsheet: what the row counts by
+# (every answer, or a segment), which value of it, the answer, how many.
+CSV_COLUMNS = (N_("Counted by"), N_("Of"), N_("Answer option"), N_("Number of answers"))
 
 
 def shown(cell: Cell) -> str:
@@ -104,8 +107,9 @@ async def live(current: Page) -> web.StreamResponse:
 
 
 async def export(current: Page) -> web.StreamResponse:
-    """GET /officer/broadcasts/{id}/poll.csv: segment, value, answer, count; first every
-    answer ("all"), then each segment's values. Hidden counts read "<5" or "hidden"."""
+    """GET /officer/broadcasts/{id}/poll.csv: what a row counts by, its value, the answer,
+    the count, in the officer's language; first every answer, then each segment's values.
+    Hidden counts read "<5" or "hidden" (translated), like the page."""
     assert current.login is not None
     officer = current.login.officer
     found = await _poll(current)
@@ -114,23 +118,25 @@ async def export(current: Page) -> web.StreamResponse:
     counted = await polls.results(current.session, found)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(_(column) for column in CSV_COLUMNS)
+    everyone = _("All who answered")
     for option, cell in zip(counted.options, counted.by_answer, strict=True):
-        writer.writerow(spreadsheet_safe(v) for v in ("all", "", option, _csv(cell)))
+        writer.writerow(spreadsheet_safe(v) for v in (everyone, "", option, _csv(cell)))
     for segment, rows in counted.segments.items():
         for row in rows:
             for option, cell in zip(counted.options, row.cells, strict=True):
-                values = (segment, row.label, option, _csv(cell))
+                values = (_(SEGMENTS[segment][1]), row.label, option, _csv(cell))
                 writer.writerow(spreadsheet_safe(v) for v in values)
     audit.record(
         current.session, actor="officer", officer_id=officer.id, action="poll.exported",
         now=current.now, detail={"broadcast": found.id},
     )  # fmt: skip
-    return csv_download(out.getvalue(), f"khao-sat-{found.id}-{current.now:%Y%m%d-%H%M}.csv")
+    local = current.now.astimezone(LOCAL_TIME)
+    return csv_download(out.getvalue(), f"khao-sat-{found.id}-{local:%Y%m%d-%H%M}.csv")
 
 
 def _csv(cell: Cell) -> str:
-    """A count in the file: the plain number (for sums), "<5" or "hidden"."""
+    """A count in the file: the plain number (for sums), "<5" or "hidden" (translated)."""
     if cell.count is not None:
         return str(cell.count)
-    return "<5" if cell.small else "hidden"
+    return "<5" if cell.small else _("hidden")

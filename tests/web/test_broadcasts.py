@@ -656,15 +656,18 @@ async def test_poll_results_and_their_csv_hide_small_cells(dashboard, sessions):
     exported = await client.get(f"/officer/broadcasts/{poll.id}/poll.csv")
     assert exported.status == 200 and exported.content_type == "text/csv"
     rows = list(csv.reader(io.StringIO((await exported.read()).decode("utf-8-sig"))))
+    assert leaks("\n".join(cell for row in rows for cell in row)) == []  # read in Vietnamese
+    everyone = "Tất cả người trả lời"
     assert rows[:4] == [
-        ["segment", "value", "answer", "count"],
-        ["all", "", "Có", "12"], ["all", "", "Không", "hidden"], ["all", "", "Chưa biết", "<5"],
+        ["Tính theo", "Thuộc", "Phương án", "Số trả lời"],
+        [everyone, "", "Có", "12"], [everyone, "", "Không", "ẩn"],
+        [everyone, "", "Chưa biết", "<5"],
     ]  # fmt: skip
     # Thông Xanh's three answers, then Sữa Cao Nguyên's.
-    by_union = [n for segment, _value, _answer, n in rows if segment == "union"]
-    assert by_union == ["<5", "hidden", "<5", "hidden", "hidden", "<5"]
-    assert [r[1:] for r in rows if r[0] == "work"] == [
-        ["Chưa rõ", "Có", "12"], ["Chưa rõ", "Không", "hidden"], ["Chưa rõ", "Chưa biết", "<5"],
+    by_union = [n for segment, _value, _answer, n in rows if segment == "Công đoàn"]
+    assert by_union == ["<5", "ẩn", "<5", "ẩn", "ẩn", "<5"]
+    assert [r[1:] for r in rows if r[0] == "Loại hình lao động"] == [
+        ["Chưa rõ", "Có", "12"], ["Chưa rõ", "Không", "ẩn"], ["Chưa rõ", "Chưa biết", "<5"],
     ]  # fmt: skip
     async with sessions() as session:
         [entry] = (
