@@ -467,9 +467,9 @@ def external_id(data: dict[str, Any], tag: Callable[[str], str]) -> str | None:
     sender = _sender(data)
     if sender is None:
         return None
-    return tag(
-        f"zalo-event:{_text(data.get('event_name'))}:{sender}:{_text(data.get('timestamp'))}"
-    )
+    key = f"zalo-event:{_text(data.get('event_name'))}:{sender}:{_text(data.get('timestamp'))}"
+    # JSON may carry lone surrogates ("\ud800"), which UTF-8 cannot encode: escaped instead.
+    return tag(key.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 def _sender(data: dict[str, Any]) -> str | None:
