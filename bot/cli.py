@@ -44,7 +44,7 @@ from bot.app import RUNTIME, create_app, ensure_schema, seed_directory
 from bot.channels import zalo
 from bot.channels.base import SendError
 from bot.channels.terminal import TerminalChannel, converse
-from bot.config import ConfigError, Settings, default_settings
+from bot.config import ConfigError, Settings, default_settings, installed_content
 from bot.services import accounts, calendar, knowledge, reporters
 from bot.services.accounts import AccountError
 from bot.services.crypto import Vault, load_vault
@@ -359,6 +359,13 @@ async def train_matcher(settings: Settings, language: str, select: bool) -> int:
     and thresholds by cross-validation and writes them to content/training/model.yaml."""
     from bot.services import training  # scikit-learn is loaded only for this command
 
+    if select and installed_content(settings.content_dir):
+        refused = _(
+            "the content installed with the bot is not edited in place: copy {path} "
+            "to a folder of your own, set UNIONBOT_CONTENT_DIR to it and select again"
+        )
+        print(f"unionbot: {refused.format(path=settings.content_dir)}", file=sys.stderr)
+        return 2
     taxonomy = knowledge.load_taxonomy(settings.content_dir / "taxonomy.yaml")
     articles, _problems = knowledge.load_articles(settings.content_dir, taxonomy)
     vocabulary = Vocabulary.load(settings.content_dir / "vocabulary.yaml")

@@ -6,6 +6,7 @@ the web server on 127.0.0.1:8080, no messenger tokens (only the terminal channel
 
 from __future__ import annotations
 
+import importlib.resources
 import ipaddress
 import os
 from collections.abc import Mapping, Sequence
@@ -14,8 +15,32 @@ from datetime import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-CONTENT_DIR = ROOT / "content"
+
+def shipped_content() -> Path:
+    """The content the bot ships with (UNIONBOT_CONTENT_DIR replaces it): installed, the
+    package unionbot_content, which is content/ at the repository's root (pyproject.toml
+    maps it); in a source tree, that tree's content/, also when the code is imported from
+    the tree without being installed from it (PYTHONPATH): never another checkout's."""
+    here = Path(__file__).resolve().parent.parent
+    if (here / "pyproject.toml").is_file() and (here / "content" / "__init__.py").is_file():
+        return here / "content"
+    try:
+        files = importlib.resources.files("unionbot_content")
+    except ModuleNotFoundError:
+        files = None
+    # pip unpacks a wheel, so the package is a folder; otherwise the error names this path.
+    return files if isinstance(files, Path) else here / "unionbot_content"
+
+
+CONTENT_DIR = shipped_content()
+
+
+def installed_content(content_dir: Path) -> bool:
+    """Whether `content_dir` is the content installed with the package: it lies among the
+    installed code (site-packages), where nothing the bot does may write."""
+    return CONTENT_DIR.name == "unionbot_content" and content_dir.resolve() == CONTENT_DIR.resolve()
+
+
 DEFAULT_DATA_DIR = Path.cwd() / "data"
 TELEGRAM_DEFAULT_API_BASE = "https://api.telegram.org/bot"
 ZALO_DEFAULT_API_BASE = "https://openapi.zalo.me"
