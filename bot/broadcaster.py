@@ -166,6 +166,7 @@ class Broadcaster:
                     started.append(broadcast_id)
             for done in await broadcasts.finish(session, now):
                 log.info("broadcast %d done", done)
+                self._images.pop(done, None)  # up to 1 MB each: not kept once done
                 work.send(await service.finished(session, self.services, done, now))
         return started
 

@@ -297,14 +297,17 @@ class TelegramChannel:
     # -- sending --------------------------------------------------------------------------
 
     async def send(self, delivery: Delivery) -> None:
-        await self._send(delivery)
+        await self._deliver(delivery, paid=False)
 
     async def broadcast(self, delivery: Delivery) -> None:
         """A broadcast goes as any message; with paid broadcasts on, marked as one, so
-        Telegram lets it past the free 30 a second (and bills it). With an image: the photo
-        with the text as its caption, or, when the text is longer than a caption may be, the
-        photo and then the text (PartlySent if the photo went and the text did not)."""
-        paid = self.paid_broadcasts
+        Telegram lets it past the free 30 a second (and bills it)."""
+        await self._deliver(delivery, paid=self.paid_broadcasts)
+
+    async def _deliver(self, delivery: Delivery, *, paid: bool) -> None:
+        """The text; with an image, the photo with the text as its caption, or, when the text
+        is longer than a caption may be, the photo and then the text (PartlySent if the photo
+        went and the text did not)."""
         if delivery.image is None:
             await self._send(delivery, paid=paid)
         elif len(delivery.text.encode("utf-16-le")) // 2 <= CAPTION_LIMIT:

@@ -324,15 +324,7 @@ class ZaloChannel:
         person = await self.recipient(delivery.chat_id)
         if self.check_window(person) != "free":
             raise Unreachable(WINDOW_CLOSED)
-        if delivery.image is None:
-            await self._deliver(delivery, person)
-            return
-        # The image, then the text with its buttons (PartlySent if only the image went).
-        await self.send_image(delivery.chat_id, await self._uploaded(delivery.image))
-        try:
-            await self._deliver(delivery, person)
-        except SendError as exc:
-            raise PartlySent(f"text after the image: {exc}") from exc
+        await self._deliver(delivery, person)
 
     async def _uploaded(self, image: Image) -> str:
         """The image's attachment_id: uploaded by the first send, reused by the others."""
@@ -346,6 +338,18 @@ class ZaloChannel:
         return found
 
     async def _deliver(self, delivery: Delivery, person: Recipient) -> None:
+        """The image if there is one, then the text with its buttons (PartlySent if only
+        the image went)."""
+        if delivery.image is not None:
+            await self.send_image(delivery.chat_id, await self._uploaded(delivery.image))
+        try:
+            await self._send_text(delivery, person)
+        except SendError as exc:
+            if delivery.image is None:
+                raise
+            raise PartlySent(f"text after the image: {exc}") from exc
+
+    async def _send_text(self, delivery: Delivery, person: Recipient) -> None:
         # Numbered options were remembered with the message (`numbered`), before it was sent.
         messages, _options = render(delivery, self.number_hint(person.language))
         for message in messages:

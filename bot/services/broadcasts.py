@@ -406,7 +406,8 @@ def text_for(services: Services, broadcast: Broadcast | Draft, language: str) ->
 
 
 def test_message(services: Services, officer: Officer, draft: Draft) -> Outgoing:
-    """The draft as a worker would get it, sent to the officer's own Telegram chat."""
+    """The draft as a worker would get it (its image too), sent to the officer's own
+    Telegram chat."""
     if not officer.telegram_user_id:
         raise BroadcastError(
             N_("Link your Telegram first (an admin gives you a code): the test goes there.")
@@ -415,15 +416,12 @@ def test_message(services: Services, officer: Officer, draft: Draft) -> Outgoing
     text = text_for(services, draft, "vi")
     with services.catalogs.activate("vi"):
         label = _("Test of a broadcast, only you received it:")
-        if draft.image is not None:
-            # The test goes through the outbox, which carries text only (so do replies).
-            label = _(
-                "Test of a broadcast, only you received it. Workers also get its image, "
-                "{width} × {height} pixels (the test does not carry it):"
-            ).format(width=draft.image.width, height=draft.image.height)
     address = Address(services.settings.officer_channel, officer.telegram_user_id)
     # A poll's buttons as workers get them; pressed here, they count nothing (no poll 0).
-    return Outgoing(address, f"{label}\n\n{text}", polls.buttons(0, draft.poll_options))
+    image = draft.image.content if draft.image is not None else None
+    return Outgoing(
+        address, f"{label}\n\n{text}", polls.buttons(0, draft.poll_options), image=image
+    )
 
 
 async def progress(session: AsyncSession, broadcast: Broadcast, now: datetime) -> Progress:

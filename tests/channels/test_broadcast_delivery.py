@@ -480,3 +480,35 @@ async def test_on_zalo_an_image_is_uploaded_once_and_sent_before_the_text(
         assert elements == [{"media_type": "image", "attachment_id": attachment}]
         assert fake_zalo.text_of(text).startswith("Ngày hội công nhân.")
     assert set((await outcomes(sessions, sent)).values()) == {("sent", None)}
+
+
+async def test_a_test_with_an_image_reaches_the_officer_as_a_photo(
+    start_bot, fake_telegram, sessions
+):
+    """From the dashboard over HTTP (a multipart form), through the outbox, to Telegram."""
+    bot = await start_bot(quiet_hours=None)
+    async with sessions() as session:
+        await accounts.add_officer(
+            session, union_code="FED-ROOT", name="Hạnh", role="admin", now=datetime.now(UTC),
+            login="hanh", password=PASSWORD, telegram_user_id="9900",
+        )  # fmt: skip
+        root = (await unions.root(session)).id
+        await session.commit()
+    http, csrf = await officer_http(bot.url, "hanh")
+    try:
+        data = aiohttp.FormData()
+        fields = {"csrf": csrf, "text": "Ngày hội công nhân.", "topic": "policy",
+                  "union": str(root), "channel": "telegram", "action": "test"}  # fmt: skip
+        for key, value in fields.items():
+            data.add_field(key, value)
+        data.add_field("image", jpeg_with_gps(), filename="anh.jpg", content_type="image/jpeg")
+        answer = await http.post(f"{bot.url}/officer/broadcasts/new", data=data)
+        assert answer.status == 200, await answer.text()
+        await fake_telegram.wait_for("sendPhoto")
+    finally:
+        await http.close()
+    [(chat, content, caption)] = fake_telegram.photos
+    assert chat == "9900" and caption.startswith("Tin thử của thông báo")
+    assert "Ngày hội công nhân." in caption and not any(m in content for m in EXIF_MARKERS)
+    assert fake_telegram.messages == []
+    assert await count(sessions, Broadcast) == 0

@@ -773,7 +773,7 @@ async def test_an_image_is_taken_without_its_metadata_and_shown_with_the_message
     dashboard, sessions
 ):
     """Chosen once at "Send", carried to the confirmation, saved as a JPEG without EXIF (GPS,
-    camera, comment); the broadcast's page and report show it, and the test says it."""
+    camera, comment); the broadcast's page and report show it, and the test carries it."""
     client = dashboard["client"]
     ids = await seed(sessions)
     await log_in(client, "admin")
@@ -814,8 +814,11 @@ async def test_an_image_is_taken_without_its_metadata_and_shown_with_the_message
     assert tested.status == 200
     async with sessions() as session:
         [row] = (await session.scalars(select(OutboxItem))).all()
-    text, _buttons = outbox.body(TEST_VAULT, row)
-    assert "200 × 300" in text and TEXT in text
+    delivery = outbox.to_delivery(TEST_VAULT, row)  # the sender sends it as a photo
+    assert (delivery.chat_id, delivery.image.content) == ("7001", content)
+    assert TEXT in delivery.text and delivery.text.startswith(
+        VI("Test of a broadcast, only you received it:")
+    )
 
 
 async def test_an_officer_elsewhere_cannot_see_the_image(dashboard, sessions):
