@@ -63,6 +63,12 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 # How long a client may take to send a request's body (a form, an update, a chat message:
 # a few kilobytes) before it is refused with 408.
 BODY_READ_SECONDS = 10.0
+# The forms that take a file: a broadcast's compose form carries an image (at most 5 MB, see
+# bot/services/broadcasts.py) and, from one step to the next, the image already made from it:
+# room for both and the rest, and time for a phone's slow upload.
+UPLOAD_PATHS = frozenset({"/officer/broadcasts/new"})
+MAX_UPLOAD_BYTES = 16 * 1024 * 1024
+UPLOAD_READ_SECONDS = 120.0
 
 
 @dataclass(slots=True)
@@ -127,16 +133,27 @@ async def body_first(request: web.Request, handler: Handler) -> web.StreamRespon
     """Read a request's whole body before its handler runs, within BODY_READ_SECONDS, or
     answer 408. So no handler waits on a client's network while it holds the database (the
     SQLite write gate, a session): `read()`, `post()` and `json()` then answer from memory.
-    (A multipart body would then read as empty; no route takes one.)"""
-    if request.body_exists:
-        try:
-            async with asyncio.timeout(BODY_READ_SECONDS):
+    A multipart form (only UPLOAD_PATHS take one, with more room and time) is parsed here,
+    as its stream can be read only once."""
+    if not request.body_exists:
+        return await handler(request)
+    seconds = BODY_READ_SECONDS
+    if request.path in UPLOAD_PATHS:
+        request = request.clone(client_max_size=MAX_UPLOAD_BYTES)
+        seconds = UPLOAD_READ_SECONDS
+    try:
+        async with asyncio.timeout(seconds):
+            if request.content_type == "multipart/form-data":
+                await request.post()
+            else:
                 await request.read()
-        except TimeoutError:
-            log.info("refused a request whose body took over %.0f s to arrive", BODY_READ_SECONDS)
-            refused = web.Response(status=408, text="408: the request body came too slowly")
-            refused.force_close()
-            return refused
+    except TimeoutError:
+        log.info("refused a request whose body took over %.0f s to arrive", seconds)
+        refused = web.Response(status=408, text="408: the request body came too slowly")
+        refused.force_close()
+        return refused
+    except ValueError:  # a multipart body that is not one
+        return web.Response(status=400, text="400: the form could not be read")
     return await handler(request)
 
 

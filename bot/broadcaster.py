@@ -13,6 +13,10 @@ at most once each, without slowing down replies to workers who are chatting.
   broadcasts for as long as the messenger asked (replies keep going); 5xx and network errors
   are retried with backoff up to MAX_ATTEMPTS; a blocked bot marks the person unreachable;
   a recipient the messenger's rules forbid now (Zalo's window) is recorded with the reason.
+- A broadcast's image is read once per broadcast and goes with every delivery; the channel
+  uploads it once and sends it by reference (Telegram's file_id, Zalo's attachment_id). A
+  photo and a text sent as two messages are still one delivery: if the photo went and the
+  text did not, the row is `failed` with the reason `partly_sent`, never sent again.
 - A quick poll (bot/services/polls.py) goes with one button per answer; where the channel
   shows them as numbered lines (Zalo), they are remembered with the claim, as the outbox
   does for replies, so the number typed back is the answer.
@@ -32,7 +36,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.base import Broadcasting, Channel, Delivery, SendError, Unreachable, broadcasting
+from bot.channels.base import (
+    Broadcasting,
+    Channel,
+    Delivery,
+    Image,
+    PartlySent,
+    SendError,
+    Unreachable,
+    broadcasting,
+)
 from bot.logs import describe
 from bot.outbox import Sender, remember_numbered
 from bot.services import broadcasts as service
@@ -91,6 +104,8 @@ class Broadcaster:
         self.alone = alone or sender.db.engine.dialect.name == "sqlite"
         # (broadcast, language) -> its text and buttons (a poll's answers).
         self._texts: dict[tuple[int, str], tuple[str, Buttons]] = {}
+        # broadcast -> its image (None: it has none), read once.
+        self._images: dict[int, Image | None] = {}
         self._outcomes: list[Outcome] = []
         self._flush_wake = asyncio.Event()
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
@@ -151,6 +166,7 @@ class Broadcaster:
                     started.append(broadcast_id)
             for done in await broadcasts.finish(session, now):
                 log.info("broadcast %d done", done)
+                self._images.pop(done, None)  # up to 1 MB each: not kept once done
                 work.send(await service.finished(session, self.services, done, now))
         return started
 
@@ -210,6 +226,10 @@ class Broadcaster:
                 answers = polls.buttons(broadcast.id, broadcast.poll_options or ())
                 rows = tuple(tuple((b.label, b.payload) for b in row) for row in answers)
                 self._texts[key] = (text, rows)
+        if item.broadcast_id not in self._images:
+            content = await broadcasts.image(session, item.broadcast_id)
+            image = Image(f"broadcast-{item.broadcast_id}", content) if content else None
+            self._images[item.broadcast_id] = image
 
     def _delivery(self, channel: str, item: Claimed) -> Delivery | None:
         """The message for a claimed row (None if its broadcast could not be read)."""
@@ -218,7 +238,8 @@ class Broadcaster:
             return None
         text, buttons = found
         # A negative id: never confused with an outbox row's.
-        return Delivery(-item.id, channel, item.chat_id, text, buttons)
+        image = self._images.get(item.broadcast_id)
+        return Delivery(-item.id, channel, item.chat_id, text, buttons, image=image)
 
     async def _send(self, channel: Broadcasting, item: Claimed) -> None:
         try:
@@ -242,6 +263,9 @@ class Broadcaster:
         channel.pace.note(item.chat_id)
         try:
             await channel.broadcast(delivery)
+        except PartlySent:
+            # The image arrived: sending again would show it twice.
+            return Outcome(item.id, "failed", reason="partly_sent")
         except Unreachable as exc:
             # Zalo said they unfollowed: the next broadcast knows it before trying.
             gone = (channel.name, item.chat_id) if str(exc) == NOT_FOLLOWING else None

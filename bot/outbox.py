@@ -23,6 +23,7 @@ after that one: so one chat's messages keep their order across processes too.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import os
@@ -34,10 +35,11 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.base import Channel, Delivery, SendError, Unreachable, broadcasting
+from bot.channels.base import Channel, Delivery, Image, SendError, Unreachable, broadcasting
 from bot.logs import describe
 from bot.services import Services, casework, reach
 from bot.services.crypto import Vault
@@ -108,6 +110,7 @@ async def write(
                 r.text,
                 [[[b.label, b.payload] for b in row] for row in r.buttons],
                 r.case_id,
+                r.image,
             ),
             person_id=r.to.person_id,
             now=now,
@@ -119,47 +122,59 @@ async def write(
     return [
         Delivery(id_, r.to.channel, r.to.chat_id, r.text,
                  tuple(tuple((b.label, b.payload) for b in row) for row in r.buttons),
-                 r.case_id)
+                 r.case_id, _image(id_, r.image))
         for id_, r in zip(ids, replies, strict=True)
     ]  # fmt: skip
 
 
 def seal_body(
-    vault: Vault, text: str, buttons: list[list[list[str]]], case_id: int | None = None
+    vault: Vault,
+    text: str,
+    buttons: list[list[list[str]]],
+    case_id: int | None = None,
+    image: bytes | None = None,
 ) -> bytes:
-    """Text, buttons and the case a message is about, sealed: the link from a chat to an
-    anonymous case must not be readable in the table."""
+    """Text, buttons, the case a message is about and its picture, sealed: the link from a
+    chat to an anonymous case must not be readable in the table."""
     opened: dict[str, object] = {"text": text, "buttons": buttons}
     if case_id is not None:
         opened["case"] = case_id
+    if image is not None:
+        opened["image"] = base64.b64encode(image).decode()
     return vault.seal(json.dumps(opened, ensure_ascii=False))
 
 
 def body(vault: Vault, row: OutboxItem) -> tuple[str, list[list[list[str]]]]:
     """A row's text and buttons: opened from `sealed`, or as stored by rows written before
     sealing (0009); empty once delivered and blanked."""
-    text, buttons, _case = _opened(vault, row)
-    return text, buttons
+    opened = _opened(vault, row)
+    return str(opened["text"]), list(opened["buttons"])
 
 
-def _opened(vault: Vault, row: OutboxItem) -> tuple[str, list[list[list[str]]], int | None]:
+def _opened(vault: Vault, row: OutboxItem) -> dict[str, Any]:
     if row.sealed is None:
-        return row.text, row.buttons or [], None
-    opened = json.loads(vault.open(row.sealed))
-    case = opened.get("case")
-    return str(opened["text"]), list(opened["buttons"]), case if isinstance(case, int) else None
+        return {"text": row.text, "buttons": row.buttons or []}
+    opened: dict[str, Any] = json.loads(vault.open(row.sealed))
+    return opened
 
 
 def to_delivery(vault: Vault, row: OutboxItem) -> Delivery:
-    text, buttons, case_id = _opened(vault, row)
+    opened = _opened(vault, row)
+    case = opened.get("case")
+    image = opened.get("image")
     return Delivery(
         id=row.id,
         channel=row.channel,
         chat_id=row.chat_id,
-        text=text,
-        buttons=tuple(tuple((label, payload) for label, payload in r) for r in buttons),
-        case_id=case_id,
+        text=str(opened["text"]),
+        buttons=tuple(tuple((label, payload) for label, payload in r) for r in opened["buttons"]),
+        case_id=case if isinstance(case, int) else None,
+        image=_image(row.id, base64.b64decode(image) if isinstance(image, str) else None),
     )
+
+
+def _image(row_id: int, content: bytes | None) -> Image | None:
+    return Image(f"outbox-{row_id}", content) if content else None
 
 
 async def remember_numbered(

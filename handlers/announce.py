@@ -11,8 +11,10 @@
   it with a one-tap bc:approve:<id>; /duyet <id> does the same.
 
 The draft (its text, topic and number) is the officer's conversation state while the flow
-lasts; nothing is saved before "Send". Whoever is not a linked active officer sees the
-commands as unknown and the buttons as stale.
+lasts; nothing is saved before "Send". This short form is text only: a broadcast with an
+image or a link is composed on the dashboard (a photo sent here is not taken as one).
+Whoever is not a linked active officer sees the commands as unknown and the buttons as
+stale.
 """
 
 from __future__ import annotations
@@ -184,6 +186,7 @@ def _held(ctx: Context, number: int) -> dict[str, Any] | None:
 
 
 async def _send(ctx: Context, officer: Officer, held: dict[str, Any]) -> list[Outgoing]:
+    # Text only (no image, no link): those are the dashboard's compose form.
     draft = Draft(Audience(officer.union_id, str(held["topic"])), str(held["text"]))
     ctx.end_flow()
     try:

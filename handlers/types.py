@@ -122,6 +122,9 @@ class Outgoing:
     # The case a message to a worker is about (an officer's answer): if the messenger will not
     # carry it now, the case's officers are told (bot/outbox.py).
     case_id: int | None = None
+    # A picture (JPEG) sent with the text: a broadcast's test to its author. Telegram shows
+    # it; channels without pictures send the text alone.
+    image: bytes | None = None
 
 
 @dataclass(slots=True)

@@ -35,7 +35,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import rows_changed
 from storage.dialect import insert
-from storage.models import Broadcast, BroadcastDelivery, Case, Person, Subscription
+from storage.models import (
+    Broadcast,
+    BroadcastDelivery,
+    BroadcastImage,
+    Case,
+    Person,
+    Subscription,
+)
 
 # Channels a broadcast can reach: the web chat has no way to reach a visitor who left.
 CHANNELS = ("telegram", "zalo")
@@ -107,6 +114,31 @@ async def add(session: AsyncSession, **fields: Any) -> Broadcast:
 
 async def get(session: AsyncSession, broadcast_id: int) -> Broadcast | None:
     return await session.get(Broadcast, broadcast_id)
+
+
+async def add_image(
+    session: AsyncSession, broadcast_id: int, content: bytes, size: tuple[int, int]
+) -> None:
+    """Keep a broadcast's picture (already without its metadata)."""
+    width, height = size
+    session.add(BroadcastImage(broadcast_id=broadcast_id, content=content, width=width,
+                               height=height))  # fmt: skip
+    await session.flush()
+
+
+async def image(session: AsyncSession, broadcast_id: int) -> bytes | None:
+    """A broadcast's picture (JPEG), None when it has none."""
+    query = select(BroadcastImage.content).where(BroadcastImage.broadcast_id == broadcast_id)
+    return cast(bytes | None, await session.scalar(query))
+
+
+async def image_size(session: AsyncSession, broadcast_id: int) -> tuple[int, int] | None:
+    """A broadcast's picture's width and height, without loading it; None: no picture."""
+    query = select(BroadcastImage.width, BroadcastImage.height).where(
+        BroadcastImage.broadcast_id == broadcast_id
+    )
+    found = (await session.execute(query)).first()
+    return (found[0], found[1]) if found else None
 
 
 async def listed(

@@ -553,6 +553,19 @@ class Broadcast(Base):
     poll_options: Mapped[list[str] | None] = mapped_column(Json)
 
 
+class BroadcastImage(Base):
+    """A broadcast's picture, sent with its text: a JPEG re-encoded from the pixels alone
+    (bot/services/scrubber.py), so nothing of where or with what it was taken goes out. Its
+    own table, so that lists of broadcasts never load it."""
+
+    __tablename__ = "broadcast_images"
+
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id"), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+
+
 class BroadcastDelivery(Base):
     """One recipient of one broadcast: unique, so nobody gets it twice, whatever restarts or
     how many processes. `sending` is claimed: the send may have happened."""

@@ -14,8 +14,19 @@ from handlers.types import Incoming
 
 
 @dataclass(frozen=True, slots=True)
+class Image:
+    """A picture sent with a message (a broadcast's): a JPEG, and a key naming it, under
+    which a channel keeps what the messenger gave back for it (Telegram's file_id, Zalo's
+    attachment_id) to send it again without uploading it again."""
+
+    key: str
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
-    """One outbox row, ready to send: text and rows of (label, payload) buttons."""
+    """One outbox row, ready to send: text and rows of (label, payload) buttons. A broadcast's
+    may carry an image (the outbox's never do)."""
 
     id: int
     channel: str
@@ -23,6 +34,7 @@ class Delivery:
     text: str
     buttons: tuple[tuple[tuple[str, str], ...], ...] = ()
     case_id: int | None = None
+    image: Image | None = None
 
 
 class SendError(Exception):
@@ -46,6 +58,45 @@ class SendError(Exception):
         self.counted = counted
         # The person blocked the bot: mark them unreachable until they write again.
         self.gone = gone
+
+
+class PartlySent(SendError):
+    """A message in two parts (a broadcast's image, then its text) of which the first went
+    and the second did not: never sent again, or the image would arrive twice."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, permanent=True)
+
+
+class Uploaded:
+    """What a messenger gave back for an uploaded image, by the image's key, so it is
+    uploaded once and sent by reference to every recipient. The first send of a key uploads;
+    those at the same moment wait for it, then reuse what it got. `keep` seconds: how long
+    the messenger keeps an upload (None: for good)."""
+
+    def __init__(self, keep: float | None = None, clock: Callable[[], float] = time.monotonic):
+        self.keep = keep
+        self.clock = clock
+        self._found: dict[str, tuple[str, float]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def get(self, key: str) -> str | None:
+        found = self._found.get(key)
+        if found is None:
+            return None
+        reference, at = found
+        if self.keep is not None and self.clock() - at > self.keep:
+            del self._found[key]
+            return None
+        return reference
+
+    def put(self, key: str, reference: str) -> None:
+        self._found[key] = (reference, self.clock())
+        self._locks.pop(key, None)
+
+    def lock(self, key: str) -> asyncio.Lock:
+        """Held by the send uploading the key; the others wait, then find its reference."""
+        return self._locks.setdefault(key, asyncio.Lock())
 
 
 class Unreachable(SendError):

@@ -16,14 +16,14 @@ import hmac
 import logging
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any
 
 import aiohttp
 from aiohttp import web
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import (
     BadRequest,
     Conflict,
@@ -39,7 +39,9 @@ from bot.channels.base import (
     Delivery,
     FetchError,
     Pace,
+    PartlySent,
     SendError,
+    Uploaded,
     read_json,
     split_text,
     storable,
@@ -62,11 +64,14 @@ HANDLED_KINDS = {"message", "callback_query", "my_chat_member"}
 # second, each beyond the free 30 billed in Stars (sendMessage's allow_paid_broadcast).
 PAID_PER_SECOND = 1000.0
 POLL_TIMEOUT_SECONDS = 30
+# A photo's caption, in UTF-16 code units as Telegram counts: a longer text goes after it.
+CAPTION_LIMIT = 1024
 # Webhook updates parsed but not yet dispatched, kept to avoid parsing twice.
 MAX_REMEMBERED = 10_000
 _UNSEEN = object()
-# send() calls sendMessage through do_api_request on purpose (see there); PTB would warn.
-warnings.filterwarnings("ignore", r"Please use 'Bot\.sendMessage'", PTBUserWarning)
+# send() calls sendMessage (and sendPhoto) through do_api_request on purpose (see there);
+# PTB would warn.
+warnings.filterwarnings("ignore", r"Please use 'Bot\.send(Message|Photo)'", PTBUserWarning)
 ATTACHMENT_KINDS = (
     "photo", "document", "voice", "audio", "video", "video_note", "animation", "sticker",
     "location", "contact",
@@ -112,6 +117,8 @@ class TelegramChannel:
         self.paid_broadcasts = settings.telegram_paid_broadcasts
         rate = PAID_PER_SECOND if self.paid_broadcasts else settings.telegram_broadcast_per_second
         self.pace = Pace(rate, settings.chat_gap_seconds)
+        # A broadcast's image is uploaded with its first send; the others send its file_id.
+        self.photos = Uploaded()
         self._parsed: OrderedDict[str, Incoming | None] = OrderedDict()
 
     @property
@@ -290,17 +297,32 @@ class TelegramChannel:
     # -- sending --------------------------------------------------------------------------
 
     async def send(self, delivery: Delivery) -> None:
-        await self._send(delivery)
+        await self._deliver(delivery, paid=False)
 
     async def broadcast(self, delivery: Delivery) -> None:
         """A broadcast goes as any message; with paid broadcasts on, marked as one, so
         Telegram lets it past the free 30 a second (and bills it)."""
-        await self._send(delivery, paid=self.paid_broadcasts)
+        await self._deliver(delivery, paid=self.paid_broadcasts)
+
+    async def _deliver(self, delivery: Delivery, *, paid: bool) -> None:
+        """The text; with an image, the photo with the text as its caption, or, when the text
+        is longer than a caption may be, the photo and then the text (PartlySent if the photo
+        went and the text did not)."""
+        if delivery.image is None:
+            await self._send(delivery, paid=paid)
+        elif len(delivery.text.encode("utf-16-le")) // 2 <= CAPTION_LIMIT:
+            await self._photo(delivery, delivery.text, paid=paid)
+        else:
+            await self._photo(delivery, "", paid=paid)
+            try:
+                await self._send(delivery, paid=paid)
+            except SendError as exc:
+                raise PartlySent(f"text after the image: {exc}") from exc
 
     async def _send(self, delivery: Delivery, *, paid: bool = False) -> None:
         markup = keyboard(delivery.buttons) if delivery.buttons else None
         chunks = split_text(delivery.text)
-        try:
+        with _send_errors():
             for i, chunk in enumerate(chunks):
                 params: dict[str, Any] = {"chat_id": int(delivery.chat_id), "text": chunk}
                 if markup is not None and i == len(chunks) - 1:
@@ -311,15 +333,31 @@ class TelegramChannel:
                 # does not turn the Message sent back into objects nobody reads (a third of
                 # the event loop's time under load went there).
                 await self.bot.do_api_request("sendMessage", api_kwargs=params)
-        except RetryAfter as exc:
-            raise SendError("rate limited", retry_after=_seconds(exc)) from exc
-        except Forbidden as exc:
-            # Blocked by the person (or a group that removed the bot): never retried.
-            raise SendError("Forbidden", permanent=True, gone=True) from exc
-        except BadRequest as exc:
-            raise SendError(type(exc).__name__, permanent=True) from exc
-        except TelegramError as exc:
-            raise SendError(type(exc).__name__) from exc
+
+    async def _photo(self, delivery: Delivery, caption: str, *, paid: bool) -> None:
+        """sendPhoto: the first send of an image uploads it, the others reuse its file_id."""
+        assert delivery.image is not None
+        key = delivery.image.key
+        params: dict[str, Any] = {"chat_id": int(delivery.chat_id)}
+        if caption:
+            params["caption"] = caption
+            if delivery.buttons:
+                params["reply_markup"] = keyboard(delivery.buttons)
+        if paid:
+            params["allow_paid_broadcast"] = True
+        with _send_errors():
+            if self.photos.get(key) is None:
+                async with self.photos.lock(key):
+                    if self.photos.get(key) is None:
+                        photo = InputFile(delivery.image.content, filename="image.jpg")
+                        sent = await self.bot.do_api_request(
+                            "sendPhoto", api_kwargs={**params, "photo": photo}
+                        )
+                        if found := _file_id(sent):
+                            self.photos.put(key, found)
+                        return
+            params["photo"] = self.photos.get(key)
+            await self.bot.do_api_request("sendPhoto", api_kwargs=params)
 
     def numbered(self, delivery: Delivery) -> list[str]:
         """Buttons are buttons here: nothing to remember."""
@@ -412,6 +450,31 @@ def _ignored(payload: dict[str, Any]) -> Incoming | None:
     """Nothing to handle (logged by kind, never by content)."""
     kind = next((key for key in payload if key != "update_id"), "empty")
     log.info("ignored a Telegram update of kind %s", kind[:40])
+    return None
+
+
+@contextmanager
+def _send_errors() -> Iterator[None]:
+    """The Bot API's errors as SendError: what to retry, when, and what never."""
+    try:
+        yield
+    except RetryAfter as exc:
+        raise SendError("rate limited", retry_after=_seconds(exc)) from exc
+    except Forbidden as exc:
+        # Blocked by the person (or a group that removed the bot): never retried.
+        raise SendError("Forbidden", permanent=True, gone=True) from exc
+    except BadRequest as exc:
+        raise SendError(type(exc).__name__, permanent=True) from exc
+    except TelegramError as exc:
+        raise SendError(type(exc).__name__) from exc
+
+
+def _file_id(sent: object) -> str | None:
+    """The largest size's file_id of the photo a sendPhoto sent back, to send it again."""
+    sizes = sent.get("photo") if isinstance(sent, dict) else None
+    if isinstance(sizes, list) and sizes and isinstance(sizes[-1], dict):
+        found = sizes[-1].get("file_id")
+        return found if isinstance(found, str) else None
     return None
 
 

@@ -67,9 +67,12 @@ from bot.channels.base import (
     Coalesce,
     Delivery,
     FetchError,
+    Image,
     Pace,
+    PartlySent,
     SendError,
     Unreachable,
+    Uploaded,
     read_json,
     split_text,
     usable_text,
@@ -112,6 +115,8 @@ NUMBER = re.compile(r"^\s*#?(\d{1,2})\s*[.)]?\s*$")
 SENDER = re.compile(r"[0-9A-Za-z_-]{1,64}")  # an id that fits the people and outbox tables
 FREE_WINDOW = timedelta(hours=48)
 REPLY_WINDOW = timedelta(days=7)
+# Zalo keeps an upload 7 days; a broadcast's image is uploaded again after 6.
+UPLOAD_KEPT = timedelta(days=6)
 RATE_LIMIT_PAUSE = 60.0
 # While the tokens need an admin, a message waits this long between tries (not counted).
 PAUSED_RETRY = 60.0
@@ -202,6 +207,8 @@ class ZaloChannel:
         self.number_hint = number_hint
         self.clock = clock
         self.pace = Pace(settings.zalo_broadcast_per_second, settings.chat_gap_seconds)
+        # A broadcast's image is uploaded once; every recipient is sent its attachment_id.
+        self.images = Uploaded(keep=UPLOAD_KEPT.total_seconds())
 
     # -- receiving ------------------------------------------------------------------------
 
@@ -319,7 +326,30 @@ class ZaloChannel:
             raise Unreachable(WINDOW_CLOSED)
         await self._deliver(delivery, person)
 
+    async def _uploaded(self, image: Image) -> str:
+        """The image's attachment_id: uploaded by the first send, reused by the others."""
+        found = self.images.get(image.key)
+        if found is None:
+            async with self.images.lock(image.key):
+                found = self.images.get(image.key)
+                if found is None:
+                    found = await self.upload(image.content, "image.jpg", image=True)
+                    self.images.put(image.key, found)
+        return found
+
     async def _deliver(self, delivery: Delivery, person: Recipient) -> None:
+        """The image if there is one, then the text with its buttons (PartlySent if only
+        the image went)."""
+        if delivery.image is not None:
+            await self.send_image(delivery.chat_id, await self._uploaded(delivery.image))
+        try:
+            await self._send_text(delivery, person)
+        except SendError as exc:
+            if delivery.image is None:
+                raise
+            raise PartlySent(f"text after the image: {exc}") from exc
+
+    async def _send_text(self, delivery: Delivery, person: Recipient) -> None:
         # Numbered options were remembered with the message (`numbered`), before it was sent.
         messages, _options = render(delivery, self.number_hint(person.language))
         for message in messages:

@@ -8,19 +8,26 @@ audience is the subscribers of one topic, narrowed by what workers already told 
 they filed a case under their name (its union, ward, workplace; never an anonymous report),
 their language and messenger.
 A broadcast with answers (`poll_options`) is a quick poll (bot/services/polls.py).
+A broadcast may carry one picture (`Picture`): a JPEG or PNG upload re-encoded from its pixels
+alone by the evidence scrubber (no EXIF, GPS position or camera serial goes to thousands of
+workers), and made small enough for every messenger (Zalo takes images up to 1 MB).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import Services, access, polls
+from bot.services import Services, access, polls, scrubber
 from bot.services.i18n import N_, _
 from handlers.payloads import BroadcastAction
 from handlers.types import MAX_TEXT, Address, Button, Outgoing
@@ -41,6 +48,13 @@ MAX_BODY = MAX_TEXT - 600
 MAX_LINK = 500
 # A poll's answer fits on a button.
 MAX_ANSWER = 40
+# An image as uploaded; the pixel cap is the scrubber's (MAX_PIXELS).
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+# What every messenger takes: Zalo's image upload at most 1 MB (Telegram's photos 10 MB).
+MAX_IMAGE_SENT = 1_000_000
+# The longer side tried in turn until the JPEG fits in MAX_IMAGE_SENT.
+IMAGE_SIDES = (scrubber.MAX_SIDE, 1920, 1600, 1280, 960, 640)
+IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")  # JPEG, PNG
 
 
 class BroadcastError(ValueError):
@@ -81,6 +95,19 @@ class Audience:
 
 
 @dataclass(frozen=True, slots=True)
+class Picture:
+    """A broadcast's image: a JPEG holding the pixels alone (see `picture`)."""
+
+    content: bytes
+    width: int
+    height: int
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+
+@dataclass(frozen=True, slots=True)
 class Draft:
     """A broadcast as composed, before it is saved."""
 
@@ -92,6 +119,7 @@ class Draft:
     send_at: datetime | None = None
     # A quick poll's answers (2 to POLL_OPTIONS; the text is its question); () for none.
     poll_options: tuple[str, ...] = ()
+    image: Picture | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +221,45 @@ def poll_options(typed: Sequence[str]) -> tuple[str, ...]:
     return options
 
 
+def picture(data: bytes) -> Picture:
+    """An uploaded image as a broadcast sends it: a JPEG or PNG, re-encoded from its pixels
+    alone (EXIF, GPS and comments gone), small enough for every messenger. BroadcastError
+    says what is wrong with it. CPU work on untrusted bytes: call it in a thread."""
+    if len(data) > MAX_IMAGE_BYTES:
+        raise BroadcastError(N_("The image is too large: at most 5 MB."))
+    if not data.startswith(IMAGE_SIGNATURES):
+        raise BroadcastError(N_("The image must be a JPEG or PNG picture."))
+    try:
+        for side in IMAGE_SIDES:
+            content = scrubber.scrub_image(data, max_side=side)
+            if len(content) <= MAX_IMAGE_SENT:
+                break
+        with Image.open(io.BytesIO(content)) as header:
+            size = header.size
+    except scrubber.Unusable as exc:
+        if exc.reason == "too_many_pixels":
+            raise BroadcastError(
+                N_("The image has too many pixels: at most 16 million (a photo from a phone).")
+            ) from None
+        raise BroadcastError(N_("The image could not be read as a JPEG or PNG picture.")) from None
+    return Picture(content, *size)
+
+
+def picture_tag(services: Services, image: Picture) -> str:
+    """A keyed hash of a picture already made (`picture`): the compose form carries it from
+    one step to the next with the picture, so it is taken back without doing it again, and a
+    form that changed it is refused."""
+    return services.vault.tag("broadcast image\0" + hashlib.sha256(image.content).hexdigest())
+
+
+def kept_picture(services: Services, content: bytes, tag: str) -> Picture:
+    """A picture carried by the form with its tag; BroadcastError if either was changed."""
+    if not hmac.compare_digest(picture_tag(services, Picture(content, 0, 0)), tag):
+        raise BroadcastError(N_("The image was changed on the way. Choose it again."))
+    with Image.open(io.BytesIO(content)) as header:
+        return Picture(content, *header.size)
+
+
 async def compose(
     session: AsyncSession, officer: Officer, draft: Draft, now: datetime
 ) -> Broadcast:
@@ -219,8 +286,11 @@ async def compose(
         # Only a poll sets it: a plain message keeps SQL NULL, never JSON null.
         **({"poll_options": list(draft.poll_options)} if draft.poll_options else {}),
     )
+    if draft.image is not None:
+        await broadcasts.add_image(session, broadcast.id, draft.image.content, draft.image.size)
     poll = {"poll": len(draft.poll_options)} if draft.poll_options else {}
-    _audit(session, officer, "broadcast.created", broadcast, now, whole=whole, **poll)
+    image = {"image": True} if draft.image is not None else {}
+    _audit(session, officer, "broadcast.created", broadcast, now, whole=whole, **poll, **image)
     return broadcast
 
 
@@ -336,7 +406,8 @@ def text_for(services: Services, broadcast: Broadcast | Draft, language: str) ->
 
 
 def test_message(services: Services, officer: Officer, draft: Draft) -> Outgoing:
-    """The draft as a worker would get it, sent to the officer's own Telegram chat."""
+    """The draft as a worker would get it (its image too), sent to the officer's own
+    Telegram chat."""
     if not officer.telegram_user_id:
         raise BroadcastError(
             N_("Link your Telegram first (an admin gives you a code): the test goes there.")
@@ -347,7 +418,10 @@ def test_message(services: Services, officer: Officer, draft: Draft) -> Outgoing
         label = _("Test of a broadcast, only you received it:")
     address = Address(services.settings.officer_channel, officer.telegram_user_id)
     # A poll's buttons as workers get them; pressed here, they count nothing (no poll 0).
-    return Outgoing(address, f"{label}\n\n{text}", polls.buttons(0, draft.poll_options))
+    image = draft.image.content if draft.image is not None else None
+    return Outgoing(
+        address, f"{label}\n\n{text}", polls.buttons(0, draft.poll_options), image=image
+    )
 
 
 async def progress(session: AsyncSession, broadcast: Broadcast, now: datetime) -> Progress:

@@ -172,15 +172,16 @@ def scrub(kind: str, mime: str | None, data: bytes) -> Scrubbed:
 # -- pictures ----------------------------------------------------------------------------
 
 
-def scrub_image(data: bytes) -> bytes:
-    """Decode and re-encode as JPEG: pixels only, upright, at most MAX_SIDE."""
+def scrub_image(data: bytes, max_side: int = MAX_SIDE) -> bytes:
+    """Decode and re-encode as JPEG: pixels only, upright, at most `max_side`."""
     try:
         with Image.open(io.BytesIO(data)) as image:  # reads the header only
-            image.draft(None, _fitted(image.size))  # a JPEG decodes at 1/2, 1/4 or 1/8 scale
+            # A JPEG decodes at 1/2, 1/4 or 1/8 scale.
+            image.draft(None, _fitted(image.size, max_side))
             check_pixels(image.size)  # before a single pixel is decoded
             image.seek(0)  # an animation: its first frame
             picture = _decoded(image)
-            picture.thumbnail((MAX_SIDE, MAX_SIDE))
+            picture.thumbnail((max_side, max_side))
             upright = _on_white(ImageOps.exif_transpose(picture))
             out = io.BytesIO()
             pixels_only(upright).save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
@@ -200,10 +201,10 @@ def check_pixels(size: tuple[int, int]) -> None:
         raise Unusable("too_many_pixels")
 
 
-def _fitted(size: tuple[int, int]) -> tuple[int, int]:
-    """The size thumbnail() will give: the longer side at most MAX_SIDE."""
+def _fitted(size: tuple[int, int], max_side: int = MAX_SIDE) -> tuple[int, int]:
+    """The size thumbnail() will give: the longer side at most `max_side`."""
     width, height = size
-    scale = min(1.0, MAX_SIDE / max(width, height, 1))
+    scale = min(1.0, max_side / max(width, height, 1))
     return max(1, int(width * scale)), max(1, int(height * scale))
 
 

@@ -10,10 +10,18 @@ bot/broadcaster.py delivers. A broadcast out of the officer's reach is answered 
 one that does not exist. The exact number of recipients is shown before a broadcast is saved:
 "Send" asks for a confirmation with the count, and the confirmation is refused if the count
 has changed since (then the new one is shown).
+
+A broadcast may carry an image (JPEG or PNG): re-encoded without its metadata as soon as it
+is uploaded (bot/services/broadcasts.picture), then carried from one step of the form to the
+next with a keyed hash, so the officer chooses it once and a changed one is refused. Its page
+and report show it (/officer/broadcasts/{id}/image.jpg).
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +30,7 @@ from aiohttp import web
 from babel.numbers import format_decimal
 
 from bot.services import broadcasts
-from bot.services.broadcasts import TOPICS, Audience, BroadcastError, Draft, Progress
+from bot.services.broadcasts import TOPICS, Audience, BroadcastError, Draft, Picture, Progress
 from bot.services.i18n import N_, _, current_language, format_datetime
 from bot.services.text import whole_number
 from bot.web import polls
@@ -64,6 +72,7 @@ REASONS = {
     "not_following": N_("does not follow the union's Zalo account"),
     "inactive": N_("inactive on Zalo"),
     "rate_limited": N_("the messenger asked to slow down; tried again"),
+    "partly_sent": N_("only the image arrived: the text after it could not be sent"),
 }
 LANGUAGE_NAMES = {"vi": N_("Vietnamese"), "en": N_("English")}
 CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo"}
@@ -94,6 +103,7 @@ OUT_OF_REACH = N_("You can only send to your own union and the unions below it."
 # The poll's answer fields read from a form (more than POLL_OPTIONS: refused as too many).
 POLL_FIELDS = POLL_OPTIONS + 1
 BAD_TIME = N_("Choose the time with the date and time picker, or leave it empty to send now.")
+NOT_A_FILE = N_("Choose the image with the form's button for it.")
 
 
 def _officer(current: Page) -> Officer:
@@ -166,6 +176,11 @@ class Fields:
     send_at: str = ""
     # A quick poll's answers as typed (empty lines: none).
     poll: list[str] = field(default_factory=list)
+    # The image already made from an upload, carried to the next step (base64) with its
+    # keyed hash (broadcasts.picture_tag), and its size to show; empty: none.
+    image: str = ""
+    image_tag: str = ""
+    image_size: tuple[int, int] | None = None
 
     @classmethod
     def of(cls, form: Form) -> Fields:
@@ -179,8 +194,18 @@ class Fields:
             text=one("text"), text_en=one("text_en"), link=one("link"), topic=one("topic"),
             union=one("union"), wards=many("ward"), workplaces=many("workplace"),
             languages=many("language"), channels=many("channel"), send_at=one("send_at"),
-            poll=many("poll_option")[:POLL_FIELDS],
+            poll=many("poll_option")[:POLL_FIELDS], image=one("image_kept"),
+            image_tag=one("image_tag"),
         )  # fmt: skip
+
+    def carry(self, current: Page, image: Picture | None) -> None:
+        """Carry `image` (or none) to the form's next step."""
+        if image is None:
+            self.image, self.image_tag, self.image_size = "", "", None
+            return
+        self.image = base64.b64encode(image.content).decode()
+        self.image_tag = broadcasts.picture_tag(current.services, image)
+        self.image_size = image.size
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +258,30 @@ def draft_of(fields: Fields, offered: Choices, now: datetime, *, text_needed: bo
         checked = broadcasts.clean(replace(draft, text="-"))  # the audience and the rest
         return replace(checked, text=draft.text)
     return broadcasts.clean(draft)
+
+
+async def picture_of(current: Page, fields: Fields) -> Picture | None:
+    """The image the form brings: a new upload, made into a broadcast's image (in a thread:
+    decoding is CPU work on untrusted bytes); else the one carried from the last step, if
+    its keyed hash matches; None when there is none or it is removed. BroadcastError says
+    what is wrong with it."""
+    form = current.form
+    if form.get("image_remove"):
+        return None
+    upload = form.get("image")
+    if isinstance(upload, web.FileField):
+        data = upload.file.read(broadcasts.MAX_IMAGE_BYTES + 1)
+        if data:
+            return await asyncio.to_thread(broadcasts.picture, data)
+    elif upload:  # a value where the form has a file: not sent by the form
+        raise BroadcastError(NOT_A_FILE)
+    if not fields.image:
+        return None
+    try:
+        content = base64.b64decode(fields.image, validate=True)
+        return broadcasts.kept_picture(current.services, content, fields.image_tag)
+    except (binascii.Error, ValueError, OSError):
+        raise BroadcastError(N_("The image was changed on the way. Choose it again.")) from None
 
 
 def send_at(value: str, now: datetime) -> datetime | None:
@@ -301,7 +350,10 @@ async def compose_submit(current: Page) -> web.StreamResponse:
     fields = Fields.of(current.form)
     action = str(current.form.get("action", ""))
     try:
+        image = await picture_of(current, fields)
+        fields.carry(current, image)
         draft = draft_of(fields, await choices(current), current.now, text_needed=action != "count")
+        draft = replace(draft, image=image)
         if action == "count":
             return await compose_page(current, fields, count=await counted(current, draft))
         if action == "test":
@@ -317,6 +369,8 @@ async def compose_submit(current: Page) -> web.StreamResponse:
         raise BroadcastError(N_("Use one of the form's buttons."))
     except BroadcastError as problem:
         current.work.discard()
+        if fields.image and fields.image_size is None:  # not taken back: choose it again
+            fields.carry(current, None)
         return await compose_page(current, fields, error=_(str(problem)), status=400)
 
 
@@ -412,6 +466,7 @@ async def _facts(current: Page, broadcast: Broadcast) -> dict[str, Any]:
         "outcomes": OUTCOMES,
         "status_names": STATUS_NAMES,
         "poll": await polls.results(current, broadcast),
+        "image_size": await stored.image_size(session, broadcast.id),
     }
 
 
@@ -474,3 +529,13 @@ async def report_page(current: Page) -> web.StreamResponse:
     return current.render(
         "broadcast_report.html", printed=current.now, **await _facts(current, broadcast)
     )
+
+
+async def image(current: Page) -> web.StreamResponse:
+    """GET /officer/broadcasts/{id}/image.jpg: the image the workers get with the text."""
+    broadcast = await _broadcast(current)
+    content = await stored.image(current.session, broadcast.id) if broadcast else None
+    if content is None:
+        return _missing(current)
+    headers = {**SECURITY_HEADERS, "Cache-Control": "private, max-age=3600"}
+    return web.Response(body=content, content_type="image/jpeg", headers=headers)

@@ -38,6 +38,7 @@ def setup(app: web.Application) -> None:
     add_get("/officer/broadcasts/{id}", page(broadcasts.broadcast_page))
     add_get("/officer/broadcasts/{id}/progress.json", page(broadcasts.progress_json))
     add_get("/officer/broadcasts/{id}/report", page(broadcasts.report_page))
+    add_get("/officer/broadcasts/{id}/image.jpg", page(broadcasts.image))
     add_get("/officer/broadcasts/{id}/poll.csv", page(polls.export))
     add_get("/officer/broadcasts/{id}/poll.json", page(polls.live))
     add_post("/officer/broadcasts/{id}/{action}", page(broadcasts.broadcast_action, post=True))

@@ -23,7 +23,7 @@ from bot.services import broadcasts as service
 from storage import broadcasts, cases, people, subscriptions, unions
 from storage.directory import load as load_directory
 from storage.models import AuditEntry, Broadcast, BroadcastDelivery, Officer, Person, PollAnswer
-from tests.support import SAMPLE_DIRECTORY, TEST_VAULT, count
+from tests.support import SAMPLE_DIRECTORY, TEST_VAULT, count, jpeg_with_gps
 
 PASSWORD = "mat-khau-rat-dai"
 ANSWERS = ("Có", "Không", "Chưa biết")
@@ -77,11 +77,14 @@ async def outcomes(sessions, broadcast_id: int) -> dict[str, tuple[str, str | No
         return {chat: (status, reason) for chat, status, reason in rows}
 
 
-async def compose(sessions, officer_id: int, union: str, text: str, **audience) -> int:
+async def compose(
+    sessions, officer_id: int, union: str, text: str, image: bytes | None = None, **audience
+) -> int:
     async with sessions() as session:
         officer = await session.get(Officer, officer_id)
         found = await unions.by_code(session, union)
-        draft = service.Draft(service.Audience(found.id, **audience), text)
+        picture = service.picture(image) if image is not None else None
+        draft = service.Draft(service.Audience(found.id, **audience), text, image=picture)
         broadcast = await service.compose(session, officer, draft, datetime.now(UTC))
         await session.commit()
         return broadcast.id
@@ -384,3 +387,128 @@ async def test_a_quick_poll_to_30_workers_20_answer_and_small_cells_stay_hidden(
     finally:
         await author.close()
         await approver.close()
+
+
+# -- with an image ---------------------------------------------------------------------------
+
+EXIF_MARKERS = (b"Exif", b"PhoneOfLan", b"Nguyen Thi Lan")
+
+
+async def test_an_image_goes_as_a_photo_uploaded_once_with_the_text_as_its_caption(
+    start_bot, fake_telegram, sessions
+):
+    await start_bot(quiet_hours=None)
+    async with sessions() as session:
+        for user in (9701, 9702, 9703):
+            await subscriber(session, user, union="CL-XUANHUONG")
+        await session.commit()
+    admin = await add_admin(sessions, "Chị Hạnh")
+    sent = await compose(sessions, admin, "CL-XUANHUONG", "Ngày hội công nhân.", jpeg_with_gps())
+    await wait_done(sessions, sent)
+    photos = {chat: (content, caption) for chat, content, caption in fake_telegram.photos}
+    assert set(photos) == {"9701", "9702", "9703"}
+    assert len({content for content, _ in photos.values()}) == 1
+    content, caption = photos["9701"]
+    assert caption == "Ngày hội công nhân.\n\nĐể không nhận các tin này nữa, bạn gửi /dung."
+    assert content.startswith(b"\xff\xd8") and not any(m in content for m in EXIF_MARKERS)
+    calls = fake_telegram.calls_to("sendPhoto")
+    uploads = [c for c in calls if isinstance(c["photo"], bytes)]
+    assert len(calls) == 3 and len(uploads) == 1  # then sent again by its file_id
+    assert fake_telegram.messages == []  # the text went as the caption
+    assert set((await outcomes(sessions, sent)).values()) == {("sent", None)}
+
+
+async def test_a_text_too_long_for_a_caption_goes_after_the_photo(
+    start_bot, fake_telegram, sessions
+):
+    await start_bot(quiet_hours=None)
+    async with sessions() as session:
+        await subscriber(session, 9711, union="CL-XUANHUONG")
+        await session.commit()
+    admin = await add_admin(sessions, "Chị Hạnh")
+    text = "Thông báo về lương tối thiểu vùng năm 2027. " * 30  # over 1,024 characters
+    sent = await compose(sessions, admin, "CL-XUANHUONG", text.strip(), jpeg_with_gps())
+    await wait_done(sessions, sent)
+    [(chat, _content, caption)] = fake_telegram.photos
+    assert (chat, caption) == ("9711", "")
+    [(chat, after)] = fake_telegram.messages
+    assert chat == "9711" and after.startswith("Thông báo về lương") and "/dung" in after
+    assert await outcomes(sessions, sent) == {"9711": ("sent", None)}
+
+
+async def test_when_the_photo_went_and_the_text_did_not_it_is_not_sent_again(
+    start_bot, fake_telegram, sessions
+):
+    """One delivery, two messages: the photo arrived, the text after it failed; sending again
+    would show the photo twice, so the row is failed with `partly_sent`."""
+    await start_bot(quiet_hours=None)
+    async with sessions() as session:
+        await subscriber(session, 9721, union="CL-XUANHUONG")
+        await session.commit()
+    fake_telegram.fail_next("sendMessage", 500, "Internal Server Error")
+    admin = await add_admin(sessions, "Chị Hạnh")
+    sent = await compose(sessions, admin, "CL-XUANHUONG", "Tin dài. " * 200, jpeg_with_gps())
+    await wait_done(sessions, sent)
+    assert len(fake_telegram.photos) == 1 and fake_telegram.messages == []
+    assert await outcomes(sessions, sent) == {"9721": ("failed", "partly_sent")}
+
+
+async def test_on_zalo_an_image_is_uploaded_once_and_sent_before_the_text(
+    start_bot, fake_zalo, sessions
+):
+    await start_bot(quiet_hours=None, zalo=True)
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        for user in ("z-11", "z-12"):
+            person = await people.create(session, "zalo", user, "vi", now)
+            await reach.heard(session, TEST_VAULT, person, now - timedelta(hours=2))
+            await subscriptions.subscribe(session, person.id, ["policy"], now)
+        await session.commit()
+    first, second = await add_admin(sessions, "Chị Hạnh"), await add_admin(sessions, "Anh Bình")
+    sent = await compose(sessions, first, "FED-ROOT", "Ngày hội công nhân.", jpeg_with_gps())
+    async with sessions() as session:
+        await service.approve(session, await session.get(Officer, second), sent,
+                              datetime.now(UTC))  # fmt: skip
+        await session.commit()
+    await wait_done(sessions, sent)
+    assert len(fake_zalo.calls_to("upload_image")) == 1  # once, for both
+    [attachment] = list(fake_zalo.uploads)
+    assert not any(m in fake_zalo.uploads[attachment] for m in EXIF_MARKERS)
+    for user in ("z-11", "z-12"):
+        image, text = fake_zalo.sent(user)
+        elements = image["attachment"]["payload"]["elements"]
+        assert elements == [{"media_type": "image", "attachment_id": attachment}]
+        assert fake_zalo.text_of(text).startswith("Ngày hội công nhân.")
+    assert set((await outcomes(sessions, sent)).values()) == {("sent", None)}
+
+
+async def test_a_test_with_an_image_reaches_the_officer_as_a_photo(
+    start_bot, fake_telegram, sessions
+):
+    """From the dashboard over HTTP (a multipart form), through the outbox, to Telegram."""
+    bot = await start_bot(quiet_hours=None)
+    async with sessions() as session:
+        await accounts.add_officer(
+            session, union_code="FED-ROOT", name="Hạnh", role="admin", now=datetime.now(UTC),
+            login="hanh", password=PASSWORD, telegram_user_id="9900",
+        )  # fmt: skip
+        root = (await unions.root(session)).id
+        await session.commit()
+    http, csrf = await officer_http(bot.url, "hanh")
+    try:
+        data = aiohttp.FormData()
+        fields = {"csrf": csrf, "text": "Ngày hội công nhân.", "topic": "policy",
+                  "union": str(root), "channel": "telegram", "action": "test"}  # fmt: skip
+        for key, value in fields.items():
+            data.add_field(key, value)
+        data.add_field("image", jpeg_with_gps(), filename="anh.jpg", content_type="image/jpeg")
+        answer = await http.post(f"{bot.url}/officer/broadcasts/new", data=data)
+        assert answer.status == 200, await answer.text()
+        await fake_telegram.wait_for("sendPhoto")
+    finally:
+        await http.close()
+    [(chat, content, caption)] = fake_telegram.photos
+    assert chat == "9900" and caption.startswith("Tin thử của thông báo")
+    assert "Ngày hội công nhân." in caption and not any(m in content for m in EXIF_MARKERS)
+    assert fake_telegram.messages == []
+    assert await count(sessions, Broadcast) == 0

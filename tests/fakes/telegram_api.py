@@ -81,6 +81,8 @@ class FakeTelegram:
         self.chaos: Callable[[str], Failure | None] | None = None
         # (chat_id, text) of every sendMessage that succeeded, in order.
         self.messages: list[tuple[str, str]] = []
+        # (chat_id, content, caption) of every sendPhoto that succeeded, in order.
+        self.photos: list[tuple[str, bytes, str]] = []
         self._update_ids = itertools.count(1000)
         self._message_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
@@ -97,7 +99,7 @@ class FakeTelegram:
     # -- server ---------------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(client_max_size=20 * 1024 * 1024)  # photos: 10 MB
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         return app
@@ -321,6 +323,8 @@ class FakeTelegram:
             else:
                 form = await request.post()
                 for key, value in form.items():
+                    if isinstance(value, web.FileField):  # an upload (sendPhoto): its bytes
+                        value = value.file.read()
                     params[key] = _decode(value) if isinstance(value, str) else value
         return params
 
@@ -384,6 +388,41 @@ class FakeTelegram:
             "from": BOT_USER,
             "text": params.get("text", ""),
         }
+        if isinstance(params.get("reply_markup"), dict):
+            message["reply_markup"] = params["reply_markup"]
+        if self.on_send is not None:
+            self.on_send(str(chat_id), params)
+        return message
+
+    async def _m_sendPhoto(self, params: dict[str, Any]) -> Any:
+        """A photo uploaded (multipart: its bytes) or sent again by a file_id it was given;
+        recorded in `photos` as (chat_id, content, caption)."""
+        chat_id = int(params["chat_id"])
+        if str(chat_id) in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        photo = params.get("photo")
+        if isinstance(photo, (bytes, bytearray)):
+            file_id = self.add_file(bytes(photo))
+        elif isinstance(photo, str) and photo in self.files:
+            file_id = photo
+        else:
+            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        caption = str(params.get("caption", ""))
+        if len(caption) > 1024:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        content = self.files[file_id][1]
+        self.photos.append((str(chat_id), content, caption))
+        sizes = [{"file_id": file_id, "file_unique_id": "u" + file_id, "width": 1,
+                  "height": 1, "file_size": len(content)}]  # fmt: skip
+        message = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            "from": BOT_USER,
+            "photo": sizes,
+        }
+        if caption:
+            message["caption"] = caption
         if isinstance(params.get("reply_markup"), dict):
             message["reply_markup"] = params["reply_markup"]
         if self.on_send is not None:

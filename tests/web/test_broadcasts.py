@@ -9,6 +9,7 @@ sender's reach), as the broadcaster would."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import html
 import io
@@ -17,22 +18,34 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import pytest
+from markupsafe import escape
+from PIL import Image as PILImage
 from sqlalchemy import select, update
 
 from bot import outbox
 from bot.app import create_app
+from bot.config import CONTENT_DIR
 from bot.services import accounts, broadcasts
 from bot.services import polls as poll_service
 from bot.services.broadcasts import MAX_BODY, Audience
+from bot.services.i18n import Catalogs
 from storage import broadcasts as stored
 from storage import cases, people, subscriptions, unions
 from storage import polls as stored_polls
 from storage.localtime import LOCAL_TIME
-from storage.models import AuditEntry, Broadcast, BroadcastDelivery, Officer, OutboxItem
+from storage.models import (
+    AuditEntry,
+    Broadcast,
+    BroadcastDelivery,
+    BroadcastImage,
+    Officer,
+    OutboxItem,
+)
 from tests.fixtures.browser import SCREENSHOTS
 from tests.fixtures.running_bot import serve
-from tests.support import TEST_VAULT, count, poll_worker, sent_poll
+from tests.support import TEST_VAULT, count, jpeg_with_gps, poll_worker, sent_poll
 from tests.untranslated import leaks, visible_text
 from tests.web.conftest import NOW, PASSWORD, add_officers, csrf_of, log_in, log_in_browser
 
@@ -719,3 +732,164 @@ async def test_a_polls_results_are_drawn_in_the_browser(browser, settings, sessi
         assert "23 người lao động" in await page.inner_text("[data-poll=answered]")
     finally:
         await bot.stop()
+
+
+# -- with an image ---------------------------------------------------------------------------
+
+VI = Catalogs(CONTENT_DIR / "locales").get("vi").gettext
+EXIF_MARKERS = (b"Exif", b"PhoneOfLan", b"Nguyen Thi Lan")
+
+
+def shown(msgid: str) -> str:
+    """A message as the page shows it: in Vietnamese once translated, escaped as Jinja does."""
+    return str(escape(VI(msgid)))
+
+
+def multipart(fields: list[tuple[str, str]], image: bytes | None = None, name: str = "x.jpg"):
+    """The compose form as a browser posts it, with a file chosen or not."""
+    data = aiohttp.FormData()
+    for key, value in fields:
+        data.add_field(key, value)
+    data.add_field("image", image or b"", filename=name if image else "",
+                   content_type="image/jpeg" if image else "application/octet-stream")  # fmt: skip
+    return data
+
+
+def carried(page: str) -> list[tuple[str, str]]:
+    """The image fields a page carries to the next step."""
+    return [
+        (name, html.unescape(re.search(rf'name="{name}" value="([^"]*)"', page).group(1)))
+        for name in ("image_kept", "image_tag")
+    ]
+
+
+def png(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    PILImage.new("RGB", (width, height), "white").save(out, "PNG")
+    return out.getvalue()
+
+
+async def test_an_image_is_taken_without_its_metadata_and_shown_with_the_message(
+    dashboard, sessions
+):
+    """Chosen once at "Send", carried to the confirmation, saved as a JPEG without EXIF (GPS,
+    camera, comment); the broadcast's page and report show it, and the test carries it."""
+    client = dashboard["client"]
+    ids = await seed(sessions)
+    await log_in(client, "admin")
+    csrf = await csrf_of(client, NEW)
+    cluster = ids["CL-CAMLY"]
+    asked = await client.post(NEW, data=multipart(form(csrf, cluster, "send"), jpeg_with_gps()))
+    page = await asked.text()
+    assert asked.status == 200, page
+    assert "200 × 300" in page  # turned upright: the EXIF orientation applied
+    kept = carried(page)
+    content = base64.b64decode(kept[0][1])
+    assert content.startswith(b"\xff\xd8") and not any(m in content for m in EXIF_MARKERS)
+    counted = re.search(r'name="counted" value="(\d+)"', page).group(1)
+    confirm = [*form(csrf, cluster, "confirm", counted=counted), *kept]
+    saved = await client.post(NEW, data=multipart(confirm), allow_redirects=False)
+    assert saved.status == 303
+    broadcast = await only_broadcast(sessions)
+    async with sessions() as session:
+        stored_image = await session.get(BroadcastImage, broadcast.id)
+    assert stored_image.content == content and (stored_image.width, stored_image.height) == (
+        200,
+        300,
+    )
+    page = await (await client.get(saved.headers["Location"])).text()
+    src = f'src="/officer/broadcasts/{broadcast.id}/image.jpg"'
+    assert src in page
+    served = await client.get(f"/officer/broadcasts/{broadcast.id}/image.jpg")
+    assert served.content_type == "image/jpeg" and await served.read() == content
+    report = await (await client.get(f"/officer/broadcasts/{broadcast.id}/report")).text()
+    assert src in report
+
+    async with sessions() as session:
+        await session.execute(
+            update(Officer).where(Officer.login == "admin").values(telegram_user_id="7001")
+        )
+        await session.commit()
+    tested = await client.post(NEW, data=multipart(form(csrf, cluster, "test"), jpeg_with_gps()))
+    assert tested.status == 200
+    async with sessions() as session:
+        [row] = (await session.scalars(select(OutboxItem))).all()
+    delivery = outbox.to_delivery(TEST_VAULT, row)  # the sender sends it as a photo
+    assert (delivery.chat_id, delivery.image.content) == ("7001", content)
+    assert TEXT in delivery.text and delivery.text.startswith(
+        VI("Test of a broadcast, only you received it:")
+    )
+
+
+async def test_an_officer_elsewhere_cannot_see_the_image(dashboard, sessions):
+    client = dashboard["client"]
+    ids = await seed(sessions)
+    async with sessions() as session:
+        admin = (await session.scalars(select(Officer).where(Officer.login == "admin"))).one()
+        draft = broadcasts.Draft(
+            Audience(ids["GR-THONGXANH"]), TEXT, image=broadcasts.picture(jpeg_with_gps())
+        )
+        made = await broadcasts.compose(session, admin, draft, NOW)
+        await session.commit()
+    await log_in(client, "binh")  # an officer of GR-SUACAONGUYEN
+    answer = await client.get(f"/officer/broadcasts/{made.id}/image.jpg")
+    assert answer.status == 404 and answer.content_type == "text/html"
+
+
+async def test_images_that_cannot_be_taken_are_refused_and_nothing_is_saved(dashboard, sessions):
+    client = dashboard["client"]
+    ids = await seed(sessions)
+    await log_in(client, "admin")
+    csrf = await csrf_of(client, NEW)
+    cluster = ids["CL-CAMLY"]
+    gif = io.BytesIO()
+    PILImage.new("RGB", (10, 10)).save(gif, "GIF")
+    refused = [
+        (b"%PDF-1.7 not a picture", "The image must be a JPEG or PNG picture."),
+        (gif.getvalue(), "The image must be a JPEG or PNG picture."),
+        (b"\xff\xd8\xff\xe0 broken", "The image could not be read as a JPEG or PNG picture."),
+        (b"\xff\xd8\xff" + b"\0" * (5 * 1024 * 1024), "The image is too large: at most 5 MB."),
+        (png(5000, 4000),
+         "The image has too many pixels: at most 16 million (a photo from a phone)."),
+    ]  # fmt: skip
+    for data, message in refused:
+        for action in ("count", "send", "confirm"):
+            answer = await client.post(
+                NEW, data=multipart(form(csrf, cluster, action, counted="7"), data)
+            )
+            page = await answer.text()
+            assert answer.status == 400 and shown(message) in page, (message, action)
+            assert 'name="image_kept"' not in page and TEXT in page  # the rest is kept
+    asked = await (
+        await client.post(NEW, data=multipart(form(csrf, cluster, "send"), jpeg_with_gps()))
+    ).text()
+    (_, kept), (_, tag) = carried(asked)
+    other = base64.b64encode(png(20, 20)).decode()
+    for forged in ([("image_kept", other), ("image_tag", tag)],
+                   [("image_kept", kept), ("image_tag", "0" * 64)],
+                   [("image_kept", "not base64!"), ("image_tag", tag)]):  # fmt: skip
+        confirm = [*form(csrf, cluster, "confirm", counted="3"), *forged]
+        answer = await client.post(NEW, data=multipart(confirm))
+        assert answer.status == 400
+        assert shown("The image was changed on the way. Choose it again.") in await answer.text()
+    as_text = [*form(csrf, cluster, "confirm", counted="3"), ("image", "AAAA")]
+    answer = await client.post(NEW, data=as_text)
+    assert answer.status == 400
+    assert shown("Choose the image with the form's button for it.") in await answer.text()
+    assert await count(sessions, Broadcast) == 0 and await count(sessions, BroadcastImage) == 0
+    assert await audited(sessions) == []
+
+
+async def test_an_image_can_be_removed_before_sending(dashboard, sessions):
+    client = dashboard["client"]
+    ids = await seed(sessions)
+    await log_in(client, "admin")
+    csrf = await csrf_of(client, NEW)
+    cluster = ids["CL-CAMLY"]
+    asked = await (
+        await client.post(NEW, data=multipart(form(csrf, cluster, "send"), jpeg_with_gps()))
+    ).text()
+    confirm = [*form(csrf, cluster, "confirm", counted="3"), *carried(asked), ("image_remove", "1")]
+    saved = await client.post(NEW, data=multipart(confirm), allow_redirects=False)
+    assert saved.status == 303
+    assert await count(sessions, Broadcast) == 1 and await count(sessions, BroadcastImage) == 0
