@@ -235,6 +235,18 @@ class Lease(Base):
     expires_at: Mapped[datetime]
 
 
+class LoginFailure(Base):
+    """Wrong dashboard passwords in a row for one login name as typed, kept under its keyed
+    hash (a password typed into the login field stays unreadable), shared by every process
+    (storage/logins.py; bot/web/auth.py decides what they mean)."""
+
+    __tablename__ = "login_failures"
+
+    name_tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int]
+    last_at: Mapped[datetime]
+
+
 class ShownChoices(Base):
     """The options last shown as numbered lines in a chat whose messenger cannot show them as
     buttons (too many, or labels too long): the number typed back picks one. Sealed."""

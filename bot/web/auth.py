@@ -13,8 +13,9 @@ a CSRF token per session, and limits on guessing that cannot be turned against o
   answered in the same words as a wrong password (checked against a dummy hash, so in about
   the same time), so no answer tells which logins exist. One client address may try
   MAX_TRIES_PER_ADDRESS logins per ADDRESS_WINDOW; behind a proxy listed in
-  UNIONBOT_TRUSTED_PROXIES the address is read from X-Forwarded-For. Both are counted in this
-  process (one `serve` per database).
+  UNIONBOT_TRUSTED_PROXIES the address is read from X-Forwarded-For. Wrong passwords are
+  counted in the database (storage/logins.py), so every `serve` process on it slows a name
+  down alike; the per-address limit is counted in each process.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Network, real_client
 from bot.services.accounts import check_password, hash_password
 from bot.services.crypto import Vault
-from storage import audit, officers
+from storage import audit, logins, officers
 from storage.models import Officer, OfficerSession
 
 COOKIE = "ub_session"
@@ -47,7 +48,6 @@ MAX_TRIES_PER_ADDRESS = 30
 FIRST_WAIT = timedelta(seconds=1)
 MAX_WAIT = timedelta(seconds=60)
 FORGET_AFTER = timedelta(minutes=15)  # without a wrong password, a login name starts afresh
-MAX_NAMES = 10_000  # login names remembered at once (a spray of made-up names stays bounded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,39 +74,46 @@ class Addresses:
         return True
 
 
-class SlowDown:
-    """Wrong passwords per login name as typed, known or not (this process only): after n in
-    a row the next try waits FIRST_WAIT·2^(n-1), at most MAX_WAIT, before it is checked."""
-
-    def __init__(self) -> None:
-        self._failures: dict[str, tuple[int, datetime]] = {}  # name: (how many, the last)
-
-    def wait(self, name: str, now: datetime) -> timedelta:
-        """How long until a try for this name may be checked (zero: now)."""
-        found = self._failures.get(name)
-        if found is None:
-            return timedelta(0)
-        failures, last = found
-        if now - last >= FORGET_AFTER:
-            del self._failures[name]
-            return timedelta(0)
-        wait = min(FIRST_WAIT * (1 << min(failures - 1, 16)), MAX_WAIT)
-        return max(last + wait - now, timedelta(0))
-
-    def tried(self, name: str, now: datetime) -> None:
-        """A try is being checked: it counts as a wrong password unless it succeeds."""
-        failures, _last = self._failures.pop(name, (0, now))
-        self._failures[name] = (failures + 1, now)  # re-inserted: the dict stays oldest first
-        if len(self._failures) > MAX_NAMES:
-            del self._failures[next(iter(self._failures))]
-
-    def succeeded(self, name: str) -> None:
-        self._failures.pop(name, None)
+def wait_after(failures: int, last: datetime, now: datetime) -> timedelta:
+    """How long a name with `failures` wrong passwords in a row, the last at `last`, waits
+    before its next try is checked: FIRST_WAIT·2^(n-1), at most MAX_WAIT; zero once that
+    has passed, and for good after FORGET_AFTER without a wrong one."""
+    if now - last >= FORGET_AFTER:
+        return timedelta(0)
+    wait = min(FIRST_WAIT * (1 << min(failures - 1, 16)), MAX_WAIT)
+    return max(last + wait - now, timedelta(0))
 
 
-# The login limiters, per client address and per login name (bot/web/routes.py sets them up).
+async def take_turn(session: AsyncSession, vault: Vault, name: str, now: datetime) -> timedelta:
+    """Zero when a try for this login name may be checked now, and then it is counted as a
+    wrong password first (`succeeded` undoes that), so tries sent side by side, to any
+    process, wait their turn; else how long to wait, with nothing counted."""
+    tag = _name_tag(vault, name)
+    found = await logins.failures(session, tag)
+    count = 0
+    if found is not None:
+        wait = wait_after(*found, now)
+        if wait > timedelta(0):
+            return wait
+        count = found[0] if now - found[1] < FORGET_AFTER else 0
+    seen = found[0] if found is not None else None
+    if not await logins.count_try(session, tag, seen, count + 1, now):
+        return FIRST_WAIT  # another try for this name got there first: it is being checked
+    return timedelta(0)
+
+
+async def succeeded(session: AsyncSession, vault: Vault, name: str, now: datetime) -> None:
+    """The name logged in: it starts afresh (and names idle for FORGET_AFTER are dropped)."""
+    await logins.forget(session, _name_tag(vault, name))
+    await logins.forget_before(session, now - FORGET_AFTER)
+
+
+def _name_tag(vault: Vault, name: str) -> str:
+    return vault.tag("login-name:" + name)
+
+
+# The login limiter per client address (bot/web/routes.py sets it up).
 ADDRESSES = web.AppKey("login_addresses", Addresses)
-SLOWDOWN = web.AppKey("login_slowdown", SlowDown)
 
 
 def client_address(request: web.Request, trusted: Sequence[Network]) -> str:

@@ -13,7 +13,6 @@ from bot.web.pages import page
 def setup(app: web.Application) -> None:
     """Register the dashboard under /officer."""
     app[auth.ADDRESSES] = auth.Addresses()
-    app[auth.SLOWDOWN] = auth.SlowDown()
     add_get, add_post = app.router.add_get, app.router.add_post
     add_get("/officer", page(views.home))
     add_get("/officer/", page(views.home))

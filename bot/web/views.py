@@ -59,20 +59,18 @@ async def login_submit(current: Page) -> web.StreamResponse:
     if not request.app[auth.ADDRESSES].allow(address, current.now):
         return await login_form(current, _("Too many attempts. Wait 15 minutes."), 429)
     name, password = str(form.get("login", ""))[:100], str(form.get("password", ""))[:200]
-    slowdown = request.app[auth.SLOWDOWN]
-    wait = math.ceil(slowdown.wait(name, current.now).total_seconds())
+    vault = current.services.vault
+    turn = await auth.take_turn(current.session, vault, name, current.now)
+    wait = math.ceil(turn.total_seconds())
     if wait > 0:  # not even checked; the same for a login that does not exist
         text = _("Wait {seconds} seconds before trying again.").format(seconds=wait)
         response = await login_form(current, text, 429)
         response.headers["Retry-After"] = str(wait)
         return response
-    # Counted as wrong before it is checked, so tries sent side by side wait their turn too.
-    slowdown.tried(name, current.now)
-    vault = current.services.vault
     result = await auth.log_in(current.session, vault, name, password, current.now)
     if result is None:
         return await login_form(current, _("Wrong login or password."), 401)
-    slowdown.succeeded(name)
+    await auth.succeeded(current.session, vault, name, current.now)
     token, _row = result
     response = redirect("/officer/queue")
     auth.set_cookie(response, request, auth.COOKIE, token)
