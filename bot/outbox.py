@@ -55,7 +55,9 @@ MAX_SCAN_ROUNDS = 10
 MAX_EXCLUDED = 5000
 FLUSH_DELAY_SECONDS = 0.1
 # With other processes, one may hold a message to a chat until this one marks its earlier
-# message to it sent (`_await_turns`): marks go out sooner (PostgreSQL takes the commits).
+# message to it sent (`_await_turns`), and a killed process's unmarked sends are repeated:
+# marks go out as soon as the last commit is done, with whatever finished meanwhile
+# (PostgreSQL takes the commits).
 SHARED_FLUSH_DELAY_SECONDS = 0.0
 MAX_CONCURRENT_SENDS = 64
 # How soon a message waiting for another process's earlier one to its chat looks again.

@@ -90,13 +90,12 @@ async def take_turn(session: AsyncSession, vault: Vault, name: str, now: datetim
     process, wait their turn; else how long to wait, with nothing counted."""
     tag = _name_tag(vault, name)
     found = await logins.failures(session, tag)
-    count = 0
+    seen, count = None, 0
     if found is not None:
         wait = wait_after(*found, now)
         if wait > timedelta(0):
             return wait
-        count = found[0] if now - found[1] < FORGET_AFTER else 0
-    seen = found[0] if found is not None else None
+        seen, count = found[0], (found[0] if now - found[1] < FORGET_AFTER else 0)
     if not await logins.count_try(session, tag, seen, count + 1, now):
         return FIRST_WAIT  # another try for this name got there first: it is being checked
     return timedelta(0)

@@ -136,7 +136,5 @@ async def export(current: Page) -> web.StreamResponse:
 
 
 def _csv(cell: Cell) -> str:
-    """A count in the file: the plain number (for sums), "<5" or "hidden" (translated)."""
-    if cell.count is not None:
-        return str(cell.count)
-    return "<5" if cell.small else _("hidden")
+    """A count in the file: the plain number (for sums, no thousands dot), else as shown."""
+    return str(cell.count) if cell.count is not None else shown(cell)
