@@ -13,10 +13,12 @@ unionbot officer deactivate|reset-password|unlink LOGIN   end an officer's acces
 unionbot db upgrade                bring the database schema up to date
 unionbot db backup|restore FILE    copy the SQLite database while the bot runs; put a copy back
 unionbot zalo authorize            grant the bot access to the Zalo Official Account (once)
+unionbot settings [--markdown]     every environment variable, its default and its meaning
 
 What the commands say to a person (prompts, reports, errors) goes through the catalogs in
-the default language, like the dashboard; JSON output, listed data and logs are not words to
-translate, and chat and serve speak each person's language.
+the default language, like the dashboard; JSON output, listed data, logs and the settings'
+reference (English, like docs/operations.md) are not words to translate, and chat and serve
+speak each person's language.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import secrets
 import shlex
 import sqlite3
 import sys
+import textwrap
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -44,7 +47,14 @@ from bot.app import RUNTIME, create_app, ensure_schema, seed_directory
 from bot.channels import zalo
 from bot.channels.base import SendError
 from bot.channels.terminal import TerminalChannel, converse
-from bot.config import ConfigError, Settings, default_settings, installed_content
+from bot.config import (
+    SETTINGS,
+    ConfigError,
+    Settings,
+    default_settings,
+    installed_content,
+    markdown_table,
+)
 from bot.services import accounts, calendar, knowledge, reporters
 from bot.services.accounts import AccountError
 from bot.services.crypto import Vault, load_vault
@@ -88,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_officer(commands)
     _add_db(commands)
     _add_zalo(commands)
+    _add_settings(commands)
     return parser
 
 
@@ -216,8 +227,26 @@ def _add_zalo(commands: Commands) -> None:
     )
 
 
+def _add_settings(commands: Commands) -> None:
+    listing = commands.add_parser(
+        "settings", help="every environment variable, its default and its meaning"
+    )
+    listing.add_argument(
+        "--markdown", action="store_true", help="as the table in docs/operations.md"
+    )
+    listing.add_argument(
+        "--update",
+        nargs="+",
+        metavar="FILE",
+        help="rewrite the table between the settings markers in each FILE",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "settings":
+        # Works whatever the environment holds: it is how a broken one gets fixed.
+        return show_settings(args.markdown, args.update or [])
     try:
         settings = default_settings()
         if args.command == "chat":
@@ -237,6 +266,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    return 0
+
+
+# The generated table in docs/operations.md and README.md lies between these lines.
+TABLE_START = "<!-- settings table: made by `unionbot settings --markdown`; edit bot/config.py -->"
+TABLE_END = "<!-- end of the settings table -->"
+
+
+def show_settings(markdown: bool, update: Sequence[str]) -> int:
+    """`unionbot settings`: the table of bot/config.py's SETTINGS, for reading in a terminal,
+    as Markdown, or written into documents between TABLE_START and TABLE_END."""
+    if update:
+        return update_tables([Path(name) for name in update])
+    if markdown:
+        print(markdown_table(), end="")
+        return 0
+    for setting in SETTINGS:
+        print(f"{setting.name}  (default: {setting.default})")
+        print(textwrap.fill(setting.meaning, 88, initial_indent="    ", subsequent_indent="    "))
+    return 0
+
+
+def update_tables(files: Sequence[Path]) -> int:
+    """Put the current table between the markers of every file, or change none of them."""
+    texts = {}
+    for file in files:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            print(f"unionbot: {file}: {exc.strerror}", file=sys.stderr)
+            return 1
+        before, start, rest = text.partition(TABLE_START + "\n")
+        _old, end, after = rest.partition(TABLE_END)
+        if not (start and end):
+            print(f"unionbot: {file}: no {TABLE_START} ... {TABLE_END} lines", file=sys.stderr)
+            return 1
+        texts[file] = before + start + markdown_table() + end + after
+    for file, text in texts.items():
+        file.write_text(text, encoding="utf-8")
     return 0
 
 

@@ -421,3 +421,293 @@ def _address(text: str) -> Address | None:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
+
+
+# -- what each setting means (the operator's table) ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One environment variable the bot reads: its default as an operator would write it
+    (in backticks when it is a value the variable can be given to the same effect) and what
+    it means. docs/operations.md and README.md hold the table `markdown_table` makes of
+    SETTINGS; tests/test_operations_guide.py keeps the three in step with from_env."""
+
+    name: str
+    default: str
+    meaning: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # The database and what the bot keeps on disk.
+    Setting(
+        "DATABASE_URL",
+        "SQLite in `./data/unionbot.db` of the working directory",
+        "`sqlite+aiosqlite:///PATH` (one `unionbot serve` process) or "
+        "`postgresql+asyncpg://USER@HOST/DB` (any number of processes; behind PgBouncer in "
+        "transaction mode add `?pgbouncer=true`). On PostgreSQL run `unionbot db upgrade` and "
+        "`unionbot directory import FILE` before the first start",
+    ),
+    Setting(
+        "UNIONBOT_AUTO_UPGRADE",
+        "on for SQLite, off for PostgreSQL",
+        "bring the schema to the newest migration when a process starts; off, a process "
+        "refuses to start on an older schema and says to run `unionbot db upgrade`",
+    ),
+    Setting(
+        "UNIONBOT_CONTENT_DIR",
+        "the content installed with the bot (the package `unionbot_content`)",
+        "a folder with a union's own content (articles, taxonomy, vocabulary, holidays, "
+        "locales, training examples) in place of the bundled one; start from a complete copy "
+        "of it and check it with `unionbot content check`",
+    ),
+    Setting(
+        "UNIONBOT_CACHE_DIR",
+        "`unionbot` in `XDG_CACHE_HOME`, else in `~/.cache`",
+        "where the trained FAQ matcher is kept: trained once per change of its examples (the "
+        "content's and the officers' lessons) in a child process, loaded from here at every "
+        "start; models no process used for a day are deleted; deleting the folder costs one "
+        "training at the next start",
+    ),
+    # Encryption at rest.
+    Setting(
+        "UNIONBOT_ENCRYPTION_KEY",
+        "none",
+        "Fernet keys separated by commas for what is sealed in the database (phones, contact "
+        "details, who filed an anonymous request, half-filled forms): the first seals, every "
+        "one opens. Set, it is used in place of the key file",
+    ),
+    Setting(
+        "UNIONBOT_KEY_FILE",
+        "`./data/unionbot.key` on SQLite, made on first start; none on PostgreSQL",
+        "a file of Fernet keys, one per line (`#` starts a comment), the first sealing. Keep "
+        "it readable by the bot's user only, outside the folder the database's backups copy, "
+        "and back it up apart from them: without it the sealed data cannot be read",
+    ),
+    # The web server.
+    Setting("HTTP_HOST", "`127.0.0.1`", "the address the web server listens on"),
+    Setting("HTTP_PORT", "`8080`", "the port the web server listens on"),
+    Setting(
+        "PUBLIC_URL",
+        "none",
+        "the HTTPS address the reverse proxy serves the bot at, e.g. `https://bot.example.org`. "
+        "Set: Telegram delivers by webhook to `PUBLIC_URL/telegram/webhook`, posters point at "
+        "`PUBLIC_URL/chat`, and `unionbot zalo authorize` defaults its callback to "
+        "`PUBLIC_URL/zalo/authorized`; unset: Telegram long polling",
+    ),
+    Setting(
+        "UNIONBOT_TRUSTED_PROXIES",
+        "none",
+        "reverse proxies in front of the web server, as addresses or networks separated by "
+        "commas (e.g. `127.0.0.1,10.0.0.0/8`). Only for a request straight from one of them is "
+        "`X-Forwarded-For` read, and its last address that is not a listed proxy is the "
+        "client's: the dashboard's login limit and the web chat's limit on new visitors count "
+        "by it. Unset, the header is ignored (anyone can write it) and every client behind a "
+        "proxy counts as the proxy",
+    ),
+    # Telegram.
+    Setting(
+        "TELEGRAM_BOT_TOKEN",
+        "none: Telegram off",
+        "the token from @BotFather; switches Telegram on",
+    ),
+    Setting(
+        "TELEGRAM_WEBHOOK_SECRET",
+        "derived from the bot token",
+        "the secret Telegram sends with every webhook call (`X-Telegram-Bot-Api-Secret-Token`); "
+        "a call without it gets 403. Derived from the token when unset, so every process sets "
+        "and expects the same one; set it the same in all processes if you set it",
+    ),
+    Setting(
+        "TELEGRAM_API_BASE",
+        "`https://api.telegram.org/bot`",
+        "the Bot API's address (a local Bot API server; the tests' fake)",
+    ),
+    Setting(
+        "TELEGRAM_BOT_USERNAME",
+        "none",
+        "the bot's @username, without the @, for outreach links and posters "
+        "(`t.me/USERNAME?start=CODE`)",
+    ),
+    Setting(
+        "TELEGRAM_BROADCAST_PER_SECOND",
+        "`30`",
+        "broadcast messages per second on Telegram (its limit for a bot). Replies to workers "
+        "spend from the same budget first, so a broadcast slows down while people chat. `0` "
+        "lifts the limit (a local Bot API server, benchmarks)",
+    ),
+    Setting(
+        "TELEGRAM_PAID_BROADCASTS",
+        "`off`",
+        "`on`: broadcast with Telegram's paid broadcasts (`allow_paid_broadcast`), up to "
+        "1,000 messages a second, each beyond the free 30 billed in Telegram Stars to the "
+        "bot's balance",
+    ),
+    # Zalo.
+    Setting(
+        "ZALO_APP_ID",
+        "none: Zalo off",
+        "the Zalo app's id; with `ZALO_OA_SECRET_KEY` it switches Zalo on (webhook at "
+        "`/zalo/webhook`)",
+    ),
+    Setting(
+        "ZALO_OA_SECRET_KEY",
+        "none: Zalo off",
+        "the OA secret key that signs webhook events (developer console: the app, Webhook; not "
+        "the app secret). An event without its signature (`X-ZEvent-Signature`) gets 401, with "
+        "a wrong one 403; neither is stored",
+    ),
+    Setting(
+        "ZALO_APP_SECRET",
+        "none",
+        "the app's secret key, sent when renewing the access token and by "
+        "`unionbot zalo authorize`",
+    ),
+    Setting(
+        "ZALO_ACCESS_TOKEN",
+        "none",
+        "a first access token (e.g. from Zalo's API Explorer), read only while the database "
+        "holds none; afterwards the database keeps the current pair. Or leave it and "
+        "`ZALO_REFRESH_TOKEN` unset and run `unionbot zalo authorize`",
+    ),
+    Setting(
+        "ZALO_REFRESH_TOKEN",
+        "none",
+        "the first refresh token, with `ZALO_ACCESS_TOKEN`; each works once, so the database "
+        "keeps the current one",
+    ),
+    Setting(
+        "ZALO_OA_ID",
+        "none",
+        "the Official Account's id, for outreach links and posters (`zalo.me/ID`; the worker "
+        "types the poster's code there)",
+    ),
+    Setting("ZALO_API_BASE", "`https://openapi.zalo.me`", "Zalo's API address (the tests' fake)"),
+    Setting(
+        "ZALO_OAUTH_BASE", "`https://oauth.zaloapp.com`", "Zalo's OAuth address (the tests' fake)"
+    ),
+    Setting(
+        "ZALO_EVENT_WINDOW_SECONDS",
+        "`600`",
+        "how far an event's timestamp may be from the server's clock before it is refused "
+        "(403) as a replay: keep the clock in sync",
+    ),
+    Setting(
+        "ZALO_BILLED_REPLIES",
+        "`on`",
+        "send replies 48 hours to 7 days after the worker's last message, which Zalo bills; "
+        "off, they wait until the worker writes again",
+    ),
+    Setting(
+        "ZALO_BROADCAST_PER_SECOND", "`10`", "broadcast messages per second on Zalo (`0`: no limit)"
+    ),
+    # Casework, officers and broadcasts.
+    Setting(
+        "UNIONBOT_DUE_DAYS",
+        "`grievance=2/10,support=2,question=2,membership=3`",
+        "working days to the first answer and, after a slash, to resolution, per kind of "
+        "request; kinds not named keep their default. Working days are Monday to Friday in "
+        "Vietnam time without the holidays in the content's `holidays.yaml` (add each year's "
+        "Tết and National Day days when announced; `unionbot content check` warns when the "
+        "list runs out)",
+    ),
+    Setting(
+        "UNIONBOT_SLA_GRACE_HOURS",
+        "`24`",
+        "hours past a request's due time before it moves up to the parent union (`0`: at once)",
+    ),
+    Setting(
+        "UNIONBOT_DIGEST_HOUR",
+        "`7`",
+        "the hour (Vietnam time, 0 to 23) of each active, linked officer's daily digest on "
+        "Telegram: what is new, overdue and waiting for them, with the five most urgent. Once "
+        "a day: a process started after the hour sends that day's at once, no officer gets "
+        "two, and one with nothing to report gets none. `off` turns it off",
+    ),
+    Setting(
+        "UNIONBOT_OFFICER_CHANNEL",
+        "`telegram`",
+        "the messenger officers link their account on and get alerts through (only "
+        "`telegram` for now)",
+    ),
+    Setting(
+        "UNIONBOT_QUIET_HOURS",
+        "`21:00-06:00`",
+        "local hours (Vietnam time) in which no broadcast starts or goes on (a running one "
+        "pauses and resumes at the end), so night-shift and early farm workers are not woken; "
+        "`off` turns it off. Replies to workers are never held",
+    ),
+    Setting(
+        "UNIONBOT_CHAT_GAP_SECONDS",
+        "`1`",
+        "the least time between two messages to one chat when a broadcast reaches someone who "
+        "was just answered (Telegram's limit per chat)",
+    ),
+    Setting(
+        "UNIONBOT_FLOOD_LIMIT",
+        "`30`",
+        'messages one person may send per minute before the bot says "please wait a minute" '
+        "once and stops reading theirs until the rate drops (`0`: no limit). Counted by when "
+        "each message was sent, so a backlog after downtime is not a flood",
+    ),
+    Setting(
+        "UNIONBOT_LEASE_SECONDS",
+        "`30`",
+        "how long a process's leases last without renewal (at least 3): when a process dies, "
+        "another takes over its duties (broadcasts, downloads, the SLA watch, the janitor, "
+        "the digest, Telegram polling) and its unsent replies within this time",
+    ),
+    # Retention (bot/retention.py); 0 keeps that data.
+    Setting(
+        "UNIONBOT_KEEP_INBOX_DAYS",
+        "`2`",
+        "days a handled update's row (its id, to recognise a redelivery; its content is "
+        "cleared once handled) is kept: Telegram redelivers an update for a day at most. "
+        "Pending updates are never deleted. `0` keeps them",
+    ),
+    Setting(
+        "UNIONBOT_KEEP_SENT_DAYS",
+        "`1`",
+        "days a sent message stays in the outbox, the web chat's excepted (the worker has it "
+        "on their phone; a day leaves time to look into a delivery problem). Messages not "
+        "sent yet stay until they are. `0` keeps them",
+    ),
+    Setting(
+        "UNIONBOT_KEEP_WEBCHAT_DAYS",
+        "`30`",
+        "days a message sent in the web chat stays: how far back the chat's history reaches "
+        "(the page has no other copy, and an officer's answer must wait there for a visitor "
+        "who comes back weeks later). `0` keeps them",
+    ),
+    Setting(
+        "UNIONBOT_KEEP_VISITOR_DAYS",
+        "`1`",
+        "days after their last message before a web chat visitor who left nothing to follow "
+        "(no request, consent or conversation) is deleted, with the messages sent to them "
+        "(every opened chat makes one). `0` keeps them",
+    ),
+    Setting(
+        "UNIONBOT_KEEP_CLOSED_CASE_DAYS",
+        "`365`",
+        "days after a request is resolved or closed before who sent it (their id, the sealed "
+        "reporter and its tag, the PIN), the sealed contact details and the files are "
+        "removed; the request, its thread and its audit entries stay. A year, as a complaint "
+        "may come back and an individual labour dispute can go to court for a year (Labour "
+        "Code 2019, art. 190). `0` keeps them",
+    ),
+    Setting(
+        "UNIONBOT_KEEP_BROADCAST_DAYS",
+        "`90`",
+        "days after a broadcast ended before the list of who it went to is deleted (its "
+        "counts stay for its report). `0` keeps it",
+    ),
+)
+
+
+def markdown_table() -> str:
+    """The settings as the Markdown table the guide and the README hold."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for setting in SETTINGS:
+        cells = (f"`{setting.name}`", setting.default, setting.meaning)
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines) + "\n"
