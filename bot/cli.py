@@ -14,6 +14,7 @@ unionbot db upgrade                bring the database schema up to date
 unionbot db backup|restore FILE    copy the SQLite database while the bot runs; put a copy back
 unionbot zalo authorize            grant the bot access to the Zalo Official Account (once)
 unionbot settings [--markdown]     every environment variable, its default and its meaning
+unionbot doctor [--lang en] [--json]   check this deployment: what is wrong, how to fix it
 
 What the commands say to a person (prompts, reports, errors) goes through the catalogs in
 the default language, like the dashboard; JSON output, listed data, logs and the settings'
@@ -42,7 +43,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import logs
+from bot import doctor, logs
 from bot.app import RUNTIME, create_app, ensure_schema, seed_directory
 from bot.channels import zalo
 from bot.channels.base import SendError
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(commands)
     _add_zalo(commands)
     _add_settings(commands)
+    _add_doctor(commands)
     return parser
 
 
@@ -242,6 +244,14 @@ def _add_settings(commands: Commands) -> None:
     )
 
 
+def _add_doctor(commands: Commands) -> None:
+    check = commands.add_parser(
+        "doctor", help="check this deployment: what is wrong and how to fix it"
+    )
+    check.add_argument("--lang", choices=LANGUAGES, default=None, help="the report's language")
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "settings":
@@ -328,6 +338,10 @@ def command(settings: Settings, args: argparse.Namespace, catalogs: Catalogs) ->
         return asyncio.run(officer_command(settings, args))
     if args.command == "zalo":
         return asyncio.run(authorize_zalo(settings, args.redirect_uri))
+    if args.command == "doctor":
+        logs.setup(logging.WARNING)
+        with catalogs.activate(args.lang or settings.default_language):
+            return check_deployment(settings, json_output=args.json)
     if args.command == "db" and args.action == "rotate-key":
         logs.setup(logging.WARNING)
         return asyncio.run(rotate_key(settings))
@@ -338,6 +352,21 @@ def command(settings: Settings, args: argparse.Namespace, catalogs: Catalogs) ->
     db.run_upgrade(settings.database_url)
     print(_("The database schema is up to date."))
     return 0
+
+
+def check_deployment(settings: Settings, *, json_output: bool) -> int:
+    """`unionbot doctor`: one line per check (or one JSON object); 1 when something blocks
+    workers, 0 when nothing does (warnings included)."""
+    findings = asyncio.run(doctor.examine(settings))
+    blocked = doctor.blocking(findings)
+    if json_output:
+        checks = [finding.as_json() for finding in findings]
+        print(json.dumps({"ok": not blocked, "checks": checks}, ensure_ascii=False))
+    else:
+        for finding in findings:
+            print(finding.line())
+        print(doctor.summary(findings))
+    return 1 if blocked else 0
 
 
 def ask(settings: Settings, args: argparse.Namespace, catalogs: Catalogs) -> int:

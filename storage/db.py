@@ -237,16 +237,37 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         await connection.run_sync(run)
 
 
-async def is_current(engine: AsyncEngine) -> bool:
-    """True when the database is at the newest migration."""
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """Where a database's schema stands: its revisions (none: never migrated), the newest
+    ones this code has, and those of its revisions this code does not know (a newer version
+    of the bot made them)."""
+
+    current: frozenset[str]
+    heads: frozenset[str]
+    unknown: frozenset[str]
+
+    @property
+    def is_current(self) -> bool:
+        return self.current == self.heads
+
+
+async def schema(engine: AsyncEngine) -> Schema:
+    """The schema's revisions, read without changing anything."""
     script = ScriptDirectory.from_config(alembic_config(str(engine.url)))
 
     def current(connection: Connection) -> set[str]:
         return set(MigrationContext.configure(connection).get_current_heads())
 
     async with engine.connect() as connection:
-        heads = await connection.run_sync(current)
-    return heads == set(script.get_heads())
+        found = await connection.run_sync(current)
+    known = {migration.revision for migration in script.walk_revisions()}
+    return Schema(frozenset(found), frozenset(script.get_heads()), frozenset(found - known))
+
+
+async def is_current(engine: AsyncEngine) -> bool:
+    """True when the database is at the newest migration."""
+    return (await schema(engine)).is_current
 
 
 def run_upgrade(url: str) -> None:

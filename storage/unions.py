@@ -149,6 +149,12 @@ async def root(session: AsyncSession) -> Union | None:
     return found
 
 
+async def roots(session: AsyncSession) -> list[str]:
+    """The codes of the unions without a parent: a sound directory has exactly one."""
+    query = select(Union.code).where(Union.parent_id.is_(None)).order_by(Union.code)
+    return list(await session.scalars(query))
+
+
 async def by_code(session: AsyncSession, code: str) -> Union | None:
     return await session.scalar(select(Union).where(Union.code == code))
 

@@ -22,7 +22,7 @@ ROOMS = {
     "channels": ("bot.channels",),
     "web": ("bot.web",),
     "settings": ("bot.config", "bot.logs"),
-    "edge": ("bot.app", "bot.cli", "bot.__main__"),
+    "edge": ("bot.app", "bot.cli", "bot.__main__", "bot.doctor"),
     "engine": ("bot",),
     "storage": ("storage",),
 }

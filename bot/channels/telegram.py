@@ -18,7 +18,8 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -408,6 +409,55 @@ def _attachment(kind: str, value: Any) -> Attachment:
                           _size(getattr(value, "file_size", None)),
                           usable_text(getattr(value, "mime_type", None)))  # fmt: skip
     return Attachment(kind)
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What Telegram says of the bot (`unionbot doctor`): its @username, or None with
+    Telegram's reason when the token was refused; the webhook it holds ("" for none; the
+    secret cannot be read back), the updates waiting, and its last failed delivery."""
+
+    username: str | None
+    refusal: str = ""
+    webhook_url: str = ""
+    pending: int = 0
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+
+
+async def standing(settings: Settings, http: aiohttp.ClientSession, seconds: float) -> Standing:
+    """getMe, then getWebhookInfo (each within `seconds`), as plain calls that change
+    nothing; aiohttp's errors (and TimeoutError) when Telegram cannot be reached. Neither URL
+    may be shown: each holds the token."""
+    base = f"{settings.telegram_api_base}{settings.telegram_token}"
+    wait = aiohttp.ClientTimeout(total=seconds)
+    me = await _bot_api(http, f"{base}/getMe", wait)
+    if not me.get("ok"):
+        return Standing(None, str(me.get("description") or me.get("error_code") or "?"))
+    username = str((me.get("result") or {}).get("username") or "")
+    info = (await _bot_api(http, f"{base}/getWebhookInfo", wait)).get("result") or {}
+    stamp = info.get("last_error_date")
+    return Standing(
+        username,
+        webhook_url=str(info.get("url") or ""),
+        pending=int(info.get("pending_update_count") or 0),
+        last_error=str(info["last_error_message"]) if info.get("last_error_message") else None,
+        last_error_at=datetime.fromtimestamp(stamp, UTC) if isinstance(stamp, int) else None,
+    )
+
+
+async def _bot_api(
+    http: aiohttp.ClientSession, url: str, wait: aiohttp.ClientTimeout
+) -> dict[str, Any]:
+    """A Bot API method's JSON answer, whatever its HTTP status (a refusal says why)."""
+    async with http.get(url, timeout=wait) as response:
+        try:
+            answer = await response.json(content_type=None)
+        except ValueError:
+            answer = None
+    if not isinstance(answer, dict):
+        return {"ok": False, "description": f"HTTP {response.status}, not a Bot API answer"}
+    return answer
 
 
 def derived_secret(token: str) -> str:

@@ -105,6 +105,7 @@ UPLOAD_IMAGE_PATH = "/v2.0/oa/upload/image"
 UPLOAD_FILE_PATH = "/v2.0/oa/upload/file"
 TOKEN_PATH = "/v4/oa/access_token"
 PERMISSION_PATH = "/v4/oa/permission"
+OA_PROFILE_PATH = "/v2.0/oa/getoa"
 
 MAX_TEXT = 2000  # "Giới hạn tối đa là 2.000 ký tự" (gui-tin-tu-van-dang-van-ban)
 MAX_BUTTONS = 5
@@ -788,6 +789,24 @@ async def store(database: Database, seal: Seal, pair: TokenPair, now: datetime) 
             session, CREDENTIAL, seal(pair.access), seal(pair.refresh), pair.expires_at, now
         )
         await session.commit()
+
+
+async def oa_name(
+    settings: Settings, http: aiohttp.ClientSession, access: str, seconds: float
+) -> str:
+    """The Official Account's name, from its profile (GET /v2.0/oa/getoa): the cheapest call
+    that shows whether Zalo takes the access token. ZaloError when it refuses it (-216:
+    invalid or expired), SendError when Zalo cannot be reached."""
+    pending = http.get(
+        settings.zalo_api_base + OA_PROFILE_PATH, headers={"access_token": access},
+        timeout=aiohttp.ClientTimeout(total=seconds),
+    )  # fmt: skip
+    answer = await _answer(pending, refused_from=400)
+    code = _code(answer)
+    if code != 0:
+        raise ZaloError(code, str(answer.get("message") or "refused"))
+    data = answer.get("data")
+    return str(data.get("name") or "") if isinstance(data, dict) else ""
 
 
 def pkce() -> tuple[str, str]:

@@ -72,6 +72,8 @@ class FakeTelegram:
         self.updates: list[dict[str, Any]] = []
         self.webhook_url: str | None = None
         self.webhook_secret: str | None = None
+        # What getWebhookInfo reports of Telegram's last failed delivery to the webhook.
+        self.webhook_last_error: str | None = None
         self.get_updates_offsets: list[int | None] = []
         self.failures: dict[str, list[Failure]] = {}
         self.on_send: Callable[[str, dict[str, Any]], None] | None = None
@@ -359,6 +361,21 @@ class FakeTelegram:
         self.webhook_url = params.get("url") or None
         self.webhook_secret = params.get("secret_token") or None
         return True
+
+    async def _m_getWebhookInfo(self, params: dict[str, Any]) -> Any:
+        """As Telegram answers: the URL ("" for none), never the secret; updates waiting (for
+        getUpdates here); the last delivery error, when there was one."""
+        info: dict[str, Any] = {
+            "url": self.webhook_url or "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self.updates),
+        }
+        if self.webhook_url:
+            info["max_connections"] = 40
+        if self.webhook_last_error:
+            info["last_error_date"] = int(time.time()) - 60
+            info["last_error_message"] = self.webhook_last_error
+        return info
 
     async def _m_deleteWebhook(self, params: dict[str, Any]) -> Any:
         self.webhook_url = None

@@ -1,9 +1,10 @@
 """A fake Zalo Official Account API server (aiohttp) that the bot's Zalo channel talks to.
 
 It answers the OA endpoints the bot uses (consultation messages, image and file uploads, the
-OAuth v4 token exchange), records every call, serves attachment files in place of Zalo's CDN and
-delivers signed webhook events. Zalo answers errors with HTTP 200 and a negative `error`, and so
-does the fake; ids and timestamps are strings, as Zalo sends them.
+OAuth v4 token exchange, the OA's profile that `unionbot doctor` reads), records every call,
+serves attachment files in place of Zalo's CDN and delivers signed webhook events. Zalo
+answers errors with HTTP 200 and a negative `error`, and so does the fake; ids and timestamps
+are strings, as Zalo sends them.
 
     fake = FakeZalo()
     await fake.start()          # fake.api_base -> "http://127.0.0.1:PORT", oauth_base -> …/oauth
@@ -42,7 +43,7 @@ IMAGE_LIMIT = 1024 * 1024  # "jpg/png, ≤ 1 MB"
 FILE_LIMIT = 5 * 1024 * 1024  # "PDF/DOC/DOCX, ≤ 5 MB"
 TEXT_LIMIT = 2000  # characters in a consultation message
 BUTTON_LIMIT = 5
-KINDS = ("cs", "upload_image", "upload_file", "token", "permission")
+KINDS = ("cs", "upload_image", "upload_file", "token", "permission", "getoa")
 
 
 @dataclass(slots=True)
@@ -170,6 +171,7 @@ class FakeZalo:
         app.router.add_post("/v2.0/oa/upload/file", self._upload_file)
         app.router.add_post("/oauth/v4/oa/access_token", self._token)
         app.router.add_get("/oauth/v4/oa/permission", self._permission)
+        app.router.add_get("/v2.0/oa/getoa", self._getoa)
         app.router.add_get("/files/{name}", self._download)
         return app
 
@@ -518,6 +520,9 @@ class FakeZalo:
     async def _upload_file(self, request: web.Request) -> web.Response:
         return await self._answer("upload_file", request, await _form(request))
 
+    async def _getoa(self, request: web.Request) -> web.Response:
+        return await self._answer("getoa", request, dict(request.query))
+
     async def _token(self, request: web.Request) -> web.Response:
         params = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
         return await self._answer("token", request, params)
@@ -557,6 +562,18 @@ class FakeZalo:
             "user_id": user_id,
             "sent_time": _now_ms(),
             "quota": {"quota_type": "reply", "remain": "8", "total": "8"},
+        }
+
+    async def _m_getoa(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The OA's profile (GET /v2.0/oa/getoa with the access token)."""
+        return {
+            "oa_id": self.oa_id,
+            "name": "Công đoàn Test",
+            "description": "Official Account của Công đoàn",
+            "avatar": f"{self.url}/files/avatar.jpg",
+            "cover": f"{self.url}/files/cover.jpg",
+            "is_verified": True,
+            "num_follower": 1234,
         }
 
     def _check_attachment(self, message: dict[str, Any]) -> None:
