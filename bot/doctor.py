@@ -29,12 +29,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels import telegram, zalo
 from bot.channels.base import SendError
-from bot.config import ConfigError, Settings
+from bot.config import CONTENT_DIR, ConfigError, Settings
 from bot.services import calendar, knowledge
 from bot.services.crypto import Vault, load_vault
 from bot.services.i18n import N_, _, format_date, format_datetime
 from bot.services.vocabulary import ContentError
 from storage import credentials, db, officers, unions
+from storage.directory import Directory, DirectoryError
+from storage.directory import load as load_directory
 from storage.localtime import LOCAL_TIME
 
 OK, WARNING, FAILURE, SKIPPED = "ok", "warning", "failure", "skipped"
@@ -172,6 +174,9 @@ def _reason(exc: BaseException) -> str:
     if isinstance(inner, aiohttp.ClientError) or not text:
         return type(inner).__name__  # its text may hold a URL, and a URL may hold a token
     return f"{type(inner).__name__}: {text[:160]}"
+
+
+SAMPLE_DIRECTORY = CONTENT_DIR / "directory" / "sample.yaml"
 
 
 # -- the database ------------------------------------------------------------------------
@@ -455,6 +460,7 @@ async def check_directory(there: Deployment) -> list[Finding]:
     async with there.database.sessions() as session:
         count = await unions.count(session)
         roots = await unions.roots(session)
+        held = await unions.directory(session)
     fix = _("unionbot directory import FILE (the format is in content/directory/sample.yaml)")
     if not count:
         said = _("No union directory has been imported: nobody's request can be routed.")
@@ -463,8 +469,27 @@ async def check_directory(there: Deployment) -> list[Finding]:
         said = _("The directory has {count} root unions ({codes}); it needs exactly one.")
         codes = ", ".join(roots) or "-"
         return [Finding("directory", FAILURE, said.format(count=len(roots), codes=codes), fix)]
+    if held is not None and is_sample(held):
+        said = _(
+            "This is the sample directory shipped with the bot, not your federation's: "
+            "workers would be routed to example unions."
+        )
+        return [Finding("directory", WARNING, said, fix)]
     said = _("{count} unions; the root is {root}.").format(count=count, root=roots[0])
     return [Finding("directory", OK, said)]
+
+
+def is_sample(held: Directory) -> bool:
+    """Whether the database holds the shipped sample as it is (the same unions and
+    workplaces): SQLite imports it at the first start, so a deployment can run on it
+    without anyone noticing. A directory grown from the sample is the union's own."""
+    try:
+        sample = load_directory(SAMPLE_DIRECTORY)
+    except (DirectoryError, OSError):
+        return False
+    return {u.code for u in held.unions} == {u.code for u in sample.unions} and {
+        w.name for w in held.workplaces
+    } == {w.name for w in sample.workplaces}
 
 
 async def check_admins(there: Deployment) -> list[Finding]:

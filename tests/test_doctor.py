@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from bot.config import Settings
 from bot.services import accounts, knowledge
 from bot.services.crypto import Vault
 from storage import db, unions
+from storage.directory import Directory, WorkplaceEntry
 from storage.directory import load as load_directory
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.zalo_api import FakeZalo
@@ -49,10 +51,12 @@ class Deployment:
     def settings(self) -> Settings:
         return Settings.from_env(self.env, cwd=self.folder)
 
-    async def set_up(self, *, directory: bool = True, admin: bool = True,
+    async def set_up(self, *, directory: str | None = "own", admin: bool = True,
                      renewed_days_ago: float = 1) -> None:  # fmt: skip
-        """The key file (0600, outside the database's folder), the directory, an admin, the
-        webhook registered at PUBLIC_URL, Zalo's tokens stored as `zalo authorize` does."""
+        """The key file (0600, outside the database's folder), the directory ("own": the
+        sample with a workplace of the union's own added; "sample": the sample as shipped;
+        None: none), an admin, the webhook registered at PUBLIC_URL, Zalo's tokens stored as
+        `zalo authorize` does."""
         self.key.write_text(TEST_KEY + "\n")
         self.key.chmod(0o600)
         self.telegram.webhook_url = PUBLIC_URL + "/telegram/webhook"
@@ -60,8 +64,8 @@ class Deployment:
         database = db.Database.open(self.db_url)
         try:
             async with database.sessions() as session:
-                if directory:
-                    await unions.import_directory(session, load_directory(SAMPLE_DIRECTORY))
+                if directory is not None:
+                    await unions.import_directory(session, imported(directory))
                 if admin:
                     await accounts.add_officer(session, union_code="FED-ROOT", name="Chị Hạnh",
                                                role="admin", now=now)  # fmt: skip
@@ -81,6 +85,16 @@ class Deployment:
                 await session.commit()
         finally:
             await database.close()
+
+
+def imported(directory: str) -> Directory:
+    """The sample directory, or a union's own: the sample with one more workplace."""
+    sample = load_directory(SAMPLE_DIRECTORY)
+    if directory == "sample":
+        return sample
+    farm = WorkplaceEntry("Hợp tác xã Rau Sạch Xuân Trường", (), None,
+                          sample.workplaces[0].ward, None, 40)  # fmt: skip
+    return replace(sample, workplaces=(*sample.workplaces, farm))
 
 
 @pytest.fixture
@@ -235,11 +249,24 @@ async def test_a_malformed_key(deployment):
 async def test_no_directory_and_no_admin(db_url, tmp_path, tmp_path_factory, fake_telegram,
                                          fake_zalo):  # fmt: skip
     there = Deployment(db_url, tmp_path, tmp_path_factory.mktemp("k"), fake_telegram, fake_zalo)
-    await there.set_up(directory=False, admin=False)
+    await there.set_up(directory=None, admin=False)
     findings = await doctor.examine(there.settings)
     assert "No union directory has been imported" in only(findings, "directory", "failure")
     assert "There is no active admin officer" in only(findings, "admins", "failure")
     assert doctor.blocking(findings)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_the_sample_directory_still_in_place_warns(db_url, tmp_path, tmp_path_factory,
+                                                         fake_telegram, fake_zalo):  # fmt: skip
+    # On SQLite the first start imports the shipped sample: an IT person who never imports
+    # the federation's own directory would route real workers to made-up unions.
+    there = Deployment(db_url, tmp_path, tmp_path_factory.mktemp("k"), fake_telegram, fake_zalo)
+    await there.set_up(directory="sample")
+    findings = await doctor.examine(there.settings)
+    said = only(findings, "directory", "warning")
+    assert "sample directory" in said
+    assert not doctor.blocking(findings)
 
 
 @sqlite_only
