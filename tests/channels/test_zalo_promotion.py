@@ -30,7 +30,7 @@ from storage import db, people, promotions, subscriptions, unions
 from storage.directory import load as load_directory
 from storage.models import Broadcast, BroadcastDelivery, Person, PromotionSend
 from tests.fakes.zalo_api import FakeZalo
-from tests.support import SAMPLE_DIRECTORY, TEST_VAULT
+from tests.support import SAMPLE_DIRECTORY, TEST_VAULT, jpeg_with_gps
 
 # 09:30 in Đà Lạt (UTC+7), a Monday.
 MORNING = datetime(2026, 12, 7, 2, 30, tzinfo=UTC)
@@ -74,7 +74,7 @@ class Zalo:
             await subscriptions.subscribe(session, person.id, ["policy"], self.clock.now)
             await session.commit()
 
-    async def broadcast(self, text: str) -> int:
+    async def broadcast(self, text: str, image: bytes | None = None) -> int:
         """A broadcast to the whole federation, approved by a second admin: its id."""
         now = self.clock.now
         async with self.database.sessions() as session:
@@ -85,7 +85,8 @@ class Zalo:
                 for name in ("A", "B")
             ]
             root = await unions.root(session)
-            draft = service.Draft(service.Audience(root.id), text)
+            picture = service.picture(image) if image is not None else None
+            draft = service.Draft(service.Audience(root.id), text, image=picture)
             broadcast = await service.compose(session, admin, draft, now)
             await service.approve(session, second, broadcast.id, now)
             await session.commit()
@@ -349,6 +350,24 @@ async def test_a_send_retried_after_an_outage_is_counted_once(make_zalo, fake_za
     assert await zalo.counted() == 1
 
 
+async def test_the_image_is_uploaded_once_and_is_the_promotion_messages_banner(
+    make_zalo, fake_zalo
+):
+    zalo = make_zalo()
+    await zalo.follower("z-1", timedelta(hours=3))
+    await zalo.follower("z-2", timedelta(days=3))
+    sent = await zalo.broadcast("Ngày hội công nhân.", jpeg_with_gps())
+    await zalo.run()
+    assert await zalo.outcomes(sent) == {"z-1": ("sent", None), "z-2": ("sent", None)}
+    assert len(fake_zalo.calls_to("upload_image")) == 1  # once, for both kinds of message
+    [attachment] = list(fake_zalo.uploads)
+    [message] = fake_zalo.promotions("z-2")
+    banner = message["attachment"]["payload"]["elements"][0]
+    assert banner == {"type": "banner", "attachment_id": attachment}
+    image, _text = fake_zalo.sent("z-1")
+    assert image["attachment"]["payload"]["elements"][0]["attachment_id"] == attachment
+
+
 async def test_erasing_a_person_removes_their_counts(make_zalo):
     zalo = make_zalo()
     await zalo.follower("z-2", timedelta(days=3))
@@ -362,6 +381,17 @@ async def test_erasing_a_person_removes_their_counts(make_zalo):
         await people.delete_person(session, person.id)
         await session.commit()
     assert await zalo.counted() == 0
+
+
+async def test_counts_from_before_this_month_are_pruned(make_zalo):
+    zalo = make_zalo()
+    await zalo.follower("z-2", timedelta(days=3))
+    async with zalo.database.sessions() as session:
+        for key, day in ((1, date(2026, 11, 30)), (2, date(2026, 12, 1))):
+            await promotions.take(session, "zalo", "z-2", key, day, per_day=1, per_month=4)
+        assert await promotions.prune(session, date(2026, 12, 1)) == 1
+        await session.commit()
+    assert await zalo.counted() == 1
 
 
 def test_a_promotion_message_has_the_banner_a_short_header_and_the_stop_line():
