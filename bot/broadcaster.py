@@ -12,7 +12,8 @@ at most once each, without slowing down replies to workers who are chatting.
 - Sends run concurrently; their outcomes are written in batches. A 429 pauses the channel's
   broadcasts for as long as the messenger asked (replies keep going); 5xx and network errors
   are retried with backoff up to MAX_ATTEMPTS; a blocked bot marks the person unreachable;
-  a recipient the messenger's rules forbid now (Zalo's window) is recorded with the reason.
+  a recipient the messenger's rules forbid now (Zalo's window) is recorded with the reason;
+  one they allow later (Zalo's promotional hours) waits, pending with the reason, until then.
 - A broadcast's image is read once per broadcast and goes with every delivery; the channel
   uploads it once and sends it by reference (Telegram's file_id, Zalo's attachment_id). A
   photo and a text sent as two messages are still one delivery: if the photo went and the
@@ -41,6 +42,7 @@ from bot.channels.base import (
     Channel,
     Delivery,
     Image,
+    Later,
     PartlySent,
     SendError,
     Unreachable,
@@ -266,6 +268,10 @@ class Broadcaster:
         except PartlySent:
             # The image arrived: sending again would show it twice.
             return Outcome(item.id, "failed", reason="partly_sent")
+        except Later as exc:
+            # Not now, by the messenger's rules (Zalo's promotional hours): pending, with
+            # the reason on the progress page, until the time it may go.
+            return Outcome(item.id, "pending", str(exc), exc.at, counted=False)
         except Unreachable as exc:
             # Zalo said they unfollowed: the next broadcast knows it before trying.
             gone = (channel.name, item.chat_id) if str(exc) == NOT_FOLLOWING else None

@@ -150,6 +150,16 @@ class Settings:
     chat_gap_seconds: float = 1.0
     zalo_broadcast_per_second: float = 10.0
     quiet_hours: tuple[time, time] | None = (time(21), time(6))
+    # Zalo followers outside the free 48-hour window get a broadcast as a promotion message
+    # (tin truyền thông), within Zalo's quota per follower (per calendar month and per day,
+    # Vietnam time) and its promotional hours (bot/channels/zalo.py says where each figure
+    # comes from). Off by default: Zalo has been moving these messages to paid ZBS templates
+    # since 2026 and the OA must be verified and allowed them; off, those followers are
+    # reported as outside the window, as before.
+    zalo_promotion_broadcasts: bool = False
+    zalo_promotion_per_month: int = 4
+    zalo_promotion_per_day: int = 1
+    zalo_promotion_hours: tuple[time, time] = (time(6), time(22))
     # The channel officers link their account on and get alerts through (Telegram for now).
     officer_channel: str = "telegram"
     # How long the janitor keeps what is no longer needed (bot/retention.py).
@@ -298,6 +308,10 @@ def _broadcasting(merged: Mapping[str, str]) -> dict[str, Any]:
         "chat_gap_seconds": _rate(merged, "UNIONBOT_CHAT_GAP_SECONDS", 1.0),
         "zalo_broadcast_per_second": _rate(merged, "ZALO_BROADCAST_PER_SECOND", 10.0),
         "quiet_hours": _quiet_hours(merged.get("UNIONBOT_QUIET_HOURS", "21:00-06:00")),
+        "zalo_promotion_broadcasts": _flag(merged.get("ZALO_PROMOTION_BROADCASTS"), default=False),
+        "zalo_promotion_per_month": _number(merged, "ZALO_PROMOTION_PER_MONTH", 4, least=1),
+        "zalo_promotion_per_day": _number(merged, "ZALO_PROMOTION_PER_DAY", 1, least=1),
+        "zalo_promotion_hours": _promotion_hours(merged.get("ZALO_PROMOTION_HOURS", "")),
     }
 
 
@@ -331,6 +345,22 @@ def _quiet_hours(value: str) -> tuple[time, time] | None:
         ) from None
     if start == end:
         raise ConfigError("UNIONBOT_QUIET_HOURS: the start and the end must differ")
+    return start, end
+
+
+def _promotion_hours(value: str) -> tuple[time, time]:
+    """ZALO_PROMOTION_HOURS="06:00-22:00": the local hours (Vietnam time) in which Zalo
+    takes promotion messages, from the first to the second, within one day."""
+    text = value.strip() or "06:00-22:00"
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in text.split("-"))
+    except ValueError:
+        start = end = time(0)
+    if not start < end:
+        raise ConfigError(
+            f"ZALO_PROMOTION_HOURS must be two times within a day like 06:00-22:00 "
+            f"(Vietnam time), not {value!r}"
+        )
     return start, end
 
 
@@ -600,6 +630,31 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "ZALO_BROADCAST_PER_SECOND", "`10`", "broadcast messages per second on Zalo (`0`: no limit)"
+    ),
+    Setting(
+        "ZALO_PROMOTION_BROADCASTS",
+        "`off`",
+        "`on`: a broadcast to a Zalo follower outside the free 48-hour window goes as a "
+        "promotion message (tin truyền thông), within Zalo's quota and hours; off, those "
+        "followers are reported as outside the window. Off by default: Zalo has been moving "
+        "these to paid ZBS template messages since 2026, so check the OA still has them",
+    ),
+    Setting(
+        "ZALO_PROMOTION_PER_MONTH",
+        "`4`",
+        "promotion messages one follower may get in a calendar month, Vietnam time (a "
+        "verified OA's quota; set your OA package's); past it the follower is reported",
+    ),
+    Setting(
+        "ZALO_PROMOTION_PER_DAY",
+        "`1`",
+        "promotion messages one follower may get in a day; the next one waits for the next day",
+    ),
+    Setting(
+        "ZALO_PROMOTION_HOURS",
+        "`06:00-22:00`",
+        "local hours (Vietnam time) in which Zalo takes promotion messages; outside them a "
+        "delivery waits for them to open",
     ),
     # Casework, officers and broadcasts.
     Setting(

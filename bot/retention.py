@@ -51,8 +51,9 @@ from storage import (
     officers,
     outbox,
     people,
+    promotions,
 )
-from storage.localtime import start_of_day
+from storage.localtime import LOCAL_TIME, start_of_day
 from storage.models import Person
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,9 @@ class Janitor:
         return await cases.scrub_closed(work.session, work.now - timedelta(days=days), work.now)
 
     async def prune_deliveries(self, work: Work) -> int:
+        # Zalo's promotion quota looks back to the start of the month (Vietnam time), no
+        # further: older counts are not needed.
+        await promotions.prune(work.session, work.now.astimezone(LOCAL_TIME).date().replace(day=1))
         days = self.services.settings.retention.broadcast_days
         if not days:
             return 0

@@ -93,6 +93,13 @@ NOT_FOLLOWING = "not_following"
 INACTIVE = "inactive"
 HELD_REASONS = (WINDOW_CLOSED, BILLED_OFF, NOT_FOLLOWING, INACTIVE)
 
+# Why a broadcast to a Zalo follower outside the free window, sent as a promotion message,
+# did not go (yet): Zalo's promotional hours are closed (it waits for them); the follower
+# already got the day's promotion message (it waits for tomorrow); or this month's (final).
+PROMOTION_HOURS = "promotion_hours"
+PROMOTION_TODAY = "promotion_today"
+PROMOTION_QUOTA = "promotion_quota"
+
 
 @dataclass(frozen=True, slots=True)
 class Address:

@@ -604,6 +604,20 @@ class BroadcastDelivery(Base):
     sent_at: Mapped[datetime | None]
 
 
+class PromotionSend(Base):
+    """A broadcast that went to a Zalo follower as a promotion message (tin truyền thông),
+    counted against Zalo's quota per follower per day and per calendar month (Vietnam time).
+    One row per delivery, so a retried send is counted once; the day only, like every time
+    kept of a person (storage/promotions.py)."""
+
+    __tablename__ = "promotion_sends"
+    __table_args__ = (Index("ix_promotion_sends_person_day", "person_id", "day"),)
+
+    delivery_id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    day: Mapped[date] = mapped_column(Date)
+
+
 POLL_OPTIONS = 6  # at most, as buttons (numbered lines on Zalo)
 
 

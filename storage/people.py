@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, t
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage import broadcasts, outreach
+from storage import broadcasts, outreach, promotions
 from storage.db import rows_changed
 from storage.localtime import start_of_day
 from storage.models import Case, Conversation, OutboxItem, Person, ShownChoices
@@ -79,6 +79,7 @@ async def delete_person(session: AsyncSession, person_id: int) -> None:
     detached (storage/cases.py detach); outbox rows still to be sent stay, without the link;
     their subscriptions go, and their broadcast deliveries stay counted, unlinked."""
     await broadcasts.forget_person(session, person_id)
+    await promotions.forget_person(session, person_id)
     await session.execute(delete(Conversation).where(Conversation.person_id == person_id))
     person = await session.get(Person, person_id)
     if person is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 import pytest
 
 from bot.config import ConfigError, Settings
@@ -94,3 +96,25 @@ def test_the_digest_hour_is_a_local_hour_or_off(tmp_path):
             match=r"UNIONBOT_DIGEST_HOUR must be an hour from 0 to 23 \(Vietnam time\), or off",
         ):
             hour(bad)
+
+
+def test_zalo_promotion_messages_are_off_by_default_and_their_limits_are_read(tmp_path):
+    default = Settings.from_env({}, cwd=tmp_path)
+    assert not default.zalo_promotion_broadcasts
+    assert (default.zalo_promotion_per_month, default.zalo_promotion_per_day) == (4, 1)
+    assert default.zalo_promotion_hours == (time(6), time(22))
+    env = {
+        "ZALO_PROMOTION_BROADCASTS": "1",
+        "ZALO_PROMOTION_PER_MONTH": "6",
+        "ZALO_PROMOTION_PER_DAY": "2",
+        "ZALO_PROMOTION_HOURS": "08:00 - 21:30",
+    }
+    chosen = Settings.from_env(env, cwd=tmp_path)
+    assert chosen.zalo_promotion_broadcasts
+    assert (chosen.zalo_promotion_per_month, chosen.zalo_promotion_per_day) == (6, 2)
+    assert chosen.zalo_promotion_hours == (time(8), time(21, 30))
+    for bad in ("22:00-06:00", "06:00", "off", "6h-22h", "06:00-06:00"):
+        with pytest.raises(ConfigError, match="ZALO_PROMOTION_HOURS must be two times"):
+            Settings.from_env({"ZALO_PROMOTION_HOURS": bad}, cwd=tmp_path)
+    with pytest.raises(ConfigError, match="ZALO_PROMOTION_PER_MONTH must be 1 or more"):
+        Settings.from_env({"ZALO_PROMOTION_PER_MONTH": "0"}, cwd=tmp_path)

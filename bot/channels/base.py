@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar, cast
 
 from handlers.types import Incoming
@@ -106,6 +107,16 @@ class Unreachable(SendError):
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
+
+
+class Later(SendError):
+    """A broadcast the messenger's rules forbid now but allow `at` a known time (Zalo's
+    promotional hours, its quota per day): it waits for that time, then goes; `reason` says
+    why (handlers.types). Waiting does not use up its tries."""
+
+    def __init__(self, reason: str, at: datetime) -> None:
+        super().__init__(reason, counted=False)
+        self.at = at
 
 
 class FetchError(Exception):

@@ -27,8 +27,32 @@ where this file relies on something else it says so. What it implements:
   -232). Before each send the channel works out which applies from when the person last
   wrote (bot/services/reach.py); a message that cannot go out is held (Unreachable) and goes
   out when they write again. -213 (not a follower) and -227 (inactive) are held too, never
-  retried; -32 (rate limited) backs off. Consultation messages may go out at any hour; only
-  promotional ones are barred 22:00-06:00 (-234), and the bot sends none.
+  retried; -32 (rate limited) backs off. Consultation messages may go out at any hour.
+- **Broadcasts outside the free window** (tin truyền thông, `ZALO_PROMOTION_BROADCASTS`, off
+  by default): a consultation message may not carry promotional content and most followers
+  are outside the 48 hours, so a broadcast to them goes as a promotion message, "quảng cáo
+  về sản phẩm, dịch vụ, hoặc thông tin chung về doanh nghiệp", to followers only (Zalo Cloud's
+  blog on the three kinds of UID message, zalo.cloud/blog/ykuwkganb87bra7k7w).
+  `POST /v3.0/oa/message/promotion`: a template, `template_type` "promotion", `language`
+  VI/EN, `elements` banner (an uploaded image's attachment_id) / header (at most 100
+  characters) / text, and `buttons` (@warriorteam/redai-zalo-sdk 1.32.17,
+  docs/PROMOTION_API_V3_MIGRATION.md and types/promotion.d.ts; public OA clients send the
+  same shape; the text's own limit is unconfirmed, taken as MAX_TEXT). Quota per follower:
+  4 a month and 1 a day for a verified OA, 1 a month otherwise (Zalo OA's help centre,
+  zalooa.freshdesk.com article 64000264665, which Zalo marks as not updated); by package
+  1/4/6 a month, reset on the 1st (vinasite.com.vn quoting Zalo, 2023). Whether API
+  promotion messages draw on that same quota is unconfirmed: ZALO_PROMOTION_PER_MONTH (4)
+  and ZALO_PROMOTION_PER_DAY (1), counted per person per calendar day and month in Vietnam
+  time in the database (storage/promotions.py) before each send. Hours: refused at night
+  with -234; 06:00-22:00 per one integration's notes, 08:00-22:00 per the SDK above, the time
+  zone undocumented: ZALO_PROMOTION_HOURS (06:00-22:00, Vietnam time); a -234 inside them
+  tries again in 30 minutes. A delivery the hours or the day's quota hold waits (Later) and
+  goes when they allow; one past the month's is reported (promotion_quota), as is Zalo's
+  -211 (out of quota; which code a follower's own quota gets is unconfirmed). Off by default
+  because Zalo folded UID promotion messages into paid, pre-approved ZBS Template Messages
+  from 1 January 2026 (omn1solution.com, a Zalo partner) and one integration reports this
+  endpoint shut down on 1 March 2026: an OA should check it still has it before turning
+  this on.
 - **Tokens** (`ZaloTokens`): the access token lasts 25 hours (`expires_in` "90000", a
   string); the refresh token works once and lasts 3 months. One process at a time refreshes,
   holding a lease in the database for longer than the HTTP timeout, and saves the new pair in
@@ -56,6 +80,7 @@ import unicodedata
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -68,6 +93,7 @@ from bot.channels.base import (
     Delivery,
     FetchError,
     Image,
+    Later,
     Pace,
     PartlySent,
     SendError,
@@ -86,14 +112,18 @@ from handlers.types import (
     JOINED,
     LEFT,
     NOT_FOLLOWING,
+    PROMOTION_HOURS,
+    PROMOTION_QUOTA,
+    PROMOTION_TODAY,
     WINDOW_CLOSED,
     Attachment,
     Incoming,
     Recipient,
 )
-from storage import choices, credentials
+from storage import choices, credentials, promotions
 from storage.db import Database
 from storage.inbox import NewUpdate
+from storage.localtime import LOCAL_TIME
 from storage.models import Credential
 
 log = logging.getLogger(__name__)
@@ -101,6 +131,7 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/zalo/webhook"
 SIGNATURE_HEADER = "X-ZEvent-Signature"
 SEND_PATH = "/v3.0/oa/message/cs"
+PROMOTION_PATH = "/v3.0/oa/message/promotion"
 UPLOAD_IMAGE_PATH = "/v2.0/oa/upload/image"
 UPLOAD_FILE_PATH = "/v2.0/oa/upload/file"
 TOKEN_PATH = "/v4/oa/access_token"
@@ -146,6 +177,12 @@ HELD_BY_CODE = {
     -321: BILLED_OFF,  # that account is out of money
 }
 PERMANENT_CODES = {-201, -210, -233, -244, -248}  # invalid or refused message: a retry repeats it
+# A promotion message refused at night (outside the promotional hours), or for a quota.
+PROMOTION_NIGHT = -234
+PROMOTION_QUOTA_CODES = {-211}  # unconfirmed which code a follower's used-up quota gets
+PROMOTION_RETRY = timedelta(minutes=30)
+MAX_HEADER = 100  # a promotion message's header element (unconfirmed, see the docstring)
+MAX_PROMOTION_TEXT = 2000  # its text element: unconfirmed, taken as a consultation message's
 
 CREDENTIAL = "zalo"
 TOKEN_MARGIN = timedelta(minutes=10)  # refresh this long before the access token expires
@@ -317,15 +354,57 @@ class ZaloChannel:
         await self._deliver(delivery, person)
 
     async def broadcast(self, delivery: Delivery) -> None:
-        """A broadcast goes as a consultation message, and only inside the free 48-hour
-        window after the worker's last message: outside it the recipient is reported with
-        the reason (never billed, never dropped silently). Zalo's own broadcast messages
-        (promotion messages, a quota per follower per month, sent in its promotional hours)
-        are not used yet."""
+        """A broadcast goes as a consultation message inside the free 48-hour window after
+        the worker's last message. Outside it, with ZALO_PROMOTION_BROADCASTS, as a promotion
+        message (tin truyền thông) to a follower, in Zalo's promotional hours and within its
+        quota; else the recipient is reported with the reason (never billed, never dropped
+        silently)."""
         person = await self.recipient(delivery.chat_id)
-        if self.check_window(person) != "free":
+        try:
+            free = self.check_window(person) == "free"
+        except Unreachable as exc:
+            if str(exc) == NOT_FOLLOWING:
+                raise
+            free = False
+        if free:
+            await self._deliver(delivery, person)
+        elif self.settings.zalo_promotion_broadcasts:
+            await self._promote(delivery, person)
+        else:
             raise Unreachable(WINDOW_CLOSED)
-        await self._deliver(delivery, person)
+
+    async def _promote(self, delivery: Delivery, person: Recipient) -> None:
+        """One promotion message: Later outside the promotional hours or when the follower
+        had today's; Unreachable past this month's. It is counted before it goes (a crash
+        after the send must not lose the count), and given back if Zalo refuses it."""
+        settings, now = self.settings, self.clock()
+        opens = promotion_opens(now, settings.zalo_promotion_hours)
+        if opens is not None:
+            raise Later(PROMOTION_HOURS, opens)
+        banner = await self._uploaded(delivery.image) if delivery.image is not None else None
+        key = abs(delivery.id)  # the broadcast delivery: a retry is counted once
+        async with self.db.writing(), self.db.sessions() as session:
+            full = await promotions.take(
+                session, self.name, delivery.chat_id, key, now.astimezone(LOCAL_TIME).date(),
+                per_day=settings.zalo_promotion_per_day,
+                per_month=settings.zalo_promotion_per_month,
+            )  # fmt: skip
+            await session.commit()
+        if full == promotions.MONTH:
+            raise Unreachable(PROMOTION_QUOTA)
+        if full == promotions.DAY:
+            raise Later(PROMOTION_TODAY, tomorrow_opens(now, settings.zalo_promotion_hours))
+        message = promotion(delivery, banner, person.language, self.number_hint(person.language))
+        body = {"recipient": {"user_id": delivery.chat_id}, "message": message}
+        answer = await self._with_token(
+            lambda token: self._post(PROMOTION_PATH, token, json_body=body), check=False
+        )
+        code = _code(answer)
+        if code != 0:
+            async with self.db.writing(), self.db.sessions() as session:
+                await promotions.give_back(session, key)
+                await session.commit()
+            raise _promotion_error(code, str(answer.get("message", "")), now)
 
     async def _uploaded(self, image: Image) -> str:
         """The image's attachment_id: uploaded by the first send, reused by the others."""
@@ -379,14 +458,16 @@ class ZaloChannel:
         return await self._with_token(lambda token: self._post(path, token, json_body=body))
 
     async def _with_token(
-        self, request: Callable[[str], Awaitable[dict[str, Any]]]
+        self, request: Callable[[str], Awaitable[dict[str, Any]]], *, check: bool = True
     ) -> dict[str, Any]:
+        """Zalo's answer to a request made with the access token (refreshed once if
+        rejected); with `check`, an error answer raises SendError."""
         token = await self.tokens.current()
         answer = await request(token)
         if _code(answer) in TOKEN_REJECTED:
             answer = await request(await self.tokens.refresh(rejected=token))
         code = _code(answer)
-        if code == 0:
+        if code == 0 or not check:
             return answer
         raise _send_error(code, str(answer.get("message", "")))
 
@@ -466,25 +547,102 @@ class ZaloChannel:
 def render(delivery: Delivery, hint: str) -> tuple[list[dict[str, Any]], list[str]]:
     """The messages for one delivery, and the payloads of options shown as numbered lines
     (to remember), if the keyboard did not fit as buttons."""
+    text, buttons, options = _keyboard(delivery, hint)
+    chunks = split_text(text, MAX_TEXT)
+    messages: list[dict[str, Any]] = [{"message": {"text": chunk}} for chunk in chunks]
+    if buttons:
+        attachment = {"type": "template", "payload": {"buttons": buttons}}
+        messages[-1]["message"]["attachment"] = attachment
+    return messages, options
+
+
+def _keyboard(delivery: Delivery, hint: str) -> tuple[str, list[dict[str, str]], list[str]]:
+    """The text, its buttons, and the payloads of options shown as numbered lines instead
+    (when the keyboard does not fit as Zalo buttons)."""
     text = _nfc(delivery.text)
     flat = [(_nfc(label), payload) for row in delivery.buttons for label, payload in row]
-    options: list[str] = []
-    attachment: dict[str, Any] | None = None
     if flat and len(flat) <= MAX_BUTTONS and all(len(label) <= MAX_TITLE for label, _ in flat):
         buttons = [
             {"title": label, "type": "oa.query.hide", "payload": TAP + payload}
             for label, payload in flat
         ]
-        attachment = {"type": "template", "payload": {"buttons": buttons}}
-    elif flat:
-        lines = [f"{number}. {label}" for number, (label, _) in enumerate(flat, 1)]
-        text = "\n".join([text, "", *lines, hint])
-        options = [payload for _, payload in flat]
-    chunks = split_text(text, MAX_TEXT)
-    messages: list[dict[str, Any]] = [{"message": {"text": chunk}} for chunk in chunks]
-    if attachment is not None:
-        messages[-1]["message"]["attachment"] = attachment
-    return messages, options
+        return text, buttons, []
+    if not flat:
+        return text, [], []
+    lines = [f"{number}. {label}" for number, (label, _) in enumerate(flat, 1)]
+    return "\n".join([text, "", *lines, hint]), [], [payload for _, payload in flat]
+
+
+def promotion(
+    delivery: Delivery, banner: str | None, language: str | None, hint: str
+) -> dict[str, Any]:
+    """A broadcast as a promotion message: the image as its banner, the first line as its
+    header, the rest as its text (cut to fit, the last paragraph, how to stop, kept), the
+    buttons or numbered options as in a consultation message."""
+    text, buttons, _options = _keyboard(delivery, hint)
+    header, body = _header_and_body(text)
+    elements: list[dict[str, Any]] = []
+    if banner is not None:
+        elements.append({"type": "banner", "attachment_id": banner})
+    elements.append({"type": "header", "content": header, "align": "left"})
+    if body:
+        elements.append({"type": "text", "content": _fit(body), "align": "left"})
+    payload: dict[str, Any] = {
+        "template_type": "promotion",
+        "language": "EN" if language == "en" else "VI",
+        "elements": elements,
+    }
+    if buttons:
+        payload["buttons"] = buttons
+    return {"attachment": {"type": "template", "payload": payload}}
+
+
+def _header_and_body(text: str) -> tuple[str, str]:
+    """The first line as the header when it fits, the rest as the text; a first line too
+    long is cut in the header and kept whole in the text."""
+    first, _, rest = text.strip().partition("\n")
+    first = first.strip()
+    if len(first) <= MAX_HEADER:
+        return first, rest.strip()
+    return first[: MAX_HEADER - 1].rstrip() + "…", text.strip()
+
+
+def _fit(body: str) -> str:
+    """A text within MAX_PROMOTION_TEXT: cut before its last paragraph (how to stop
+    receiving these), which stays whole."""
+    if len(body) <= MAX_PROMOTION_TEXT:
+        return body
+    head, _, last = body.rpartition("\n\n")
+    room = MAX_PROMOTION_TEXT - len(last) - 3
+    if not head or room < MAX_PROMOTION_TEXT // 2:
+        return body[: MAX_PROMOTION_TEXT - 1] + "…"
+    return head[:room].rstrip() + "…\n\n" + last
+
+
+def promotion_opens(now: datetime, hours: tuple[dt_time, dt_time]) -> datetime | None:
+    """When Zalo's promotional hours (local time, within a day) next open, if they are
+    closed at `now`; None while they are open."""
+    start, end = hours
+    local = now.astimezone(LOCAL_TIME)
+    if start <= local.time() < end:
+        return None
+    opening = local.replace(hour=start.hour, minute=start.minute, second=0, microsecond=0)
+    if local.time() >= end:
+        opening = _next_day(opening)
+    return opening.astimezone(UTC)
+
+
+def tomorrow_opens(now: datetime, hours: tuple[dt_time, dt_time]) -> datetime:
+    """When the promotional hours open on the (local) day after `now`."""
+    start = hours[0]
+    local = now.astimezone(LOCAL_TIME)
+    opening = local.replace(hour=start.hour, minute=start.minute, second=0, microsecond=0)
+    return _next_day(opening).astimezone(UTC)
+
+
+def _next_day(local: datetime) -> datetime:
+    """The same local time a day later (Vietnam keeps no daylight saving)."""
+    return (local + timedelta(days=1)).replace(tzinfo=LOCAL_TIME)
 
 
 def external_id(data: dict[str, Any], tag: Callable[[str], str]) -> str | None:
@@ -598,6 +756,16 @@ def _send_error(code: int, message: str) -> SendError:
         return SendError(f"zalo refused the access token ({code})", counted=False,
                          retry_after=PAUSED_RETRY)  # fmt: skip
     return SendError(str(ZaloError(code, message)), permanent=code in PERMANENT_CODES)
+
+
+def _promotion_error(code: int, message: str, now: datetime) -> SendError:
+    """What Zalo's refusal of a promotion message means for the broadcast."""
+    if code == PROMOTION_NIGHT:
+        # Our hours said open, Zalo's did not: try again a little later.
+        return Later(PROMOTION_HOURS, now + PROMOTION_RETRY)
+    if code in PROMOTION_QUOTA_CODES:
+        return Unreachable(PROMOTION_QUOTA)
+    return _send_error(code, message)
 
 
 def _nfc(text: str) -> str:

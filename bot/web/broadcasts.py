@@ -73,6 +73,9 @@ REASONS = {
     "inactive": N_("inactive on Zalo"),
     "rate_limited": N_("the messenger asked to slow down; tried again"),
     "partly_sent": N_("only the image arrived: the text after it could not be sent"),
+    "promotion_hours": N_("waiting for the hours Zalo allows news messages in; goes then"),
+    "promotion_today": N_("already got a Zalo news message today; goes tomorrow"),
+    "promotion_quota": N_("already got this month's Zalo news messages"),
 }
 LANGUAGE_NAMES = {"vi": N_("Vietnamese"), "en": N_("English")}
 CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo"}

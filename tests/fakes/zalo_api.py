@@ -1,10 +1,10 @@
 """A fake Zalo Official Account API server (aiohttp) that the bot's Zalo channel talks to.
 
-It answers the OA endpoints the bot uses (consultation messages, image and file uploads, the
-OAuth v4 token exchange, the OA's profile that `unionbot doctor` reads), records every call,
-serves attachment files in place of Zalo's CDN and delivers signed webhook events. Zalo
-answers errors with HTTP 200 and a negative `error`, and so does the fake; ids and timestamps
-are strings, as Zalo sends them.
+It answers the OA endpoints the bot uses (consultation messages, promotion messages with
+Zalo's hours and quota per follower, image and file uploads, the OAuth v4 token exchange, the
+OA's profile that `unionbot doctor` reads), records every call, serves attachment files in
+place of Zalo's CDN and delivers signed webhook events. Zalo answers errors with HTTP 200 and a
+negative `error`, and so does the fake; ids and timestamps are strings, as Zalo sends them.
 
     fake = FakeZalo()
     await fake.start()          # fake.api_base -> "http://127.0.0.1:PORT", oauth_base -> …/oauth
@@ -34,7 +34,10 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
@@ -43,7 +46,15 @@ IMAGE_LIMIT = 1024 * 1024  # "jpg/png, ≤ 1 MB"
 FILE_LIMIT = 5 * 1024 * 1024  # "PDF/DOC/DOCX, ≤ 5 MB"
 TEXT_LIMIT = 2000  # characters in a consultation message
 BUTTON_LIMIT = 5
-KINDS = ("cs", "upload_image", "upload_file", "token", "permission", "getoa")
+KINDS = ("cs", "promotion", "upload_image", "upload_file", "token", "permission", "getoa")
+LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
+# Promotion messages (bot/channels/zalo.py says where these come from): refused at night with
+# -234, and past a follower's quota with -211.
+PROMOTION_HOURS = (dt_time(6), dt_time(22))
+PROMOTION_PER_MONTH = 4
+PROMOTION_PER_DAY = 1
+HEADER_LIMIT = 100
+ELEMENT_TYPES = ("banner", "header", "text", "table")
 
 
 @dataclass(slots=True)
@@ -110,6 +121,15 @@ def buttons_of(message: dict[str, Any]) -> list[tuple[str, str, str]]:
     ]
 
 
+def promotion_text(message: dict[str, Any]) -> str:
+    """The header and text elements of a promotion message, one per line."""
+    payload = (message.get("attachment") or {}).get("payload") or {}
+    elements = payload.get("elements") or []
+    return "\n".join(
+        str(e.get("content", "")) for e in elements if e.get("type") in ("header", "text")
+    )
+
+
 def _payload_text(payload: Any) -> str:
     if isinstance(payload, str):
         return payload
@@ -148,6 +168,11 @@ class FakeZalo:
         self.delay_token_seconds = 0.0
         self.unfollowers: set[str] = set()
         self.inactives: set[str] = set()
+        # Zalo's clock, for the promotional hours and quota (the tests' fixed clock).
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.promotion_per_month = PROMOTION_PER_MONTH
+        # user_id -> the local days of the promotion messages Zalo took for them.
+        self.promoted: dict[str, list[date]] = {}
         # attachment_id or file token -> the uploaded bytes.
         self.uploads: dict[str, bytes] = {}
         # name -> content, served at /files/{name} in place of Zalo's CDN.
@@ -167,6 +192,7 @@ class FakeZalo:
         # Large enough that an oversized upload gets Zalo's -210, not aiohttp's 413.
         app = web.Application(client_max_size=4 * FILE_LIMIT)
         app.router.add_post("/v3.0/oa/message/cs", self._cs)
+        app.router.add_post("/v3.0/oa/message/promotion", self._promotion)
         app.router.add_post("/v2.0/oa/upload/image", self._upload_image)
         app.router.add_post("/v2.0/oa/upload/file", self._upload_file)
         app.router.add_post("/oauth/v4/oa/access_token", self._token)
@@ -214,7 +240,15 @@ class FakeZalo:
             if c.ok and (user_id is None or _recipient(c.params) == str(user_id))
         ]  # fmt: skip
 
+    def promotions(self, user_id: str | None = None) -> list[dict[str, Any]]:
+        """The `message` objects of the promotion messages Zalo took, optionally to one user."""
+        return [
+            c.params.get("message") or {} for c in self.calls_to("promotion")
+            if c.ok and (user_id is None or _recipient(c.params) == str(user_id))
+        ]  # fmt: skip
+
     text_of = staticmethod(text_of)
+    promotion_text = staticmethod(promotion_text)
     buttons_of = staticmethod(buttons_of)
 
     async def wait_for(
@@ -514,6 +548,13 @@ class FakeZalo:
         params = body if isinstance(body, dict) else {}
         return await self._answer("cs", request, params)
 
+    async def _promotion(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = {}
+        return await self._answer("promotion", request, body if isinstance(body, dict) else {})
+
     async def _upload_image(self, request: web.Request) -> web.Response:
         return await self._answer("upload_image", request, await _form(request))
 
@@ -576,6 +617,31 @@ class FakeZalo:
             "num_follower": 1234,
         }
 
+    async def _m_promotion(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A promotion message: a "promotion" template to a follower, in the promotional
+        hours (-234 at night), within their quota per day and per month (-211)."""
+        user_id = _recipient(params)
+        message = params.get("message")
+        if not user_id or not isinstance(message, dict):
+            raise ZaloError(-201, "recipient or message is invalid!")
+        _check_promotion(message)
+        self._check_attachment(message)
+        if user_id in self.unfollowers:
+            raise ZaloError(-213, "User has not followed OA")
+        local = self.clock().astimezone(LOCAL)
+        start, end = PROMOTION_HOURS
+        if not start <= local.time() < end:
+            raise ZaloError(-234, "Promotion message is not allowed at this time")
+        days = self.promoted.setdefault(user_id, [])
+        month = [d for d in days if (d.year, d.month) == (local.year, local.month)]
+        today = [d for d in month if d == local.date()]
+        if len(month) >= self.promotion_per_month or len(today) >= PROMOTION_PER_DAY:
+            raise ZaloError(-211, "User has reached the quota of promotion messages")
+        days.append(local.date())
+        if self.on_send is not None:
+            self.on_send(user_id, message)
+        return {"message_id": secrets.token_hex(10), "user_id": user_id}
+
     def _check_attachment(self, message: dict[str, Any]) -> None:
         """An attachment_id or file token must be one this fake handed out."""
         attachment = message.get("attachment") or {}
@@ -626,6 +692,27 @@ class FakeZalo:
             "refresh_token": self.refresh_token,
             "expires_in": "90000",
         }
+
+
+def _check_promotion(message: dict[str, Any]) -> None:
+    """A promotion template as Zalo takes it: known elements, a header that fits, buttons."""
+    attachment = message.get("attachment") or {}
+    payload = attachment.get("payload") or {}
+    elements = payload.get("elements")
+    if attachment.get("type") != "template" or payload.get("template_type") != "promotion":
+        raise ZaloError(-201, "template_type is invalid!")
+    if not isinstance(elements, list) or not elements:
+        raise ZaloError(-201, "elements is invalid!")
+    for element in elements:
+        if not isinstance(element, dict) or element.get("type") not in ELEMENT_TYPES:
+            raise ZaloError(-201, "element is invalid!")
+        if element["type"] in ("header", "text") and not element.get("content"):
+            raise ZaloError(-201, "element content is empty!")
+        limit = HEADER_LIMIT if element["type"] == "header" else TEXT_LIMIT
+        if len(str(element.get("content", ""))) > limit:
+            raise ZaloError(-210, "Parameter exceeds allowable limit")
+    if len(buttons_of(message)) > BUTTON_LIMIT or payload.get("language") not in ("VI", "EN"):
+        raise ZaloError(-210, "Parameter exceeds allowable limit")
 
 
 def _invalid_grant(reason: str) -> ZaloError:
