@@ -26,6 +26,8 @@ from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.zalo_api import FakeZalo
 from tests.support import SAMPLE_DIRECTORY, TEST_KEY, clean_env, free_port
 
+MIGRATIONS = Path(db.__file__).parent / "migrations" / "versions"
+
 PUBLIC_URL = "https://bot.congdoan.example"
 Findings = list[doctor.Finding]
 
@@ -137,10 +139,12 @@ async def test_a_correctly_configured_deployment_passes(deployment):
 
 
 async def test_an_old_schema_blocks_unless_serve_upgrades_it(deployment):
-    await deployment.sql("UPDATE alembic_version SET version_num = '0015'")
+    newest = f"{len(list(MIGRATIONS.glob('0*.py'))):04d}"
+    older = f"{int(newest) - 1:04d}"
+    await deployment.sql(f"UPDATE alembic_version SET version_num = '{older}'")
     findings = await doctor.examine(deployment.settings)
     said = only(findings, "database", "failure")
-    assert "revision 0015; this version of the bot needs 0016" in said
+    assert f"revision {older}; this version of the bot needs {newest}" in said
     assert "unionbot db upgrade" in findings[0].fix and doctor.blocking(findings)
     # The checks that read the database wait for the upgrade rather than guess.
     assert only(findings, "directory", "skipped") == "Needs the database (see above)."
