@@ -70,9 +70,14 @@ async def add(session: AsyncSession, messages: Sequence[dict[str, Any]]) -> list
     return list(result.scalars())
 
 
+# The wait after a failed try: twice the unit after the first, doubling, at most the cap.
+BACKOFF_UNIT_SECONDS = 1.0
+BACKOFF_CAP_SECONDS = 600.0
+
+
 def backoff(attempts: int) -> timedelta:
     """2, 4, 8 … seconds, at most ten minutes."""
-    return timedelta(seconds=min(2**attempts, 600))
+    return timedelta(seconds=min(BACKOFF_UNIT_SECONDS * 2**attempts, BACKOFF_CAP_SECONDS))
 
 
 async def due(

@@ -16,6 +16,12 @@ from telegram.request import BaseRequest, RequestData
 
 PLAIN_HEADERS = {"User-Agent": BaseRequest.USER_AGENT}
 JSON_HEADERS = {**PLAIN_HEADERS, "Content-Type": "application/json"}
+# How long one Bot API call may take to connect, to send its body and to wait for the answer
+# (PTB's own defaults); read when a backend is made, so a test can shorten them.
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 5.0
+WRITE_TIMEOUT = 5.0
+MEDIA_WRITE_TIMEOUT = 20.0
 
 
 class AiohttpRequest(BaseRequest):
@@ -25,16 +31,18 @@ class AiohttpRequest(BaseRequest):
         self,
         session: aiohttp.ClientSession,
         *,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 5.0,
-        write_timeout: float = 5.0,
-        media_write_timeout: float = 20.0,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        write_timeout: float | None = None,
+        media_write_timeout: float | None = None,
     ) -> None:
         self._session = session
-        self._connect_timeout = connect_timeout
-        self._read_timeout = read_timeout
-        self._write_timeout = write_timeout
-        self._media_write_timeout = media_write_timeout
+        self._connect_timeout = CONNECT_TIMEOUT if connect_timeout is None else connect_timeout
+        self._read_timeout = READ_TIMEOUT if read_timeout is None else read_timeout
+        self._write_timeout = WRITE_TIMEOUT if write_timeout is None else write_timeout
+        self._media_write_timeout = (
+            MEDIA_WRITE_TIMEOUT if media_write_timeout is None else media_write_timeout
+        )
 
     @property
     def read_timeout(self) -> float | None:

@@ -1,16 +1,46 @@
-"""The messenger's API failing for a while (429 with a wait, 5xx): replies queue and then
-drain, each once, and each chat's in the order they were written."""
+"""The messenger's API failing for a while (429 with a wait, 5xx, calls that hang past the
+bot's timeout, connections reset; Zalo's HTTP errors and its in-body rate limit): replies
+queue and then drain, each once, and each chat's in the order they were written. A call that
+hung after the messenger took the message may be repeated once (at least once), never lost."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from collections.abc import Callable
 
+import aiohttp
 import pytest
 
-from tests.fakes.telegram_api import Failure, FakeTelegram
-from tests.ordering import judge, numbered
+from tests.fakes.telegram_api import Failure, FakeTelegram, hung, reset
+from tests.fakes.zalo_api import Failure as ZaloFailure
+from tests.fakes.zalo_api import FakeZalo
+from tests.ordering import judge, numbered, replies_by_chat
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+
+# The bot's timeout for one Bot API call in these tests (aiohttp: connect, send, read).
+TIMEOUT = 0.3
+
+
+@pytest.fixture
+def quick(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scan often, wait little between tries, and give up on a silent API soon."""
+    monkeypatch.setattr("bot.outbox.SCAN_SECONDS", 0.2)
+    monkeypatch.setattr("storage.outbox.BACKOFF_UNIT_SECONDS", 0.1)
+    for name in ("CONNECT_TIMEOUT", "READ_TIMEOUT", "WRITE_TIMEOUT"):
+        monkeypatch.setattr(f"bot.channels.telegram_request.{name}", TIMEOUT)
+    monkeypatch.setattr("bot.channels.zalo.HTTP_TIMEOUT", aiohttp.ClientTimeout(total=TIMEOUT))
+    monkeypatch.setattr("bot.channels.zalo.RATE_LIMIT_PAUSE", 0.5)
+
+
+async def until(count: int, messages: Callable[[], list[tuple[str, str]]], seconds: float) -> None:
+    """Wait until `count` messages arrived (or `seconds` passed), then a moment for repeats."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while len(messages()) < count and loop.time() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)
 
 
 async def test_replies_drain_in_order_after_the_api_fails_for_a_while(
@@ -38,10 +68,109 @@ async def test_replies_drain_in_order_after_the_api_fails_for_a_while(
     assert fake_telegram.messages == []
     failing = False
 
-    deadline = asyncio.get_running_loop().time() + 40
-    while len(fake_telegram.messages) < 15 and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.2)
-    await asyncio.sleep(0.5)
+    await until(15, lambda: fake_telegram.messages, 40)
     verdict = judge({str(c): 5 for c in chats}, fake_telegram.messages)
     assert verdict.clean, (verdict, fake_telegram.messages)
     assert len(fake_telegram.messages) == 15
+
+
+@pytest.mark.parametrize("failure", ["hung", "reset"])
+async def test_replies_drain_exactly_once_after_calls_hang_or_connections_reset(
+    start_bot,
+    fake_telegram: FakeTelegram,
+    quick: None,
+    failure: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A call that hangs past the bot's timeout without Telegram taking the message, or
+    whose connection is closed, is not sent: it is tried again, and never arrives twice."""
+    failing = True
+
+    def outage(method: str) -> Failure | None:
+        if not failing or method != "sendMessage":
+            return None
+        return hung(TIMEOUT * 4) if failure == "hung" else reset()
+
+    fake_telegram.chaos = outage
+    await start_bot()
+    chats = [7_610_000 + i for i in range(3)]
+    for n in range(1, 5):
+        for chat in chats:
+            await fake_telegram.deliver(fake_telegram.text_update(chat, numbered(n)))
+    await asyncio.sleep(2.5)  # several tries of each chat's first reply failed
+    assert len(fake_telegram.sent()) > len(chats)
+    assert fake_telegram.messages == []
+    failing = False
+
+    await until(12, lambda: fake_telegram.messages, 12)
+    verdict = judge({str(c): 4 for c in chats}, fake_telegram.messages)
+    assert verdict.clean, (verdict, fake_telegram.messages)
+    assert len(fake_telegram.messages) == 12
+    # The bot saw what it was made to see: its own timeout, or a broken connection.
+    reason = "TimedOut" if failure == "hung" else "NetworkError"
+    assert f"will retry: {reason}" in caplog.text
+
+
+async def test_a_call_that_hangs_after_telegram_took_the_message_repeats_it_at_most_once(
+    start_bot, fake_telegram: FakeTelegram, quick: None
+) -> None:
+    """Telegram sent the message but its answer never came: the bot cannot know, so the
+    message goes again (at least once); the chat still gets every reply, in order."""
+    hangs = 0
+
+    def lost_answers(method: str) -> Failure | None:
+        nonlocal hangs
+        if method != "sendMessage" or hangs >= 3:
+            return None
+        hangs += 1
+        return hung(TIMEOUT * 4, delivered=True)
+
+    fake_telegram.chaos = lost_answers
+    await start_bot()
+    chats = [7_620_000 + i for i in range(3)]
+    for n in range(1, 5):
+        for chat in chats:
+            await fake_telegram.deliver(fake_telegram.text_update(chat, numbered(n)))
+
+    await until(12 + hangs, lambda: fake_telegram.messages, 12)
+    verdict = judge({str(c): 4 for c in chats}, fake_telegram.messages)
+    assert (verdict.lost, verdict.reordered) == (0, 0), (verdict, fake_telegram.messages)
+    assert verdict.repeated <= hangs == 3
+    for numbers in replies_by_chat(fake_telegram.messages).values():
+        assert max(Counter(numbers).values()) <= 2, numbers
+
+
+@pytest.mark.parametrize("failure", ["http 503", "rate limited", "hung"])
+async def test_zalo_replies_drain_in_order_after_its_api_fails_for_a_while(
+    start_bot, fake_zalo: FakeZalo, quick: None, failure: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Zalo answering 503, its in-body rate limit (-32, with HTTP 200) or nothing in time:
+    the replies wait, then each reaches its user once, in order."""
+    failing = True
+    failures = {
+        "http 503": (ZaloFailure(0, "", status=503), "HTTP 503"),
+        "rate limited": (ZaloFailure(-32, "User has exceeded the request limit"), "(-32)"),
+        "hung": (ZaloFailure(0, "", status=504, hang=TIMEOUT * 4), "TimeoutError"),
+    }
+    made, seen = failures[failure]
+
+    def outage(kind: str) -> ZaloFailure | None:
+        return made if failing and kind == "cs" else None
+
+    fake_zalo.chaos = outage
+    await start_bot(zalo=True)
+    users = [str(4_600_000_000 + i) for i in range(3)]
+    for n in range(1, 5):
+        for user in users:
+            status, _ = await fake_zalo.deliver(fake_zalo.text_event(user, numbered(n)))
+            assert status == 200
+    await asyncio.sleep(2.5)
+    assert len(fake_zalo.calls_to("cs")) > len(users)
+    assert fake_zalo.messages == []
+    failing = False
+
+    await until(12, lambda: fake_zalo.messages, 12)
+    verdict = judge(dict.fromkeys(users, 4), fake_zalo.messages)
+    assert verdict.clean, (verdict, fake_zalo.messages)
+    assert len(fake_zalo.messages) == 12
+    assert "will retry: " in caplog.text and seen in caplog.text

@@ -49,9 +49,28 @@ class Call:
 
 @dataclass(slots=True)
 class Failure:
+    """How one call fails: an error answer (`status`, `description`, `retry_after`); with
+    `hang`, that answer comes only after so many seconds (past the bot's timeout, nobody
+    reads it), the call done first when `delivered`; with `reset`, the connection is closed
+    without an answer."""
+
     status: int
     description: str
     retry_after: int | None = None
+    hang: float = 0.0
+    delivered: bool = False
+    reset: bool = False
+
+
+def hung(seconds: float, *, delivered: bool = False) -> Failure:
+    """A call that gets no answer for `seconds` (a timeout for the bot); the message still
+    reaches the chat when `delivered`, as when Telegram did it but the answer was lost."""
+    return Failure(504, "Gateway Timeout", hang=seconds, delivered=delivered)
+
+
+def reset() -> Failure:
+    """A call whose connection is closed before any answer (a reset, for the bot)."""
+    return Failure(0, "", reset=True)
 
 
 def _decode(value: str) -> Any:
@@ -341,10 +360,10 @@ class FakeTelegram:
         failures = self.failures.get(method)
         failure = failures.pop(0) if failures else self.chaos(method) if self.chaos else None
         if failure is not None:
-            extra = (
-                {"parameters": {"retry_after": failure.retry_after}} if failure.retry_after else {}
-            )
-            return _error(failure.status, failure.description, **extra)
+            return await self._fail(request, method, params, failure)
+        return await self._answer(method, params)
+
+    async def _answer(self, method: str, params: dict[str, Any]) -> web.Response:
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return _error(404, "Not Found: method not found")
@@ -353,6 +372,20 @@ class FakeTelegram:
         except ApiError as error:
             return _error(error.status, error.description)
         return web.json_response({"ok": True, "result": result})
+
+    async def _fail(
+        self, request: web.Request, method: str, params: dict[str, Any], failure: Failure
+    ) -> web.Response:
+        if failure.reset:
+            assert request.transport is not None
+            request.transport.abort()
+            return web.Response(status=500)  # never written: the connection is gone
+        if failure.delivered:
+            await self._answer(method, params)
+        if failure.hang:
+            await asyncio.sleep(failure.hang)
+        extra = {"parameters": {"retry_after": failure.retry_after}} if failure.retry_after else {}
+        return _error(failure.status, failure.description, **extra)
 
     async def _m_getMe(self, params: dict[str, Any]) -> Any:
         return BOT_USER

@@ -79,9 +79,14 @@ class Call:
 
 @dataclass(slots=True)
 class Failure:
+    """How one call fails: Zalo's `error` with HTTP 200, or an HTTP `status` (a broken proxy);
+    with `hang`, the answer comes only after so many seconds (past the bot's timeout, nobody
+    reads it), and nothing is sent."""
+
     error: int
     message: str
     status: int = 200
+    hang: float = 0.0
 
 
 class ZaloError(Exception):
@@ -164,6 +169,8 @@ class FakeZalo:
         self.on_send: Callable[[str, dict[str, Any]], None] | None = None
         self.calls: list[Call] = []
         self.failures: dict[str, list[Failure]] = {}
+        # Each call of a kind ("cs", "token", …), a failure or None (an outage for a while).
+        self.chaos: Callable[[str], Failure | None] | None = None
         self.webhook_url: str | None = None
         self.delay_token_seconds = 0.0
         self.unfollowers: set[str] = set()
@@ -239,6 +246,12 @@ class FakeZalo:
             c.params.get("message") or {} for c in self.calls_to("cs")
             if c.ok and (user_id is None or _recipient(c.params) == str(user_id))
         ]  # fmt: skip
+
+    @property
+    def messages(self) -> list[tuple[str, str]]:
+        """(user_id, text) of every consultation message Zalo took, in order."""
+        return [(_recipient(c.params), text_of(c.params.get("message") or {}))
+                for c in self.calls_to("cs") if c.ok]  # fmt: skip
 
     def promotions(self, user_id: str | None = None) -> list[dict[str, Any]]:
         """The `message` objects of the promotion messages Zalo took, optionally to one user."""
@@ -518,8 +531,10 @@ class FakeZalo:
         """Record the call, then answer it: a queued failure, or the kind's handler."""
         call = self._record(kind, request, params)
         failures = self.failures.get(kind)
-        if failures:
-            failure = failures.pop(0)
+        failure = failures.pop(0) if failures else self.chaos(kind) if self.chaos else None
+        if failure is not None:
+            if failure.hang:
+                await asyncio.sleep(failure.hang)
             if failure.status != 200:
                 return self._finish(call, {"error": None}, failure.status)
             answer: dict[str, Any] = {"error": failure.error, "message": failure.message}
