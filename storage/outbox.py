@@ -25,7 +25,12 @@ from storage.db import rows_changed
 from storage.localtime import start_of_day
 from storage.models import OutboxItem
 
+# A message the messenger keeps failing (not refusing) is tried at least MAX_ATTEMPTS times
+# and until TRIED_FOR has passed since the start of the day it was written (a row keeps only
+# the day): between one and two days of tries, ten minutes apart at most. A messenger down for
+# hours must not lose a worker's reply; a message failing for days is given up.
 MAX_ATTEMPTS = 8
+TRIED_FOR = timedelta(days=2)
 # Messages one claim of the sender's scan takes at most.
 CLAIM_LIMIT = 500
 # Rows deleted by one prune (bot/retention.py): the next run takes the rest.
@@ -273,13 +278,15 @@ async def record_failure(
 ) -> bool:
     """Count a failed send and schedule the retry (when the messenger said how long to wait,
     that long). Not `counted`: the channel as a whole is paused (its tokens need an admin),
-    so the try does not count towards giving up. Returns True when given up."""
+    so the try does not count towards giving up. Returns True when given up: refused for
+    good (`permanent`), or failing still after MAX_ATTEMPTS tries and TRIED_FOR."""
     item = await session.get(OutboxItem, item_id)
     if item is None:
         return True
     item.attempts += 1 if counted else 0
     item.last_error = error[:200]
-    item.failed = permanent or item.attempts >= MAX_ATTEMPTS
+    tried_long = item.created_at + TRIED_FOR <= now
+    item.failed = permanent or (item.attempts >= MAX_ATTEMPTS and tried_long)
     wait = timedelta(seconds=retry_after) if retry_after is not None else backoff(item.attempts)
     item.next_attempt_at = now + wait
     if item.failed:

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 
 import aiohttp
 import pytest
+from sqlalchemy import func, select
 
+from storage.models import OutboxItem
 from tests.fakes.telegram_api import Failure, FakeTelegram, hung, reset
 from tests.fakes.zalo_api import Failure as ZaloFailure
 from tests.fakes.zalo_api import FakeZalo
@@ -25,7 +27,7 @@ TIMEOUT = 0.3
 
 @pytest.fixture
 def quick(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Scan often, wait little between tries, and give up on a silent API soon."""
+    """Scan often, wait little between tries, and stop waiting for a silent API soon."""
     monkeypatch.setattr("bot.outbox.SCAN_SECONDS", 0.2)
     monkeypatch.setattr("storage.outbox.BACKOFF_UNIT_SECONDS", 0.1)
     for name in ("CONNECT_TIMEOUT", "READ_TIMEOUT", "WRITE_TIMEOUT"):
@@ -34,7 +36,7 @@ def quick(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("bot.channels.zalo.RATE_LIMIT_PAUSE", 0.5)
 
 
-async def until(count: int, messages: Callable[[], list[tuple[str, str]]], seconds: float) -> None:
+async def until(count: int, messages: Callable[[], Sized], seconds: float) -> None:
     """Wait until `count` messages arrived (or `seconds` passed), then a moment for repeats."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
@@ -174,3 +176,41 @@ async def test_zalo_replies_drain_in_order_after_its_api_fails_for_a_while(
     assert verdict.clean, (verdict, fake_zalo.messages)
     assert len(fake_zalo.messages) == 12
     assert "will retry: " in caplog.text and seen in caplog.text
+
+
+async def test_a_long_outage_gives_up_on_no_reply(
+    start_bot, fake_telegram: FakeTelegram, quick: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Telegram down for what stands for an hour: the waits between tries reach their cap
+    (here a tenth of a second for ten minutes) and stay there for many tries; when it comes
+    back every reply arrives, once and in order, and none was marked failed."""
+    monkeypatch.setattr("storage.outbox.BACKOFF_UNIT_SECONDS", 0.01)
+    monkeypatch.setattr("storage.outbox.BACKOFF_CAP_SECONDS", 0.1)
+    monkeypatch.setattr("bot.outbox.SCAN_SECONDS", 0.1)
+    failing = True
+
+    def outage(method: str) -> Failure | None:
+        return Failure(502, "Bad Gateway") if failing and method == "sendMessage" else None
+
+    fake_telegram.chaos = outage
+    bot = await start_bot()
+    chats = [7_630_000 + i for i in range(2)]
+    for n in range(1, 4):
+        for chat in chats:
+            await fake_telegram.deliver(fake_telegram.text_update(chat, numbered(n)))
+    # Twenty tries of each chat's first reply, all but three after a wait at the cap: more
+    # than an hour's outage takes at the real cap (fourteen), and than the eight tries after
+    # which a reply used to be given up.
+    await until(len(chats) * 20, fake_telegram.sent, 10)
+    assert len(fake_telegram.sent()) >= len(chats) * 20
+    assert fake_telegram.messages == []
+    failing = False
+
+    await until(6, lambda: fake_telegram.messages, 10)
+    verdict = judge({str(c): 3 for c in chats}, fake_telegram.messages)
+    assert verdict.clean, (verdict, fake_telegram.messages)
+    async with bot.runtime.sender.db.sessions() as session:
+        given_up = await session.scalar(
+            select(func.count()).select_from(OutboxItem).where(OutboxItem.failed.is_(True))
+        )
+    assert given_up == 0
