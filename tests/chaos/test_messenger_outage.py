@@ -113,6 +113,27 @@ async def test_replies_drain_exactly_once_after_calls_hang_or_connections_reset(
     assert f"will retry: {reason}" in caplog.text
 
 
+async def test_replies_drain_exactly_once_after_connections_are_refused(
+    start_bot, fake_telegram: FakeTelegram, quick: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The API's host down (nothing listens): the replies wait, then go once, in order."""
+    await start_bot()
+    await fake_telegram.refuse()
+    chats = [7_615_000 + i for i in range(3)]
+    for n in range(1, 5):
+        for chat in chats:
+            await fake_telegram.deliver(fake_telegram.text_update(chat, numbered(n)))
+    await asyncio.sleep(2.0)
+    assert "will retry: NetworkError" in caplog.text
+    assert fake_telegram.calls_to("sendMessage") == []
+    await fake_telegram.listen()
+
+    await until(12, lambda: fake_telegram.messages, 12)
+    verdict = judge({str(c): 4 for c in chats}, fake_telegram.messages)
+    assert verdict.clean, (verdict, fake_telegram.messages)
+    assert len(fake_telegram.messages) == 12
+
+
 async def test_a_call_that_hangs_after_telegram_took_the_message_repeats_it_at_most_once(
     start_bot, fake_telegram: FakeTelegram, quick: None
 ) -> None:

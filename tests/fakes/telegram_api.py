@@ -110,6 +110,7 @@ class FakeTelegram:
         self._new_update = asyncio.Event()
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
         self._closing = False
         self._client: aiohttp.ClientSession | None = None
         self.url = ""
@@ -128,11 +129,26 @@ class FakeTelegram:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
+        self._site = web.TCPSite(self._runner, host, port)
+        await self._site.start()
         sockets = self._runner.addresses
         self.url = f"http://{host}:{sockets[0][1]}"
         self._client = aiohttp.ClientSession()
+
+    async def refuse(self) -> None:
+        """Stop listening and close the open connections: calls are refused (the API's
+        host down) until `listen`."""
+        assert self._runner is not None and self._site is not None
+        await self._site.stop()
+        for connection in self._runner.server.connections if self._runner.server else []:
+            connection.close()
+
+    async def listen(self) -> None:
+        """Take calls again, on the same address, after `refuse`."""
+        assert self._runner is not None
+        host, port = self.url.removeprefix("http://").split(":")
+        self._site = web.TCPSite(self._runner, host, int(port))
+        await self._site.start()
 
     async def stop(self) -> None:
         # End long polls now, or the server's shutdown waits for their timeout.
