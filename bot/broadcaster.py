@@ -12,6 +12,9 @@ at most once each, without slowing down replies to workers who are chatting.
 - Sends run concurrently; their outcomes are written in batches. A 429 pauses the channel's
   broadcasts for as long as the messenger asked (replies keep going); 5xx and network errors
   are retried with backoff up to MAX_ATTEMPTS; a blocked bot marks the person unreachable;
+  when sends to several different chats fail in a row with none sent between, the messenger
+  is down, not the recipients: its broadcasts pause, longer each time, and those tries do
+  not count towards giving up, so an outage of hours skips nobody;
   a recipient the messenger's rules forbid now (Zalo's window) is recorded with the reason;
   one they allow later (Zalo's promotional hours) waits, pending with the reason, until then.
 - A broadcast's image is read once per broadcast and goes with every delivery; the channel
@@ -71,6 +74,8 @@ FLUSH_SECONDS = 0.05
 # How long a claim is held before another process may take it as abandoned.
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 5
+# Transient failures for this many different chats in a row, none sent between: an outage.
+OUTAGE_CHATS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +114,10 @@ class Broadcaster:
         # broadcast -> its image (None: it has none), read once.
         self._images: dict[int, Image | None] = {}
         self._outcomes: list[Outcome] = []
+        # channel -> the chats whose sends failed since its last success, and how many
+        # outage pauses it has had since then (each longer).
+        self._failing: dict[str, set[str]] = {}
+        self._outages: dict[str, int] = {}
         self._flush_wake = asyncio.Event()
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._sends: set[asyncio.Task[None]] = set()
@@ -247,7 +256,7 @@ class Broadcaster:
         try:
             outcome = await self._try(channel, item)
         except Exception as exc:  # never lose a claimed row's outcome
-            outcome = self._transient(item, describe(exc))
+            outcome = self._transient(channel, item, describe(exc))
         finally:
             self._slots.release()
         self._outcomes.append(outcome)
@@ -285,16 +294,32 @@ class Broadcaster:
                 return Outcome(item.id, "pending", "rate_limited", retry_at, counted=False)
             if exc.permanent:
                 return Outcome(item.id, "failed", reason=str(exc))
-            return self._transient(item, str(exc))
+            return self._transient(channel, item, str(exc))
+        self._failing.pop(channel.name, None)
+        self._outages.pop(channel.name, None)
         return Outcome(item.id, "sent")
 
-    def _transient(self, item: Claimed, reason: str) -> Outcome:
-        """A failure that may pass: try again later, or give up after MAX_ATTEMPTS."""
+    def _transient(self, channel: Broadcasting, item: Claimed, reason: str) -> Outcome:
+        """A failure that may pass: try again later, or give up after MAX_ATTEMPTS; during
+        an outage of the messenger, pause it and try again after, not counted."""
+        failing = self._failing.setdefault(channel.name, set())
+        failing.add(item.chat_id)
+        if len(failing) >= OUTAGE_CHATS:
+            return self._outage(channel, item, reason)
         tries = item.attempts + 1
         if tries >= MAX_ATTEMPTS:
             return Outcome(item.id, "failed", reason=f"gave_up: {reason}")
         retry_at = self.services.clock() + backoff(tries)
         return Outcome(item.id, "pending", reason=reason, retry_at=retry_at)
+
+    def _outage(self, channel: Broadcasting, item: Claimed, reason: str) -> Outcome:
+        # The sends in flight when it began fail too: one pause for them all.
+        level = self._outages.get(channel.name, 0)
+        if not channel.pace.paused:
+            level = self._outages[channel.name] = level + 1
+            channel.pace.pause(backoff(level).total_seconds())
+        retry_at = self.services.clock() + backoff(level)
+        return Outcome(item.id, "pending", reason=reason, retry_at=retry_at, counted=False)
 
     # -- writing outcomes ---------------------------------------------------------------
 

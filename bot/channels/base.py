@@ -197,8 +197,13 @@ class Pace:
             self._tokens = min(self.capacity, self._tokens + count)
 
     def pause(self, seconds: float) -> None:
-        """The messenger asked to wait (429 retry_after): broadcasts wait that long."""
+        """The messenger asked to wait (429 retry_after), or it is down: broadcasts wait
+        that long."""
         self._paused_until = max(self._paused_until, self.clock() + max(seconds, 0.0))
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_until > self.clock()
 
     def note(self, chat_id: str) -> None:
         """A message went to this chat now."""

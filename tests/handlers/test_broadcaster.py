@@ -223,6 +223,51 @@ async def test_refusals_are_recorded_by_reason(database, dispatcher, clock):
     assert await status(database, broadcast_id) == "done"
 
 
+async def test_a_messenger_down_for_long_gives_up_on_no_recipient(
+    database, dispatcher, clock, monkeypatch
+):
+    # Every send fails for many more rounds than a recipient's tries allow: a messenger
+    # that is down is not each recipient's failure, so nobody is given up on.
+    monkeypatch.setattr("storage.outbox.BACKOFF_UNIT_SECONDS", 0.001)
+    monkeypatch.setattr("storage.outbox.BACKOFF_CAP_SECONDS", 0.01)  # the pauses are real
+    clock.now = MORNING
+    await seed(database, range(40, 46), MORNING)
+    broadcast_id = await compose(database, MORNING, union="FED-ROOT")
+    await second_admin_approves(database, broadcast_id, MORNING)
+    down = {str(user): SendError("TimedOut") for user in range(40, 46)}
+    channel = Recorder(dict(down))
+    engine = engine_for(database, dispatcher, channel)
+    for round_ in range(3 * broadcaster.MAX_ATTEMPTS):
+        clock.now = MORNING + timedelta(minutes=11 * (round_ + 1))
+        await run_until_done(engine, channel)
+    assert channel.sent == []
+    channel.refuse.clear()
+    clock.now += timedelta(minutes=11)
+    await run_until_done(engine, channel)
+    assert sorted(channel.sent) == sorted(down)
+    assert await status(database, broadcast_id) == "done"
+
+
+async def test_one_recipient_failing_alone_is_given_up_after_its_tries(
+    database, dispatcher, clock, monkeypatch
+):
+    monkeypatch.setattr("storage.outbox.BACKOFF_UNIT_SECONDS", 0.001)
+    clock.now = MORNING
+    await seed(database, range(50, 56), MORNING)
+    broadcast_id = await compose(database, MORNING, union="FED-ROOT")
+    await second_admin_approves(database, broadcast_id, MORNING)
+    channel = Recorder({"50": SendError("BadGateway")})
+    engine = engine_for(database, dispatcher, channel)
+    for round_ in range(broadcaster.MAX_ATTEMPTS + 1):
+        clock.now = MORNING + timedelta(minutes=11 * (round_ + 1))
+        await run_until_done(engine, channel)
+    async with database.sessions() as session:
+        found = await session.get(Broadcast, broadcast_id)
+        report = await service.progress(session, found, clock.now)
+    assert (report.sent, report.failed, report.pending) == (5, 1, 0)
+    assert report.reasons == {"gave_up: BadGateway": 1}
+
+
 async def test_an_officer_cannot_broadcast_beyond_their_subtree(database, dispatcher, clock):
     async with database.sessions() as session:
         officer = await accounts.add_officer(
