@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, func, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,11 +17,14 @@ def insert(session: AsyncSession, table: Any) -> Any:
     return sqlite.insert(table)
 
 
-async def commit_without_waiting_for_disk(session: AsyncSession) -> None:
-    """Let this transaction's commit return before PostgreSQL has flushed it to disk
-    (synchronous_commit off, for this transaction alone: SET LOCAL, so PgBouncer's
-    transaction mode keeps nothing of it). Only for writes whose loss in a crash of the
-    database server costs a repeat, never data: the commit is still atomic, and a crash of
-    our process loses nothing. SQLite: nothing changes."""
+def without_waiting_for_disk(session: AsyncSession) -> ColumnElement[bool]:
+    """A condition, always true, to add to a write statement's WHERE: it lets the commit of
+    the statement's transaction return before PostgreSQL has flushed it to disk
+    (synchronous_commit off for this transaction alone: `set_config(..., true)` is SET LOCAL
+    as an expression, so PgBouncer's transaction mode keeps nothing of it, and the statement
+    may run on its own in autocommit, in one round trip). Only for writes whose loss in a
+    crash of the database server costs a repeat, never data: the commit is still atomic, and
+    a crash of our process loses nothing. SQLite: nothing changes."""
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+        return func.set_config("synchronous_commit", "off", True).is_not(None)
+    return true()
