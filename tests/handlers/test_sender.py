@@ -1,14 +1,17 @@
 """The sender's sent marks, on both databases: a mark that cannot be committed is kept and
-tried again, never turned into a second send; and with other processes on the database,
-each send's mark is committed before the next message to its chat goes out."""
+tried again, never turned into a second send; with other processes on the database, each
+send's mark is committed before the next message to its chat goes out; and the leader does
+not take a process for dead because the database was away."""
 
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 import pytest
 
 from bot.channels.base import Delivery
+from bot.leadership import Leadership
 from bot.outbox import Sender
 from handlers.types import Address, Outgoing
 from storage import db
@@ -85,3 +88,24 @@ async def test_with_other_processes_a_chat_gets_its_next_message_once_the_last_i
     assert messenger.sent == ["một", "hai", "ba"]
     # After a crash at most the one message in flight to a chat would go twice.
     assert messenger.marked_before == [[], [True], [True, True]]
+
+
+async def test_a_lease_run_out_while_the_database_was_away_is_not_taken_for_a_death(database):
+    leadership = Leadership(database, "me", 0.3, {"nap": partial(asyncio.sleep, 60)})
+    await leadership.renew()
+    assert leadership.leading
+    assert leadership.steady  # a process that starts takes a lease run out for a death
+    away = db.Database.open("postgresql+asyncpg://nobody@127.0.0.1:1/gone")
+    leadership.db = away
+    try:
+        await leadership.renew()
+    finally:
+        await away.close()
+    assert not leadership.steady
+    leadership.db = database
+    await leadership.renew()
+    assert not leadership.steady  # back, but the others may not have renewed yet
+    await asyncio.sleep(0.3)
+    await leadership.renew()
+    assert leadership.steady
+    await leadership.end()
