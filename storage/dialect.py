@@ -3,9 +3,10 @@ and a commit that need not wait for the disk."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, true
+from sqlalchemy import ColumnElement, Integer, any_, bindparam, func, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +16,18 @@ def insert(session: AsyncSession, table: Any) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def one_of(session: AsyncSession, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
+    """`column IN ids`, on PostgreSQL as `= ANY` of one array: one prepared statement for
+    any number of ids, where each length of an IN list is prepared anew on each connection
+    (a round trip more, where a statement's every round trip counts)."""
+    found: ColumnElement[bool]
+    if session.get_bind().dialect.name == "postgresql":
+        found = column == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(Integer)))
+    else:
+        found = column.in_(ids)
+    return found
 
 
 def without_waiting_for_disk(session: AsyncSession) -> ColumnElement[bool]:

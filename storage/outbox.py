@@ -232,14 +232,14 @@ async def mark_sent(
     if kept:
         await session.execute(
             update(OutboxItem)
-            .where(OutboxItem.id.in_(kept), quick)
+            .where(dialect.one_of(session, OutboxItem.id, kept), quick)
             .values(sent_at=start_of_day(now))
             .execution_options(synchronize_session=False)
         )
     if forget:
         await session.execute(
             update(OutboxItem)
-            .where(OutboxItem.id.in_(forget), quick)
+            .where(dialect.one_of(session, OutboxItem.id, forget), quick)
             .values(sent_at=start_of_day(now), **BLANK)
             .execution_options(synchronize_session=False)
         )
