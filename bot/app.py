@@ -258,7 +258,7 @@ def build_runtime(app: web.Application) -> Runtime:
         app[WEBCHAT] = chat
     jobs = duties(services, sender, broadcaster, fetcher, app.get(TELEGRAM))
     leadership = Leadership(database, me, settings.lease_seconds, jobs)
-    sender.takes_over = lambda: leadership.leading
+    sender.takes_over = lambda: leadership.leading and leadership.steady
     runtime = Runtime(
         services, writer, dispatcher, sender, channels, fetcher, tutor, broadcaster, leadership
     )

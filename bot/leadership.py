@@ -11,6 +11,11 @@ renewal; one that dies loses them when they run out, within UNIONBOT_LEASE_SECON
 A leader that cannot renew (the database is away) stops its duties before its lease can
 have run out, so two processes never run them at once, as long as the machines' clocks
 agree to within a few seconds (leases are written in wall-clock time).
+
+While the database is away every lease runs out, also those of the processes still alive.
+So after a renewal of its own failed, a process takes a lease that ran out for its
+holder's death only once it has renewed without a miss for a whole lease's time again
+(`steady`): by then every living process has renewed too.
 """
 
 from __future__ import annotations
@@ -55,10 +60,20 @@ class Leadership:
         self.clock = clock
         self._running: dict[str, asyncio.Task[object]] = {}
         self._renewed_at: float | None = None  # monotonic time of the last good renewal
+        self._missed = False  # whether the last renewal failed
+        self._steady_from = 0.0  # monotonic time from which the renewals count as steady
 
     @property
     def leading(self) -> bool:
         return bool(self._running)
+
+    @property
+    def steady(self) -> bool:
+        """Whether this process's renewals have all worked for a lease's time since one
+        last failed (or since it started): only then is another process's lease that ran
+        out a sign that it died, not that the database was away (a takeover of a living
+        process's messages would send them twice)."""
+        return not self._missed and time.monotonic() >= self._steady_from
 
     async def begin(self) -> None:
         """Register this process as alive, and take the duties if nobody holds them; before
@@ -84,11 +99,15 @@ class Leadership:
                 await session.commit()
         except Exception as exc:
             log.warning("could not renew this process's leases: %s", describe(exc))
+            self._missed = True
             if self.leading and self._overdue():
                 log.warning("stopping the duties: the duties lease may have run out")
                 await self.stop_duties()
             return
         self._renewed_at = time.monotonic()
+        if self._missed:
+            self._missed = False
+            self._steady_from = self._renewed_at + self.seconds
         if leader and not self.leading:
             log.info("this process now performs the duties (%s)", ", ".join(self.duties))
             self._start_duties()

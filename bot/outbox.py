@@ -53,12 +53,12 @@ log = logging.getLogger(__name__)
 SCAN_SECONDS = 1.0
 MAX_SCAN_ROUNDS = 10
 MAX_EXCLUDED = 5000
+# One process on SQLite gathers a moment's sent marks into one commit: fewer commits compete
+# with the inbox for its single writer. With other processes the marks go at once (`_mark`).
 FLUSH_DELAY_SECONDS = 0.1
-# With other processes, one may hold a message to a chat until this one marks its earlier
-# message to it sent (`_await_turns`), and a killed process's unmarked sends are repeated:
-# marks go out as soon as the last commit is done, with whatever finished meanwhile
-# (PostgreSQL takes the commits).
-SHARED_FLUSH_DELAY_SECONDS = 0.0
+# How soon marks that could not be committed (the database away) are tried again; until then
+# the rows stay in flight here, so nobody sends them again.
+MARK_RETRY_SECONDS = 1.0
 MAX_CONCURRENT_SENDS = 64
 # How soon a message waiting for another process's earlier one to its chat looks again.
 TURN_POLL_SECONDS = 0.01
@@ -229,6 +229,8 @@ class Sender:
         self._tasks: set[asyncio.Task[None]] = set()
         self._sent: list[Delivery] = []
         self._flush_wake = asyncio.Event()
+        self._marking = asyncio.Lock()
+        self._marks_failing = False
         self._scanning = False
         self._finished_during_scan: set[int] = set()
         self._limit = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
@@ -393,8 +395,22 @@ class Sender:
             except Exception as exc:
                 await self._failed(delivery, describe(exc), False, None)
                 return
+        await self._mark(delivery)
+
+    async def _mark(self, delivery: Delivery) -> None:
+        """Note a delivery sent. With other processes on the database, commit the mark right
+        away, with those of the sends that finished meanwhile: a process killed between a
+        send and its mark has that send repeated by the one that takes over, so the moment
+        is kept to one round trip. The next message to the chat waits for it (its task
+        follows this one): after a crash at most one message per chat goes twice."""
         self._sent.append(delivery)
-        self._flush_wake.set()
+        if self.alone or self._marks_failing:
+            self._flush_wake.set()
+            return
+        async with self._marking:
+            # Empty when the flush before took this one's mark along.
+            if self._sent:
+                await self.flush()
 
     async def _held(self, delivery: Delivery, reason: str) -> None:
         """The messenger will not carry it now: keep it until the person writes again, and
@@ -458,7 +474,9 @@ class Sender:
         self._check_idle()
 
     async def flush(self) -> None:
-        """Commit the sent marks collected so far, in one statement."""
+        """Commit the sent marks collected so far, in one statement. Marks that could not be
+        committed stay to be tried again (`run_flusher`): released, their rows would be sent
+        again by a scan, though the messenger has them."""
         if not self._sent:
             return
         sent, self._sent = self._sent, []
@@ -468,11 +486,18 @@ class Sender:
         forget = [d.id for d in sent if not self._keeps_history(d.channel)]
         try:
             async with self.db.writing(), self.db.sessions() as session:
+                if not self.alone:
+                    # No BEGIN and COMMIT of their own: the statement is the transaction.
+                    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
                 await outbox.mark_sent(session, ids, self.services.clock(), forget)
                 await session.commit()
         except Exception as exc:
-            # Unmarked rows are sent again by a later scan: a repeat, never a loss.
             log.error("could not mark %d messages sent: %s", len(ids), describe(exc))
+            self._sent[:0] = sent
+            self._marks_failing = True
+            self._flush_wake.set()
+            return
+        self._marks_failing = False
         self._release(ids)
 
     def _keeps_history(self, channel: str) -> bool:
@@ -514,13 +539,13 @@ class Sender:
         return len(rows), len(fresh)
 
     async def run_flusher(self) -> None:
+        """Commit the marks on SQLite (gathered for a moment), and those that failed."""
         while True:
             await self._flush_wake.wait()
-            # Gather the marks of a moment's sends into one transaction: fewer commits compete
-            # with the inbox for the database (and SQLite's single writer).
-            await asyncio.sleep(FLUSH_DELAY_SECONDS if self.alone else SHARED_FLUSH_DELAY_SECONDS)
+            await asyncio.sleep(MARK_RETRY_SECONDS if self._marks_failing else FLUSH_DELAY_SECONDS)
             self._flush_wake.clear()
-            await self.flush()
+            async with self._marking:
+                await self.flush()
 
     async def run_scanner(self) -> None:
         while True:
@@ -531,7 +556,9 @@ class Sender:
             await asyncio.sleep(SCAN_SECONDS)
 
     async def close(self, grace: float = 10.0) -> None:
-        """Let sends in flight finish, then mark them."""
+        """Let sends in flight finish, then mark them (what cannot be marked now is sent
+        again by the process that takes over: a repeat, never a loss)."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=grace)
-        await self.flush()
+        async with self._marking:
+            await self.flush()

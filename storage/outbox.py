@@ -230,21 +230,28 @@ async def mark_sent(
     session: AsyncSession, ids: Sequence[int], now: datetime, forget: Sequence[int] = ()
 ) -> None:
     """Mark messages sent (the day only). Those in `forget` also lose their text and whom
-    they went to: once delivered, the messenger holds them, not us."""
+    they went to: once delivered, the messenger holds them, not us. One statement (two when
+    some are kept and some forgotten), so a caller in autocommit marks them in one round
+    trip."""
     # A mark lost with the database server means the message is sent again, nothing worse;
     # not waiting for the disk shortens the moment a killed process's sends are unmarked
     # (each of them a repeat for the process that takes over).
-    await dialect.commit_without_waiting_for_disk(session)
-    kept = [i for i in ids if i not in set(forget)]
+    quick = dialect.without_waiting_for_disk(session)
+    gone = set(forget)
+    kept = [i for i in ids if i not in gone]
     if kept:
         await session.execute(
-            update(OutboxItem).where(OutboxItem.id.in_(kept)).values(sent_at=start_of_day(now))
+            update(OutboxItem)
+            .where(dialect.one_of(session, OutboxItem.id, kept), quick)
+            .values(sent_at=start_of_day(now))
+            .execution_options(synchronize_session=False)
         )
     if forget:
         await session.execute(
             update(OutboxItem)
-            .where(OutboxItem.id.in_(forget))
+            .where(dialect.one_of(session, OutboxItem.id, forget), quick)
             .values(sent_at=start_of_day(now), **BLANK)
+            .execution_options(synchronize_session=False)
         )
 
 

@@ -31,8 +31,9 @@ async def test_processes_killed_under_load_lose_and_repeat_nothing(
     assert result.lost == 0, result
     assert result.processed_twice == 0, result
     assert result.reordered == 0, result
-    # Sends a process made but had not yet marked when it was killed go again.
-    assert result.duplicate_sends <= 10 * TRIALS, result
+    # Sends a process made but had not yet marked when it was killed go again: the marks
+    # are committed one round trip after the answers, so at most one per kill on average.
+    assert result.duplicate_sends <= TRIALS, result
 
 
 @pytest.fixture

@@ -1,0 +1,111 @@
+"""The sender's sent marks, on both databases: a mark that cannot be committed is kept and
+tried again, never turned into a second send; with other processes on the database, each
+send's mark is committed before the next message to its chat goes out; and the leader does
+not take a process for dead because the database was away."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+
+import pytest
+
+from bot.channels.base import Delivery
+from bot.leadership import Leadership
+from bot.outbox import Sender
+from handlers.types import Address, Outgoing
+from storage import db
+from storage import outbox as rows
+from storage.models import OutboxItem
+
+
+class Messenger:
+    """Takes every message; `marked` says, at each send, which earlier ones were marked."""
+
+    name = "telegram"
+    keeps_history = False
+
+    def __init__(self, database: db.Database) -> None:
+        self.database = database
+        self.sent: list[str] = []
+        self.marked_before: list[list[bool]] = []
+
+    async def send(self, delivery: Delivery) -> None:
+        async with self.database.sessions() as session:
+            earlier = [await session.get(OutboxItem, i) for i in range(1, delivery.id)]
+        self.marked_before.append([row.sent_at is not None for row in earlier if row])
+        await asyncio.sleep(0)
+        self.sent.append(delivery.text)
+
+
+async def write(sender: Sender, *texts: str, chat: str = "55") -> None:
+    async with sender.work() as work:
+        work.send([Outgoing(Address("telegram", chat), text) for text in texts])
+
+
+async def sends_done(sender: Sender) -> None:
+    while sender._tasks:
+        await asyncio.gather(*sender._tasks)
+
+
+async def test_a_mark_that_cannot_be_committed_is_tried_again_not_sent_again(
+    database, dispatcher, monkeypatch
+):
+    messenger = Messenger(database)
+    sender = Sender(database, dispatcher.services, {"telegram": messenger})
+    marking = rows.mark_sent
+    failures = [ConnectionRefusedError("the database is away")]
+
+    async def away_once(*args, **kwargs):
+        if failures:
+            raise failures.pop()
+        await marking(*args, **kwargs)
+
+    monkeypatch.setattr(rows, "mark_sent", away_once)
+    await write(sender, "Chào bạn")
+    await sends_done(sender)
+    await sender.flush()  # on SQLite the flusher's turn; on PostgreSQL it failed already
+    assert not failures
+    # The messenger has it: a scan must not take it for unsent.
+    assert await sender.scan() == 0
+    await sends_done(sender)
+    await sender.flush()
+    await asyncio.wait_for(sender.wait_idle(), 5)
+    assert await sender.scan() == 0
+    assert messenger.sent == ["Chào bạn"]
+    async with database.sessions() as session:
+        assert (await session.get(OutboxItem, 1)).sent_at is not None
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_with_other_processes_a_chat_gets_its_next_message_once_the_last_is_marked(
+    database, dispatcher
+):
+    messenger = Messenger(database)
+    sender = Sender(database, dispatcher.services, {"telegram": messenger})
+    await write(sender, "một", "hai", "ba")
+    await sends_done(sender)
+    assert messenger.sent == ["một", "hai", "ba"]
+    # After a crash at most the one message in flight to a chat would go twice.
+    assert messenger.marked_before == [[], [True], [True, True]]
+
+
+async def test_a_lease_run_out_while_the_database_was_away_is_not_taken_for_a_death(database):
+    leadership = Leadership(database, "me", 0.3, {"nap": partial(asyncio.sleep, 60)})
+    await leadership.renew()
+    assert leadership.leading
+    assert leadership.steady  # a process that starts takes a lease run out for a death
+    away = db.Database.open("postgresql+asyncpg://nobody@127.0.0.1:1/gone")
+    leadership.db = away
+    try:
+        await leadership.renew()
+    finally:
+        await away.close()
+    assert not leadership.steady
+    leadership.db = database
+    await leadership.renew()
+    assert not leadership.steady  # back, but the others may not have renewed yet
+    await asyncio.sleep(0.3)
+    await leadership.renew()
+    assert leadership.steady
+    await leadership.end()
