@@ -32,8 +32,10 @@ async def test_processes_killed_under_load_lose_and_repeat_nothing(
     assert result.processed_twice == 0, result
     assert result.reordered == 0, result
     # Sends a process made but had not yet marked when it was killed go again: the marks
-    # are committed one round trip after the answers, so at most one per kill on average.
-    assert result.duplicate_sends <= TRIALS, result
+    # are committed one round trip after the answers, about one per kill on average
+    # (bench/chaos.py measures it over 20 kills). A kill in a process's first second, while
+    # it still opens its connections, can leave a few more: hence the margin over 4 kills.
+    assert result.duplicate_sends <= 3 * TRIALS, result
 
 
 @pytest.fixture
