@@ -4,7 +4,7 @@ here at the bottom of the layers, so every layer uses the same one."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 LOCAL_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -22,3 +22,19 @@ def start_of_day(moment: datetime) -> datetime:
 def start_of_hour(moment: datetime) -> datetime:
     """The moment's hour (Vietnam's offset is whole hours, so local and UTC agree)."""
     return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def window_end(now: datetime, hours: tuple[time, time]) -> datetime | None:
+    """When the daily local window `hours` (start, end; possibly over midnight) ends, if
+    `now` is inside it; None outside. Broadcasts' quiet hours, and Zalo's closed hours for
+    promotion messages, are such windows."""
+    start, end = hours
+    local = now.astimezone(LOCAL_TIME)
+    at = local.time()
+    inside = start <= at < end if start < end else (at >= start or at < end)
+    if not inside:
+        return None
+    ending = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+    if ending <= local:
+        ending += timedelta(days=1)
+    return ending.astimezone(now.tzinfo)

@@ -123,7 +123,7 @@ from handlers.types import (
 from storage import choices, credentials, promotions
 from storage.db import Database
 from storage.inbox import NewUpdate
-from storage.localtime import LOCAL_TIME
+from storage.localtime import LOCAL_TIME, window_end
 from storage.models import Credential
 
 log = logging.getLogger(__name__)
@@ -621,15 +621,9 @@ def _fit(body: str) -> str:
 
 def promotion_opens(now: datetime, hours: tuple[dt_time, dt_time]) -> datetime | None:
     """When Zalo's promotional hours (local time, within a day) next open, if they are
-    closed at `now`; None while they are open."""
+    closed at `now` (from their end to their start); None while they are open."""
     start, end = hours
-    local = now.astimezone(LOCAL_TIME)
-    if start <= local.time() < end:
-        return None
-    opening = local.replace(hour=start.hour, minute=start.minute, second=0, microsecond=0)
-    if local.time() >= end:
-        opening = _next_day(opening)
-    return opening.astimezone(UTC)
+    return window_end(now, (end, start))
 
 
 def tomorrow_opens(now: datetime, hours: tuple[dt_time, dt_time]) -> datetime:

@@ -33,7 +33,7 @@ from handlers.payloads import BroadcastAction
 from handlers.types import MAX_TEXT, Address, Button, Outgoing
 from storage import audit, broadcasts, officers, unions
 from storage.broadcasts import CHANNELS, Filters
-from storage.localtime import LOCAL_TIME
+from storage.localtime import window_end
 from storage.models import POLL_OPTIONS, SUBSCRIPTION_TOPICS, Broadcast, Officer
 
 TOPICS: dict[str, str] = {
@@ -479,18 +479,7 @@ async def finished(
 
 def quiet_until(now: datetime, hours: tuple[time, time] | None) -> datetime | None:
     """When quiet hours (local time, possibly over midnight) end, if `now` is in them."""
-    if hours is None:
-        return None
-    start, end = hours
-    local = now.astimezone(LOCAL_TIME)
-    at = local.time()
-    inside = start <= at < end if start < end else (at >= start or at < end)
-    if not inside:
-        return None
-    ending = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
-    if ending <= local:
-        ending += timedelta(days=1)
-    return ending.astimezone(now.tzinfo)
+    return None if hours is None else window_end(now, hours)
 
 
 def _audit(
