@@ -388,13 +388,16 @@ class TelegramChannel:
 
 
 @functools.lru_cache(maxsize=1024)
-def keyboard(buttons: tuple[tuple[tuple[str, str], ...], ...]) -> InlineKeyboardMarkup:
-    """An inline keyboard; the same few keyboards (the menu in each language) are sent over
-    and over, and PTB objects are immutable, so each is built once."""
-    return InlineKeyboardMarkup(
+def keyboard(buttons: tuple[tuple[tuple[str, str], ...], ...]) -> dict[str, Any]:
+    """An inline keyboard as the Bot API's plain JSON object (shared: not to be changed).
+    The same few keyboards (the menu in each language) go out over and over: each is built
+    once (PTB passes plain values on as they are; given an InlineKeyboardMarkup it would
+    convert it again for every send)."""
+    markup = InlineKeyboardMarkup(
         [[InlineKeyboardButton(label, callback_data=payload) for label, payload in row]
          for row in buttons]
     )  # fmt: skip
+    return markup.to_dict()
 
 
 def _attachment(kind: str, value: Any) -> Attachment:
