@@ -232,6 +232,9 @@ class Sender:
         self._marking = asyncio.Lock()
         self._marks_failing = False
         self._scanning = False
+        # Counts scans begun and ended: a check of the order of sends that a scan overlapped
+        # may have seen messages this process took over and has not queued yet (`_scan_free`).
+        self._scan_moves = 0
         self._finished_during_scan: set[int] = set()
         self._limit = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
         self._idle = asyncio.Event()
@@ -270,7 +273,11 @@ class Sender:
         if self.alone or not deliveries:
             return deliveries
         chats = {(d.channel, d.chat_id) for d in deliveries}
+        moves = self._scan_moves
         fronts = await outbox.others_first(session, chats, self.owner, now)
+        if not self._scan_free(moves):
+            # Not to be trusted: all of them wait, and `_await_turns` looks again.
+            fronts = dict.fromkeys(chats, 0)
         ready = []
         for d in deliveries:
             key = (d.channel, d.chat_id)
@@ -293,6 +300,7 @@ class Sender:
             await asyncio.sleep(TURN_POLL_SECONDS)
             # Only the chats asked about: one deferred while the query ran is not in its answer.
             asked = set(self._deferred)
+            moves = self._scan_moves
             try:
                 async with self.db.sessions() as session:
                     now = self.services.clock()
@@ -300,12 +308,21 @@ class Sender:
             except Exception as exc:
                 log.warning("could not check the order of sends: %s", describe(exc))
                 continue
+            if not self._scan_free(moves):
+                continue
             for chat in asked & self._deferred.keys():
                 if time.monotonic() - self._deferred_since[chat] > patience:
                     log.warning("sending out of order after waiting %.0f s", patience)
                     self._turn(chat, None)
                 else:
                     self._turn(chat, fronts.get(chat))
+
+    def _scan_free(self, moves: int) -> bool:
+        """Whether no scan ran while a check of the order of sends begun at `moves` did. A
+        scan commits the messages it takes over (a dead process's, or its own due for a
+        retry) as this process's a moment before it queues them; a check in between would
+        find no other process's message first and send a later one ahead of them."""
+        return not self._scanning and moves == self._scan_moves
 
     def _turn(self, chat: tuple[str, str], front: int | None) -> None:
         """Send a chat's waiting messages written before `front` (another process's first
@@ -519,6 +536,7 @@ class Sender:
     async def _scan_once(self) -> tuple[int, int]:
         """One claim: how many rows it took, and how many of them were not in flight here."""
         self._scanning = True
+        self._scan_moves += 1
         self._finished_during_scan = set()
         try:
             async with self.db.writing(), self.db.sessions() as session:
@@ -533,6 +551,7 @@ class Sender:
                 deliveries = [to_delivery(self.services.vault, r) for r in rows]
         finally:
             self._scanning = False
+            self._scan_moves += 1
         skip = self._inflight | self._finished_during_scan
         fresh = [d for d in deliveries if d.id not in skip]
         self.queue(fresh, scanned=True)

@@ -1,7 +1,8 @@
 """The sender's sent marks, on both databases: a mark that cannot be committed is kept and
 tried again, never turned into a second send; with other processes on the database, each
-send's mark is committed before the next message to its chat goes out; and the leader does
-not take a process for dead because the database was away."""
+send's mark is committed before the next message to its chat goes out, and one waiting
+behind a dead process's message goes after it; and the leader does not take a process for
+dead because the database was away."""
 
 from __future__ import annotations
 
@@ -88,6 +89,33 @@ async def test_with_other_processes_a_chat_gets_its_next_message_once_the_last_i
     assert messenger.sent == ["một", "hai", "ba"]
     # After a crash at most the one message in flight to a chat would go twice.
     assert messenger.marked_before == [[], [True], [True, True]]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_a_message_waiting_behind_a_dead_process_s_goes_after_it_once_taken_over(
+    database, dispatcher, monkeypatch
+):
+    messenger = Messenger(database)
+    # A process that wrote a message and died before sending it (it holds no lease).
+    dead = Sender(database, dispatcher.services, {}, owner="dead")
+    await write(dead, "một")
+    leader = Sender(database, dispatcher.services, {"telegram": messenger}, owner="leader")
+    claiming = rows.claim_due
+
+    async def seen_before_queued(session, *args, **kwargs):
+        # The takeover is committed, and so visible, a while before the scan queues it.
+        taken = await claiming(session, *args, **kwargs)
+        await session.commit()
+        await asyncio.sleep(0.2)
+        return taken
+
+    monkeypatch.setattr(rows, "claim_due", seen_before_queued)
+    await write(leader, "hai")  # waits for the dead process's "một"
+    await asyncio.sleep(0.05)
+    assert messenger.sent == []
+    await leader.scan()
+    await asyncio.wait_for(leader.wait_idle(), 5)
+    assert messenger.sent == ["một", "hai"]
 
 
 async def test_a_lease_run_out_while_the_database_was_away_is_not_taken_for_a_death(database):
