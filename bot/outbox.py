@@ -317,6 +317,11 @@ class Sender:
                 else:
                     self._turn(chat, fronts.get(chat))
 
+    def _waiting_turn(self) -> set[int]:
+        """The messages waiting here for an earlier one to their chat: `_await_turns` sends
+        them; a scan taking them too would send them twice."""
+        return {d.id for waiting in self._deferred.values() for d in waiting}
+
     def _scan_free(self, moves: int) -> bool:
         """Whether no scan ran while a check of the order of sends begun at `moves` did. A
         scan commits the messages it takes over (a dead process's, or its own due for a
@@ -541,8 +546,10 @@ class Sender:
         try:
             async with self.db.writing(), self.db.sessions() as session:
                 now = self.services.clock()
-                # Not again what is in flight here (within reason: it is a list of ids).
-                busy = self._inflight if len(self._inflight) <= MAX_EXCLUDED else ()
+                # Not again what is in flight here, nor what waits for its turn here (within
+                # reason: it is a list of ids; `skip` below keeps them out in any case).
+                busy = self._inflight | self._waiting_turn()
+                busy = busy if len(busy) <= MAX_EXCLUDED else set()
                 rows = await outbox.claim_due(
                     session, list(self.channels), now, self.owner,
                     take_over=self.takes_over(), exclude=busy,
@@ -552,7 +559,7 @@ class Sender:
         finally:
             self._scanning = False
             self._scan_moves += 1
-        skip = self._inflight | self._finished_during_scan
+        skip = self._inflight | self._finished_during_scan | self._waiting_turn()
         fresh = [d for d in deliveries if d.id not in skip]
         self.queue(fresh, scanned=True)
         return len(rows), len(fresh)

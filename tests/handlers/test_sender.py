@@ -11,6 +11,7 @@ from functools import partial
 
 import pytest
 
+from bot import outbox as outbox_module
 from bot.channels.base import Delivery
 from bot.leadership import Leadership
 from bot.outbox import Sender
@@ -114,6 +115,24 @@ async def test_a_message_waiting_behind_a_dead_process_s_goes_after_it_once_take
     await asyncio.sleep(0.05)
     assert messenger.sent == []
     await leader.scan()
+    await asyncio.wait_for(leader.wait_idle(), 5)
+    await leader.scan()  # "hai", waiting here for its turn or sent, is not taken again
+    await asyncio.wait_for(leader.wait_idle(), 5)
+    assert messenger.sent == ["một", "hai"]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_a_scan_does_not_send_again_what_waits_for_its_turn(
+    database, dispatcher, monkeypatch
+):
+    messenger = Messenger(database)
+    dead = Sender(database, dispatcher.services, {}, owner="dead")
+    await write(dead, "một")
+    leader = Sender(database, dispatcher.services, {"telegram": messenger}, owner="leader")
+    # The waiting message looks again only well after the scan's sends are done.
+    monkeypatch.setattr(outbox_module, "TURN_POLL_SECONDS", 0.5)
+    await write(leader, "hai")  # waits for the dead process's "một"
+    await leader.scan()  # takes "một" over; "hai" is left to its turn
     await asyncio.wait_for(leader.wait_idle(), 5)
     assert messenger.sent == ["một", "hai"]
 
