@@ -317,10 +317,19 @@ class Sender:
                 else:
                     self._turn(chat, fronts.get(chat))
 
-    def _waiting_turn(self) -> set[int]:
-        """The messages waiting here for an earlier one to their chat: `_await_turns` sends
-        them; a scan taking them too would send them twice."""
-        return {d.id for waiting in self._deferred.values() for d in waiting}
+    def _stop_waiting(self, ids: set[int]) -> None:
+        """These messages, taken by a scan, go with it in order (nothing another process
+        holds was ahead of them, or the scan would not have taken them): they wait for
+        their turn here no more, or `_await_turns` would send them a second time."""
+        for chat in [
+            chat for chat, waiting in self._deferred.items() if ids & {d.id for d in waiting}
+        ]:
+            rest = [d for d in self._deferred[chat] if d.id not in ids]
+            if rest:
+                self._deferred[chat] = rest
+            else:
+                del self._deferred[chat]
+                del self._deferred_since[chat]
 
     def _scan_free(self, moves: int) -> bool:
         """Whether no scan ran while a check of the order of sends begun at `moves` did. A
@@ -546,10 +555,8 @@ class Sender:
         try:
             async with self.db.writing(), self.db.sessions() as session:
                 now = self.services.clock()
-                # Not again what is in flight here, nor what waits for its turn here (within
-                # reason: it is a list of ids; `skip` below keeps them out in any case).
-                busy = self._inflight | self._waiting_turn()
-                busy = busy if len(busy) <= MAX_EXCLUDED else set()
+                # Not again what is in flight here (within reason: it is a list of ids).
+                busy = self._inflight if len(self._inflight) <= MAX_EXCLUDED else ()
                 rows = await outbox.claim_due(
                     session, list(self.channels), now, self.owner,
                     take_over=self.takes_over(), exclude=busy,
@@ -559,8 +566,9 @@ class Sender:
         finally:
             self._scanning = False
             self._scan_moves += 1
-        skip = self._inflight | self._finished_during_scan | self._waiting_turn()
+        skip = self._inflight | self._finished_during_scan
         fresh = [d for d in deliveries if d.id not in skip]
+        self._stop_waiting({d.id for d in fresh})
         self.queue(fresh, scanned=True)
         return len(rows), len(fresh)
 
