@@ -62,6 +62,9 @@ MARK_RETRY_SECONDS = 1.0
 MAX_CONCURRENT_SENDS = 64
 # How soon a message waiting for another process's earlier one to its chat looks again.
 TURN_POLL_SECONDS = 0.01
+# How long (in leases) it waits at most before it goes anyway, out of order. A dead process's
+# message is taken over within a few leases, even when leaders die one after another.
+PATIENCE_LEASES = 10
 
 
 @dataclass(slots=True)
@@ -293,9 +296,11 @@ class Sender:
     async def _await_turns(self) -> None:
         """While messages wait for earlier ones to their chats to leave other processes (be
         sent, given up or held; a dead process's are taken over by the process with the
-        duties), look every moment which may go now, and send those. After three times a
-        lease's time they go anyway: a late message is better than one held back for good."""
-        patience = self.services.settings.lease_seconds * 3
+        duties), look every moment which may go now, and send those. After PATIENCE_LEASES
+        leases' time they go anyway: a late message is better than one held back for good.
+        (Three leases were too few: with leaders killed one after another, the chaos bench saw
+        takeovers come later and messages go out of order.)"""
+        patience = self.services.settings.lease_seconds * PATIENCE_LEASES
         while self._deferred:
             await asyncio.sleep(TURN_POLL_SECONDS)
             # Only the chats asked about: one deferred while the query ran is not in its answer.
