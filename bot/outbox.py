@@ -326,10 +326,10 @@ class Sender:
         """These messages, taken by a scan, go with it in order (nothing another process
         holds was ahead of them, or the scan would not have taken them): they wait for
         their turn here no more, or `_await_turns` would send them a second time."""
-        for chat in [
-            chat for chat, waiting in self._deferred.items() if ids & {d.id for d in waiting}
-        ]:
-            rest = [d for d in self._deferred[chat] if d.id not in ids]
+        for chat, waiting in list(self._deferred.items()):
+            rest = [d for d in waiting if d.id not in ids]
+            if len(rest) == len(waiting):
+                continue
             if rest:
                 self._deferred[chat] = rest
             else:

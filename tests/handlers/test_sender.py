@@ -92,15 +92,21 @@ async def test_with_other_processes_a_chat_gets_its_next_message_once_the_last_i
     assert messenger.marked_before == [[], [True], [True, True]]
 
 
+async def behind_a_dead_process(database, dispatcher) -> tuple[Messenger, Sender]:
+    """A process that wrote "một" and died before sending it (it holds no lease), and the
+    leader that takes its messages over, sending to the returned messenger."""
+    messenger = Messenger(database)
+    dead = Sender(database, dispatcher.services, {}, owner="dead")
+    await write(dead, "một")
+    leader = Sender(database, dispatcher.services, {"telegram": messenger}, owner="leader")
+    return messenger, leader
+
+
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 async def test_a_message_waiting_behind_a_dead_process_s_goes_after_it_once_taken_over(
     database, dispatcher, monkeypatch
 ):
-    messenger = Messenger(database)
-    # A process that wrote a message and died before sending it (it holds no lease).
-    dead = Sender(database, dispatcher.services, {}, owner="dead")
-    await write(dead, "một")
-    leader = Sender(database, dispatcher.services, {"telegram": messenger}, owner="leader")
+    messenger, leader = await behind_a_dead_process(database, dispatcher)
     claiming = rows.claim_due
 
     async def seen_before_queued(session, *args, **kwargs):
@@ -125,14 +131,11 @@ async def test_a_message_waiting_behind_a_dead_process_s_goes_after_it_once_take
 async def test_a_scan_does_not_send_again_what_waits_for_its_turn(
     database, dispatcher, monkeypatch
 ):
-    messenger = Messenger(database)
-    dead = Sender(database, dispatcher.services, {}, owner="dead")
-    await write(dead, "một")
-    leader = Sender(database, dispatcher.services, {"telegram": messenger}, owner="leader")
+    messenger, leader = await behind_a_dead_process(database, dispatcher)
     # The waiting message looks again only well after the scan's sends are done.
     monkeypatch.setattr(outbox_module, "TURN_POLL_SECONDS", 0.5)
     await write(leader, "hai")  # waits for the dead process's "một"
-    await leader.scan()  # takes "một" over; "hai" is left to its turn
+    await leader.scan()  # takes "một" over, and "hai" after it, off its wait
     await asyncio.wait_for(leader.wait_idle(), 5)
     assert messenger.sent == ["một", "hai"]
 
