@@ -47,6 +47,7 @@ _CUES = "khong chua gi sao nao dau ai may bao hoi the nhu lam phai duoc what how
 _QUESTION_CUES = frozenset([*_CUES.split(), "who", "which", "can", "could", "is", "are", "do"])
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 LONG_WORDS = 14  # shorter messages are one question; longer ones are looked into
+BARE_WORDS = 1  # a question sentence with no more content words asks about the one before
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,18 +171,28 @@ class Reader:
         return {"words": words, "accented": typed, "chars": chars}
 
 
-def question_part(text: str) -> str | None:
+def question_part(text: str, stop: frozenset[str] = frozenset()) -> str | None:
     """In a long message, the sentence that asks: the last one with a question mark, else
-    the last with a question word. None for a short message or one sentence."""
+    the last with a question word. None for a short message or one sentence.
+
+    A bare question ("Em nên làm gì?", "Bấm vào đâu?": at most one word that is not in
+    `stop`, the folded stopwords, or a question word) asks about what was said before it:
+    alone it reads as small talk, so it is taken with the sentence before it."""
     if len(text.split()) < LONG_WORDS:
         return None
     sentences = [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
     if len(sentences) < 2:
         return None
-    asking = [s for s in sentences if "?" in s]
+    asking = [i for i, s in enumerate(sentences) if "?" in s]
     if not asking:
-        asking = [s for s in sentences if _QUESTION_CUES & set(fold_word(s).split())]
-    return asking[-1] if asking else None
+        asking = [i for i, s in enumerate(sentences) if _QUESTION_CUES & set(fold_word(s).split())]
+    if not asking:
+        return None
+    last = asking[-1]
+    said = [w for w in re.findall(r"\w+", fold_word(sentences[last])) if w not in stop]
+    if last > 0 and len([w for w in said if w not in _QUESTION_CUES]) <= BARE_WORDS:
+        return f"{sentences[last - 1]} {sentences[last]}"
+    return sentences[last]
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +228,7 @@ class Model:
 
     def probabilities(self, text: str) -> tuple[np.ndarray, np.ndarray | None]:
         """Each class's probability for a message, and for a long one's question sentence."""
-        part = question_part(text)
+        part = question_part(text, self.reader.vocabulary.stop_folded)
         asked = None if part is None else self.plain_probabilities(part)
         return self.plain_probabilities(text), asked
 

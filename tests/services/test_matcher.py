@@ -135,6 +135,26 @@ def test_a_long_message_is_looked_at_in_its_question():
     assert question_part("công ty nợ lương thì làm sao?") is None  # short: one question
 
 
+@pytest.mark.parametrize(
+    ("message", "topic"),
+    [
+        (
+            "Em làm giúp việc cho một nhà ở phường Cam Ly, bà chủ hay chửi mắng và không cho "
+            "em ra ngoài. Em nên làm gì?",
+            "rights.domestic_work",
+        ),
+        (
+            "Em muốn báo công đoàn chuyện xưởng không phát găng tay bảo hộ cho tụi em. "
+            "Bấm vào đâu?",
+            "service.report_grievance",
+        ),
+    ],
+)
+def test_a_bare_question_asks_about_the_story_before_it(message, topic):
+    # "What should I do?" alone reads as small talk; it asks about the sentence before it.
+    assert shared_knowledge().search(message, "vi").topic == topic
+
+
 def test_a_long_message_whose_question_is_out_of_scope_is_declined():
     work_story = np.array([0.6, 0.1, 0.2, 0.1])  # the story alone: overtime, clearly
     off_topic = np.array([0.02, 0.02, 0.9, 0.06])  # its question: out of scope, clearly
