@@ -45,7 +45,8 @@ def test_e2e_bench_prints_one_line_per_database_and_channel():
 FAQ_KEYS = {
     "bench", "accuracy", "by_style", "oos_rejection", "real_accuracy", "baseline_accuracy",
     "baseline_by_style", "p50_ms", "p99_ms", "build_s", "rss_mb", "rss_added_mb",
-    "cv_accuracy", "model_build_s",
+    "heldout_by_style", "heldout_oos_rejection", "heldout_baseline_by_style", "cv_accuracy",
+    "model_build_s",
 }  # fmt: skip
 
 
@@ -70,7 +71,8 @@ def test_faq_bench_prints_one_line_with_the_agreed_keys(tmp_path):
     real = tmp_path / "real.jsonl"
     real.write_text(json.dumps({"q": "Mức đóng đoàn phí?", "topics": ["join.dues"]}) + "\n")
     result = subprocess.run(
-        [sys.executable, "bench/faq.py", str(dev), str(real), "--cv-folds", "2"],
+        [sys.executable, "bench/faq.py", str(dev), str(real), "--heldout", str(dev),
+         "--cv-folds", "2"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -80,6 +82,10 @@ def test_faq_bench_prints_one_line_with_the_agreed_keys(tmp_path):
         "accented", "unaccented", "teencode",
     }  # fmt: skip
     assert 0 <= line["accuracy"] <= 1 and line["oos_rejection"] == 1.0
+    # the held-out scores are the same scores, on the file given (here the dev file again)
+    assert line["heldout_by_style"] == line["by_style"]
+    assert line["heldout_baseline_by_style"] == line["baseline_by_style"]
+    assert line["heldout_oos_rejection"] == line["oos_rejection"]
     assert 0 < line["p50_ms"] <= line["p99_ms"] and line["build_s"] > 0 and line["rss_mb"] > 10
     assert 0.5 < line["cv_accuracy"] <= 1 and line["model_build_s"] > 0
 

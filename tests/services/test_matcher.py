@@ -250,3 +250,24 @@ def test_old_models_are_pruned_from_the_cache_but_not_the_one_in_use(tmp_path):
     gone = training.prune(tmp_path, "vi", keep=tmp_path / "faq-vi-used.npz", now=now)
     assert gone == 2
     assert sorted(p.stem for p in tmp_path.iterdir()) == ["faq-en-old", "faq-vi-new", "faq-vi-used"]
+
+
+def test_no_training_example_repeats_a_held_out_question():
+    # bench/faq_heldout.jsonl estimates accuracy on questions nobody fitted the model to;
+    # a copy of one among the training examples would make that estimate a lie.
+    import json
+    from pathlib import Path
+
+    from bot.services.text import fold
+
+    heldout = Path(__file__).resolve().parents[2] / "bench" / "faq_heldout.jsonl"
+    questions = {
+        fold(json.loads(line)["q"]).strip()
+        for line in heldout.read_text(encoding="utf-8").splitlines()
+        if line
+    }
+    knowledge = shared_knowledge()
+    examples = knowledge.model_spec("vi").examples
+    assert len(questions) > 800 and len(examples) > 5000
+    repeated = sorted(e.text for e in examples if fold(e.text).strip() in questions)
+    assert not repeated, repeated
