@@ -703,7 +703,8 @@ SETTINGS: tuple[Setting, ...] = (
         "`30`",
         'messages one person may send per minute before the bot says "please wait a minute" '
         "once and stops reading theirs until the rate drops (`0`: no limit). Counted by when "
-        "each message was sent, so a backlog after downtime is not a flood",
+        "each message was sent, so a backlog after downtime is not a flood. Each `serve` "
+        "process counts what it handles: with N processes a person gets up to N times this",
     ),
     Setting(
         "UNIONBOT_LEASE_SECONDS",

@@ -1,5 +1,8 @@
 """Flood control: one person sending faster than anyone types gets one polite notice, then
-is not read until their rate drops. Kept in memory: the inbox worker is one per database.
+is not read until their rate drops. Kept in memory, one count per process: with several
+`unionbot serve` processes on PostgreSQL, a person's messages may be handled by any of them
+(one at a time, in order), so the limit holds per process, and a flood is slowed, not stopped
+at exactly the limit. A shared count would cost a database round trip per message.
 
 A message is counted once, however often it is handled: the inbox worker handles it again
 when its transaction failed (a batch redone one by one, a database that was away or full),
