@@ -40,6 +40,7 @@ from bot.logs import describe
 from bot.outbox import Sender, identity
 from bot.outbox import body as outbox_body
 from bot.retention import Janitor
+from bot.schema import ensure_schema, seed_directory
 from bot.services import Services, alerts, reach, teaching
 from bot.services.i18n import _
 from bot.services.teaching import Tutor
@@ -48,8 +49,7 @@ from bot.web import routes as dashboard
 from bot.web.pages import DASHBOARD, Dashboard
 from handlers import registry
 from handlers.types import Recipient
-from storage import db, unions
-from storage.directory import load as load_directory
+from storage import db
 from storage.inbox import NewUpdate
 
 log = logging.getLogger(__name__)
@@ -172,26 +172,6 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
             yield
         finally:
             await database.close()
-
-
-async def ensure_schema(database: db.Database, settings: Settings) -> None:
-    """Upgrade the schema (embedded default) or refuse to run on an outdated one."""
-    if settings.auto_upgrade:
-        await db.upgrade(database.engine)
-    elif not await db.is_current(database.engine):
-        raise ConfigError("the database schema is not current: run `unionbot db upgrade`")
-
-
-async def seed_directory(database: db.Database, settings: Settings) -> None:
-    """On first start of the embedded default, import the sample directory."""
-    if settings.seed_directory is None:
-        return
-    async with database.writing(), database.sessions() as session:
-        if await unions.count(session):
-            return
-        report = await unions.import_directory(session, load_directory(settings.seed_directory))
-        await session.commit()
-    log.info("imported the sample directory (%d entries)", report.total)
 
 
 async def http_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -39,15 +39,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TypeAlias
 
-import aiohttp
-from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import doctor, logs
-from bot.app import RUNTIME, create_app, ensure_schema, seed_directory
-from bot.channels import zalo
-from bot.channels.base import SendError
-from bot.channels.terminal import TerminalChannel, converse
+from bot import logs
 from bot.config import (
     SETTINGS,
     ConfigError,
@@ -56,6 +50,7 @@ from bot.config import (
     installed_content,
     markdown_table,
 )
+from bot.schema import ensure_schema, seed_directory
 from bot.services import accounts, calendar, knowledge, reporters
 from bot.services.accounts import AccountError
 from bot.services.crypto import Vault, load_vault
@@ -357,6 +352,8 @@ def command(settings: Settings, args: argparse.Namespace, catalogs: Catalogs) ->
 def check_deployment(settings: Settings, *, json_output: bool) -> int:
     """`unionbot doctor`: one line per check (or one JSON object); 1 when something blocks
     workers, 0 when nothing does (warnings included)."""
+    from bot import doctor  # here: it loads the Telegram library, which other commands need not
+
     findings = asyncio.run(doctor.examine(settings))
     blocked = doctor.blocking(findings)
     if json_output:
@@ -699,6 +696,11 @@ async def authorize_zalo(settings: Settings, redirect_uri: str | None) -> int:
     """`unionbot zalo authorize`: the OAuth v4 flow with PKCE. The admin opens the link,
     grants access, and pastes back the address Zalo sent them to (or its code); the token
     pair is stored sealed, and any "authorise again" mark is cleared."""
+    import aiohttp  # here, as the other commands need neither
+
+    from bot.channels import zalo
+    from bot.channels.base import SendError
+
     if not (settings.zalo_app_id and settings.zalo_app_secret):
         raise ConfigError("set ZALO_APP_ID and ZALO_APP_SECRET first (Zalo developer console)")
     redirect = redirect_uri or (
@@ -756,6 +758,11 @@ def _login() -> str:
 
 async def chat(settings: Settings, user: str) -> None:
     """Run the app without a web server, with the terminal as its only channel."""
+    from aiohttp import web
+
+    from bot.app import RUNTIME, create_app
+    from bot.channels.terminal import TerminalChannel, converse
+
     terminal = TerminalChannel(user)
     app = create_app(settings.with_(telegram_token=None), terminal=terminal)
     runner = web.AppRunner(app, handle_signals=False)
@@ -774,6 +781,10 @@ async def chat(settings: Settings, user: str) -> None:
 
 
 def serve(settings: Settings, host: str | None, port: int | None) -> None:
+    from aiohttp import web
+
+    from bot.app import create_app
+
     if not settings.telegram_token:
         logging.getLogger("unionbot").info(
             "Telegram is off (set TELEGRAM_BOT_TOKEN to switch it on): workers can use %sthe "
