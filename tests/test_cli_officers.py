@@ -163,3 +163,17 @@ async def test_unlinking_telegram_and_removing_a_group(two_officers):
         "officer.unlinked", "officer.invited", "group.registered", "group.removed",
     ]  # fmt: skip
     assert leaks(out + err) == []
+
+
+def test_passwords_are_hashed_with_argon2id_at_its_recommended_cost():
+    # The suite hashes with cheap settings (tests/conftest.py); the bot itself must not.
+    from argon2 import Type
+
+    from tests.conftest import BOT_HASHER
+
+    assert BOT_HASHER.type is Type.ID
+    assert BOT_HASHER.time_cost >= 3 and BOT_HASHER.memory_cost >= 64 * 1024
+    stored = BOT_HASHER.hash("mat-khau-dai-du")
+    assert stored.startswith("$argon2id$") and "m=65536,t=3" in stored
+    assert accounts.verify_password(stored, "mat-khau-dai-du")  # either settings verify
+    assert not accounts.verify_password(stored, "mat-khau-khac-han")
