@@ -133,6 +133,10 @@ def test_a_long_message_is_looked_at_in_its_question():
     )
     assert question_part(no_mark) == "Giá phân bón bây giờ là bao nhiêu"
     assert question_part("công ty nợ lương thì làm sao?") is None  # short: one question
+    # A bare question asks about the sentence before it: they are read together.
+    story = "Em làm giúp việc ở Cam Ly, bà chủ không cho em ra khỏi nhà. Vậy em phải làm sao?"
+    assert question_part(story, VOCABULARY.stop_folded) == story
+    assert question_part(story) == "Vậy em phải làm sao?"  # without stopwords: not bare
 
 
 @pytest.mark.parametrize(
