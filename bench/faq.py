@@ -47,7 +47,7 @@ EVAL = ROOT.parent / "shared" / "eval"
 # Our own held-out questions, written for this bench by people who saw only the topic scopes
 # and the answers, never the training examples: an estimate of how the matcher does on
 # questions nobody fitted it to. Never train on them or fit anything to their misses
-# (tests/test_content.py refuses a training example that repeats one).
+# (tests/services/test_matcher.py refuses a training example that repeats one).
 HELDOUT = ROOT / "bench" / "faq_heldout.jsonl"
 STYLES = ("accented", "unaccented", "teencode")
 TIMING_ROUNDS = 5

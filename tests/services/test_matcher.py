@@ -4,10 +4,12 @@ and training data that must name real topics."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,6 +30,7 @@ from bot.services.matcher import (
     decide_message,
     question_part,
 )
+from bot.services.text import fold
 from bot.services.training import Example
 from bot.services.vocabulary import ContentError, Vocabulary
 from tests.support import shared_knowledge
@@ -259,11 +262,6 @@ def test_old_models_are_pruned_from_the_cache_but_not_the_one_in_use(tmp_path):
 def test_no_training_example_repeats_a_held_out_question():
     # bench/faq_heldout.jsonl estimates accuracy on questions nobody fitted the model to;
     # a copy of one among the training examples would make that estimate a lie.
-    import json
-    from pathlib import Path
-
-    from bot.services.text import fold
-
     heldout = Path(__file__).resolve().parents[2] / "bench" / "faq_heldout.jsonl"
     questions = {
         fold(json.loads(line)["q"]).strip()
