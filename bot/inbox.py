@@ -75,9 +75,8 @@ class InboxWriter:
     async def _commit(self, taken: list[tuple[Sequence[NewUpdate], asyncio.Future[None]]]) -> bool:
         updates = [update for batch, _future in taken for update in batch]
         try:
-            async with self.db.writing(), self.db.sessions() as session:
-                await inbox.store(session, updates, self.services.clock())
-                await session.commit()
+            async with self.db.statement() as connection:
+                await inbox.store(connection, updates, self.services.clock())
         except Exception as exc:
             log.error("could not store %d updates: %s", len(updates), describe(exc))
             if len(taken) == 1 and not taken[0][1].done():

@@ -521,12 +521,8 @@ class Sender:
         # except for a channel that reads its history from here.
         forget = [d.id for d in sent if not self._keeps_history(d.channel)]
         try:
-            async with self.db.writing(), self.db.sessions() as session:
-                if not self.alone:
-                    # No BEGIN and COMMIT of their own: the statement is the transaction.
-                    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-                await outbox.mark_sent(session, ids, self.services.clock(), forget)
-                await session.commit()
+            async with self.db.statement() as connection:
+                await outbox.mark_sent(connection, ids, self.services.clock(), forget)
         except Exception as exc:
             log.error("could not mark %d messages sent: %s", len(ids), describe(exc))
             self._sent[:0] = sent

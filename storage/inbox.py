@@ -17,13 +17,14 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import rows_changed
-from storage.dialect import insert
+from storage.dialect import Executor, backend, insert
 from storage.localtime import start_of_day
 from storage.models import InboxItem
 
@@ -76,16 +77,15 @@ def without_nul(value: Any) -> Any:
     return value
 
 
-async def store(session: AsyncSession, updates: Sequence[NewUpdate], now: datetime) -> None:
+async def store(executor: Executor, updates: Sequence[NewUpdate], now: datetime) -> None:
     """Insert updates not seen before; a redelivered (channel, external_id) is skipped.
 
     The caller commits, and only then acknowledges.
     """
     if not updates:
         return
-    stmt = insert(session, TABLE).on_conflict_do_nothing(index_elements=["channel", "external_id"])
-    await session.execute(
-        stmt,
+    await executor.execute(
+        _storing(backend(executor)),
         [
             {
                 "channel": u.channel,
@@ -99,6 +99,12 @@ async def store(session: AsyncSession, updates: Sequence[NewUpdate], now: dateti
             for u in updates
         ],
     )
+
+
+@cache
+def _storing(name: str) -> Any:
+    """The insert of updates, built once per backend (it runs for every webhook call)."""
+    return insert(name, TABLE).on_conflict_do_nothing(index_elements=["channel", "external_id"])
 
 
 async def claim(

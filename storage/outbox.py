@@ -13,15 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cache, partial
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage import dialect, leases
 from storage.db import rows_changed
+from storage.dialect import Executor
 from storage.localtime import start_of_day
 from storage.models import OutboxItem
 
@@ -227,32 +228,35 @@ async def for_chat(
 
 
 async def mark_sent(
-    session: AsyncSession, ids: Sequence[int], now: datetime, forget: Sequence[int] = ()
+    executor: Executor, ids: Sequence[int], now: datetime, forget: Sequence[int] = ()
 ) -> None:
     """Mark messages sent (the day only). Those in `forget` also lose their text and whom
     they went to: once delivered, the messenger holds them, not us. One statement (two when
-    some are kept and some forgotten), so a caller in autocommit marks them in one round
-    trip."""
+    some are kept and some forgotten), so a caller in autocommit (`Database.statement`)
+    marks them in one round trip."""
+    gone = set(forget)
+    kept = [i for i in ids if i not in gone]
+    day = start_of_day(now)
+    name = dialect.backend(executor)
+    if kept:
+        await executor.execute(_marking(name, forget=False), {"ids": kept, "day": day})
+    if forget:
+        await executor.execute(_marking(name, forget=True), {"ids": list(forget), "day": day})
+
+
+@cache
+def _marking(name: str, *, forget: bool) -> Any:
+    """The sent mark's statement, built once per backend: each send is marked on its own
+    the moment it went, and building the statement anew cost more than running it."""
     # A mark lost with the database server means the message is sent again, nothing worse;
     # not waiting for the disk shortens the moment a killed process's sends are unmarked
     # (each of them a repeat for the process that takes over).
-    quick = dialect.without_waiting_for_disk(session)
-    gone = set(forget)
-    kept = [i for i in ids if i not in gone]
-    if kept:
-        await session.execute(
-            update(OutboxItem)
-            .where(dialect.one_of(session, OutboxItem.id, kept), quick)
-            .values(sent_at=start_of_day(now))
-            .execution_options(synchronize_session=False)
-        )
-    if forget:
-        await session.execute(
-            update(OutboxItem)
-            .where(dialect.one_of(session, OutboxItem.id, forget), quick)
-            .values(sent_at=start_of_day(now), **BLANK)
-            .execution_options(synchronize_session=False)
-        )
+    quick = dialect.without_waiting_for_disk(name)
+    return (
+        update(TABLE)
+        .where(dialect.one_of_given(name, TABLE.c.id, "ids"), quick)
+        .values(sent_at=bindparam("day"), **(BLANK if forget else {}))
+    )
 
 
 # What a delivered (or given-up) message keeps: nothing that says what it said or to whom.
