@@ -352,7 +352,7 @@ class Dispatcher:
 
 @dataclass(slots=True)
 class Batch:
-    """What a batch of messages needs from the database, loaded in two queries instead of
+    """What a batch of messages needs from the database, loaded in one query instead of
     two per message. People created while the batch runs are added to it."""
 
     people: dict[tuple[str, str], Person]
@@ -360,6 +360,4 @@ class Batch:
 
     @classmethod
     async def load(cls, session: AsyncSession, msgs: Sequence[Incoming]) -> Batch:
-        found = await people.find_many(session, {(m.channel, m.user_id) for m in msgs})
-        rows = await conversations.rows(session, [p.id for p in found.values()])
-        return cls(found, rows)
+        return cls(*await conversations.of_people(session, {(m.channel, m.user_id) for m in msgs}))

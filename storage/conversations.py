@@ -7,12 +7,12 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import rows_changed
 from storage.localtime import start_of_day
-from storage.models import Conversation
+from storage.models import Conversation, Person
 
 # Rows looked at by one run of the janitor (bot/retention.py): the next run takes the rest.
 DUE_BATCH = 200
@@ -26,6 +26,27 @@ async def rows(session: AsyncSession, person_ids: Collection[int]) -> dict[int, 
         select(Conversation).where(Conversation.person_id.in_(list(person_ids)))
     )
     return {row.person_id: row for row in found}
+
+
+async def of_people(
+    session: AsyncSession, identities: Collection[tuple[str, str]]
+) -> tuple[dict[tuple[str, str], Person], dict[int, Conversation]]:
+    """People by (channel, channel user id), and their conversation rows by person id: in
+    one query (the inbox worker's batch needs both, and each round trip counts there)."""
+    if not identities:
+        return {}, {}
+    found = await session.execute(
+        select(Person, Conversation)
+        .outerjoin(Conversation, Conversation.person_id == Person.id)
+        .where(tuple_(Person.channel, Person.channel_user_id).in_(list(identities)))
+    )
+    people: dict[tuple[str, str], Person] = {}
+    rows: dict[int, Conversation] = {}
+    for person, row in found.tuples():
+        people[(person.channel, person.channel_user_id)] = person
+        if row is not None:
+            rows[person.id] = row
+    return people, rows
 
 
 def put(
