@@ -42,7 +42,7 @@ async def of_people(
     )
     people: dict[tuple[str, str], Person] = {}
     rows: dict[int, Conversation] = {}
-    for person, row in found.tuples():
+    for person, row in found:
         people[(person.channel, person.channel_user_id)] = person
         if row is not None:
             rows[person.id] = row

@@ -1,8 +1,10 @@
 """Telegram: the only file that knows the Bot API's wire format.
 
-python-telegram-bot's Application holds the bot; PTB parses every update and makes every Bot
-API call. Its Updater is not used, because it acknowledges too early: its polling advances
-the offset and its webhook server answers before handlers run. Instead:
+python-telegram-bot's Application holds the bot and makes every Bot API call (and parses
+what long polling brings); an update's few fields the bot uses are read from its JSON here
+(`_convert`), checked one by one. Its Updater is not used, because it acknowledges too
+early: its polling advances the offset and its webhook server answers before handlers run.
+Instead:
 - the webhook is our aiohttp route, answering 200 only once the update is in the inbox;
 - long polling is our getUpdates loop, advancing the offset only after the inbox commit.
 """
@@ -24,7 +26,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import (
     BadRequest,
     Conflict,
@@ -174,8 +176,8 @@ class TelegramChannel:
             # What the bot acts on must parse; other kinds are stored only to be ignored, so
             # a kind newer than this python-telegram-bot is not refused (Telegram would retry).
             try:
-                parsed = self._convert(Update.de_json(data, self.bot), data)
-            except Exception:
+                parsed = self._convert(data)
+            except Malformed:
                 return web.json_response({"ok": False, "error": "malformed update"}, status=400)
             # Parsed once: the dispatcher takes this instead of parsing the stored payload
             # again (after a restart it parses the payload). The first delivery wins.
@@ -233,66 +235,76 @@ class TelegramChannel:
         if remembered is not _UNSEEN:
             return remembered  # type: ignore[return-value]
         try:
-            return self._convert(Update.de_json(payload, self.bot), payload)
-        except Exception:
+            return self._convert(payload)
+        except Malformed:
             log.warning("skipped a malformed Telegram update")
             return None
 
-    def _convert(self, update: Update, payload: dict[str, Any]) -> Incoming | None:
-        """PTB reads an update without checking it: a field Telegram always sends may be
-        missing or of another type. What the bot cannot use is ignored like any other kind."""
-        external_id = _id(update.update_id) or ""
-        if update.my_chat_member is not None:
-            msg = self._left(update.my_chat_member, external_id)
-        elif update.callback_query is not None:
-            msg = self._press(update.callback_query, external_id)
+    def _convert(self, payload: dict[str, Any]) -> Incoming | None:
+        """Read the update as sent, checking every field the bot uses (Telegram's own fields
+        may be missing or of another type in a forged or broken update). What the bot cannot
+        use is ignored like any other kind; an object that is not one raises Malformed.
+        (Read from the JSON, not through PTB's classes: parsing the whole update into them
+        cost the webhook a sixth of its time, for the few fields read here.)"""
+        external_id = _id(payload.get("update_id")) or ""
+        member = _object(payload.get("my_chat_member"))
+        query = _object(payload.get("callback_query"))
+        if member is not None:
+            msg = self._left(member, external_id)
+        elif query is not None:
+            msg = self._press(query, external_id)
         else:
-            msg = self._message(update.message, external_id)
+            msg = self._message(_object(payload.get("message")), external_id)
         return msg if msg is not None else _ignored(payload)
 
-    def _left(self, member: Any, external_id: str) -> Incoming | None:
+    def _left(self, member: dict[str, Any], external_id: str) -> Incoming | None:
         """The person blocked the bot (or unblocked it: they will write when they want)."""
-        chat, new = member.chat, member.new_chat_member
-        if chat is None or new is None or chat.type != "private" or new.status != "kicked":
+        chat, new = _object(member.get("chat")), _object(member.get("new_chat_member"))
+        if chat is None or new is None or chat.get("type") != "private":
             return None
-        user, chat_id = _id(getattr(member.from_user, "id", None)), _id(chat.id)
+        if new.get("status") != "kicked":
+            return None
+        who = _object(member.get("from")) or {}
+        user, chat_id = _id(who.get("id")), _id(chat.get("id"))
         if user is None or chat_id is None:
             return None
         return Incoming(self.name, user, chat_id, external_id=external_id, event=LEFT)
 
-    def _press(self, query: Any, external_id: str) -> Incoming | None:
-        message, data, who = query.message, usable_text(query.data), query.from_user
-        if message is None or data is None or who is None or message.chat is None:
+    def _press(self, query: dict[str, Any], external_id: str) -> Incoming | None:
+        message, who = _object(query.get("message")), _object(query.get("from"))
+        data = usable_text(query.get("data"))
+        chat = _object(message.get("chat")) if message is not None else None
+        if data is None or who is None or chat is None:
             return None
         # In a group only officers' buttons count (the case alerts sent to registered
         # officers' groups); handlers/officer.py checks who pressed them.
-        if message.chat.type != "private" and not self.group_button(data):
+        if chat.get("type") != "private" and not self.group_button(data):
             return None
-        user, chat = _id(who.id), _id(message.chat.id)
-        if user is None or chat is None:
+        user, chat_id = _id(who.get("id")), _id(chat.get("id"))
+        if user is None or chat_id is None:
             return None
         return Incoming(
-            channel=self.name, user_id=user, chat_id=chat, payload=data,
-            locale=usable_text(who.language_code), external_id=external_id,
-            ack=usable_text(query.id),
+            channel=self.name, user_id=user, chat_id=chat_id, payload=data,
+            locale=usable_text(who.get("language_code")), external_id=external_id,
+            ack=usable_text(query.get("id")),
         )  # fmt: skip
 
-    def _message(self, msg: Any, external_id: str) -> Incoming | None:
+    def _message(self, msg: dict[str, Any] | None, external_id: str) -> Incoming | None:
         # Edited messages, channel posts, the bot added to a group, group chatter, bots.
-        if msg is None or msg.chat is None or msg.chat.type != "private":
+        chat = _object(msg.get("chat")) if msg is not None else None
+        if msg is None or chat is None or chat.get("type") != "private":
             return None
-        who = msg.from_user
-        user, chat = _id(getattr(who, "id", None)), _id(msg.chat.id)
-        if who is None or who.is_bot or user is None or chat is None:
+        who = _object(msg.get("from"))
+        user, chat_id = _id((who or {}).get("id")), _id(chat.get("id"))
+        if who is None or who.get("is_bot") is not False or user is None or chat_id is None:
             return None
         attachments = tuple(
-            _attachment(kind, getattr(msg, kind)) for kind in ATTACHMENT_KINDS
-            if getattr(msg, kind, None)
-        )  # fmt: skip
+            _attachment(kind, msg[kind]) for kind in ATTACHMENT_KINDS if msg.get(kind)
+        )
         return Incoming(
-            channel=self.name, user_id=user, chat_id=chat, text=usable_text(msg.text),
-            attachments=attachments, locale=usable_text(who.language_code),
-            external_id=external_id, sent_at=msg.date if isinstance(msg.date, datetime) else None,
+            channel=self.name, user_id=user, chat_id=chat_id, text=usable_text(msg.get("text")),
+            attachments=attachments, locale=usable_text(who.get("language_code")),
+            external_id=external_id, sent_at=_moment(msg.get("date")),
         )  # fmt: skip
 
     # -- sending --------------------------------------------------------------------------
@@ -400,18 +412,41 @@ def keyboard(buttons: tuple[tuple[tuple[str, str], ...], ...]) -> dict[str, Any]
     return markup.to_dict()
 
 
-def _attachment(kind: str, value: Any) -> Attachment:
+def _attachment(kind: str, value: object) -> Attachment:
     """What the bot needs to fetch a file later: its file_id, declared size and type.
     A photo comes in several sizes, smallest first: the largest is the evidence."""
     if kind == "photo":
-        value = value[-1] if isinstance(value, tuple | list) else value
-        return Attachment(kind, usable_text(getattr(value, "file_id", None)),
-                          _size(getattr(value, "file_size", None)), "image/jpeg")  # fmt: skip
+        largest = _object(value[-1] if isinstance(value, list) else value) or {}
+        return Attachment(kind, usable_text(largest.get("file_id")),
+                          _size(largest.get("file_size")), "image/jpeg")  # fmt: skip
     if kind in {"document", "voice"}:
-        return Attachment(kind, usable_text(getattr(value, "file_id", None)),
-                          _size(getattr(value, "file_size", None)),
-                          usable_text(getattr(value, "mime_type", None)))  # fmt: skip
+        file = _object(value) or {}
+        return Attachment(kind, usable_text(file.get("file_id")), _size(file.get("file_size")),
+                          usable_text(file.get("mime_type")))  # fmt: skip
     return Attachment(kind)
+
+
+class Malformed(ValueError):
+    """An update whose parts are not what the Bot API sends (an object as text, say)."""
+
+
+def _object(value: object) -> dict[str, Any] | None:
+    """A part of an update that is a JSON object: None when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise Malformed(type(value).__name__)
+    return value
+
+
+def _moment(value: object) -> datetime | None:
+    """A Unix time as Telegram sends dates; None when it is not one."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -226,6 +226,30 @@ async def test_unknown_update_kinds_are_ignored_and_the_worker_carries_on(
     assert await count(sessions, InboxItem, InboxItem.status == "pending") == 0
 
 
+async def test_the_fields_read_from_an_update_are_checked_one_by_one(
+    start_bot, fake_telegram, sessions
+):
+    """The bot reads an update's JSON itself (not through PTB's classes): a bot's message is
+    ignored, a date that is no time still leaves the text answered, and a part that should be
+    an object and is not is refused before anything is stored."""
+    bot = await start_bot()
+    fake = fake_telegram
+    from_a_bot = fake.text_update(508, "/start")
+    from_a_bot["message"]["from"]["is_bot"] = True
+    odd_date = fake.text_update(509, "/start")
+    odd_date["message"]["date"] = 10**30
+    for update in (from_a_bot, odd_date):
+        assert (await fake.deliver(update))[0] == 200
+    broken_photo = fake.message_update(510, {"photo": ["not a photo size"]})
+    press_on_text = fake.button_update(511, "menu:home")
+    press_on_text["callback_query"]["message"] = "text instead of a message"
+    for update in (broken_photo, press_on_text):
+        assert (await fake.deliver(update))[0] == 400
+    await bot.runtime.settle()
+    assert [str(r["chat_id"]) for r in fake.sent()] == ["509"]
+    assert await count(sessions, InboxItem) == 2
+
+
 async def test_text_over_4096_characters_is_refused_and_changes_nothing(
     start_bot, fake_telegram, sessions
 ):
