@@ -295,8 +295,10 @@ class TelegramChannel:
         if msg is None or chat is None or chat.get("type") != "private":
             return None
         who = _object(msg.get("from"))
-        user, chat_id = _id((who or {}).get("id")), _id(chat.get("id"))
-        if who is None or who.get("is_bot") is not False or user is None or chat_id is None:
+        if who is None or who.get("is_bot") is not False:
+            return None
+        user, chat_id = _id(who.get("id")), _id(chat.get("id"))
+        if user is None or chat_id is None:
             return None
         attachments = tuple(
             _attachment(kind, msg[kind]) for kind in ATTACHMENT_KINDS if msg.get(kind)
