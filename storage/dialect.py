@@ -10,14 +10,19 @@ from sqlalchemy import ColumnElement, Integer, any_, bindparam, func, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-# What runs statements: a session, or on the hot paths a bare connection (`Database.statement`).
-Executor = AsyncSession | AsyncConnection
+from storage.direct import DirectConnection
+
+# What runs statements: a session, or on the hot paths what `Database.statement` gives: a bare
+# connection, or on PostgreSQL the driver's own (storage/direct.py).
+Executor = AsyncSession | AsyncConnection | DirectConnection
 
 
 def backend(executor: Executor) -> str:
     """ "postgresql" or "sqlite"."""
     if isinstance(executor, AsyncConnection):
         return executor.dialect.name
+    if isinstance(executor, DirectConnection):
+        return executor.name
     return executor.get_bind().dialect.name
 
 
