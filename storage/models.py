@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -157,6 +158,9 @@ class Conversation(Base):
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
+WAITING = text("status = 'pending'")
+
+
 class InboxItem(Base):
     """One update as the channel delivered it, stored before it is acknowledged.
 
@@ -167,8 +171,16 @@ class InboxItem(Base):
     __tablename__ = "inbox"
     __table_args__ = (
         UniqueConstraint("channel", "external_id"),
-        Index("ix_inbox_pending", "status", "id"),
-        Index("ix_inbox_chat", "chat", "id"),
+        # The claims' index: only the updates waiting to be processed (migration 0018), so a
+        # handled update leaves no entry for them to step over.
+        Index(
+            "ix_inbox_waiting",
+            "channel",
+            "chat",
+            "id",
+            postgresql_where=WAITING,
+            sqlite_where=WAITING,
+        ),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

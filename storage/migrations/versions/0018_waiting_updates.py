@@ -1,0 +1,44 @@
+"""waiting updates: the inbox's index for claims holds only the updates still waiting
+
+Revision ID: 0018
+Revises: 0017
+Create Date: 2026-12-05
+
+A claim looks for the waiting updates, oldest first, and for the waiting updates of some
+chats. The indexes over every row, (status, id) and (chat, id), kept an entry for each update
+handled until the next vacuum (a handled update's status and chat change: PostgreSQL writes
+new entries and leaves the old ones), and a claim went through all of them: at 500 updates/s
+a few milliseconds more per batch after 20 seconds, and more the longer until the vacuum.
+One partial index over the waiting rows, by channel and chat (what a claim asks for), holds no
+entry for a handled update's new version.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0018"
+down_revision: str | None = "0017"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+WAITING = sa.text("status = 'pending'")
+
+
+def upgrade() -> None:
+    op.drop_index("ix_inbox_pending", table_name="inbox")
+    op.drop_index("ix_inbox_chat", table_name="inbox")
+    op.create_index(
+        "ix_inbox_waiting",
+        "inbox",
+        ["channel", "chat", "id"],
+        postgresql_where=WAITING,
+        sqlite_where=WAITING,
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_inbox_waiting", table_name="inbox")
+    op.create_index("ix_inbox_chat", "inbox", ["chat", "id"])
+    op.create_index("ix_inbox_pending", "inbox", ["status", "id"])
