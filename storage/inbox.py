@@ -20,9 +20,11 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Integer, Numeric, Table, delete, func, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import leases
 from storage.db import rows_changed
 from storage.dialect import Executor, backend, insert
 from storage.localtime import start_of_day
@@ -117,12 +119,11 @@ async def claim(
     if only is not None:
         return await _claim_one(session, channels, only, postgres)
     wanted = [TABLE.c.status == "pending", TABLE.c.channel.in_(channels)]
+    claimed = _selected().where(*wanted).order_by(TABLE.c.id).limit(limit)
     if postgres:
-        chats = await _lock_chats(session, wanted, limit)
-        if not chats:
-            return []
-        wanted.append(TABLE.c.chat.in_(chats))
-    rows = await session.execute(_selected().where(*wanted).order_by(TABLE.c.id).limit(limit))
+        locked = TABLE.c.chat.in_(_locked_chats(wanted, limit))
+        claimed = claimed.where(locked).with_for_update(of=TABLE)
+    rows = await session.execute(claimed)
     return [Pending(r.id, r.channel, r.external_id, r.payload or {}) for r in rows]
 
 
@@ -130,9 +131,16 @@ def _selected() -> Any:
     return select(TABLE.c.id, TABLE.c.channel, TABLE.c.external_id, TABLE.c.payload)
 
 
-async def _lock_chats(session: AsyncSession, wanted: list[Any], limit: int) -> list[str]:
+def _locked_chats(wanted: list[Any], limit: int) -> Any:
     """The chats with pending updates, oldest first, whose lock this transaction got (a chat
-    another transaction holds is skipped, not waited for)."""
+    another transaction holds is skipped, not waited for), as a subquery of the claim: its
+    share of them (`_share`), so the other processes find chats to work on too.
+
+    Claimed in one statement with the rows: a round trip less per batch, where each one
+    waits its turn in a busy process. Its snapshot is taken before it gets the locks, so an
+    update that the transaction which held a chat's lock committed meanwhile is still pending
+    in it: FOR UPDATE on the claimed rows sees to that (a row changed by a transaction
+    committed after the snapshot is read again as it is now, and dropped if not pending)."""
     # (Every pending update has its chat: the migration that added chats, 0014, gave each
     # one waiting then a chat of its own.)
     heads = (
@@ -141,13 +149,28 @@ async def _lock_chats(session: AsyncSession, wanted: list[Any], limit: int) -> l
         .group_by(TABLE.c.chat)
         .order_by(func.min(TABLE.c.id))
         .limit(limit)
-        .subquery()
+        .cte("heads")
     )
-    # LIMIT keeps the lock calls outside the subquery: only these chats are tried.
-    locked = select(heads.c.chat).where(
-        func.pg_try_advisory_xact_lock(func.hashtextextended(heads.c.chat, 0))
+    # The chats are tried in order and the locking stops at the share: LIMIT over the
+    # filter pulls one chat at a time. (A CTE with a volatile function is evaluated once:
+    # each lock is tried once.)
+    locked = (
+        select(heads.c.chat)
+        .where(func.pg_try_advisory_xact_lock(func.hashtextextended(heads.c.chat, 0)))
+        .limit(_share(heads))
     )
-    return list((await session.scalars(locked)).all())
+    return locked.cte("locked").select()
+
+
+def _share(heads: Any) -> Any:
+    """How many of the waiting chats one claim takes: all of them over the processes alive,
+    rounded up (one process: all; its own liveness lease may be a moment old). Taking all
+    would leave another process idle while this one works through them."""
+    # The database's clock: the liveness leases are written by the wall clock, too.
+    living = leases.living(func.now()).subquery()
+    alive = func.greatest(1, select(func.count()).select_from(living).scalar_subquery())
+    share = func.ceil(func.count() / sql_cast(alive, Numeric))
+    return select(sql_cast(share, Integer)).select_from(heads).scalar_subquery()
 
 
 async def _claim_one(

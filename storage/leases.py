@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, or_, select, update
+from sqlalchemy import ColumnElement, Table, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
@@ -53,8 +53,9 @@ async def give_up(session: AsyncSession, name: str, holder: str, now: datetime) 
     )
 
 
-def living(now: datetime) -> Select[tuple[str]]:
-    """The processes alive now, as a subquery of their identities."""
+def living(now: datetime | ColumnElement[datetime]) -> Select[tuple[str]]:
+    """The processes alive now (a time, or the database's clock), as a subquery of their
+    identities."""
     return select(TABLE.c.holder).where(
         TABLE.c.name.startswith(PROCESS, autoescape=True), TABLE.c.expires_at > now
     )
