@@ -83,7 +83,7 @@ class Database:
         on, committed on leaving, rolled back if the body raises. On PostgreSQL the statement
         is its own transaction (asyncpg's executemany is atomic too), run straight by the
         driver on a connection of its own (storage/direct.py): no BEGIN and COMMIT round trips,
-        no session, a seventh of the processor time. The hot paths (storing updates, marking
+        no session, a quarter of the processor time. The hot paths (storing updates, marking
         sends) use it. SQLite keeps a transaction behind the write gate, and so does
         PostgreSQL behind PgBouncer (`behind_pgbouncer`)."""
         if self._direct is not None:

@@ -4,7 +4,7 @@ per-statement machinery.
 Every webhook call stores its updates and every send is marked: each a statement that is its
 own transaction (`Database.statement`). Through a pooled SQLAlchemy connection such a
 statement costs ~0.27 ms of processor time here; on a connection of its own, given to asyncpg
-as SQL compiled once, ~0.04 ms (measured; the bot process's processor is what limits its rate).
+as SQL compiled once, ~0.07 ms (measured; the bot process's processor is what limits its rate).
 The statements are still built with SQLAlchemy (one definition, in storage/), compiled once
 per statement and set of parameter names, their values converted by the same bind processors
 SQLAlchemy uses; so the two paths write the same rows.
@@ -17,6 +17,7 @@ a statement must be wrapped in a transaction: `Database.statement` keeps SQLAlch
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -25,8 +26,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-# Idle connections kept: the inbox writer and the sender each run one statement at a time.
-MAX_IDLE = 4
+# Connections at most: the inbox writer and the sender each run one statement at a time.
+MAX_CONNECTIONS = 4
+# Statements compiled and kept at most (the callers build theirs once: a handful).
+MAX_COMPILED = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,20 +78,20 @@ class DirectConnections:
     engine: AsyncEngine
     _idle: list[tuple[Any, float]] = field(default_factory=list)  # (connection, opened at)
     _compiled: dict[tuple[int, frozenset[str]], tuple[Any, Compiled]] = field(default_factory=dict)
+    _open: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_CONNECTIONS))
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[DirectConnection]:
-        driver, opened = await self._take()
-        try:
-            yield DirectConnection(driver, self._compile)
-        except BaseException:
-            # Broken, or mid-statement when cancelled: never handed out again.
-            driver.terminate()
-            raise
-        if len(self._idle) < MAX_IDLE and not driver.is_closed():
-            self._idle.append((driver, opened))
-        else:
-            await _close(driver)
+        async with self._open:
+            driver, opened = await self._take()
+            try:
+                yield DirectConnection(driver, self._compile)
+            except BaseException:
+                # Broken, or mid-statement when cancelled: never handed out again.
+                driver.terminate()
+                raise
+            if not driver.is_closed():
+                self._idle.append((driver, opened))
 
     async def _take(self) -> tuple[Any, float]:
         """An idle connection still open and not older than the pool's recycle age (as
@@ -99,9 +102,9 @@ class DirectConnections:
             if not driver.is_closed() and (recycle < 0 or time.monotonic() - opened < recycle):
                 return driver, opened
             await _close(driver)
-        return await self._open(), time.monotonic()
+        return await self._connect(), time.monotonic()
 
-    async def _open(self) -> Any:
+    async def _connect(self) -> Any:
         pooled = await self.engine.raw_connection()
         driver = pooled.driver_connection
         pooled.detach()  # ours now: the pool neither counts nor recycles it
@@ -120,6 +123,8 @@ class DirectConnections:
             converters = dict(compiled._bind_processors)
             positions = tuple(compiled.positiontup or ())
             found = (statement, Compiled(compiled.string, positions, constants, converters))
+            if len(self._compiled) >= MAX_COMPILED:
+                self._compiled.clear()
             self._compiled[key] = found
         return found[1]
 

@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from storage import db, inbox, outbox
-from storage.direct import DirectConnection
+from storage.direct import MAX_CONNECTIONS, DirectConnection
 from storage.inbox import NewUpdate
 from storage.models import InboxItem, OutboxItem
 from tests.support import TEST_VAULT
@@ -144,3 +144,26 @@ async def test_closing_the_database_closes_its_direct_connections(db_url: str) -
     assert not driver.is_closed()
     await database.close()
     assert driver.is_closed()
+
+
+async def test_no_more_than_a_few_direct_connections_are_open_at_once(db_url: str) -> None:
+    database = db.Database.open(db_url)
+    release = asyncio.Event()
+    drivers: list[object] = []
+
+    async def hold() -> None:
+        async with database.statement() as direct:
+            assert isinstance(direct, DirectConnection)
+            drivers.append(direct.driver)
+            await release.wait()
+
+    try:
+        holders = [asyncio.create_task(hold()) for _ in range(MAX_CONNECTIONS + 1)]
+        await asyncio.sleep(0.5)
+        assert len(drivers) == MAX_CONNECTIONS  # the last one waits for a connection
+        release.set()
+        await asyncio.wait_for(asyncio.gather(*holders), 10)
+        assert len(drivers) == MAX_CONNECTIONS + 1
+        assert len({id(d) for d in drivers}) == MAX_CONNECTIONS  # it took one given back
+    finally:
+        await database.close()
