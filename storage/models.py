@@ -159,6 +159,7 @@ class Conversation(Base):
 
 
 WAITING = text("status = 'pending'")
+UNSENT = text("sent_at IS NULL")
 
 
 class InboxItem(Base):
@@ -205,6 +206,16 @@ class OutboxItem(Base):
         Index("ix_outbox_pending", "sent_at", "id"),
         # The web chat reads a visitor's replies by chat.
         Index("ix_outbox_chat", "channel", "chat_id", "id"),
+        # Whether another process has an unsent message to a chat (migration 0018): only the
+        # unsent ones, so a chat's history is not stepped over each time.
+        Index(
+            "ix_outbox_unsent",
+            "channel",
+            "chat_id",
+            "id",
+            postgresql_where=UNSENT,
+            sqlite_where=UNSENT,
+        ),
         # Ids are never reused on SQLite either: the sender and the web chat's readers track
         # messages by id, and old rows are deleted (retention).
         {"sqlite_autoincrement": True},
