@@ -1,5 +1,4 @@
-"""waiting rows: the indexes the hot queries read hold only updates still waiting and
-messages still unsent
+"""waiting rows: the hot queries' indexes hold only waiting updates and unsent messages
 
 Revision ID: 0018
 Revises: 0017
