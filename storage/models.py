@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, orm_insert_sentinel
+from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -158,6 +159,11 @@ class Conversation(Base):
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
+def partial_index(name: str, *columns: str, where: TextClause) -> Index:
+    """An index over the rows `where` holds for, on both backends."""
+    return Index(name, *columns, postgresql_where=where, sqlite_where=where)
+
+
 WAITING = text("status = 'pending'")
 UNSENT = text("sent_at IS NULL")
 
@@ -174,14 +180,7 @@ class InboxItem(Base):
         UniqueConstraint("channel", "external_id"),
         # The claims' index: only the updates waiting to be processed (migration 0018), so a
         # handled update leaves no entry for them to step over.
-        Index(
-            "ix_inbox_waiting",
-            "channel",
-            "chat",
-            "id",
-            postgresql_where=WAITING,
-            sqlite_where=WAITING,
-        ),
+        partial_index("ix_inbox_waiting", "channel", "chat", "id", where=WAITING),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -208,14 +207,7 @@ class OutboxItem(Base):
         Index("ix_outbox_chat", "channel", "chat_id", "id"),
         # Whether another process has an unsent message to a chat (migration 0018): only the
         # unsent ones, so a chat's history is not stepped over each time.
-        Index(
-            "ix_outbox_unsent",
-            "channel",
-            "chat_id",
-            "id",
-            postgresql_where=UNSENT,
-            sqlite_where=UNSENT,
-        ),
+        partial_index("ix_outbox_unsent", "channel", "chat_id", "id", where=UNSENT),
         # Ids are never reused on SQLite either: the sender and the web chat's readers track
         # messages by id, and old rows are deleted (retention).
         {"sqlite_autoincrement": True},

@@ -36,20 +36,12 @@ UNSENT = sa.text("sent_at IS NULL")
 def upgrade() -> None:
     op.drop_index("ix_inbox_pending", table_name="inbox")
     op.drop_index("ix_inbox_chat", table_name="inbox")
-    op.create_index(
-        "ix_inbox_waiting",
-        "inbox",
-        ["channel", "chat", "id"],
-        postgresql_where=WAITING,
-        sqlite_where=WAITING,
-    )
-    op.create_index(
-        "ix_outbox_unsent",
-        "outbox",
-        ["channel", "chat_id", "id"],
-        postgresql_where=UNSENT,
-        sqlite_where=UNSENT,
-    )
+    _create_partial("ix_inbox_waiting", "inbox", ["channel", "chat", "id"], WAITING)
+    _create_partial("ix_outbox_unsent", "outbox", ["channel", "chat_id", "id"], UNSENT)
+
+
+def _create_partial(name: str, table: str, columns: list[str], where: sa.TextClause) -> None:
+    op.create_index(name, table, columns, postgresql_where=where, sqlite_where=where)
 
 
 def downgrade() -> None:
